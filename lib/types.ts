@@ -1,0 +1,166 @@
+// Public option types and the internal call plan that both engines consume.
+// The plan is the contract between validate.ts (which builds it, throwing before any write),
+// engine-js.ts (which walks it in JS) and the native binding (which receives the same numbers
+// packed by abi.ts and re-checks them in C++).
+
+/** Pair styles: 'half' = rotate_half (pairs j, j+rotaryDim/2; HF Llama, GPT-NeoX, llama.cpp NEOX);
+ * 'interleaved' = pairs (2j, 2j+1) (GPT-J, RoFormer, llama.cpp NORM). */
+export type RopeStyle = 'half' | 'interleaved';
+export type DTypeName = 'f32' | 'f16' | 'bf16';
+/** 'shd' = [tokens, heads, headDim]; 'bshd' = [batch, tokens, heads, headDim]; 'bhsd' = [batch, heads, tokens, headDim]. */
+export type Layout = 'shd' | 'bshd' | 'bhsd';
+export type Threads = number | 'auto';
+
+export type ScalingOptions =
+  | { type: 'default' }
+  | { type: 'linear'; factor: number }
+  | { type: 'dynamic'; factor: number; originalMaxPositions: number }
+  | {
+      type: 'yarn';
+      factor: number;
+      originalMaxPositions: number;
+      betaFast?: number;
+      betaSlow?: number;
+      mscale?: number;
+      mscaleAllDim?: number;
+      attentionFactor?: number;
+      truncate?: boolean;
+    }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  | {
+      type: 'longrope';
+      shortFactor: number[];
+      longFactor: number[];
+      originalMaxPositions: number;
+      maxPositions?: number;
+      attentionFactor?: number;
+    };
+
+export interface RopeOptions {
+  /** D, even. */
+  headDim: number;
+  /** Even, <= headDim; default headDim. Dims past it pass through untouched. */
+  rotaryDim?: number;
+  /** rope_theta; default 10000. */
+  base?: number;
+  /** Default 'half'. */
+  style?: RopeStyle;
+  /** Context-extension scaling (Hugging Face rope_scaling semantics). */
+  scaling?: ScalingOptions;
+  /** max_position_embeddings of the model (LongRoPE/YaRN read it where transformers does). */
+  maxPositions?: number;
+  /** M-RoPE sections [t, h, w] (or [h, w]), summing to rotaryDim/2. */
+  mropeSection?: number[];
+  /** Assign pairs to sections round-robin (Qwen3-VL, llama.cpp IMROPE) instead of in blocks. */
+  mropeInterleaved?: boolean;
+}
+
+/** A Float16Array where the runtime has one (Node >= 24 or with the flag); typed loosely so the
+ * package compiles on runtimes without it. */
+export interface Float16ArrayLike extends ArrayBufferView {
+  readonly length: number;
+  readonly BYTES_PER_ELEMENT: 2;
+  readonly [Symbol.toStringTag]: 'Float16Array';
+}
+
+export type Positions = number | Int32Array | readonly number[];
+
+interface CommonApplyOptions {
+  positions: Positions;
+  layout?: Layout;
+  batch?: number;
+  /** Required with tokenStride; otherwise derived from the array's length. */
+  tokens?: number;
+  inverse?: boolean;
+  /** Sequence length for sequence-dependent scalings (dynamic, longrope); default max position + 1. */
+  seqLen?: number;
+  threads?: Threads;
+}
+
+export interface ApplyOptionsBase extends CommonApplyOptions {
+  heads: number;
+  /** Elements from one token's first head to the next token's ('shd'/'bshd' only). */
+  tokenStride?: number;
+}
+export type ApplyOptionsF32 = ApplyOptionsBase & { dtype?: 'f32' };
+export type ApplyOptions16 = ApplyOptionsBase & { dtype: 'f16' | 'bf16' };
+export type ApplyOptionsF16Array = ApplyOptionsBase & { dtype?: 'f16' };
+export type ApplyOptions = ApplyOptionsBase & { dtype?: DTypeName };
+
+export interface ApplyQKOptionsBase extends CommonApplyOptions {
+  qHeads: number;
+  kHeads: number;
+  /** Token stride for both q and k (fused QKV buffers); qTokenStride/kTokenStride override it. */
+  tokenStride?: number;
+  qTokenStride?: number;
+  kTokenStride?: number;
+}
+export type ApplyQKOptionsF32 = ApplyQKOptionsBase & { dtype?: 'f32' };
+export type ApplyQKOptions16 = ApplyQKOptionsBase & { dtype: 'f16' | 'bf16' };
+export type ApplyQKOptionsF16Array = ApplyQKOptionsBase & { dtype?: 'f16' };
+export type ApplyQKOptions = ApplyQKOptionsBase & { dtype?: DTypeName };
+
+export interface BackendInfo {
+  backend: 'native' | 'js';
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
+  reason?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internal: the checked plan of one call. Every index below is in ELEMENTS of `data`, counted from
+// data's own start (its byteOffset is the binding's business). The element (b, t, h, d) of a
+// tensor lives at data[offset + b*batchStride + t*tokenStride + h*headStride + d].
+
+export const DTYPE_F32 = 0;
+export const DTYPE_F16 = 1;
+export const DTYPE_BF16 = 2;
+export type DType = typeof DTYPE_F32 | typeof DTYPE_F16 | typeof DTYPE_BF16;
+
+export const STYLE_HALF = 0;
+export const STYLE_INTERLEAVED = 1;
+export type StyleCode = typeof STYLE_HALF | typeof STYLE_INTERLEAVED;
+
+/** What a Rope fixes once: the geometry of a head and how pairs map to position rows. */
+export interface RopeGeometry {
+  headDim: number;
+  rotaryDim: number;
+  style: StyleCode;
+  /** For M-RoPE: pairSection[j] = which positions row pair j reads (length rotaryDim/2); null = row 0. */
+  pairSection: Uint8Array | null;
+  /** How many positions rows a call carries (1, or the number of M-RoPE sections). */
+  sectionRows: number;
+}
+
+export interface TensorPlan {
+  /** f32 data as Float32Array; f16/bf16 bits as Uint16Array (a Float16Array is re-viewed as Uint16Array). */
+  data: Float32Array | Uint16Array;
+  dtype: DType;
+  heads: number;
+  offset: number;
+  batchStride: number;
+  tokenStride: number;
+  headStride: number;
+}
+
+export interface CallPlan {
+  q: TensorPlan;
+  k: TensorPlan | null;
+  batch: number;
+  tokens: number;
+  inverse: boolean;
+  /** null: position of (b, t) is positionOffset + t for every row. Otherwise the position of
+   * (row r, b, t) is positions[r*positionsRowStride + b*positionsBatchStride + t]. */
+  positions: Int32Array | null;
+  positionOffset: number;
+  positionsBatchStride: number;
+  positionsRowStride: number;
+  /** Frequencies for this call (float64, length rotaryDim/2) and the factor on cos and sin. */
+  invFreq: Float64Array;
+  attentionScaling: number;
+  /** Threads to use (>= 1), resolved from the option; the JS engine ignores it. */
+  threads: number;
+}
+
+export interface Engine {
+  apply(plan: CallPlan): void;
+}

@@ -1,0 +1,42 @@
+// The only thing an ISA provides: the innermost row operations. Everything else (the walk over
+// batch/tokens/heads, positions, threads, bounds) is shared in walk.cc and knows no ISA.
+#pragma once
+#include <cstdint>
+
+namespace rope {
+
+enum DType : int { kF32 = 0, kF16 = 1, kBF16 = 2, kDTypeCount = 3 };
+enum Style : int { kHalf = 0, kInterleaved = 1, kStyleCount = 2 };
+
+// Rotates the first 2*half elements of one head row in place; elements past them are not touched
+// (not even read-and-rewritten: another thread may own them).
+//   kHalf:        pairs (j, j + half)   (rotate_half; HF Llama, GPT-NeoX, llama.cpp NEOX)
+//   kInterleaved: pairs (2j, 2j + 1)    (GPT-J, RoFormer, llama.cpp NORM)
+// For pair j with first x and second y:
+//   x' = x*cos[j] - y*sin[j];   y' = y*cos[j] + x*sin[j]
+// computed in f32 (FMA where the ISA has it) and rounded to the storage dtype once, nearest-even.
+// cos/sin already carry attentionScaling and, for the inverse rotation, the sign of sin.
+// Tails (half not a multiple of the lane count) are masked or done scalar: never read or write
+// past row + 2*half elements.
+using RowKernel = void (*)(void* row, const float* cos, const float* sin, int64_t half);
+
+// Fills cos[j], sin[j] for j < n with scale*cos(pos[j]*invFreq[j]) and sinScale*sin(...),
+// rounded to f32 once. The angle is formed and reduced exactly enough that the result is
+// float32-accurate for every pos < 2^31 (float64 product with its FMA error term, Cody-Waite
+// reduction by pi/2), never as float32(pos)*float32(invFreq).
+using CosSinRow = void (*)(const double* pos, const double* invFreq, int64_t n, double scale,
+                           double sinScale, float* cos, float* sin);
+
+struct KernelTable {
+  const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
+  RowKernel rotate[kStyleCount][kDTypeCount];
+  CosSinRow cosSin;
+};
+
+// One per ISA file; a table whose isa is nullptr means "not compiled into this build".
+const KernelTable& scalarKernels();
+const KernelTable& avx2Kernels();
+const KernelTable& avx512Kernels();
+const KernelTable& neonKernels();
+
+}  // namespace rope
