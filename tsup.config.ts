@@ -1,8 +1,12 @@
 import { defineConfig } from 'tsup';
 
-// One source tree, two entry points: dist/index.js (ESM) and dist/index.cjs (CJS), each with types.
+// One source tree, two formats: dist/index.js (ESM) and dist/index.cjs (CJS), each with types. A
+// second entry, dist/internal.{js,cjs} (not in package exports), serves the benchmark and parity
+// tests; splitting (in both formats) puts the shared modules in one chunk so that both entries see
+// the same backend state (one backendInfo, one selectIsa).
 export default defineConfig({
-  entry: { index: 'lib/index.ts' },
+  entry: { index: 'lib/index.ts', internal: 'lib/internal.ts' },
+  splitting: true,
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -32,9 +32,13 @@ export type ScalingOptions =
       shortFactor: number[];
       longFactor: number[];
       originalMaxPositions: number;
+      /** Else maxPositions / originalMaxPositions derives the attention factor (Phi-3). */
+      factor?: number;
       maxPositions?: number;
       attentionFactor?: number;
-    };
+    }
+  /** llama.cpp's rope_freqs tensor (Llama 3.1 GGUF): invFreq_j = base^(-2j/rotaryDim) / factors[j]. */
+  | { type: 'freqFactors'; factors: number[] };
 
 export interface RopeOptions {
   /** D, even. */

@@ -27,10 +27,15 @@ using RowKernel = void (*)(void* row, const float* cos, const float* sin, int64_
 using CosSinRow = void (*)(const double* pos, const double* invFreq, int64_t n, double scale,
                            double sinScale, float* cos, float* sin);
 
+// The benchmark's memory limit: data[i] = data[i] * factor over n elements of one dtype, in place
+// (reads and writes exactly the bytes a rotation does, with one multiply).
+using ScaleKernel = void (*)(void* data, int64_t n, float factor);
+
 struct KernelTable {
   const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
   RowKernel rotate[kStyleCount][kDTypeCount];
   CosSinRow cosSin;
+  ScaleKernel scale[kDTypeCount];
 };
 
 // One per ISA file; a table whose isa is nullptr means "not compiled into this build".

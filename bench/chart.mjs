@@ -1,0 +1,142 @@
+// SVG chart of a benchmark result, no dependencies: one panel per dtype, one group of bars per
+// (shape, style), one bar per system (effective GB/s, log scale, since the naive baseline and the
+// native kernels are orders of magnitude apart), and the limit drawn as a black line over each group.
+
+const PALETTE = {
+  native: ['#1f4e9c', '#3b7dd8', '#7fb0ee', '#b9d4f5'],
+  threads: ['#0e7c6b', '#2bb39b', '#8fdcca'],
+  js: ['#e07b00'],
+  table: ['#8c8c8c'],
+  naive: ['#d6604d'],
+  other: ['#9467bd', '#8c564b', '#e377c2'],
+};
+
+export function escapeXml(s) {
+  return String(s).replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]);
+}
+
+/** Colour per bar system, by kind, in the systems' order. */
+function systemColors(systems) {
+  const used = {};
+  const colors = {};
+  for (const s of systems) {
+    const list = PALETTE[s.kind] ?? PALETTE.other;
+    const i = used[s.kind] ?? 0;
+    used[s.kind] = i + 1;
+    colors[s.id] = list[i % list.length];
+  }
+  return colors;
+}
+
+const tick = (v) => (v >= 1 ? String(Math.round(v)) : String(Number(v.toPrecision(1))));
+const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2));
+
+/**
+ * @param {object} results  bench results (see run.mjs): { meta, systems, cells }
+ * @returns {string} an SVG document
+ */
+export function renderChart(results) {
+  const { meta, systems, cells } = results;
+  const barSystems = systems.filter((s) => s.kind !== 'limit');
+  const limit = systems.find((s) => s.kind === 'limit');
+  const colors = systemColors(barSystems);
+  const dtypes = [...new Set(cells.map((c) => c.dtype))];
+  const groupsOf = (dtype) => cells.filter((c) => c.dtype === dtype);
+  const maxGroups = Math.max(1, ...dtypes.map((d) => groupsOf(d).length));
+
+  // Log scale bounds from every value drawn.
+  const values = [];
+  for (const c of cells) for (const r of Object.values(c.results)) if (r && r.gbps > 0) values.push(r.gbps);
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values, 1))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, 1) * 1.05)));
+
+  const W = Math.max(900, 110 + maxGroups * 130);
+  const left = 70;
+  const right = 20;
+  const top = 96;
+  const panelH = 300;
+  const panelGap = 74;
+  const plotW = W - left - right;
+  const H = top + dtypes.length * (panelH + panelGap) + 20;
+  const y = (v, y0) => y0 + panelH - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * panelH;
+
+  const out = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  const title = `rope-simd applyQK in place: effective GB/s on ${meta.cpu} (${meta.cores} cores), ${meta.date}`;
+  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(title)}</text>`);
+  const sub =
+    'Llama-3-8B attention (32 q heads, 8 kv heads, headDim 128). GB/s = 2 x (bytes q + bytes k) / median time; higher is better.' +
+    (meta.quick ? ' Quick run.' : '');
+  out.push(`<text x="${W / 2}" y="42" text-anchor="middle" fill="#444">${escapeXml(sub)}</text>`);
+
+  // Legend: bar systems, then the limit line.
+  let lx = left;
+  const ly = 62;
+  for (const s of barSystems) {
+    out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colors[s.id]}"/>`);
+    out.push(`<text x="${lx + 16}" y="${ly}">${escapeXml(s.label ?? s.id)}</text>`);
+    lx += 24 + 7 * (s.label ?? s.id).length;
+  }
+  if (limit) {
+    out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="black" stroke-width="2.5"/>`);
+    out.push(`<text x="${lx + 28}" y="${ly}">${escapeXml(limit.label ?? 'limit')}</text>`);
+  }
+
+  dtypes.forEach((dtype, p) => {
+    const y0 = top + p * (panelH + panelGap);
+    const groups = groupsOf(dtype);
+    out.push(`<g class="panel" data-dtype="${escapeXml(dtype)}">`);
+    out.push(
+      `<text x="${left}" y="${y0 - 8}" font-size="14" font-weight="bold">${escapeXml(dtype)}</text>`,
+    );
+    // Grid and y axis: a line per power of ten, lighter lines at 2x and 5x.
+    for (let d = lo; d <= hi * 1.0001; d *= 10) {
+      for (const m of [1, 2, 5]) {
+        const v = d * m;
+        if (v > hi * 1.0001) break;
+        const yy = y(v, y0).toFixed(1);
+        out.push(`<line x1="${left}" y1="${yy}" x2="${W - right}" y2="${yy}" stroke="${m === 1 ? '#ccc' : '#eee'}"/>`);
+        if (m === 1 || hi / lo <= 1000)
+          out.push(`<text x="${left - 6}" y="${Number(yy) + 4}" text-anchor="end" fill="${m === 1 ? '#000' : '#777'}">${tick(v)}</text>`);
+      }
+    }
+    out.push(`<line x1="${left}" y1="${y0}" x2="${left}" y2="${y0 + panelH}" stroke="black"/>`);
+    out.push(`<line x1="${left}" y1="${y0 + panelH}" x2="${W - right}" y2="${y0 + panelH}" stroke="black"/>`);
+    const ay = y0 + panelH / 2;
+    out.push(`<text transform="translate(${left - 48},${ay}) rotate(-90)" text-anchor="middle">GB/s (log scale)</text>`);
+
+    const gw = plotW / maxGroups;
+    groups.forEach((cell, g) => {
+      const gx = left + g * gw;
+      const present = barSystems.filter((s) => cell.results[s.id]);
+      const bw = Math.min(22, (gw * 0.84) / Math.max(1, present.length));
+      const bx0 = gx + (gw - bw * present.length) / 2;
+      present.forEach((s, i) => {
+        const r = cell.results[s.id];
+        const top_ = y(r.gbps, y0);
+        const h = Math.max(0.5, y0 + panelH - top_);
+        const tip = `${s.label ?? s.id}, ${cell.id}: ${fmt(r.gbps)} GB/s, median ${Math.round(r.median)} ns/call`;
+        out.push(
+          `<rect class="bar" data-system="${escapeXml(s.id)}" data-cell="${escapeXml(cell.id)}" x="${(bx0 + i * bw).toFixed(1)}" y="${top_.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${colors[s.id]}"><title>${escapeXml(tip)}</title></rect>`,
+        );
+      });
+      const lr = limit && cell.results[limit.id];
+      if (lr) {
+        const yy = y(lr.gbps, y0).toFixed(1);
+        out.push(
+          `<line class="limit" data-cell="${escapeXml(cell.id)}" x1="${(bx0 - 4).toFixed(1)}" y1="${yy}" x2="${(bx0 + bw * present.length + 3).toFixed(1)}" y2="${yy}" stroke="black" stroke-width="2.5"><title>${escapeXml(`limit, ${cell.id}: ${fmt(lr.gbps)} GB/s`)}</title></line>`,
+        );
+        out.push(`<text x="${(gx + gw / 2).toFixed(1)}" y="${Number(yy) - 5}" text-anchor="middle" font-size="10">${fmt(lr.gbps)}</text>`);
+      }
+      const cx = (gx + gw / 2).toFixed(1);
+      out.push(`<text x="${cx}" y="${y0 + panelH + 16}" text-anchor="middle" font-weight="bold">${escapeXml(`${cell.shape} ${cell.style}`)}</text>`);
+      out.push(`<text x="${cx}" y="${y0 + panelH + 30}" text-anchor="middle" fill="#555" font-size="11">${escapeXml(cell.shapeNote ?? '')}</text>`);
+    });
+    out.push('</g>');
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,128 @@
+// Turns measured samples into the reported numbers, checks the issue's targets and prints the table.
+
+import { formatNs, formatRatio, gbps, sig3, speedup, summarize } from './stats.mjs';
+
+/** Per system of a cell: median/min/max ns per call, GB/s, fraction of the limit, speedups. */
+export function cellMetrics(cell, systems, samples, callsPerSample) {
+  const results = {};
+  for (const s of systems) {
+    const v = samples[s.id];
+    if (!v || v.length === 0) continue;
+    const st = summarize(v);
+    results[s.id] = { ...st, callsPerSample: callsPerSample[s.id], gbps: gbps(cell.bytes, st.median) };
+  }
+  const med = (id) => results[id]?.median ?? null;
+  for (const [id, r] of Object.entries(results)) {
+    r.fracLimit = id === 'limit' || med('limit') == null ? null : med('limit') / r.median;
+    r.vsJs = id === 'js' ? null : speedup(r.median, med('js'));
+    r.vsTable = id === 'table' ? null : speedup(r.median, med('table'));
+    r.vsNaive = id === 'naive' ? null : speedup(r.median, med('naive'));
+  }
+  return results;
+}
+
+/** The issue's targets, checked on one run. Information only: a miss never fails the bench. */
+export function checkTargets(cells, meta) {
+  const targets = [];
+  const native = meta.nativeOk ? `native/${meta.backendInfo.isa}` : null;
+  const find = (shape, style, dtype) => cells.find((c) => c.shape === shape && c.style === style && c.dtype === dtype);
+  const add = (id, text, list, threshold, cmp = '>=') => {
+    const checks = list
+      .filter((x) => x.value != null)
+      .map((x) => ({ ...x, pass: cmp === '>=' ? x.value >= threshold : x.value <= threshold }));
+    targets.push({
+      id,
+      text,
+      threshold,
+      checks,
+      status: checks.length === 0 ? 'n/a' : checks.every((c) => c.pass) ? 'PASS' : 'MISS',
+    });
+  };
+  const over = (shapes, dtypes, fn) => {
+    const list = [];
+    for (const dtype of dtypes)
+      for (const shape of shapes)
+        for (const style of ['half', 'interleaved']) {
+          const c = find(shape, style, dtype);
+          if (c) list.push({ cell: c.id, value: fn(c) });
+        }
+    return list;
+  };
+  const r = (c, id) => c.results[id];
+  add(
+    'native-limit',
+    `${native ?? 'native'} f32 at S3 and S4 reaches >= 0.85 of the limit`,
+    native ? over(['S3', 'S4'], ['f32'], (c) => r(c, native)?.fracLimit ?? null) : [],
+    0.85,
+  );
+  add(
+    'decode-overhead',
+    `S1 decode: one ${native ?? 'native'} applyQK call <= 2x the limit pass on the same bytes (time ratio)`,
+    native
+      ? over(['S1'], ['f32', 'bf16'], (c) => (r(c, native) && r(c, 'limit') ? r(c, native).median / r(c, 'limit').median : null))
+      : [],
+    2,
+    '<=',
+  );
+  add(
+    'native-vs-table',
+    `${native ?? 'native'} >= 10x the hand-written table JS at S2 and S3 (f32)`,
+    native ? over(['S2', 'S3'], ['f32'], (c) => r(c, native)?.vsTable ?? null) : [],
+    10,
+  );
+  const shapes = [...new Set(cells.map((c) => c.shape))];
+  add('js-vs-table', 'JS engine no slower than the hand-written table JS (speedup >= 1)', over(shapes, ['f32', 'bf16'], (c) => r(c, 'js')?.vsTable ?? null), 1);
+  add('js-vs-naive', 'JS engine >= 20x the naive JS', over(shapes, ['f32', 'bf16'], (c) => r(c, 'js')?.vsNaive ?? null), 20);
+  return targets;
+}
+
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+
+export function formatTable(results) {
+  const lines = [];
+  const mib = (b) => `${(b / 1048576).toFixed(b < 1048576 ? 3 : 2)} MiB`;
+  for (const cell of results.cells) {
+    lines.push('');
+    lines.push(`${cell.id}  (${cell.shapeNote}; q+k ${mib(cell.bytes)})`);
+    lines.push(
+      `  ${pad('system', 16)}${lpad('median', 10)}  ${pad('min..max', 21)}${lpad('GB/s', 7)}${lpad('of limit', 9)}${lpad('vs JS', 8)}${lpad('vs table', 9)}${lpad('vs naive', 9)}${lpad('samples', 10)}`,
+    );
+    for (const s of results.systems) {
+      const r = cell.results[s.id];
+      if (!r) continue;
+      const range = `${formatNs(r.min)}..${formatNs(r.max)}`;
+      const reps = r.callsPerSample > 1 ? `${r.n}x${r.callsPerSample}` : `${r.n}`;
+      lines.push(
+        `  ${pad(s.id, 16)}${lpad(formatNs(r.median), 10)}  ${pad(range, 21)}${lpad(sig3(r.gbps), 7)}${lpad(r.fracLimit == null ? '-' : r.fracLimit.toFixed(2), 9)}${lpad(formatRatio(r.vsJs), 8)}${lpad(formatRatio(r.vsTable), 9)}${lpad(formatRatio(r.vsNaive), 9)}${lpad(reps, 10)}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+export function formatTargets(targets) {
+  const lines = ['', 'Targets (information only; a miss does not fail the run):'];
+  for (const t of targets) {
+    lines.push(`  ${pad(t.status, 5)} ${t.text}`);
+    if (t.checks.length > 0)
+      lines.push(`        ${t.checks.map((c) => `${c.pass ? '' : '!'}${c.cell}: ${sig3(c.value)}`).join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
+/** Markdown table (for the README): one row per cell, GB/s per system, and the native fraction. */
+export function formatMarkdown(results) {
+  const sys = results.systems;
+  const native = results.meta.nativeOk ? `native/${results.meta.backendInfo.isa}` : null;
+  const head = ['cell', ...sys.map((s) => s.id), ...(native ? [`${native} of limit`, `${native} vs JS`] : []), 'JS vs table', 'JS vs naive'];
+  const rows = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const c of results.cells) {
+    const v = sys.map((s) => (c.results[s.id] ? `${sig3(c.results[s.id].gbps)}` : '-'));
+    const n = native && c.results[native];
+    const extra = native ? [n?.fracLimit?.toFixed(2) ?? '-', formatRatio(n?.vsJs)] : [];
+    const js = c.results.js;
+    rows.push(`| ${[c.id, ...v, ...extra, formatRatio(js?.vsTable), formatRatio(js?.vsNaive)].join(' | ')} |`);
+  }
+  return rows.join('\n');
+}

@@ -1,0 +1,145 @@
+// The shapes and the systems under test. A system is { id, kind, label, before?, run, shapes? }:
+// `before` runs untimed ahead of each timed sample (selectIsa for the native ISAs), `run` is one
+// applyQK-equivalent call on the cell's q and k, `shapes` (optional) limits it to some shapes.
+// Later rows (threads, issue 7) are added in buildSystems.
+
+import { makeTable, naiveApplyQK, tableApplyQK } from './baselines.mjs';
+
+export const MODEL = { qHeads: 32, kHeads: 8, headDim: 128, base: 500000 };
+
+export const SHAPES = [
+  { shape: 'S1', tokens: 1, start: 4095, note: 'decode, 1 tok @4095' },
+  { shape: 'S2', tokens: 16, start: 4080, note: '16 tok @4080' },
+  { shape: 'S3', tokens: 512, start: 0, note: '512 tok @0' },
+  { shape: 'S4', tokens: 4096, start: 0, note: '4096 tok @0' },
+];
+export const STYLES = ['half', 'interleaved'];
+export const DTYPES = ['f32', 'bf16'];
+const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 };
+
+/** Every (shape, style, dtype) cell, in the order they run and are charted. */
+export function makeCells(shapeFilter) {
+  const cells = [];
+  for (const dtype of DTYPES)
+    for (const s of SHAPES) {
+      if (shapeFilter && !shapeFilter.includes(s.shape)) continue;
+      for (const style of STYLES) {
+        const elemBytes = dtype === 'f32' ? 4 : 2;
+        const qElems = s.tokens * MODEL.qHeads * MODEL.headDim;
+        const kElems = s.tokens * MODEL.kHeads * MODEL.headDim;
+        cells.push({
+          id: `${s.shape} ${style} ${dtype}`,
+          shape: s.shape,
+          shapeNote: s.note,
+          style,
+          dtype,
+          tokens: s.tokens,
+          start: s.start,
+          qElems,
+          kElems,
+          bytes: (qElems + kElems) * elemBytes,
+        });
+      }
+    }
+  return cells;
+}
+
+/** Deterministic inputs in [-1, 1] (xorshift32), as f32 or bf16 bits. */
+export function makeInputs(cell) {
+  let state = 0x9e3779b9;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) / 4294967296) * 2 - 1;
+  };
+  const fill = (n) => {
+    const f = new Float32Array(n);
+    for (let i = 0; i < n; i++) f[i] = next();
+    if (cell.dtype === 'f32') return f;
+    // bf16: truncating the f32 bits is fine for inputs (any bf16 value will do).
+    const u = new Uint16Array(n);
+    const bits = new Uint32Array(f.buffer);
+    for (let i = 0; i < n; i++) u[i] = bits[i] >>> 16;
+    return u;
+  };
+  return { q: fill(cell.qElems), k: fill(cell.kElems) };
+}
+
+/**
+ * The systems for one cell, bound to its buffers.
+ * @param ctx { internal, ropes: {style: {js, native}}, isas: string[], table, nativeOk }
+ */
+export function buildSystems(ctx, cell, q, k) {
+  const { qHeads, kHeads, headDim, base } = MODEL;
+  const opts = { qHeads, kHeads, positions: cell.start, dtype: cell.dtype };
+  const systems = [];
+  const ropes = ctx.ropes[cell.style];
+  if (ctx.nativeOk) {
+    for (const isa of ctx.isas) {
+      systems.push({
+        id: `native/${isa}`,
+        kind: 'native',
+        label: `native ${isa}`,
+        before: () => ctx.internal.selectIsa(isa),
+        run: () => ropes.native.applyQK(q, k, opts),
+      });
+    }
+  }
+  systems.push({ id: 'js', kind: 'js', label: 'JS engine', run: () => ropes.js.applyQK(q, k, opts) });
+  const table = tableApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, table: ctx.table });
+  systems.push({ id: 'table', kind: 'table', label: 'hand-written JS, table', run: () => table(q, k, cell.start) });
+  const naive = naiveApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, base });
+  systems.push({ id: 'naive', kind: 'naive', label: 'hand-written JS, naive', run: () => naive(q, k, cell.start) });
+  const addon = ctx.internal.nativeAddon;
+  if (addon && typeof addon.limitPass === 'function') {
+    const code = DTYPE_CODE[cell.dtype];
+    systems.push({
+      id: 'limit',
+      kind: 'limit',
+      label: 'limit (in-place x1.0 pass, same bytes)',
+      // limitPass runs with the active ISA: use the package's default (best) one, not the last forced.
+      before: ctx.nativeOk ? () => ctx.internal.selectIsa(ctx.backendInfo.isa) : undefined,
+      run: () => {
+        addon.limitPass(q, code, 1.0);
+        addon.limitPass(k, code, 1.0);
+      },
+    });
+  }
+  return systems;
+}
+
+/** What buildSystems needs once per run: a Rope per style and engine, the table, the ISAs. */
+export function makeContext(internal) {
+  const { headDim, base } = MODEL;
+  // backendInfo is live (its isa follows selectIsa): keep the package's own choice from before any switch.
+  const info = internal.backendInfo ? { ...internal.backendInfo } : undefined;
+  let isas = [];
+  try {
+    isas = internal.supportedIsas?.() ?? [];
+  } catch {
+    isas = [];
+  }
+  const ropes = {};
+  let nativeOk = info?.backend === 'native' && isas.length > 0;
+  let nativeError = nativeOk ? null : (info?.reason ?? 'native backend not loaded');
+  for (const style of STYLES) {
+    const options = { headDim, base, style };
+    ropes[style] = { js: internal.createRope(options, 'js'), native: null };
+    if (nativeOk) {
+      try {
+        ropes[style].native = internal.createRope(options, 'native');
+      } catch (e) {
+        nativeOk = false;
+        nativeError = `createRope(..., 'native') threw: ${e.message}`;
+      }
+    }
+  }
+  const maxPos = Math.max(...SHAPES.map((s) => s.start + s.tokens));
+  return { internal, ropes, isas, nativeOk, nativeError, table: makeTable(maxPos, headDim, base), backendInfo: info };
+}
+
+/** Restore the ISA the package picked by itself, so nothing after the bench inherits a forced one. */
+export function restoreIsa(ctx) {
+  if (ctx.nativeOk && ctx.backendInfo?.isa && ctx.isas.includes(ctx.backendInfo.isa)) ctx.internal.selectIsa(ctx.backendInfo.isa);
+}

@@ -1,0 +1,336 @@
+// Model settings -> RopeOptions: Hugging Face config.json (as transformers reads it) and GGUF
+// metadata (as llama.cpp reads it). Everything here only maps names; lib/scaling.ts does the math.
+import type { RopeOptions, RopeStyle, ScalingOptions } from './types.js';
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+function toNum(name: string, v: unknown): number {
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${name} must be a finite number, got ${show(v)}`);
+  return v;
+}
+
+function optNum(name: string, v: unknown): number | undefined {
+  return v === undefined || v === null ? undefined : toNum(name, v);
+}
+
+function toList(name: string, v: unknown): number[] {
+  if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new TypeError(`${name} must be an array of numbers, got ${show(v)}`);
+  return Array.from(v as ArrayLike<unknown>, (x, i) => toNum(`${name}[${i}]`, x));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Hugging Face config.json
+
+const HF_TYPES = ['default', 'mrope', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'su'];
+
+/**
+ * RopeOptions from a parsed config.json, with transformers' reading of it (modeling_rope_utils and
+ * the model's config class): rope_theta (GPT-NeoX: rotary_emb_base), head_dim else
+ * hidden_size // num_attention_heads (GPT-J: n_embd, n_head), partial_rotary_factor / rotary_pct /
+ * rotary_dim, max_position_embeddings (GPT-J: n_positions), rope_scaling (or v5 rope_parameters)
+ * with rope_type or the legacy type key.
+ */
+export function ropeOptionsFromConfig(config: object): RopeOptions {
+  if (!isObj(config)) throw new TypeError(`config must be a parsed config.json object, got ${show(config)}`);
+  // Vision-language configs keep the language model's settings in text_config.
+  const c: Obj =
+    isObj(config.text_config) && config.num_attention_heads === undefined && config.head_dim === undefined
+      ? { ...config, ...config.text_config }
+      : config;
+  const params = isObj(c.rope_parameters) ? c.rope_parameters : undefined; // transformers v5 layout
+  const rs: Obj | undefined = isObj(c.rope_scaling) ? c.rope_scaling : params;
+  if (c.rope_scaling !== undefined && c.rope_scaling !== null && !isObj(c.rope_scaling)) {
+    throw new TypeError(`config.rope_scaling must be an object or null, got ${show(c.rope_scaling)}`);
+  }
+
+  const base =
+    optNum('config.rope_theta', c.rope_theta) ??
+    optNum('config.rope_parameters.rope_theta', params?.rope_theta) ??
+    optNum('config.rotary_emb_base', c.rotary_emb_base) ??
+    10000;
+  const maxPositions =
+    optNum('config.max_position_embeddings', c.max_position_embeddings) ?? optNum('config.n_positions', c.n_positions);
+
+  // DeepSeek-V2/V3 (MLA): rope acts on the separate qk_rope_head_dim slice (q_pe, k_pe); transformers
+  // sets head_dim = qk_rope_head_dim. V2 rotates (2j, 2j+1) pairs as complex numbers; V3 with
+  // rope_interleave (default true) permutes pairs into rotate_half order, which rotates the same
+  // pairs by the same angles (only the layout of q_pe/k_pe differs, which q.k ignores).
+  const ropeHeadDim = optNum('config.qk_rope_head_dim', c.qk_rope_head_dim);
+  let headDim: number;
+  let rotaryDim: number;
+  let style: RopeStyle = 'half';
+  if (ropeHeadDim !== undefined) {
+    headDim = rotaryDim = ropeHeadDim;
+    style = c.rope_interleave === false ? 'half' : 'interleaved';
+  } else {
+    const explicit = optNum('config.head_dim', c.head_dim);
+    if (explicit !== undefined) headDim = explicit;
+    else {
+      const hidden = optNum('config.hidden_size', c.hidden_size) ?? optNum('config.n_embd', c.n_embd);
+      const heads = optNum('config.num_attention_heads', c.num_attention_heads) ?? optNum('config.n_head', c.n_head);
+      if (hidden === undefined || heads === undefined) {
+        throw new TypeError(
+          'config needs head_dim, or hidden_size and num_attention_heads, to know the head size; got ' +
+            `head_dim ${show(c.head_dim)}, hidden_size ${show(hidden)}, num_attention_heads ${show(heads)}`,
+        );
+      }
+      headDim = Math.floor(hidden / heads);
+    }
+    const rotary = optNum('config.rotary_dim', c.rotary_dim);
+    const partial =
+      optNum('config.partial_rotary_factor', c.partial_rotary_factor) ??
+      optNum('config.rope_parameters.partial_rotary_factor', params?.partial_rotary_factor) ??
+      optNum('config.rotary_pct', c.rotary_pct);
+    // transformers: dim = int(head_dim * partial_rotary_factor)
+    rotaryDim = rotary ?? (partial !== undefined ? Math.trunc(headDim * partial) : headDim);
+    if (c.model_type === 'gptj' || c.rotary_emb_interleaved === true || c.rope_interleaved === true || c.rotary_interleaved === true) {
+      style = 'interleaved';
+    }
+  }
+
+  const opts: RopeOptions = { headDim, rotaryDim, base, style };
+  if (maxPositions !== undefined) opts.maxPositions = maxPositions;
+
+  if (rs !== undefined) {
+    const where = isObj(c.rope_scaling) ? 'config.rope_scaling' : 'config.rope_parameters';
+    const rawType = rs.rope_type ?? rs.type ?? 'default';
+    if (typeof rawType !== 'string' || !HF_TYPES.includes(rawType)) {
+      throw new TypeError(`${where}.rope_type must be one of ${HF_TYPES.map((t) => `'${t}'`).join(', ')}, got ${show(rawType)}`);
+    }
+    const section = rs.mrope_section ?? c.mrope_section;
+    if (section !== undefined && section !== null) opts.mropeSection = toList(`${where}.mrope_section`, section);
+    const interleaved = rs.mrope_interleaved ?? c.mrope_interleaved;
+    if (interleaved === true) opts.mropeInterleaved = true;
+    const scaling = hfScaling(rawType, rs, c, where, maxPositions);
+    if (scaling) opts.scaling = scaling;
+  }
+  return opts;
+}
+
+function hfScaling(type: string, rs: Obj, c: Obj, where: string, maxPositions: number | undefined): ScalingOptions | undefined {
+  const factor = optNum(`${where}.factor`, rs.factor);
+  const origInScaling = optNum(`${where}.original_max_position_embeddings`, rs.original_max_position_embeddings);
+  const need = (name: string, v: number | undefined): number => {
+    if (v === undefined) throw new TypeError(`${name} is required for rope_type '${type}', got undefined`);
+    return v;
+  };
+  switch (type) {
+    case 'default':
+    case 'mrope': // Qwen2-VL: Qwen2VLConfig maps 'mrope' to 'default' plus mrope_section
+      return undefined;
+    case 'linear':
+      return { type: 'linear', factor: need(`${where}.factor`, factor) };
+    case 'dynamic':
+      // transformers' dynamic NTK compares with config.max_position_embeddings (it ignores
+      // rope_scaling.original_max_position_embeddings, a TODO there).
+      return {
+        type: 'dynamic',
+        factor: need(`${where}.factor`, factor),
+        originalMaxPositions: need('config.max_position_embeddings', maxPositions),
+      };
+    case 'yarn': {
+      // original context: rope_scaling.original_max_position_embeddings, else max_position_embeddings;
+      // factor: given, else max_position_embeddings / original (DeepSeek-V3 note in transformers).
+      const orig = origInScaling ?? need('config.max_position_embeddings', maxPositions);
+      const f = factor ?? (maxPositions !== undefined && origInScaling !== undefined ? maxPositions / origInScaling : undefined);
+      const y: Extract<ScalingOptions, { type: 'yarn' }> = {
+        type: 'yarn',
+        factor: need(`${where}.factor`, f),
+        originalMaxPositions: orig,
+      };
+      // transformers: `rope_scaling.get("beta_fast") or 32` -- 0 and null mean the default.
+      const betaFast = optNum(`${where}.beta_fast`, rs.beta_fast);
+      const betaSlow = optNum(`${where}.beta_slow`, rs.beta_slow);
+      if (betaFast) y.betaFast = betaFast;
+      if (betaSlow) y.betaSlow = betaSlow;
+      const mscale = optNum(`${where}.mscale`, rs.mscale);
+      const mscaleAllDim = optNum(`${where}.mscale_all_dim`, rs.mscale_all_dim);
+      const attentionFactor = optNum(`${where}.attention_factor`, rs.attention_factor);
+      if (mscale !== undefined) y.mscale = mscale;
+      if (mscaleAllDim !== undefined) y.mscaleAllDim = mscaleAllDim;
+      if (attentionFactor !== undefined) y.attentionFactor = attentionFactor;
+      if (rs.truncate !== undefined && rs.truncate !== null) {
+        if (typeof rs.truncate !== 'boolean') throw new TypeError(`${where}.truncate must be a boolean, got ${show(rs.truncate)}`);
+        y.truncate = rs.truncate;
+      }
+      return y;
+    }
+    case 'llama3':
+      return {
+        type: 'llama3',
+        factor: need(`${where}.factor`, factor),
+        lowFreqFactor: need(`${where}.low_freq_factor`, optNum(`${where}.low_freq_factor`, rs.low_freq_factor)),
+        highFreqFactor: need(`${where}.high_freq_factor`, optNum(`${where}.high_freq_factor`, rs.high_freq_factor)),
+        originalMaxPositions: need(`${where}.original_max_position_embeddings`, origInScaling),
+      };
+    case 'longrope':
+    case 'su': {
+      // Phi-3 keeps the pretraining context in a top-level original_max_position_embeddings.
+      const topOrig = optNum('config.original_max_position_embeddings', c.original_max_position_embeddings);
+      const l: Extract<ScalingOptions, { type: 'longrope' }> = {
+        type: 'longrope',
+        shortFactor: toList(`${where}.short_factor`, rs.short_factor),
+        longFactor: toList(`${where}.long_factor`, rs.long_factor),
+        originalMaxPositions: need('config.original_max_position_embeddings', topOrig ?? origInScaling ?? maxPositions),
+      };
+      if (factor !== undefined && topOrig === undefined) l.factor = factor;
+      if (maxPositions !== undefined) l.maxPositions = maxPositions;
+      const attentionFactor = optNum(`${where}.attention_factor`, rs.attention_factor);
+      if (attentionFactor !== undefined) l.attentionFactor = attentionFactor;
+      return l;
+    }
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------------------------------------
+// GGUF metadata
+
+type GgufRope = 'norm' | 'neox' | 'mrope' | 'imrope' | 'none';
+
+// llama.cpp's llama_model_rope_type(), by GGUF architecture name (NORM = pairs 2j, 2j+1; NEOX =
+// pairs j, j+n_rot/2; MROPE/IMROPE = NEOX pairing with position sections).
+const GGUF_ARCH_ROPE: Record<string, GgufRope> = {};
+const add = (kind: GgufRope, names: string) => names.split(' ').forEach((n) => (GGUF_ARCH_ROPE[n] = kind));
+add('norm', 'llama llama4 deci baichuan starcoder internlm2 minicpm xverse command-r cohere2 olmo arctic deepseek deepseek2 chatglm granite granitemoe chameleon bailingmoe smollm3 arcee ernie4_5');
+add('neox', 'falcon grok dbrx bert nomic-bert stablelm bitnet qwen qwen2 qwen2moe qwen3 qwen3moe olmo2 olmoe phi2 phi3 phimoe plamo plamo2 gemma gemma2 gemma3 starcoder2 openelm gptneox codeshell orion nemotron exaone minicpm3 dots1 gpt-oss');
+add('mrope', 'qwen2vl');
+add('imrope', 'qwen3vl qwen3vlmoe');
+add('none', 'gpt2 gptj mpt refact bloom mamba mamba2 t5 t5encoder jais rwkv6 rwkv7');
+
+export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCH_ROPE).filter((a) => GGUF_ARCH_ROPE[a] !== 'none');
+
+/** Tensors llama.cpp keeps some scalings in (Llama 3.1: rope_freqs; Phi-3: rope_factors_long/short). */
+export interface GgufRopeTensors {
+  ropeFreqs?: ArrayLike<number>;
+  ropeFactorsShort?: ArrayLike<number>;
+  ropeFactorsLong?: ArrayLike<number>;
+}
+
+/** Reads 'a.b.c' from flat keys ({'llama.rope.freq_base': ...}) or nested objects (node-llama-cpp). */
+function ggufGet(meta: Obj, key: string): unknown {
+  if (key in meta) return meta[key];
+  let cur: unknown = meta;
+  for (const part of key.split('.')) {
+    if (!isObj(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+/**
+ * RopeOptions from GGUF metadata, read the way llama.cpp's llama_model::load_hparams does:
+ * {arch}.rope.freq_base (default 10000), {arch}.attention.key_length (else embedding_length /
+ * head_count), {arch}.rope.dimension_count, {arch}.rope.scaling.{type, factor,
+ * original_context_length, attn_factor, yarn_*}, {arch}.rope.dimension_sections, and the pair style
+ * llama_model_rope_type() gives the architecture.
+ */
+export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors = {}): RopeOptions {
+  if (!isObj(metadata)) throw new TypeError(`metadata must be a GGUF key/value object, got ${show(metadata)}`);
+  const meta: Obj = isObj(metadata.metadata) && !('general.architecture' in metadata) ? metadata.metadata : metadata;
+  const arch = ggufGet(meta, 'general.architecture');
+  if (typeof arch !== 'string') throw new TypeError(`metadata['general.architecture'] must be a string, got ${show(arch)}`);
+  const kind = GGUF_ARCH_ROPE[arch];
+  if (kind === undefined) {
+    throw new TypeError(`general.architecture '${arch}' is not one rope-simd knows; known: ${GGUF_ARCHITECTURES.join(', ')}`);
+  }
+  if (kind === 'none') throw new TypeError(`general.architecture '${arch}': llama.cpp applies no RoPE for it (LLAMA_ROPE_TYPE_NONE)`);
+  const k = (name: string) => `${arch}.${name}`;
+  const get = (name: string) => optNum(k(name), ggufGet(meta, k(name)));
+
+  const base = get('rope.freq_base') ?? 10000;
+  let headDim = get('attention.key_length');
+  if (headDim === undefined) {
+    const embd = get('embedding_length');
+    const heads = get('attention.head_count');
+    if (embd === undefined || heads === undefined) {
+      throw new TypeError(`metadata needs ${k('attention.key_length')}, or ${k('embedding_length')} and ${k('attention.head_count')}; got none`);
+    }
+    headDim = Math.floor(embd / heads);
+  }
+  let rotaryDim = get('rope.dimension_count') ?? headDim;
+  // DeepSeek-V2/V3 (MLA): llama.cpp ropes the separate qk_rope_head_dim view (dimension_count).
+  if (arch === 'deepseek2') headDim = rotaryDim;
+  const opts: RopeOptions = { headDim, rotaryDim, base, style: kind === 'norm' ? 'interleaved' : 'half' };
+  const ctx = get('context_length');
+  if (ctx !== undefined) opts.maxPositions = ctx;
+
+  if (kind === 'mrope' || kind === 'imrope') {
+    const raw = ggufGet(meta, k('rope.dimension_sections'));
+    if (raw === undefined) throw new TypeError(`${k('rope.dimension_sections')} is required for architecture '${arch}', got undefined`);
+    const sections = toList(k('rope.dimension_sections'), raw);
+    while (sections.length > 3 && sections[sections.length - 1] === 0) sections.pop(); // llama.cpp pads to 4
+    opts.mropeSection = sections;
+    if (kind === 'imrope') opts.mropeInterleaved = true;
+  }
+
+  const type = ggufGet(meta, k('rope.scaling.type')) ?? (get('rope.scale_linear') !== undefined ? 'linear' : undefined);
+  const factor = get('rope.scaling.factor') ?? get('rope.scale_linear');
+  const orig = get('rope.scaling.original_context_length') ?? ctx;
+  if (tensors.ropeFreqs !== undefined) {
+    opts.scaling = { type: 'freqFactors', factors: toList('tensors.ropeFreqs', tensors.ropeFreqs) };
+  }
+  switch (type) {
+    case undefined:
+    case 'none':
+      break;
+    case 'linear':
+      if (factor !== undefined && factor !== 0 && factor !== 1) opts.scaling = { type: 'linear', factor };
+      break;
+    case 'yarn': {
+      if (factor === undefined) throw new TypeError(`${k('rope.scaling.factor')} is required for rope.scaling.type 'yarn', got undefined`);
+      if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'yarn', got undefined`);
+      const y: Extract<ScalingOptions, { type: 'yarn' }> = { type: 'yarn', factor, originalMaxPositions: orig };
+      const betaFast = get('rope.scaling.yarn_beta_fast');
+      const betaSlow = get('rope.scaling.yarn_beta_slow');
+      if (betaFast !== undefined) y.betaFast = betaFast;
+      if (betaSlow !== undefined) y.betaSlow = betaSlow;
+      const attn = get('rope.scaling.yarn_attn_factor');
+      const logMul = get('rope.scaling.yarn_log_multiplier');
+      if (attn !== undefined) y.attentionFactor = attn; // convert_hf_to_gguf writes HF's attention_factor here
+      else if (logMul !== undefined && logMul !== 0) {
+        // DeepSeek: yarn_log_multiplier = 0.1 * mscale_all_dim; llama.cpp cancels ggml's own mscale on
+        // q and k (mscale = mscale_all_dim in V2/V3), leaving an attention factor of 1.
+        y.mscale = y.mscaleAllDim = logMul / 0.1;
+      }
+      opts.scaling = y;
+      break;
+    }
+    case 'longrope': {
+      if (tensors.ropeFactorsShort === undefined || tensors.ropeFactorsLong === undefined) {
+        throw new TypeError(
+          "rope.scaling.type 'longrope': llama.cpp keeps the factors in the rope_factors_short/long tensors, " +
+            'not in metadata; pass them as tensors.ropeFactorsShort and tensors.ropeFactorsLong, got none',
+        );
+      }
+      if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'longrope', got undefined`);
+      const l: Extract<ScalingOptions, { type: 'longrope' }> = {
+        type: 'longrope',
+        shortFactor: toList('tensors.ropeFactorsShort', tensors.ropeFactorsShort),
+        longFactor: toList('tensors.ropeFactorsLong', tensors.ropeFactorsLong),
+        originalMaxPositions: orig,
+      };
+      const attn = get('rope.scaling.attn_factor');
+      if (attn !== undefined) l.attentionFactor = attn;
+      if (ctx !== undefined) l.maxPositions = ctx;
+      opts.scaling = l;
+      break;
+    }
+    default:
+      throw new TypeError(`${k('rope.scaling.type')} must be 'none', 'linear', 'yarn' or 'longrope', got ${show(type)}`);
+  }
+  return opts;
+}

@@ -1,0 +1,25 @@
+// Public entry: the Rope class, which backend runs, and the option types.
+export { Rope } from './rope.js';
+export { backendInfo } from './backend.js';
+export type { GgufRopeTensors } from './config.js';
+export type {
+  ApplyOptions,
+  ApplyOptions16,
+  ApplyOptionsBase,
+  ApplyOptionsF16Array,
+  ApplyOptionsF32,
+  ApplyQKOptions,
+  ApplyQKOptions16,
+  ApplyQKOptionsBase,
+  ApplyQKOptionsF16Array,
+  ApplyQKOptionsF32,
+  BackendInfo,
+  DTypeName,
+  Float16ArrayLike,
+  Layout,
+  Positions,
+  RopeOptions,
+  RopeStyle,
+  ScalingOptions,
+  Threads,
+} from './types.js';

@@ -1,0 +1,422 @@
+// One place that turns a call into a checked CallPlan. Everything is checked here, before any
+// engine touches a user array, so a refused call leaves every array exactly as it was.
+// Plans are filled in place (a Rope owns reusable plan objects): the hot path allocates nothing
+// unless positions come as a number[] or an array is a Float16Array that must be re-viewed.
+import {
+  DTYPE_BF16,
+  DTYPE_F16,
+  DTYPE_F32,
+  type CallPlan,
+  type RopeGeometry,
+  type TensorPlan,
+} from './types.js';
+import { rotatedRowsOverlap } from './overlap.js';
+
+/** Positions are int32 everywhere (plan, native ABI): [0, 2^31). */
+const POSITION_LIMIT = 2 ** 31;
+const MAX_THREADS = 1024;
+const EMPTY_F32 = new Float32Array(0);
+
+// %TypedArray%.prototype[Symbol.toStringTag] names the element type of any typed array (also one
+// from another realm) and gives undefined for everything else, DataView and Buffer-likes included.
+const typedArrayTagGetter = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  Symbol.toStringTag,
+)!.get as (this: unknown) => string | undefined;
+
+export function typedArrayTag(x: unknown): string | undefined {
+  return typedArrayTagGetter.call(x);
+}
+
+/** A short description of a value for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'undefined':
+      return 'undefined';
+    case 'number':
+      return Object.is(v, -0) ? '-0' : String(v);
+    case 'string':
+      return `'${v.length > 40 ? v.slice(0, 40) + '...' : v}'`;
+    case 'bigint':
+      return `${v}n`;
+    case 'boolean':
+    case 'symbol':
+      return String(v);
+    case 'function':
+      return 'a function';
+  }
+  const tag = typedArrayTag(v);
+  if (tag !== undefined) return `a ${tag}`;
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (v instanceof ArrayBuffer) return 'an ArrayBuffer';
+  if (ArrayBuffer.isView(v)) return 'a DataView';
+  return 'an object';
+}
+
+export function newTensorPlan(): TensorPlan {
+  return { data: EMPTY_F32, dtype: DTYPE_F32, heads: 0, offset: 0, batchStride: 0, tokenStride: 0, headStride: 0 };
+}
+
+export function newCallPlan(invFreq: Float64Array): CallPlan {
+  return {
+    q: newTensorPlan(),
+    k: null,
+    batch: 1,
+    tokens: 0,
+    inverse: false,
+    positions: null,
+    positionOffset: 0,
+    positionsBatchStride: 0,
+    positionsRowStride: 0,
+    invFreq,
+    attentionScaling: 1,
+    threads: 1,
+  };
+}
+
+/** Drops the plan's references to user arrays (so a Rope does not keep the last tensor alive). */
+export function releasePlan(plan: CallPlan): void {
+  plan.q.data = EMPTY_F32;
+  if (plan.k) plan.k.data = EMPTY_F32;
+  plan.positions = null;
+}
+
+/** A positive safe integer, or a TypeError/RangeError naming `name`. */
+export function checkPositiveInt(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describe(v)}`);
+  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+function optionalPositiveInt(name: string, v: unknown): number | undefined {
+  return v === undefined ? undefined : checkPositiveInt(name, v);
+}
+
+function isDetached(buf: ArrayBufferLike, byteLength: number): boolean {
+  const d = (buf as { detached?: unknown }).detached;
+  // Runtimes without ArrayBuffer.prototype.detached (Node < 22): a detached buffer reads as
+  // byteLength 0, indistinguishable from an empty one, which is refused either way.
+  return d === undefined ? byteLength === 0 && buf.byteLength === 0 : d === true;
+}
+
+const ARRAY_KINDS = 'a Float32Array (f32), a Uint16Array (f16/bf16 bits) or a Float16Array';
+
+/** Checks the array and its dtype and sets t.data / t.dtype. */
+function checkData(name: string, x: unknown, dtype: unknown, t: TensorPlan): void {
+  const tag = typedArrayTag(x);
+  if (tag === undefined) throw new TypeError(`${name} must be ${ARRAY_KINDS}, got ${describe(x)}`);
+  const view = x as Float32Array | Uint16Array;
+  if (isDetached(view.buffer, view.byteLength)) {
+    throw new TypeError(`${name}'s buffer is detached (or has byteLength 0): nothing to rotate`);
+  }
+  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') {
+    throw new TypeError(`dtype must be 'f32', 'f16' or 'bf16', got ${describe(dtype)}`);
+  }
+  if (tag === 'Float32Array') {
+    if (dtype !== undefined && dtype !== 'f32') {
+      throw new TypeError(`dtype '${dtype}' does not match ${name}, a Float32Array (f32); pass f16/bf16 bits as a Uint16Array`);
+    }
+    t.data = view;
+    t.dtype = DTYPE_F32;
+  } else if (tag === 'Uint16Array') {
+    if (dtype === undefined) {
+      throw new TypeError(`dtype is required for a Uint16Array ${name}: 'f16' or 'bf16' (its bits are not self-describing)`);
+    }
+    if (dtype === 'f32') throw new TypeError(`dtype 'f32' does not match ${name}, a Uint16Array (f16/bf16 bits); f32 needs a Float32Array`);
+    t.data = view;
+    t.dtype = dtype === 'f16' ? DTYPE_F16 : DTYPE_BF16;
+  } else if (tag === 'Float16Array') {
+    if (dtype !== undefined && dtype !== 'f16') {
+      throw new TypeError(`dtype '${dtype}' does not match ${name}, a Float16Array (f16)`);
+    }
+    // The engines read f16 as bits: the same bytes, re-viewed.
+    t.data = new Uint16Array(view.buffer, view.byteOffset, view.length);
+    t.dtype = DTYPE_F16;
+  } else {
+    throw new TypeError(`${name} must be ${ARRAY_KINDS}, got a ${tag}`);
+  }
+  if (view.length === 0) throw new RangeError(`${name} is empty (length 0): nothing to rotate`);
+}
+
+function checkLayout(v: unknown): 'shd' | 'bshd' | 'bhsd' {
+  if (v === undefined) return 'shd';
+  if (v !== 'shd' && v !== 'bshd' && v !== 'bhsd') throw new TypeError(`layout must be 'shd', 'bshd' or 'bhsd', got ${describe(v)}`);
+  return v;
+}
+
+/** Sets t's shape and strides; returns its number of tokens. stride is the tokenStride option. */
+function checkShape(
+  name: string,
+  headsName: string,
+  t: TensorPlan,
+  headDim: number,
+  layout: 'shd' | 'bshd' | 'bhsd',
+  batch: number,
+  tokens: number | undefined,
+  stride: number | undefined,
+  strideName: string,
+): number {
+  const length = t.data.length;
+  const row = t.heads * headDim;
+  const rowName = `${headsName}*headDim`;
+  t.offset = 0;
+  t.headStride = headDim;
+  if (stride === undefined) {
+    const per = batch * row;
+    const perName = batch === 1 ? rowName : `batch*${rowName}`;
+    if (length % per !== 0) throw new RangeError(`${name}.length ${length} is not a multiple of ${perName} = ${per}`);
+    const n = length / per;
+    if (tokens !== undefined && tokens !== n) {
+      throw new RangeError(`tokens ${tokens} does not match ${name}.length ${length} = ${n} tokens of ${perName} = ${per}`);
+    }
+    if (layout === 'bhsd') {
+      t.headStride = n * headDim;
+      t.tokenStride = headDim;
+      t.batchStride = t.heads * n * headDim;
+    } else {
+      t.tokenStride = row;
+      t.batchStride = layout === 'shd' ? 0 : n * row;
+    }
+    return n;
+  }
+  if (tokens === undefined) throw new TypeError(`${strideName} needs tokens: with a stride the array's length does not say how many tokens there are`);
+  if (stride < row) {
+    throw new RangeError(`${strideName} ${stride} is less than ${rowName} = ${row}: consecutive tokens' rows would overlap`);
+  }
+  const end = (batch * tokens - 1) * stride + row;
+  if (end > length) {
+    const rows = batch === 1 ? `tokens ${tokens}` : `batch*tokens ${batch * tokens}`;
+    throw new RangeError(`${name}.length ${length} is too short: ${rows} at ${strideName} ${stride} with ${rowName} = ${row} end at element ${end}`);
+  }
+  t.tokenStride = stride;
+  t.batchStride = layout === 'shd' ? 0 : tokens * stride;
+  return tokens;
+}
+
+interface CommonOpts {
+  positions?: unknown;
+  layout?: unknown;
+  batch?: unknown;
+  tokens?: unknown;
+  inverse?: unknown;
+  seqLen?: unknown;
+  threads?: unknown;
+  dtype?: unknown;
+  tokenStride?: unknown;
+}
+
+function checkOpts(opts: unknown, call: string, needs: string): CommonOpts {
+  if (typeof opts !== 'object' || opts === null) {
+    throw new TypeError(`${call} options must be an object with ${needs} and positions, got ${describe(opts)}`);
+  }
+  return opts as CommonOpts;
+}
+
+/** layout, batch, tokens, inverse, threads: the options shared by apply and applyQK. */
+function checkCommon(plan: CallPlan, o: CommonOpts): 'shd' | 'bshd' | 'bhsd' {
+  const layout = checkLayout(o.layout);
+  const batch = optionalPositiveInt('batch', o.batch) ?? 1;
+  if (layout === 'shd' && batch !== 1) {
+    throw new RangeError(`batch ${batch} needs layout 'bshd' or 'bhsd' (layout 'shd' is one batch row)`);
+  }
+  plan.batch = batch;
+  if (o.inverse !== undefined && typeof o.inverse !== 'boolean') {
+    throw new TypeError(`inverse must be a boolean, got ${describe(o.inverse)}`);
+  }
+  plan.inverse = o.inverse === true;
+  const th = o.threads;
+  if (th === undefined || th === 'auto') {
+    plan.threads = 1; // 'auto': one thread until a measured threshold says otherwise (issue 7)
+  } else if (typeof th !== 'number') {
+    throw new TypeError(`threads must be 'auto' or a positive integer, got ${describe(th)}`);
+  } else if (!Number.isInteger(th) || th < 1 || th > MAX_THREADS) {
+    throw new RangeError(`threads must be 'auto' or an integer in [1, ${MAX_THREADS}], got ${describe(th)}`);
+  } else {
+    plan.threads = th;
+  }
+  return layout;
+}
+
+function checkStrideOpt(name: string, v: unknown, layout: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (layout === 'bhsd') throw new TypeError(`${name} is for layouts 'shd' and 'bshd', not 'bhsd' (its tokens are contiguous per head)`);
+  return checkPositiveInt(name, v);
+}
+
+/** A user Int32Array of positions must not share bytes with a tensor being rotated. */
+function checkPositionsApart(positions: Int32Array, t: TensorPlan, name: string): void {
+  if (positions.buffer !== t.data.buffer) return;
+  const a = positions.byteOffset;
+  const b = t.data.byteOffset;
+  if (a < b + t.data.byteLength && b < a + positions.byteLength) {
+    throw new RangeError(`positions shares memory with ${name}: rotating ${name} would rewrite the positions mid-call`);
+  }
+}
+
+/** Fills plan.positions*; returns the largest position of the call. */
+function checkPositions(plan: CallPlan, rows: number, p: unknown): number {
+  const tokens = plan.tokens;
+  const batch = plan.batch;
+  plan.positionOffset = 0;
+  plan.positionsBatchStride = 0;
+  plan.positionsRowStride = 0;
+  if (typeof p === 'number') {
+    if (!Number.isInteger(p) || p < 0 || p >= POSITION_LIMIT) {
+      throw new RangeError(`positions (a start offset) must be an integer in [0, 2^31), got ${describe(p)}`);
+    }
+    const last = p + tokens - 1;
+    if (last >= POSITION_LIMIT) {
+      throw new RangeError(`positions ${p} + tokens ${tokens} - 1 = ${last} is past the largest position 2^31-1`);
+    }
+    plan.positions = null;
+    plan.positionOffset = p;
+    return last;
+  }
+  if (p === undefined) {
+    throw new TypeError('positions is required: a start offset (number) or one position per token (Int32Array or number[])');
+  }
+  const tag = typedArrayTag(p);
+  const isArray = tag === undefined && Array.isArray(p);
+  if (tag !== 'Int32Array' && !isArray) {
+    throw new TypeError(`positions must be a number (start offset), an Int32Array or a number[], got ${describe(p)}`);
+  }
+  const src = p as Int32Array | readonly unknown[];
+  if (tag !== undefined && isDetached((src as Int32Array).buffer, (src as Int32Array).byteLength)) {
+    throw new TypeError("positions' buffer is detached (or has byteLength 0)");
+  }
+  const n = src.length;
+  const sec = rows === 1 ? '' : `${rows} sections * `;
+  if (n === rows * tokens) {
+    plan.positionsRowStride = tokens;
+  } else if (n === rows * batch * tokens) {
+    plan.positionsRowStride = batch * tokens;
+    plan.positionsBatchStride = tokens;
+  } else {
+    const want = batch === 1 ? `${sec}tokens = ${rows * tokens}` : `${sec}tokens = ${rows * tokens} or ${sec}batch*tokens = ${rows * batch * tokens}`;
+    throw new RangeError(`positions.length ${n} must be ${want}`);
+  }
+  let max = 0;
+  if (tag !== undefined) {
+    const a = src as Int32Array;
+    for (let i = 0; i < n; i++) {
+      const v = a[i];
+      if (v < 0) throw new RangeError(`positions[${i}] = ${v} is negative: positions are in [0, 2^31)`);
+      if (v > max) max = v;
+    }
+    plan.positions = a;
+  } else {
+    const a = src as readonly unknown[];
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = a[i];
+      if (typeof v !== 'number') throw new TypeError(`positions[${i}] must be a number, got ${describe(v)}`);
+      if (!Number.isInteger(v) || v < 0 || v >= POSITION_LIMIT) {
+        throw new RangeError(`positions[${i}] = ${describe(v)} is not an integer in [0, 2^31)`);
+      }
+      out[i] = v;
+      if (v > max) max = v;
+    }
+    plan.positions = out;
+  }
+  return max;
+}
+
+function seqLenOf(o: CommonOpts, maxPosition: number): number {
+  return o.seqLen === undefined ? maxPosition + 1 : checkPositiveInt('seqLen', o.seqLen);
+}
+
+/** Checks rope.apply(x, opts) and fills plan (plan.k = null). Returns the call's seqLen. */
+export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, opts: unknown): number {
+  const o = checkOpts(opts, 'apply', 'heads') as CommonOpts & { heads?: unknown };
+  const q = plan.q;
+  checkData('x', x, o.dtype, q);
+  q.heads = checkPositiveInt('heads', o.heads);
+  const layout = checkCommon(plan, o);
+  const tokens = optionalPositiveInt('tokens', o.tokens);
+  const stride = checkStrideOpt('tokenStride', o.tokenStride, layout);
+  plan.k = null;
+  plan.tokens = checkShape('x', 'heads', q, geometry.headDim, layout, plan.batch, tokens, stride, 'tokenStride');
+  const max = checkPositions(plan, geometry.sectionRows, o.positions);
+  if (plan.positions !== null) checkPositionsApart(plan.positions, q, 'x');
+  return seqLenOf(o, max);
+}
+
+/** Checks rope.applyQK(q, k, opts) and fills plan with plan.k = k. Returns the call's seqLen. */
+export function planApplyQK(
+  plan: CallPlan,
+  geometry: RopeGeometry,
+  k: TensorPlan,
+  qArr: unknown,
+  kArr: unknown,
+  opts: unknown,
+): number {
+  const o = checkOpts(opts, 'applyQK', 'qHeads, kHeads') as CommonOpts & {
+    qHeads?: unknown;
+    kHeads?: unknown;
+    qTokenStride?: unknown;
+    kTokenStride?: unknown;
+  };
+  const q = plan.q;
+  checkData('q', qArr, o.dtype, q);
+  checkData('k', kArr, o.dtype, k);
+  if (q.data === k.data || (q.data.buffer === k.data.buffer && q.data.byteOffset === k.data.byteOffset)) {
+    throw new RangeError('q and k are the same array: each row would be rotated twice');
+  }
+  q.heads = checkPositiveInt('qHeads', o.qHeads);
+  k.heads = checkPositiveInt('kHeads', o.kHeads);
+  const layout = checkCommon(plan, o);
+  const tokens = optionalPositiveInt('tokens', o.tokens);
+  const shared = checkStrideOpt('tokenStride', o.tokenStride, layout);
+  const qStride = checkStrideOpt('qTokenStride', o.qTokenStride, layout) ?? shared;
+  const kStride = checkStrideOpt('kTokenStride', o.kTokenStride, layout) ?? shared;
+  const qName = o.qTokenStride !== undefined ? 'qTokenStride' : 'tokenStride';
+  const kName = o.kTokenStride !== undefined ? 'kTokenStride' : 'tokenStride';
+  const headDim = geometry.headDim;
+  const qTokens = checkShape('q', 'qHeads', q, headDim, layout, plan.batch, tokens, qStride, qName);
+  const kTokens = checkShape('k', 'kHeads', k, headDim, layout, plan.batch, tokens, kStride, kName);
+  if (qTokens !== kTokens) {
+    throw new RangeError(`k holds ${kTokens} tokens (k.length ${k.data.length}) but q holds ${qTokens} (q.length ${q.data.length}); they must match`);
+  }
+  plan.tokens = qTokens;
+  plan.k = k;
+  if (q.data.buffer === k.data.buffer && rotatedRowsOverlap(plan.batch, plan.tokens, geometry.rotaryDim, q, k)) {
+    throw new RangeError('q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)');
+  }
+  const max = checkPositions(plan, geometry.sectionRows, o.positions);
+  if (plan.positions !== null) {
+    checkPositionsApart(plan.positions, q, 'q');
+    checkPositionsApart(plan.positions, k, 'k');
+  }
+  return seqLenOf(o, max);
+}
+
+/** rope.cosSin's positions: one position (a number), or n per section row (Int32Array/number[]). */
+export function planCosSin(
+  geometry: RopeGeometry,
+  p: unknown,
+): { positions: Int32Array; count: number; maxPosition: number } {
+  const rows = geometry.sectionRows;
+  if (typeof p === 'number') {
+    if (!Number.isInteger(p) || p < 0 || p >= POSITION_LIMIT) {
+      throw new RangeError(`positions must be an integer in [0, 2^31), got ${describe(p)}`);
+    }
+    return { positions: new Int32Array(rows).fill(p), count: 1, maxPosition: p };
+  }
+  const tag = typedArrayTag(p);
+  if (tag !== 'Int32Array' && !(tag === undefined && Array.isArray(p))) {
+    throw new TypeError(`positions must be a number, an Int32Array or a number[], got ${describe(p)}`);
+  }
+  const n = (p as ArrayLike<unknown>).length;
+  if (n === 0 || n % rows !== 0) {
+    throw new RangeError(
+      rows === 1
+        ? `positions.length ${n}: give at least one position`
+        : `positions.length ${n} must be a positive multiple of the ${rows} M-RoPE position rows`,
+    );
+  }
+  const plan = newCallPlan(new Float64Array(0));
+  plan.tokens = n / rows;
+  const maxPosition = checkPositions(plan, rows, p);
+  return { positions: plan.positions!, count: plan.tokens, maxPosition };
+}

@@ -1,0 +1,321 @@
+// node-addon-api binding: unpack typed arrays, re-check every number and bound (anything may call
+// this directly), then hand raw pointers to the walk. Errors are JS exceptions thrown before any
+// write; nothing here allocates per call.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "abi.h"
+#include "bounds.h"
+#include "dispatch.h"
+#include "rope.h"
+#include "walk.h"
+
+namespace {
+using namespace rope;
+
+constexpr double kMaxSafe = 9007199254740991.0;  // 2^53 - 1
+constexpr int64_t kPos31 = int64_t(1) << 31;
+
+[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
+[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+
+std::string fmt(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  char buf[40];
+  if (v == std::floor(v) && std::fabs(v) < 1e21)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+const char* typedName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "a typed array";
+  }
+}
+
+std::string describe(const Napi::Value& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsTypedArray()) return typedName(v.As<Napi::TypedArray>().TypedArrayType());
+  if (v.IsNumber()) return "number " + fmt(v.As<Napi::Number>().DoubleValue());
+  if (v.IsString()) return "a string";
+  if (v.IsBoolean()) return "a boolean";
+  if (v.IsArray()) return "an Array";
+  if (v.IsArrayBuffer()) return "an ArrayBuffer";
+  if (v.IsFunction()) return "a function";
+  return "an object";
+}
+
+struct View {
+  void* data = nullptr;
+  int64_t length = 0;
+};
+
+// A typed array of exactly type `want`; detached buffers are refused with a clear message.
+View typedArg(Napi::Env env, const Napi::Value& v, const std::string& name, napi_typedarray_type want,
+              const std::string& why = "") {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
+    throwType(env, name + (want == napi_int32_array ? " must be an " : " must be a ") + typedName(want) + why + ", got " +
+                       describe(v));
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t byteOffset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byteOffset) != napi_ok)
+    throwType(env, name + ": cannot read the typed array");
+  if (data == nullptr && length == 0) {
+    bool detached = false;
+    if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)
+      throwType(env, name + "'s ArrayBuffer is detached");
+  }
+  return View{data, int64_t(length)};
+}
+
+// A finite integer in [lo, hi] (hi <= 2^53 - 1).
+int64_t intIn(Napi::Env env, double v, const std::string& name, double lo, double hi) {
+  if (!std::isfinite(v) || v != std::floor(v))
+    throwRange(env, name + " must be a finite integer, got " + fmt(v));
+  if (v < lo || v > hi) throwRange(env, name + " " + fmt(v) + " is out of range [" + fmt(lo) + ", " + fmt(hi) + "]");
+  return int64_t(v);
+}
+
+double numberArg(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  if (!v.IsNumber()) throwType(env, name + " must be a number, got " + describe(v));
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+const char* dtypeName(int64_t d) { return d == kF32 ? "f32" : d == kF16 ? "f16" : "bf16"; }
+
+napi_typedarray_type arrayTypeFor(int64_t dtype) {
+  return dtype == kF32 ? napi_float32_array : napi_uint16_array;
+}
+
+// Reads one tensor block of the descriptor and its array; proves bounds and row disjointness.
+TensorRef tensorArg(Napi::Env env, const Napi::Value& arr, const double* desc, int at, const char* name,
+                    int64_t batch, int64_t tokens, int64_t headDim, int64_t rotaryDim) {
+  const std::string n(name);
+  TensorRef x;
+  const int64_t dtype = intIn(env, desc[at + abi::kDtype], n + " dtype (desc)", 0, 2);
+  x.dtype = DType(dtype);
+  x.heads = intIn(env, desc[at + abi::kHeads], n + " heads (desc)", 1, kMaxSafe);
+  x.offset = intIn(env, desc[at + abi::kOffset], n + " offset (desc)", 0, kMaxSafe);
+  x.batchStride = intIn(env, desc[at + abi::kBatchStride], n + " batchStride (desc)", 0, kMaxSafe);
+  x.tokenStride = intIn(env, desc[at + abi::kTokenStride], n + " tokenStride (desc)", 0, kMaxSafe);
+  x.headStride = intIn(env, desc[at + abi::kHeadStride], n + " headStride (desc)", 0, kMaxSafe);
+  const View v = typedArg(env, arr, n, arrayTypeFor(dtype),
+                          std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")");
+  x.data = v.data;
+  x.length = v.length;
+  if (x.heads > 1 && x.headStride < headDim)
+    throwRange(env, n + " headStride " + std::to_string(x.headStride) + " is less than headDim " +
+                        std::to_string(headDim) + " (heads would overlap)");
+  int64_t end = 0;
+  if (!bounds::tensorEnd(x, batch, tokens, headDim, &end) || end > x.length)
+    throwRange(env, n + ".length " + std::to_string(x.length) + " is too short: offset + (batch-1)*batchStride + " +
+                        "(tokens-1)*tokenStride + (heads-1)*headStride + headDim = " +
+                        (end > 0 ? std::to_string(end) : std::string("more than 2^63")));
+  const std::string overlap = bounds::rowsOverlap(name, x, batch, tokens, rotaryDim);
+  if (!overlap.empty()) throwRange(env, overlap);
+  return x;
+}
+
+class NativeRope : public Napi::ObjectWrap<NativeRope> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply")});
+  }
+
+  explicit NativeRope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRope>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5) throwType(env, "NativeRope(headDim, rotaryDim, style, pairSection, sectionRows): expected 5 arguments, got " + std::to_string(info.Length()));
+    geo_.headDim = intIn(env, numberArg(env, info[0], "headDim"), "headDim", 2, double(kMaxHeadDim));
+    if (geo_.headDim % 2 != 0) throwRange(env, "headDim " + std::to_string(geo_.headDim) + " is not even");
+    geo_.rotaryDim = intIn(env, numberArg(env, info[1], "rotaryDim"), "rotaryDim", 2,
+                           double(std::min(geo_.headDim, 2 * kMaxHalf)));
+    if (geo_.rotaryDim % 2 != 0) throwRange(env, "rotaryDim " + std::to_string(geo_.rotaryDim) + " is not even");
+    geo_.style = Style(intIn(env, numberArg(env, info[2], "style"), "style", 0, 1));
+    geo_.sectionRows = intIn(env, numberArg(env, info[4], "sectionRows"), "sectionRows", 1, double(kMaxSectionRows));
+    const int64_t half = geo_.rotaryDim / 2;
+    try {
+      invFreq_.assign(size_t(half), 0.0);
+      if (!info[3].IsNull() && !info[3].IsUndefined()) {
+        const View s = typedArg(env, info[3], "pairSection", napi_uint8_array);
+        if (s.length != half)
+          throwRange(env, "pairSection.length " + std::to_string(s.length) + " is not rotaryDim/2 = " + std::to_string(half));
+        const uint8_t* p = static_cast<const uint8_t*>(s.data);
+        for (int64_t j = 0; j < half; j++)
+          if (p[j] >= geo_.sectionRows)
+            throwRange(env, "pairSection[" + std::to_string(j) + "] = " + std::to_string(p[j]) +
+                                " is not below sectionRows " + std::to_string(geo_.sectionRows));
+        pairSection_.assign(p, p + half);  // a copy: the caller may reuse its array
+        geo_.pairSection = pairSection_.data();
+      }
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(env, "NativeRope: out of memory");
+    }
+  }
+
+ private:
+  void Apply(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5) throwType(env, "apply(q, k, positions, invFreq, desc): expected 5 arguments, got " + std::to_string(info.Length()));
+    // The descriptor is copied first: a SharedArrayBuffer-backed one could change under us.
+    const View dv = typedArg(env, info[4], "desc", napi_float64_array);
+    if (dv.length < abi::kLen)
+      throwRange(env, "desc.length " + std::to_string(dv.length) + " is less than " + std::to_string(int(abi::kLen)));
+    double desc[abi::kLen];
+    std::memcpy(desc, dv.data, sizeof desc);
+
+    Plan p;
+    p.geo = geo_;
+    p.batch = intIn(env, desc[abi::kBatch], "batch (desc)", 1, kMaxSafe);
+    p.tokens = intIn(env, desc[abi::kTokens], "tokens (desc)", 1, kMaxSafe);
+    p.inverse = intIn(env, desc[abi::kInverse], "inverse (desc)", 0, 1) == 1;
+    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", 1, 1024);
+    p.attentionScaling = desc[abi::kAttentionScaling];
+    if (!std::isfinite(p.attentionScaling))
+      throwRange(env, "attentionScaling (desc) must be finite, got " + fmt(p.attentionScaling));
+    const int64_t headDim = geo_.headDim;
+
+    p.q = tensorArg(env, info[0], desc, abi::kQ, "q", p.batch, p.tokens, headDim, geo_.rotaryDim);
+    p.hasK = !info[1].IsNull() && !info[1].IsUndefined();
+    if (p.hasK) {
+      p.k = tensorArg(env, info[1], desc, abi::kK, "k", p.batch, p.tokens, headDim, geo_.rotaryDim);
+      checkQKDisjoint(env, p);
+    }
+    checkPositions(env, info[2], desc, &p);
+
+    const View f = typedArg(env, info[3], "invFreq", napi_float64_array);
+    const int64_t half = geo_.rotaryDim / 2;
+    if (f.length != half)
+      throwRange(env, "invFreq.length " + std::to_string(f.length) + " is not rotaryDim/2 = " + std::to_string(half));
+    const double* fr = static_cast<const double*>(f.data);
+    for (int64_t j = 0; j < half; j++) {
+      const double v = fr[j];  // read once: copy, then check the copy
+      if (!std::isfinite(v)) throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(v));
+      invFreq_[size_t(j)] = v;
+    }
+    p.invFreq = invFreq_.data();
+    p.kernels = &activeKernels();
+    walk(p);
+  }
+
+  static void checkQKDisjoint(Napi::Env env, const Plan& p) {
+    const int64_t qs = dtypeSize(p.q.dtype), ks = dtypeSize(p.k.dtype);
+    const uintptr_t qa = reinterpret_cast<uintptr_t>(p.q.data), ka = reinterpret_cast<uintptr_t>(p.k.data);
+    const uintptr_t origin = qa < ka ? qa : ka;
+    const int64_t qo = int64_t(qa - origin), ko = int64_t(ka - origin);
+    // Byte spans of the whole arrays first: separate memory needs no row-by-row proof.
+    if (qo + p.q.length * qs <= ko || ko + p.k.length * ks <= qo) return;
+    if (bounds::qkRowsOverlap(p.q, qo, p.k, ko, p.batch, p.tokens, p.geo.rotaryDim))
+      throwRange(env, "q and k overlap: some rotated row of q shares memory with one of k");
+  }
+
+  void checkPositions(Napi::Env env, const Napi::Value& arr, const double* desc, Plan* p) {
+    p->positionOffset = intIn(env, desc[abi::kPosOffset], "positionOffset (desc)", 0, double(kPos31 - 1));
+    p->positionsBatchStride = intIn(env, desc[abi::kPosBatchStride], "positionsBatchStride (desc)", 0, kMaxSafe);
+    p->positionsRowStride = intIn(env, desc[abi::kPosRowStride], "positionsRowStride (desc)", 0, kMaxSafe);
+    if (arr.IsNull() || arr.IsUndefined()) {
+      if (p->positionOffset + p->tokens - 1 >= kPos31)
+        throwRange(env, "positionOffset + tokens - 1 = " + std::to_string(p->positionOffset + p->tokens - 1) +
+                            " is not below 2^31");
+      return;
+    }
+    const View v = typedArg(env, arr, "positions", napi_int32_array);
+    const int32_t* pos = static_cast<const int32_t*>(v.data);
+    // Rows a call reads: every M-RoPE section row (row 0 alone without pairSection).
+    const int64_t rows = geo_.pairSection ? geo_.sectionRows : 1;
+    int64_t end = 0;
+    if (!bounds::addMul(end, rows - 1, p->positionsRowStride) || !bounds::addMul(end, p->batch - 1, p->positionsBatchStride) ||
+        !bounds::addMul(end, 1, p->tokens) || end > v.length)
+      throwRange(env, "positions.length " + std::to_string(v.length) + " is too short for " + std::to_string(rows) +
+                          " row(s) x batch " + std::to_string(p->batch) + " x tokens " + std::to_string(p->tokens) +
+                          " with rowStride " + std::to_string(p->positionsRowStride) + ", batchStride " +
+                          std::to_string(p->positionsBatchStride));
+    // Every entry the walk will read must be a position in [0, 2^31).
+    const int64_t rowsRead = p->positionsRowStride == 0 ? 1 : rows;
+    const int64_t batchRead = p->positionsBatchStride == 0 ? 1 : p->batch;
+    for (int64_t r = 0; r < rowsRead; r++)
+      for (int64_t b = 0; b < batchRead; b++) {
+        const int64_t first = r * p->positionsRowStride + b * p->positionsBatchStride;
+        for (int64_t t = 0; t < p->tokens; t++)
+          if (pos[first + t] < 0)
+            throwRange(env, "positions[" + std::to_string(first + t) + "] = " + std::to_string(pos[first + t]) +
+                                " is negative (positions must be in [0, 2^31))");
+      }
+    p->positions = pos;
+  }
+
+  Geometry geo_;
+  std::vector<uint8_t> pairSection_;
+  std::vector<double> invFreq_;  // the call's invFreq, copied and checked (sized once)
+};
+
+Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
+  const std::vector<std::string> isas = supportedIsas();
+  Napi::Array out = Napi::Array::New(info.Env(), isas.size());
+  for (size_t i = 0; i < isas.size(); i++) out.Set(uint32_t(i), isas[i]);
+  return out;
+}
+
+Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), activeKernels().isa); }
+
+void SelectIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    throwType(env, "selectIsa(name): name must be a string, got " + describe(info.Length() ? info[0] : env.Undefined()));
+  std::string err;
+  if (!selectKernels(info[0].As<Napi::String>().Utf8Value().c_str(), &err)) throw Napi::Error::New(env, err);
+}
+
+// limitPass(array, dtype, factor): array[i] *= factor in place with the active ISA (bench only).
+void LimitPass(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) throwType(env, "limitPass(array, dtype, factor): expected 3 arguments, got " + std::to_string(info.Length()));
+  const int64_t dtype = intIn(env, numberArg(env, info[1], "dtype"), "dtype", 0, 2);
+  const double factor = numberArg(env, info[2], "factor");
+  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
+  const View v = typedArg(env, info[0], "array", arrayTypeFor(dtype),
+                          std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")");
+  limitPass(activeKernels(), v.data, v.length, DType(dtype), float(factor));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // ROPE_SIMD_ISA forces a (lower) ISA for a direct require too; unsupported -> the load fails
+  // with why (lib/backend.ts reports it).
+  const char* forced = std::getenv("ROPE_SIMD_ISA");
+  std::string err;
+  if (forced != nullptr && *forced != '\0' && !selectKernels(forced, &err))
+    throw Napi::Error::New(env, std::string("ROPE_SIMD_ISA=") + forced + ": " + err);
+  exports.Set("supportedIsas", Napi::Function::New<SupportedIsas>(env, "supportedIsas"));
+  exports.Set("isa", Napi::Function::New<Isa>(env, "isa"));
+  exports.Set("selectIsa", Napi::Function::New<SelectIsa>(env, "selectIsa"));
+  exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
+  exports.Set("NativeRope", NativeRope::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(rope_simd, Init)

@@ -1,0 +1,170 @@
+// AVX2 + FMA + F16C: 8 floats per vector, cos/sin in 4 doubles. The target is set in the source so
+// the build compiles every file for baseline x86-64; dispatch.cc runs this only after cpuid/xgetbv.
+// Standard headers come before the target region so no inline library code is compiled for AVX2
+// (an ODR-merged copy could otherwise run on a CPU without it).
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#include <immintrin.h>
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+#endif
+
+#include "sincos.h"
+#include "loops.h"
+
+namespace rope {
+namespace {
+
+struct Avx2 {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float f) { return _mm256_set1_ps(f); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V loadF(const float* p) { return _mm256_loadu_ps(p); }
+  static V loadFN(const float* p, int64_t n) {
+    float tmp[8] = {};
+    std::memcpy(tmp, p, size_t(n) * sizeof(float));
+    return _mm256_loadu_ps(tmp);
+  }
+  static void rotHalf(V& x, V& y, V c, V s) {
+    V ys = _mm256_mul_ps(y, s), xs = _mm256_mul_ps(x, s);
+    x = _mm256_fmsub_ps(x, c, ys);
+    y = _mm256_fmadd_ps(y, c, xs);
+  }
+  // Pairs sit in adjacent lanes: duplicate cos/sin per pair, swap each pair's lanes, and let
+  // fmaddsub subtract in even lanes (x*c - y*s) and add in odd ones (y*c + x*s).
+  static void rotPairs(V& a, V& b, V c, V s) {
+    const __m256i lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256i hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    a = pairStep(a, _mm256_permutevar8x32_ps(c, lo), _mm256_permutevar8x32_ps(s, lo));
+    b = pairStep(b, _mm256_permutevar8x32_ps(c, hi), _mm256_permutevar8x32_ps(s, hi));
+  }
+  static V pairStep(V v, V c, V s) {
+    V swapped = _mm256_permute_ps(v, 0xB1);
+    return _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(swapped, s));
+  }
+
+  struct D {
+    using V = __m256d;
+    using M = __m256d;
+    static constexpr int kLanes = 4;
+    static V set(double d) { return _mm256_set1_pd(d); }
+    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+    static V add(V a, V b) { return _mm256_add_pd(a, b); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V neg(V a) { return _mm256_xor_pd(a, _mm256_set1_pd(-0.0)); }
+    static V round(V a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static V floor(V a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+    static M eq(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+    static M ge(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
+    static M orm(M a, M b) { return _mm256_or_pd(a, b); }
+    static V sel(M m, V a, V b) { return _mm256_blendv_pd(b, a, m); }
+    static V load(const double* p) { return _mm256_loadu_pd(p); }
+    static V loadN(const double* p, int64_t n) {
+      double tmp[4] = {};
+      std::memcpy(tmp, p, size_t(n) * sizeof(double));
+      return _mm256_loadu_pd(tmp);
+    }
+    static void storeF32(float* p, V v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+    static void storeF32N(float* p, V v, int64_t n) {
+      float tmp[4];
+      _mm_storeu_ps(tmp, _mm256_cvtpd_ps(v));
+      std::memcpy(p, tmp, size_t(n) * sizeof(float));
+    }
+  };
+};
+
+// Tails through a small stack buffer: AVX2 has no 16-bit masked load/store, and this keeps the
+// tail arithmetic identical to the full-vector path.
+template <class Io>
+struct TempTail : Io {
+  using T = typename Io::T;
+  static __m256 loadN(const T* p, int64_t n) {
+    T tmp[8] = {};
+    std::memcpy(tmp, p, size_t(n) * sizeof(T));
+    return Io::load(tmp);
+  }
+  static void storeN(T* p, __m256 v, int64_t n) {
+    T tmp[8];
+    Io::store(tmp, v);
+    std::memcpy(p, tmp, size_t(n) * sizeof(T));
+  }
+};
+
+struct F32Base {
+  using T = float;
+  static __m256 load(const T* p) { return _mm256_loadu_ps(p); }
+  static void store(T* p, __m256 v) { _mm256_storeu_ps(p, v); }
+};
+struct F16Base {
+  using T = uint16_t;
+  static __m256 load(const T* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static void store(T* p, __m256 v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+};
+struct BF16Base {
+  using T = uint16_t;
+  static __m256 load(const T* p) {
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
+  static void store(T* p, __m256 v) {
+    __m256i bits = _mm256_castps_si256(v);
+    __m256i top = _mm256_srli_epi32(bits, 16);
+    __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7FFF),
+                                    _mm256_and_si256(top, _mm256_set1_epi32(1)));
+    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, bias), 16);
+    __m256i quiet = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
+    __m256i isNan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    __m256i r = _mm256_blendv_epi8(rounded, quiet, isNan);
+    // Values are <= 0xFFFF, so unsigned saturation keeps them; the 128-bit halves stay in order.
+    __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+  }
+};
+
+using F32Io = TempTail<F32Base>;
+using F16Io = TempTail<F16Base>;
+using BF16Io = TempTail<BF16Base>;
+
+}  // namespace
+}  // namespace rope
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace rope {
+namespace {
+constexpr KernelTable kAvx2 = ROPE_KERNEL_TABLE("avx2", Avx2, F32Io, F16Io, BF16Io);
+}  // namespace
+const KernelTable& avx2Kernels() { return kAvx2; }
+}  // namespace rope
+
+#else  // not x86-64: not compiled into this build
+
+namespace rope {
+const KernelTable& avx2Kernels() {
+  static constexpr KernelTable t{nullptr, {}, nullptr, {}};
+  return t;
+}
+}  // namespace rope
+
+#endif

@@ -1,0 +1,166 @@
+// AVX-512 F/BW/DQ/VL: 16 floats per vector, cos/sin in 8 doubles, tails by mask (masked-off
+// lanes neither fault nor touch memory). Same source-level targeting as avx2.cc. The machine this
+// was written on has no AVX512-FP16/BF16, so f16/bf16 go through vcvtph2ps/vcvtps2ph and the
+// integer bf16 rounding, which kernels_test checks bit for bit against dtype.h.
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#include <immintrin.h>
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), \
+                             apply_to = function)
+#else
+// GCC 12 flags the self-initialised _mm512_undefined_*() inside its own intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
+#include <immintrin.h>
+#endif
+
+#include "sincos.h"
+#include "loops.h"
+
+namespace rope {
+namespace {
+
+inline __mmask16 mask16(int64_t n) { return __mmask16((1u << n) - 1u); }  // n < 16
+inline __mmask8 mask8(int64_t n) { return __mmask8((1u << n) - 1u); }     // n < 8
+
+struct Avx512 {
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float f) { return _mm512_set1_ps(f); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V loadF(const float* p) { return _mm512_loadu_ps(p); }
+  static V loadFN(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(mask16(n), p); }
+  static void rotHalf(V& x, V& y, V c, V s) {
+    V ys = _mm512_mul_ps(y, s), xs = _mm512_mul_ps(x, s);
+    x = _mm512_fmsub_ps(x, c, ys);
+    y = _mm512_fmadd_ps(y, c, xs);
+  }
+  // As avx2.cc: duplicated cos/sin per pair, swapped pair lanes, fmaddsub.
+  static void rotPairs(V& a, V& b, V c, V s) {
+    const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    a = pairStep(a, _mm512_permutexvar_ps(lo, c), _mm512_permutexvar_ps(lo, s));
+    b = pairStep(b, _mm512_permutexvar_ps(hi, c), _mm512_permutexvar_ps(hi, s));
+  }
+  static V pairStep(V v, V c, V s) {
+    V swapped = _mm512_permute_ps(v, 0xB1);
+    return _mm512_fmaddsub_ps(v, c, _mm512_mul_ps(swapped, s));
+  }
+
+  struct D {
+    using V = __m512d;
+    using M = __mmask8;
+    static constexpr int kLanes = 8;
+    static V set(double d) { return _mm512_set1_pd(d); }
+    static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+    static V add(V a, V b) { return _mm512_add_pd(a, b); }
+    static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+    static V neg(V a) { return _mm512_xor_pd(a, _mm512_set1_pd(-0.0)); }
+    static V round(V a) {
+      return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    static V floor(V a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+    static M eq(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+    static M ge(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ); }
+    static M orm(M a, M b) { return M(a | b); }
+    static V sel(M m, V a, V b) { return _mm512_mask_blend_pd(m, b, a); }
+    static V load(const double* p) { return _mm512_loadu_pd(p); }
+    static V loadN(const double* p, int64_t n) { return _mm512_maskz_loadu_pd(mask8(n), p); }
+    static void storeF32(float* p, V v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+    static void storeF32N(float* p, V v, int64_t n) {
+      _mm256_mask_storeu_ps(p, mask8(n), _mm512_cvtpd_ps(v));
+    }
+  };
+};
+
+struct F32Io {
+  using T = float;
+  static __m512 load(const T* p) { return _mm512_loadu_ps(p); }
+  static void store(T* p, __m512 v) { _mm512_storeu_ps(p, v); }
+  static __m512 loadN(const T* p, int64_t n) { return _mm512_maskz_loadu_ps(mask16(n), p); }
+  static void storeN(T* p, __m512 v, int64_t n) { _mm512_mask_storeu_ps(p, mask16(n), v); }
+};
+
+struct F16Io {
+  using T = uint16_t;
+  static __m512 load(const T* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static void store(T* p, __m512 v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), toHalf(v));
+  }
+  static __m512 loadN(const T* p, int64_t n) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask16(n), p));
+  }
+  static void storeN(T* p, __m512 v, int64_t n) {
+    _mm256_mask_storeu_epi16(p, mask16(n), toHalf(v));
+  }
+  static __m256i toHalf(__m512 v) {
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+};
+
+struct BF16Io {
+  using T = uint16_t;
+  static __m512 load(const T* p) {
+    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static void store(T* p, __m512 v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow(v));
+  }
+  static __m512 loadN(const T* p, int64_t n) {
+    return widen(_mm256_maskz_loadu_epi16(mask16(n), p));
+  }
+  static void storeN(T* p, __m512 v, int64_t n) {
+    _mm256_mask_storeu_epi16(p, mask16(n), narrow(v));
+  }
+  static __m512 widen(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
+  static __m256i narrow(__m512 v) {
+    __m512i bits = _mm512_castps_si512(v);
+    __m512i top = _mm512_srli_epi32(bits, 16);
+    __m512i bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
+                                    _mm512_and_si512(top, _mm512_set1_epi32(1)));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, bias), 16);
+    __m512i quiet = _mm512_or_si512(top, _mm512_set1_epi32(0x40));
+    __mmask16 isNan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(isNan, rounded, quiet));
+  }
+};
+
+}  // namespace
+}  // namespace rope
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace rope {
+namespace {
+constexpr KernelTable kAvx512 = ROPE_KERNEL_TABLE("avx512", Avx512, F32Io, F16Io, BF16Io);
+}  // namespace
+const KernelTable& avx512Kernels() { return kAvx512; }
+}  // namespace rope
+
+#else  // not x86-64: not compiled into this build
+
+namespace rope {
+const KernelTable& avx512Kernels() {
+  static constexpr KernelTable t{nullptr, {}, nullptr, {}};
+  return t;
+}
+}  // namespace rope
+
+#endif

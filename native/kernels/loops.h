@@ -1,0 +1,121 @@
+// The row loops, written once for every ISA. An ISA file supplies:
+//   Isa: V (f32 vector), kLanes, zero(), set1(float), mul(V,V), loadF(const float*),
+//        loadFN(const float*, n) (zero-filled beyond n, never reads past p+n),
+//        rotHalf(x, y, c, s):  x' = x*c - y*s, y' = y*c + x*s  (lane j = pair j)
+//        rotPairs(a, b, c, s): the same for kLanes interleaved pairs held in a (pairs 0..L/2-1)
+//                              and b (pairs L/2..L-1)
+//        D: the double ops of sincos.h plus kLanes, load, loadN, storeF32, storeF32N
+//   Io (one per dtype): T, load(const T*), store(T*, V), loadN(const T*, n), storeN(T*, V, n)
+// so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
+// region (see avx2.cc).
+#pragma once
+
+namespace rope {
+namespace loops {
+
+template <class Isa, class Io, Style S>
+void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
+  using V = typename Isa::V;
+  using T = typename Io::T;
+  constexpr int64_t L = Isa::kLanes;
+  T* row = static_cast<T*>(rowPtr);
+  int64_t j = 0;
+  if (S == kHalf) {
+    T* yRow = row + half;
+    for (; j + L <= half; j += L) {
+      V x = Io::load(row + j), y = Io::load(yRow + j);
+      Isa::rotHalf(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Io::store(row + j, x);
+      Io::store(yRow + j, y);
+    }
+    if (j < half) {
+      int64_t n = half - j;
+      V x = Io::loadN(row + j, n), y = Io::loadN(yRow + j, n);
+      Isa::rotHalf(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
+      Io::storeN(row + j, x, n);
+      Io::storeN(yRow + j, y, n);
+    }
+  } else {
+    // kLanes pairs per step: 2*kLanes elements in two vectors.
+    for (; j + L <= half; j += L) {
+      T* p = row + 2 * j;
+      V a = Io::load(p), b = Io::load(p + L);
+      Isa::rotPairs(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Io::store(p, a);
+      Io::store(p + L, b);
+    }
+    if (j < half) {
+      int64_t m = half - j;
+      int64_t na = 2 * m < L ? 2 * m : L;
+      int64_t nb = 2 * m - na;
+      T* p = row + 2 * j;
+      V a = Io::loadN(p, na);
+      V b = nb > 0 ? Io::loadN(p + L, nb) : Isa::zero();
+      Isa::rotPairs(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
+      Io::storeN(p, a, na);
+      if (nb > 0) Io::storeN(p + L, b, nb);
+    }
+  }
+}
+
+template <class Isa, class Io>
+void scaleRow(void* data, int64_t n, float factor) {
+  using V = typename Isa::V;
+  using T = typename Io::T;
+  constexpr int64_t L = Isa::kLanes;
+  T* p = static_cast<T*>(data);
+  V f = Isa::set1(factor);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) Io::store(p + i, Isa::mul(Io::load(p + i), f));
+  if (i < n) Io::storeN(p + i, Isa::mul(Io::loadN(p + i, n - i), f), n - i);
+}
+
+template <class D>
+inline void cosSinStep(typename D::V p, typename D::V f, double scale, double sinScale,
+                       typename D::V* c, typename D::V* s) {
+  typename D::V hi = D::mul(p, f);
+  typename D::V lo = D::fma(p, f, D::neg(hi));  // exact product error
+  sincos::sinCos<D>(hi, lo, s, c);
+  *c = D::mul(*c, D::set(scale));
+  *s = D::mul(*s, D::set(sinScale));
+}
+
+template <class Isa>
+void cosSinRow(const double* pos, const double* invFreq, int64_t n, double scale,
+               double sinScale, float* cos, float* sin) {
+  using D = typename Isa::D;
+  using V = typename D::V;
+  constexpr int64_t L = D::kLanes;
+  int64_t j = 0;
+  for (; j + L <= n; j += L) {
+    V c, s;
+    cosSinStep<D>(D::load(pos + j), D::load(invFreq + j), scale, sinScale, &c, &s);
+    D::storeF32(cos + j, c);
+    D::storeF32(sin + j, s);
+  }
+  if (j < n) {
+    int64_t m = n - j;
+    V c, s;
+    cosSinStep<D>(D::loadN(pos + j, m), D::loadN(invFreq + j, m), scale, sinScale, &c, &s);
+    D::storeF32N(cos + j, c, m);
+    D::storeF32N(sin + j, s, m);
+  }
+}
+
+// The table every ISA file builds from its Isa and three Io.
+#define ROPE_KERNEL_TABLE(NAME, ISA, F32IO, F16IO, BF16IO)                                       \
+  {                                                                                              \
+    NAME,                                                                                        \
+        {{&::rope::loops::rotateRow<ISA, F32IO, ::rope::kHalf>,                                  \
+          &::rope::loops::rotateRow<ISA, F16IO, ::rope::kHalf>,                                  \
+          &::rope::loops::rotateRow<ISA, BF16IO, ::rope::kHalf>},                                \
+         {&::rope::loops::rotateRow<ISA, F32IO, ::rope::kInterleaved>,                           \
+          &::rope::loops::rotateRow<ISA, F16IO, ::rope::kInterleaved>,                           \
+          &::rope::loops::rotateRow<ISA, BF16IO, ::rope::kInterleaved>}},                        \
+        &::rope::loops::cosSinRow<ISA>,                                                          \
+        {&::rope::loops::scaleRow<ISA, F32IO>, &::rope::loops::scaleRow<ISA, F16IO>,             \
+         &::rope::loops::scaleRow<ISA, BF16IO> }                                                 \
+  }
+
+}  // namespace loops
+}  // namespace rope

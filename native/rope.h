@@ -1,0 +1,62 @@
+// The checked plan of one call, as the binding hands it to the walk: raw pointers, dims and strides
+// in ELEMENTS of each tensor's own data (element (b, t, h, d) at data[offset + b*batchStride +
+// t*tokenStride + h*headStride + d]). The binding fills it only after every bound has been proven;
+// the walk trusts it and knows no JS.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace rope {
+
+// rotaryDim/2 is capped so that the walk's per-token scratch (cos, sin: f32; positions: f64) fits
+// on any thread's stack: 4096 pairs = 64 KiB. Covers rotaryDim up to 8192.
+constexpr int64_t kMaxHalf = 4096;
+// Caps on the geometry the binding accepts (far beyond any model; keeps index math small).
+constexpr int64_t kMaxHeadDim = int64_t(1) << 24;
+constexpr int64_t kMaxSectionRows = 16;
+
+// What a NativeRope fixes once (RopeGeometry in lib/types.ts).
+struct Geometry {
+  int64_t headDim = 0;
+  int64_t rotaryDim = 0;  // even, <= headDim; half = rotaryDim / 2 pairs
+  Style style = kHalf;
+  // For M-RoPE: pairSection[j] = positions row of pair j (length rotaryDim/2), else nullptr (row 0).
+  const uint8_t* pairSection = nullptr;
+  int64_t sectionRows = 1;
+};
+
+struct TensorRef {
+  void* data = nullptr;  // first element of the typed array (byteOffset applied)
+  int64_t length = 0;    // elements
+  DType dtype = kF32;
+  int64_t heads = 0;
+  int64_t offset = 0;
+  int64_t batchStride = 0;
+  int64_t tokenStride = 0;
+  int64_t headStride = 0;
+};
+
+struct Plan {
+  const KernelTable* kernels = nullptr;  // snapshot at call time: selectIsa mid-walk cannot mix ISAs
+  Geometry geo;
+  TensorRef q;
+  TensorRef k;
+  bool hasK = false;
+  int64_t batch = 0;
+  int64_t tokens = 0;
+  bool inverse = false;
+  // nullptr: position of (b, t) is positionOffset + t. Otherwise (row r, b, t) reads
+  // positions[r*positionsRowStride + b*positionsBatchStride + t].
+  const int32_t* positions = nullptr;
+  int64_t positionOffset = 0;
+  int64_t positionsBatchStride = 0;
+  int64_t positionsRowStride = 0;
+  const double* invFreq = nullptr;  // length rotaryDim/2, finite (a copy the caller owns)
+  double attentionScaling = 1.0;
+  int64_t threads = 1;
+};
+
+inline int64_t dtypeSize(DType d) { return d == kF32 ? 4 : 2; }
+
+}  // namespace rope

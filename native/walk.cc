@@ -1,0 +1,72 @@
+// One walk for every ISA and dtype: per token, the positions of its pairs (M-RoPE aware), ONE
+// cos/sin row, then every head of q and k rotated by the active ISA's row kernel.
+#include "walk.h"
+
+namespace rope {
+namespace {
+
+// Per-call scratch on the stack (64 KiB at kMaxHalf): no allocation, no sharing between threads.
+struct Scratch {
+  alignas(64) float cos[kMaxHalf];
+  alignas(64) float sin[kMaxHalf];
+  alignas(64) double pos[kMaxHalf];
+};
+
+// Positions of token t of batch row b, one per pair (double: the angle is formed in float64).
+inline void pairPositions(const Plan& p, int64_t b, int64_t t, int64_t half, double* pos) {
+  if (p.positions == nullptr) {
+    const double v = double(p.positionOffset + t);
+    for (int64_t j = 0; j < half; j++) pos[j] = v;
+    return;
+  }
+  const int32_t* row0 = p.positions + b * p.positionsBatchStride + t;
+  if (p.geo.pairSection == nullptr) {
+    const double v = double(*row0);
+    for (int64_t j = 0; j < half; j++) pos[j] = v;
+    return;
+  }
+  // M-RoPE: pair j reads positions row pairSection[j] (temporal / height / width ...).
+  for (int64_t j = 0; j < half; j++) pos[j] = double(row0[int64_t(p.geo.pairSection[j]) * p.positionsRowStride]);
+}
+
+inline void rotateHeads(const TensorRef& x, RowKernel kernel, int64_t b, int64_t t, const float* cos,
+                        const float* sin, int64_t half) {
+  char* base = static_cast<char*>(x.data);
+  const int64_t size = dtypeSize(x.dtype);
+  const int64_t first = x.offset + b * x.batchStride + t * x.tokenStride;
+  for (int64_t h = 0; h < x.heads; h++) kernel(base + (first + h * x.headStride) * size, cos, sin, half);
+}
+
+}  // namespace
+
+void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
+  Scratch s;
+  const KernelTable& kt = *p.kernels;
+  const int64_t half = p.geo.rotaryDim / 2;
+  const double scale = p.attentionScaling;
+  // The inverse rotation is the same rotation with -sin (R(-a) = R(a)^T).
+  const double sinScale = p.inverse ? -scale : scale;
+  const RowKernel qKernel = kt.rotate[p.geo.style][p.q.dtype];
+  const RowKernel kKernel = p.hasK ? kt.rotate[p.geo.style][p.k.dtype] : nullptr;
+  // Positions the same for every batch row: one cos/sin row per token serves them all.
+  const bool shared = p.positions == nullptr || p.positionsBatchStride == 0 || p.batch == 1;
+
+  for (int64_t t = tokenBegin; t < tokenEnd; t++) {
+    for (int64_t b = 0; b < p.batch; b++) {
+      if (b == 0 || !shared) {
+        pairPositions(p, b, t, half, s.pos);
+        kt.cosSin(s.pos, p.invFreq, half, scale, sinScale, s.cos, s.sin);
+      }
+      rotateHeads(p.q, qKernel, b, t, s.cos, s.sin, half);
+      if (kKernel != nullptr) rotateHeads(p.k, kKernel, b, t, s.cos, s.sin, half);
+    }
+  }
+}
+
+void walk(const Plan& p) { walkRange(p, 0, p.tokens); }
+
+void limitPass(const KernelTable& kernels, void* data, int64_t n, DType dtype, float factor) {
+  if (n > 0) kernels.scale[dtype](data, n, factor);
+}
+
+}  // namespace rope

@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+// rope-simd's install script. It never fails the install: a usable prebuild -> done; else build the
+// addon with node-gyp; if that cannot work, say why in one line and let the package run on the JS
+// engine. The outcome is also written to build/install-status.json for backendInfo.reason.
+//   ROPE_SIMD_SKIP_BUILD=1         never compile (use a prebuild or the JS engine)
+//   npm_config_build_from_source   compile even when a prebuild fits
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const { spawnSync } = require('child_process');
+
+const root = path.resolve(__dirname, '..');
+const tag = 'rope-simd:';
+
+// Files whose content decides the binary; prebuilds/manifest.json records sourceHash over them.
+function sourceFiles(dir = root) {
+  const out = [];
+  const walk = (rel) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (/\.(cc|cpp|c|h|hpp)$/.test(e.name)) out.push(r);
+    }
+  };
+  walk('native');
+  for (const f of ['binding.gyp', 'CMakeLists.txt']) if (fs.existsSync(path.join(dir, f))) out.push(f);
+  return out.sort();
+}
+
+/** sha256 over "path\0content\0" of every source file, CRLF read as LF (git checkouts on Windows). */
+function sourceHash(dir = root) {
+  const h = crypto.createHash('sha256');
+  for (const f of sourceFiles(dir)) {
+    h.update(f + '\0');
+    h.update(fs.readFileSync(path.join(dir, f), 'utf8').replace(/\r\n/g, '\n'));
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+function writeStatus(status) {
+  try {
+    fs.mkdirSync(path.join(root, 'build'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'build', 'install-status.json'), JSON.stringify(status, null, 2) + '\n');
+  } catch {
+    // a read-only install location: the notice on stdout is all we can leave
+  }
+}
+
+// The prebuild node-gyp-build would load for this platform (its own tag matching), or null.
+function findPrebuild() {
+  const saved = process.env.PREBUILDS_ONLY;
+  process.env.PREBUILDS_ONLY = '1'; // read by node-gyp-build when it is first required
+  try {
+    const ngb = require('node-gyp-build');
+    return ngb.path(root);
+  } catch {
+    return null;
+  } finally {
+    if (saved === undefined) delete process.env.PREBUILDS_ONLY;
+    else process.env.PREBUILDS_ONLY = saved;
+  }
+}
+
+/** null when the prebuild fits the sources (or there is no manifest to say otherwise), else why not. */
+function prebuildStale() {
+  const file = path.join(root, 'prebuilds', 'manifest.json');
+  if (!fs.existsSync(file)) return null;
+  try {
+    const manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (manifest.sourceHash === sourceHash()) return null;
+    return 'prebuilds/manifest.json does not match the native sources';
+  } catch (e) {
+    return `prebuilds/manifest.json is unreadable (${e.message})`;
+  }
+}
+
+function tryLoad(file) {
+  try {
+    const addon = require(file);
+    return { isa: addon.isa() };
+  } catch (e) {
+    return { error: String(e.message).split('\n')[0] };
+  }
+}
+
+// node-gyp: this package's devDependency, else the copy npm bundles (npm tells lifecycle scripts
+// where through npm_config_node_gyp), else next to npm or node.
+function findNodeGyp() {
+  const candidates = [];
+  try {
+    candidates.push(require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] }));
+  } catch {}
+  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
+  if (process.env.npm_execpath) {
+    candidates.push(path.join(path.dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  }
+  const prefix = path.dirname(path.dirname(process.execPath));
+  candidates.push(path.join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(path.join(prefix, 'share', 'nodejs', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  return candidates.find((c) => fs.existsSync(c)) || null;
+}
+
+function onPath(names) {
+  const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean);
+  const exts = process.platform === 'win32' ? (process.env.PATHEXT || '.EXE').split(';') : [''];
+  return names.some((n) => dirs.some((d) => exts.some((x) => fs.existsSync(path.join(d, n + x)))));
+}
+
+function hasCompiler() {
+  if (process.platform === 'win32') return true; // node-gyp finds Visual Studio itself
+  if (process.env.CXX) return onPath([process.env.CXX.split(' ')[0]]) || fs.existsSync(process.env.CXX.split(' ')[0]);
+  return onPath(['c++', 'g++', 'clang++']);
+}
+
+function build() {
+  try {
+    require.resolve('node-addon-api', { paths: [root] });
+  } catch {
+    return { error: 'node-addon-api is not installed' };
+  }
+  if (!hasCompiler()) return { error: 'no C++ compiler found' };
+  const nodeGyp = findNodeGyp();
+  if (!nodeGyp) return { error: 'node-gyp not found' };
+  console.log(`${tag} building the native addon (node-gyp rebuild)...`);
+  const r = spawnSync(process.execPath, [nodeGyp, 'rebuild'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) return { error: `node-gyp did not start: ${r.error.message}` };
+  if (r.status !== 0) {
+    const tail = `${r.stdout || ''}\n${r.stderr || ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 3);
+    if (process.env.ROPE_SIMD_VERBOSE) process.stderr.write(`${r.stdout}\n${r.stderr}\n`);
+    return { error: `node-gyp exited with code ${r.status}${tail.length ? ': ' + tail.join(' | ') : ''}` };
+  }
+  const built = path.join(root, 'build', 'Release', 'rope_simd.node');
+  const loaded = tryLoad(built);
+  if (loaded.error) return { error: `the built addon does not load: ${loaded.error}` };
+  return { file: built, isa: loaded.isa };
+}
+
+function main() {
+  const force = ['true', '1'].includes(String(process.env.npm_config_build_from_source));
+  let why = 'no prebuild for ' + `${process.platform}-${process.arch}`;
+  if (!force) {
+    const prebuild = findPrebuild();
+    if (prebuild) {
+      const stale = prebuildStale();
+      const loaded = stale ? null : tryLoad(prebuild);
+      if (loaded && !loaded.error) {
+        console.log(`${tag} using prebuild ${path.relative(root, prebuild)} (isa ${loaded.isa})`);
+        writeStatus({ ok: true, source: 'prebuild', file: prebuild, isa: loaded.isa });
+        return;
+      }
+      why = stale || `prebuild ${path.relative(root, prebuild)} does not load (${loaded.error})`;
+    }
+  }
+  if (process.env.ROPE_SIMD_SKIP_BUILD) {
+    const reason = `${why}; build skipped (ROPE_SIMD_SKIP_BUILD)`;
+    console.log(`${tag} ${reason}; using the JS engine`);
+    writeStatus({ ok: false, reason });
+    return;
+  }
+  const r = build();
+  if (r.error) {
+    const reason = `${why}; native build failed (${r.error})`;
+    console.log(`${tag} ${reason}; using the JS engine`);
+    writeStatus({ ok: false, reason });
+    return;
+  }
+  console.log(`${tag} built ${path.relative(root, r.file)} (isa ${r.isa})`);
+  writeStatus({ ok: true, source: 'build', file: r.file, isa: r.isa });
+}
+
+module.exports = { sourceFiles, sourceHash, findNodeGyp };
+
+if (require.main === module) {
+  try {
+    main();
+  } catch (e) {
+    // Whatever happened, the JS engine still works: never fail the install.
+    console.log(`${tag} install step skipped (${e && e.message}); using the JS engine`);
+  }
+  process.exitCode = 0;
+}

@@ -1,0 +1,334 @@
+// Standalone kernel test (no Node): every ISA table this CPU can run against the scalar table and
+// against plain long-double/double references written here. Rows, cos/sin rows and positions sit
+// at the very end of a page followed by a PROT_NONE page, so any overread faults; bytes around the
+// rotated part are canaries. Prints "N passed, M failed"; exits 1 on any failure.
+//   kernels_test [seed]
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../native/dispatch.h"
+#include "test_util.h"
+
+using namespace rope;
+using test::decode;
+using test::ulpOf;
+
+namespace {
+
+long gPassed = 0, gFailed = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) { ++gPassed; return; }
+  if (++gFailed <= 30) std::fprintf(stderr, "FAIL %s\n", what.c_str());
+}
+
+std::mt19937_64 gRng;
+double uniform(double a, double b) { return std::uniform_real_distribution<double>(a, b)(gRng); }
+int64_t irand(int64_t a, int64_t b) { return std::uniform_int_distribution<int64_t>(a, b)(gRng); }
+
+const char* kDtypeName[] = {"f32", "f16", "bf16"};
+const char* kStyleName[] = {"half", "interleaved"};
+
+test::Guarded gRow(1 << 16), gCos(1 << 16), gSin(1 << 16), gPos(1 << 16), gFreq(1 << 16);
+
+// One element of dtype t: mostly |v| < 2^6 at random scales; with `special`, also NaN, +-inf,
+// +-0, subnormals and the type's largest values.
+void randomElement(DType t, bool special, void* out, size_t i) {
+  double v = uniform(-1, 1) * std::ldexp(1.0, int(irand(-8, 6)));
+  if (special && irand(0, 4) == 0) {
+    const double big = t == kF16 ? 65504.0 : t == kF32 ? double(FLT_MAX) : 3.3895313892515355e38;
+    const double sub = t == kF16 ? 5.9604644775390625e-08 : t == kF32 ? 1e-40 : 1e-39;
+    const double pick[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, big, -big, sub, -3 * sub};
+    v = pick[irand(0, 8)];
+  }
+  if (t == kF32) static_cast<float*>(out)[i] = float(v);
+  else static_cast<uint16_t*>(out)[i] = test::encode16(t, float(v));
+}
+
+// Distance that treats infinity as the next power of two past the largest finite value, so a
+// finite result rounding just under overflow and one rounding just over are one ulp apart.
+double clampInf(DType t, double v) {
+  double cap = t == kF16 ? 65536.0 : std::ldexp(1.0, 128);
+  return v > cap ? cap : v < -cap ? -cap : v;
+}
+
+// Compares one rotated element: `got` (ISA) vs `want` (scalar table) vs `exact` (double formula).
+bool closeEnough(DType t, double got, double want, double exact, double rowMax) {
+  if (std::isnan(got) || std::isnan(want)) return std::isnan(got) && std::isnan(want);
+  double tol = 2 * ulpOf(kF32, rowMax);  // f32 compute error bound, meaningful under cancellation
+  got = clampInf(t, got), want = clampInf(t, want);
+  if (std::isnan(exact)) return false;
+  exact = clampInf(t, exact);
+  double elemUlp = t == kF32 ? 0 : ulpOf(t, std::max(std::fabs(got), std::fabs(want)));
+  double refUlp = t == kF32 ? 0 : ulpOf(t, std::max(std::fabs(got), std::fabs(exact))) / 2;
+  return std::fabs(got - want) <= elemUlp + tol && std::fabs(got - exact) <= refUlp + tol;
+}
+
+void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style st, int64_t half,
+                int64_t extra, bool special) {
+  const size_t sz = test::dtypeSize(t), n = size_t(2 * half + extra);
+  std::vector<uint8_t> in(n * sz);
+  for (size_t i = 0; i < n; ++i) randomElement(t, special, in.data(), i);
+  std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+  double scale = special ? uniform(0.25, 1.0) : uniform(0.25, 1.5), sign = irand(0, 1) ? -1 : 1;
+  for (auto j = 0; j < half; ++j) {
+    double th = uniform(-4, 4);
+    c[j] = float(scale * std::cos(th)), s[j] = float(sign * scale * std::sin(th));
+  }
+  uint8_t* row = gRow.place<uint8_t>(n * sz);
+  std::memset(row - 64, 0xA5, 64);
+  std::memcpy(row, in.data(), in.size());
+  float* cosP = gCos.place<float>(size_t(half));
+  float* sinP = gSin.place<float>(size_t(half));
+  std::memcpy(cosP, c.data(), c.size() * 4);
+  std::memcpy(sinP, s.data(), s.size() * 4);
+  isa.rotate[st][t](row, cosP, sinP, half);
+  std::vector<uint8_t> want = in;
+  ref.rotate[st][t](want.data(), c.data(), s.data(), half);
+
+  std::string name = std::string(isa.isa) + " rotate " + kStyleName[st] + " " + kDtypeName[t] +
+                     " half=" + std::to_string(half) + " extra=" + std::to_string(extra);
+  bool canaries = std::memcmp(row + 2 * half * sz, in.data() + 2 * half * sz, size_t(extra) * sz) == 0;
+  for (int i = 0; i < 64; ++i) canaries = canaries && row[i - 64] == 0xA5;
+  check(canaries, name + ": bytes outside the rotated part changed");
+  check(std::memcmp(cosP, c.data(), c.size() * 4) == 0 && std::memcmp(sinP, s.data(), s.size() * 4) == 0,
+        name + ": cos/sin changed");
+
+  double rowMax = 0;
+  std::vector<double> exact(n);
+  for (int64_t j = 0; j < half; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
+    exact[ix] = x * c[j] - y * s[j];
+    exact[iy] = y * c[j] + x * s[j];
+    double m = std::max(std::fabs(x), std::fabs(y)) * std::max(std::fabs(c[j]), std::fabs(s[j]));
+    for (double v : {m, std::fabs(exact[ix]), std::fabs(exact[iy])})
+      if (std::isfinite(v)) rowMax = std::max(rowMax, v);
+  }
+  bool ok = true;
+  for (size_t i = 0; i < size_t(2 * half) && ok; ++i) {
+    double got = decode(t, row, i), w = decode(t, want.data(), i);
+    ok = closeEnough(t, got, w, exact[i], rowMax);
+    if (!ok)
+      std::fprintf(stderr, "  %s [%zu]: got %.9g scalar %.9g exact %.9g rowMax %g\n", name.c_str(), i,
+                   got, w, exact[i], rowMax);
+  }
+  check(ok, name + ": values");
+}
+
+// Rounding ties: 16-bit inputs whose exponents lie within 3 of each other, rotated by cos, sin in
+// {+-1, +-0.5}, so x*c - y*s is exact in f32 and lands on half-ulp ties (also among f16
+// subnormals). Every ISA must then give exactly the nearest-even encoding of the exact value.
+void tieCase(const KernelTable& isa, DType t, Style st, int64_t half) {
+  const size_t n = size_t(2 * half);
+  std::vector<uint16_t> in(n);
+  int e0 = t == kF16 ? int(irand(0, 27)) : int(irand(1, 250));
+  for (auto& h : in) {
+    uint16_t exp = uint16_t(e0 + irand(0, 3)), man = uint16_t(irand(0, t == kF16 ? 0x3FF : 0x7F));
+    h = uint16_t((irand(0, 1) << 15) | (t == kF16 ? (exp << 10) | man : (exp << 7) | man));
+  }
+  std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+  for (int64_t j = 0; j < half; ++j) {
+    c[j] = irand(0, 1) ? 1.0f : 0.5f;
+    s[j] = (irand(0, 1) ? 1.0f : 0.5f) * (irand(0, 1) ? -1.0f : 1.0f);
+  }
+  uint16_t* row = gRow.place<uint16_t>(n);
+  std::memcpy(row, in.data(), n * 2);
+  isa.rotate[st][t](row, c.data(), s.data(), half);
+  bool ok = true;
+  for (int64_t j = 0; j < half && ok; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
+    uint16_t wx = test::encode16(t, x * c[j] - y * s[j]), wy = test::encode16(t, y * c[j] + x * s[j]);
+    ok = row[ix] == wx && row[iy] == wy;
+    if (!ok)
+      std::fprintf(stderr, "  %s %s tie pair %lld: got 0x%04x 0x%04x want 0x%04x 0x%04x\n", isa.isa,
+                   kDtypeName[t], (long long)j, row[ix], row[iy], wx, wy);
+  }
+  check(ok, std::string(isa.isa) + " ties " + kDtypeName[t] + " " + kStyleName[st] + " half=" + std::to_string(half));
+}
+
+// Scale: every ISA bit-identical to scalar (NaN: both NaN) and to the f32 product rounded to the
+// dtype by this file's own encoder.
+void scaleCase(const KernelTable& isa, const KernelTable& ref, DType t, int64_t n, float factor) {
+  const size_t sz = test::dtypeSize(t);
+  std::vector<uint8_t> in(size_t(n) * sz);
+  for (size_t i = 0; i < size_t(n); ++i) randomElement(t, true, in.data(), i);
+  uint8_t* data = gRow.place<uint8_t>(in.size());
+  std::memset(data - 64, 0xA5, 64);
+  std::memcpy(data, in.data(), in.size());
+  isa.scale[t](data, n, factor);
+  std::vector<uint8_t> want = in;
+  ref.scale[t](want.data(), n, factor);
+  std::string name = std::string(isa.isa) + " scale " + kDtypeName[t] + " n=" + std::to_string(n);
+  bool ok = true;
+  for (int i = 0; i < 64; ++i) ok = ok && data[i - 64] == 0xA5;
+  for (size_t i = 0; i < size_t(n) && ok; ++i) {
+    double got = decode(t, data, i), w = decode(t, want.data(), i);
+    float product = float(decode(t, in.data(), i) * double(factor));
+    double mine = t == kF32 ? double(product) : decode(t, std::vector<uint16_t>{test::encode16(t, product)}.data(), 0);
+    bool nan = std::isnan(got);
+    ok = nan ? (std::isnan(w) && std::isnan(mine))
+             : (std::memcmp(data + i * sz, want.data() + i * sz, sz) == 0 && got == mine &&
+                std::signbit(got) == std::signbit(mine));
+    if (!ok) std::fprintf(stderr, "  %s [%zu]: got %.9g scalar %.9g expected %.9g\n", name.c_str(), i, got, w, mine);
+  }
+  check(ok, name);
+}
+
+// Every 16-bit pattern through scale(1): finite and infinite values unchanged, NaN stays NaN with
+// its payload and the quiet bit set.
+void roundTrip16(const KernelTable& isa, DType t) {
+  std::vector<uint16_t> all(65536);
+  for (uint32_t i = 0; i < 65536; ++i) all[i] = uint16_t(i);
+  uint16_t* data = gRow.place<uint16_t>(all.size() / 2);  // arena is 64 KiB: two halves
+  bool ok = true;
+  for (int part = 0; part < 2; ++part) {
+    std::memcpy(data, all.data() + part * 32768, 65536);
+    isa.scale[t](data, 32768, 1.0f);
+    for (uint32_t k = 0; k < 32768 && ok; ++k) {
+      uint16_t in = all[part * 32768 + k], quiet = t == kF16 ? 0x0200 : 0x0040;
+      bool nan = std::isnan(t == kF16 ? test::decodeF16(in) : test::decodeBF16(in));
+      ok = data[k] == (nan ? uint16_t(in | quiet) : in);
+      if (!ok) std::fprintf(stderr, "  %s %s 0x%04x -> 0x%04x\n", isa.isa, kDtypeName[t], in, data[k]);
+    }
+  }
+  check(ok, std::string(isa.isa) + " " + kDtypeName[t] + " exhaustive round trip");
+}
+
+// cos/sin of pos*f to long double: exact product hi+lo, reduction by pi/2 split into 32-bit parts
+// (k*P1, k*P2 exact for k < 2^31), then sinl/cosl on |r| <= pi/4. Independent of sincos.h.
+void refSinCos(double pos, double f, long double* sinOut, long double* cosOut) {
+  const long double P1 = 0x1.921fb544p+0L, P2 = 0x1.0b4611a6p-34L, P3 = 0x1.3198a2e03707344ap-69L;
+  double hi = pos * f, lo = std::fma(pos, f, -hi);
+  long double k = nearbyintl(hi / (P1 + P2));
+  long double r = (((long double)hi - k * P1) - k * P2) - k * P3 + lo;
+  long double s = sinl(r), c = cosl(r);
+  switch (int64_t(k) & 3) {
+    case 0: *sinOut = s, *cosOut = c; break;
+    case 1: *sinOut = c, *cosOut = -s; break;
+    case 2: *sinOut = -s, *cosOut = -c; break;
+    default: *sinOut = -c, *cosOut = s; break;
+  }
+}
+
+bool withinOneUlp(float got, long double want) {
+  float t = float(want);
+  return got == t || got == std::nextafter(t, INFINITY) || got == std::nextafter(t, -INFINITY);
+}
+
+struct CosSinStats { long exact = 0, total = 0, sameAsScalar = 0; };
+
+void cosSinCase(const KernelTable& isa, const KernelTable& ref, int64_t n, CosSinStats* st) {
+  static const double kPositions[] = {0, 1, 2, 4095, 16777215, 16777217, 1073741824.0 + 12345,
+                                      2147483647, 2147483646, 1e9, 123456789};
+  std::vector<double> pos(static_cast<size_t>(n)), freq(static_cast<size_t>(n));
+  bool samePos = irand(0, 3) != 0;
+  double p0 = irand(0, 2) ? kPositions[irand(0, 10)] : double(irand(0, 2147483647));
+  double base = std::vector<double>{10000, 500000, 1e6}[size_t(irand(0, 2))];
+  double factor = irand(0, 2) ? 1.0 : uniform(0.05, 1.0);
+  for (int64_t j = 0; j < n; ++j) {
+    pos[j] = samePos ? p0 : double(irand(0, 2147483647));
+    freq[j] = factor * std::pow(base, -double(j) / double(n));
+  }
+  double scale = irand(0, 1) ? 1.0 : uniform(0.5, 1.5), sinScale = irand(0, 1) ? scale : -scale;
+  double* posP = gPos.place<double>(size_t(n));
+  double* freqP = gFreq.place<double>(size_t(n));
+  std::memcpy(posP, pos.data(), size_t(n) * 8);
+  std::memcpy(freqP, freq.data(), size_t(n) * 8);
+  float* cosP = gCos.place<float>(size_t(n));
+  float* sinP = gSin.place<float>(size_t(n));
+  std::memset(reinterpret_cast<uint8_t*>(cosP) - 64, 0xA5, 64);
+  isa.cosSin(posP, freqP, n, scale, sinScale, cosP, sinP);
+  std::vector<float> wc(static_cast<size_t>(n)), ws(static_cast<size_t>(n));
+  ref.cosSin(pos.data(), freq.data(), n, scale, sinScale, wc.data(), ws.data());
+  std::string name = std::string(isa.isa) + " cosSin n=" + std::to_string(n);
+  bool ok = true;
+  for (int i = 0; i < 64; ++i) ok = ok && reinterpret_cast<uint8_t*>(cosP)[i - 64] == 0xA5;
+  for (int64_t j = 0; j < n; ++j) {
+    long double s, c;
+    refSinCos(pos[j], freq[j], &s, &c);
+    long double rc = c * scale, rs = s * sinScale;
+    bool good = withinOneUlp(cosP[j], rc) && withinOneUlp(sinP[j], rs) &&
+                withinOneUlp(cosP[j], wc[j]) && withinOneUlp(sinP[j], ws[j]);
+    st->total += 2;
+    st->exact += (cosP[j] == float(rc)) + (sinP[j] == float(rs));
+    st->sameAsScalar += (cosP[j] == wc[j]) + (sinP[j] == ws[j]);
+    if (!good && ok)
+      std::fprintf(stderr, "  %s pos=%.17g f=%.17g: cos %.9g (ref %.9Lg, scalar %.9g) sin %.9g (ref %.9Lg, scalar %.9g)\n",
+                   name.c_str(), pos[j], freq[j], cosP[j], rc, wc[j], sinP[j], rs, ws[j]);
+    ok = ok && good;
+  }
+  check(ok, name);
+}
+
+void dispatchTests() {
+  std::vector<std::string> isas = supportedIsas();
+  check(!isas.empty() && isas.back() == "scalar", "supportedIsas ends with scalar");
+  check(isas.front() == activeKernels().isa, "default is the best supported ISA");
+  std::string err;
+#if defined(__x86_64__)
+  check(!selectKernels("neon", &err) && err.find("neon") != std::string::npos, "neon refused on x86: " + err);
+#else
+  check(!selectKernels("avx2", &err) && err.find("avx2") != std::string::npos, "avx2 refused on arm: " + err);
+#endif
+  check(!selectKernels("sse9", &err) && err.find("sse9") != std::string::npos, "unknown ISA refused: " + err);
+  for (const std::string& name : isas) {
+    check(selectKernels(name.c_str(), &err) && name == activeKernels().isa, "select " + name);
+  }
+  check(selectKernels(nullptr, &err) && isas.front() == activeKernels().isa, "select best again");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20240601;
+  gRng.seed(seed);
+  dispatchTests();
+  const KernelTable& scalar = scalarKernels();
+  std::vector<const KernelTable*> tables;
+  for (const std::string& name : supportedIsas()) tables.push_back(findKernels(name.c_str(), nullptr));
+  const KernelTable* compiled[] = {&avx512Kernels(), &avx2Kernels(), &neonKernels()};
+  for (const KernelTable* t : compiled) {
+    bool runs = false;
+    for (const KernelTable* r : tables) runs = runs || r == t;
+    if (t->isa != nullptr && !runs) std::printf("note: %s compiled in but this CPU cannot run it\n", t->isa);
+  }
+  std::string list;
+  for (const KernelTable* t : tables) list += std::string(" ") + t->isa;
+  std::printf("seed %llu, testing:%s\n", (unsigned long long)seed, list.c_str());
+
+  for (const KernelTable* t : tables) {
+    roundTrip16(*t, kF16);
+    roundTrip16(*t, kBF16);
+    for (int d = 0; d < kDTypeCount; ++d)
+      for (int64_t n = 1; n <= 70; ++n) {
+        float factor = irand(0, 3) == 0 ? 1.0f : float(uniform(-2, 2) * std::ldexp(1.0, int(irand(-20, 12))));
+        scaleCase(*t, scalar, DType(d), n, factor);
+      }
+    for (int st = 0; st < kStyleCount; ++st)
+      for (int d = 0; d < kDTypeCount; ++d)
+        for (int64_t half = 1; half <= 70; ++half)  // every half mod 16 several times over
+          for (int rep = 0; rep < 3; ++rep)
+            rotateCase(*t, scalar, DType(d), Style(st), half, rep == 0 ? 0 : irand(1, 9), rep == 2);
+    for (int st = 0; st < kStyleCount; ++st)
+      for (int64_t half = 1; half <= 40; ++half)
+        for (int rep = 0; rep < 4; ++rep) {
+          tieCase(*t, kF16, Style(st), half);
+          tieCase(*t, kBF16, Style(st), half);
+        }
+    CosSinStats stats;
+    for (int64_t n = 1; n <= 70; ++n)
+      for (int rep = 0; rep < 4; ++rep) cosSinCase(*t, scalar, n, &stats);
+    std::printf("%s cosSin: %ld/%ld values correctly rounded, %ld identical to scalar, rest within 1 ulp\n",
+                t->isa, stats.exact, stats.total, stats.sameAsScalar);
+  }
+  std::printf("%ld passed, %ld failed\n", gPassed, gFailed);
+  return gFailed == 0 ? 0 : 1;
+}

@@ -1,0 +1,61 @@
+// Type-level API checks (vitest typecheck: these compile or fail, they do not run).
+import { describe, expectTypeOf, it } from 'vitest';
+import { Rope, backendInfo, type ApplyOptionsF32, type BackendInfo, type Float16ArrayLike } from '../lib/index.js';
+
+const rope = new Rope({ headDim: 8 });
+const f32 = new Float32Array(16);
+const u16 = new Uint16Array(16);
+declare const f16arr: Float16ArrayLike;
+
+describe('apply overloads', () => {
+  it('Float32Array: dtype optional and f32 only', () => {
+    expectTypeOf(rope.apply).toBeCallableWith(f32, { heads: 1, positions: 0 });
+    expectTypeOf(rope.apply).toBeCallableWith(f32, { heads: 1, positions: 0, dtype: 'f32' });
+    expectTypeOf<ApplyOptionsF32['dtype']>().toEqualTypeOf<'f32' | undefined>();
+    // @ts-expect-error a Float32Array holds f32, not bf16
+    rope.apply(f32, { heads: 1, positions: 0, dtype: 'bf16' });
+  });
+
+  it('Uint16Array: dtype required, f16 or bf16', () => {
+    expectTypeOf(rope.apply).toBeCallableWith(u16, { heads: 1, positions: 0, dtype: 'bf16' });
+    expectTypeOf(rope.apply).toBeCallableWith(u16, { heads: 1, positions: [0, 1], dtype: 'f16' });
+    // @ts-expect-error Uint16Array bits are not self-describing: dtype is required
+    rope.apply(u16, { heads: 1, positions: 0 });
+    // @ts-expect-error and it is never f32
+    rope.apply(u16, { heads: 1, positions: 0, dtype: 'f32' });
+  });
+
+  it('Float16Array: dtype optional, f16 only', () => {
+    expectTypeOf(rope.apply).toBeCallableWith(f16arr, { heads: 1, positions: 0 });
+    // @ts-expect-error a Float16Array is f16
+    rope.apply(f16arr, { heads: 1, positions: 0, dtype: 'bf16' });
+  });
+
+  it('positions are required; other arrays are refused', () => {
+    // @ts-expect-error positions has no default (a forgotten offset is the classic KV-cache bug)
+    rope.apply(f32, { heads: 1 });
+    // @ts-expect-error Float64Array is not a supported storage type
+    rope.apply(new Float64Array(16), { heads: 1, positions: 0 });
+    // @ts-expect-error layouts are 'shd' | 'bshd' | 'bhsd'
+    rope.apply(f32, { heads: 1, positions: 0, layout: 'sbhd' });
+  });
+
+  it('return types', () => {
+    expectTypeOf(rope.apply(f32, { heads: 1, positions: 0 })).toEqualTypeOf<void>();
+    expectTypeOf(rope.applyAsync(f32, { heads: 1, positions: 0 })).toEqualTypeOf<Promise<void>>();
+    expectTypeOf(rope.invFreq).toEqualTypeOf<Float64Array>();
+    expectTypeOf(rope.cosSin([1, 2]).cos).toEqualTypeOf<Float32Array>();
+    expectTypeOf(backendInfo).toEqualTypeOf<BackendInfo>();
+  });
+});
+
+describe('applyQK overloads', () => {
+  it('q and k share one storage type; Uint16Array needs dtype', () => {
+    expectTypeOf(rope.applyQK).toBeCallableWith(f32, f32, { qHeads: 2, kHeads: 1, positions: 0 });
+    expectTypeOf(rope.applyQKAsync).toBeCallableWith(u16, u16, { qHeads: 2, kHeads: 1, positions: 0, dtype: 'bf16' });
+    // @ts-expect-error dtype is required for Uint16Array q and k
+    rope.applyQK(u16, u16, { qHeads: 2, kHeads: 1, positions: 0 });
+    // @ts-expect-error q and k must be the same kind of array
+    rope.applyQK(f32, u16, { qHeads: 2, kHeads: 1, positions: 0, dtype: 'bf16' });
+  });
+});
