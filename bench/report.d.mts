@@ -10,6 +10,7 @@ export interface SystemResult {
   vsJs: number | null;
   vsTable: number | null;
   vsNaive: number | null;
+  samples: number[];
 }
 export interface Target {
   id: string;

@@ -9,7 +9,12 @@ export function cellMetrics(cell, systems, samples, callsPerSample) {
     const v = samples[s.id];
     if (!v || v.length === 0) continue;
     const st = summarize(v);
-    results[s.id] = { ...st, callsPerSample: callsPerSample[s.id], gbps: gbps(cell.bytes, st.median) };
+    results[s.id] = {
+      ...st,
+      callsPerSample: callsPerSample[s.id],
+      gbps: gbps(cell.bytes, st.median),
+      samples: v.map((x) => Math.round(x)), // ns per call, in the order measured
+    };
   }
   const med = (id) => results[id]?.median ?? null;
   for (const [id, r] of Object.entries(results)) {

@@ -221,7 +221,9 @@ async function main() {
     ? args.json.replace(/\.json$/, '')
     : path.join(root, 'bench', 'results', `${meta.date}-${cpuSlug(cpu)}${args.quick ? '-quick' : ''}`);
   fs.mkdirSync(path.dirname(path.resolve(base)), { recursive: true });
-  fs.writeFileSync(`${base}.json`, JSON.stringify(results, null, 1) + '\n');
+  // One line per array of numbers keeps the file readable with the raw samples in it.
+  const json = JSON.stringify(results, null, 1).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, a) => `[${a.replace(/\s+/g, '')}]`);
+  fs.writeFileSync(`${base}.json`, json + '\n');
   fs.writeFileSync(`${base}.svg`, renderChart(results));
   console.log(`\nwrote ${path.relative(process.cwd(), `${base}.json`)} and .svg (${meta.seconds} s)`);
 }

@@ -41,13 +41,20 @@ function load(): { addon: NativeAddon | null; reason?: string } {
     throw new Error(`ROPE_SIMD_BACKEND must be 'js', 'native' or unset, got '${mode}'`);
   }
   if (mode === 'js') return { addon: null, reason: 'ROPE_SIMD_BACKEND=js' };
+  if (forcedIsa !== undefined && !ISAS.includes(forcedIsa)) {
+    throw new Error(`ROPE_SIMD_ISA must be one of ${ISAS.join(', ')}, got '${forcedIsa}'`);
+  }
   const file = process.env.ROPE_SIMD_ADDON || undefined;
   try {
     const addon: unknown = file !== undefined ? requireHere(resolve(file)) : requireHere('node-gyp-build')(packageRoot);
     if (!isAddon(addon)) throw new Error('the addon does not export NativeRope, isa, selectIsa and supportedIsas (a stale build?)');
     return { addon };
   } catch (err) {
-    const reason = file !== undefined ? `ROPE_SIMD_ADDON=${file}: ${shortReason(err)}` : shortReason(err);
+    const msg = shortReason(err);
+    // The addon applies ROPE_SIMD_ISA itself when it loads (also for a direct require): its refusal
+    // is the user's forced choice failing, never a reason to fall back.
+    if (msg.startsWith('ROPE_SIMD_ISA=')) throw new Error(msg, { cause: err });
+    const reason = file !== undefined ? `ROPE_SIMD_ADDON=${file}: ${msg}` : msg;
     if (mode === 'native' || file !== undefined) {
       const why = mode === 'native' ? 'ROPE_SIMD_BACKEND=native' : 'ROPE_SIMD_ADDON is set';
       throw new Error(`${why} but the native addon did not load: ${reason}`, { cause: err });
@@ -56,6 +63,7 @@ function load(): { addon: NativeAddon | null; reason?: string } {
   }
 }
 
+const forcedIsa = process.env.ROPE_SIMD_ISA || undefined;
 const loaded = load();
 
 /** The loaded addon, or null (internal: parity tests, the benchmark). */
@@ -83,9 +91,7 @@ export function selectIsa(name: string): void {
   backendInfo.isa = nativeAddon.isa() as BackendInfo['isa'];
 }
 
-const forcedIsa = process.env.ROPE_SIMD_ISA || undefined;
 if (forcedIsa !== undefined && process.env.ROPE_SIMD_BACKEND !== 'js') {
-  if (!ISAS.includes(forcedIsa)) throw new Error(`ROPE_SIMD_ISA must be one of ${ISAS.join(', ')}, got '${forcedIsa}'`);
   if (!nativeAddon) throw new Error(`ROPE_SIMD_ISA=${forcedIsa} needs the native addon, which did not load: ${backendInfo.reason}`);
   try {
     selectIsa(forcedIsa);

@@ -145,6 +145,10 @@ function checkLayout(v: unknown): 'shd' | 'bshd' | 'bhsd' {
   return v;
 }
 
+function perOf(batch: number, headsName: string): string {
+  return batch === 1 ? `${headsName}*headDim` : `batch*${headsName}*headDim`;
+}
+
 /** Sets t's shape and strides; returns its number of tokens. stride is the tokenStride option. */
 function checkShape(
   name: string,
@@ -159,16 +163,15 @@ function checkShape(
 ): number {
   const length = t.data.length;
   const row = t.heads * headDim;
-  const rowName = `${headsName}*headDim`;
   t.offset = 0;
   t.headStride = headDim;
   if (stride === undefined) {
     const per = batch * row;
-    const perName = batch === 1 ? rowName : `batch*${rowName}`;
-    if (length % per !== 0) throw new RangeError(`${name}.length ${length} is not a multiple of ${perName} = ${per}`);
+    // (message strings are built only on the error paths: this runs on every call)
+    if (length % per !== 0) throw new RangeError(`${name}.length ${length} is not a multiple of ${perOf(batch, headsName)} = ${per}`);
     const n = length / per;
     if (tokens !== undefined && tokens !== n) {
-      throw new RangeError(`tokens ${tokens} does not match ${name}.length ${length} = ${n} tokens of ${perName} = ${per}`);
+      throw new RangeError(`tokens ${tokens} does not match ${name}.length ${length} = ${n} tokens of ${perOf(batch, headsName)} = ${per}`);
     }
     if (layout === 'bhsd') {
       t.headStride = n * headDim;
@@ -182,12 +185,12 @@ function checkShape(
   }
   if (tokens === undefined) throw new TypeError(`${strideName} needs tokens: with a stride the array's length does not say how many tokens there are`);
   if (stride < row) {
-    throw new RangeError(`${strideName} ${stride} is less than ${rowName} = ${row}: consecutive tokens' rows would overlap`);
+    throw new RangeError(`${strideName} ${stride} is less than ${headsName}*headDim = ${row}: consecutive tokens' rows would overlap`);
   }
   const end = (batch * tokens - 1) * stride + row;
   if (end > length) {
     const rows = batch === 1 ? `tokens ${tokens}` : `batch*tokens ${batch * tokens}`;
-    throw new RangeError(`${name}.length ${length} is too short: ${rows} at ${strideName} ${stride} with ${rowName} = ${row} end at element ${end}`);
+    throw new RangeError(`${name}.length ${length} is too short: ${rows} at ${strideName} ${stride} with ${headsName}*headDim = ${row} end at element ${end}`);
   }
   t.tokenStride = stride;
   t.batchStride = layout === 'shd' ? 0 : tokens * stride;
@@ -286,13 +289,13 @@ function checkPositions(plan: CallPlan, rows: number, p: unknown): number {
     throw new TypeError("positions' buffer is detached (or has byteLength 0)");
   }
   const n = src.length;
-  const sec = rows === 1 ? '' : `${rows} sections * `;
   if (n === rows * tokens) {
     plan.positionsRowStride = tokens;
   } else if (n === rows * batch * tokens) {
     plan.positionsRowStride = batch * tokens;
     plan.positionsBatchStride = tokens;
   } else {
+    const sec = rows === 1 ? '' : `${rows} sections * `;
     const want = batch === 1 ? `${sec}tokens = ${rows * tokens}` : `${sec}tokens = ${rows * tokens} or ${sec}batch*tokens = ${rows * batch * tokens}`;
     throw new RangeError(`positions.length ${n} must be ${want}`);
   }

@@ -66,46 +66,49 @@ std::string describe(const Napi::Value& v) {
   return "an object";
 }
 
+const char* dtypeName(int64_t d) { return d == kF32 ? "f32" : d == kF16 ? "f16" : "bf16"; }
+
 struct View {
   void* data = nullptr;
   int64_t length = 0;
 };
 
-// A typed array of exactly type `want`; detached buffers are refused with a clear message.
-View typedArg(Napi::Env env, const Napi::Value& v, const std::string& name, napi_typedarray_type want,
-              const std::string& why = "") {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
-    throwType(env, name + (want == napi_int32_array ? " must be an " : " must be a ") + typedName(want) + why + ", got " +
-                       describe(v));
-  napi_typedarray_type type;
+// A typed array of exactly type `want` (dtype >= 0: named in the message); detached buffers are
+// refused with a clear message. Messages are built only on failure: this runs on every call.
+View typedArg(Napi::Env env, const Napi::Value& v, const char* name, napi_typedarray_type want, int64_t dtype = -1) {
+  bool isTyped = false;
+  napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  napi_value buffer;
+  napi_value buffer = nullptr;
   size_t byteOffset = 0;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byteOffset) != napi_ok)
-    throwType(env, name + ": cannot read the typed array");
+  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byteOffset) != napi_ok || type != want) {
+    std::string why = dtype < 0 ? "" : std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")";
+    throwType(env, std::string(name) + (want == napi_int32_array ? " must be an " : " must be a ") + typedName(want) + why +
+                       ", got " + describe(v));
+  }
   if (data == nullptr && length == 0) {
     bool detached = false;
     if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)
-      throwType(env, name + "'s ArrayBuffer is detached");
+      throwType(env, std::string(name) + "'s ArrayBuffer is detached");
   }
   return View{data, int64_t(length)};
 }
 
-// A finite integer in [lo, hi] (hi <= 2^53 - 1).
-int64_t intIn(Napi::Env env, double v, const std::string& name, double lo, double hi) {
+// A finite integer in [lo, hi] (hi <= 2^53 - 1); the parameter's name is prefix + field.
+int64_t intIn(Napi::Env env, double v, const char* prefix, const char* field, double lo, double hi) {
   if (!std::isfinite(v) || v != std::floor(v))
-    throwRange(env, name + " must be a finite integer, got " + fmt(v));
-  if (v < lo || v > hi) throwRange(env, name + " " + fmt(v) + " is out of range [" + fmt(lo) + ", " + fmt(hi) + "]");
+    throwRange(env, std::string(prefix) + field + " must be a finite integer, got " + fmt(v));
+  if (v < lo || v > hi)
+    throwRange(env, std::string(prefix) + field + " " + fmt(v) + " is out of range [" + fmt(lo) + ", " + fmt(hi) + "]");
   return int64_t(v);
 }
 
-double numberArg(Napi::Env env, const Napi::Value& v, const std::string& name) {
-  if (!v.IsNumber()) throwType(env, name + " must be a number, got " + describe(v));
+double numberArg(Napi::Env env, const Napi::Value& v, const char* name) {
+  if (!v.IsNumber()) throwType(env, std::string(name) + " must be a number, got " + describe(v));
   return v.As<Napi::Number>().DoubleValue();
 }
-
-const char* dtypeName(int64_t d) { return d == kF32 ? "f32" : d == kF16 ? "f16" : "bf16"; }
 
 napi_typedarray_type arrayTypeFor(int64_t dtype) {
   return dtype == kF32 ? napi_float32_array : napi_uint16_array;
@@ -114,25 +117,23 @@ napi_typedarray_type arrayTypeFor(int64_t dtype) {
 // Reads one tensor block of the descriptor and its array; proves bounds and row disjointness.
 TensorRef tensorArg(Napi::Env env, const Napi::Value& arr, const double* desc, int at, const char* name,
                     int64_t batch, int64_t tokens, int64_t headDim, int64_t rotaryDim) {
-  const std::string n(name);
   TensorRef x;
-  const int64_t dtype = intIn(env, desc[at + abi::kDtype], n + " dtype (desc)", 0, 2);
+  const int64_t dtype = intIn(env, desc[at + abi::kDtype], name, " dtype (desc)", 0, 2);
   x.dtype = DType(dtype);
-  x.heads = intIn(env, desc[at + abi::kHeads], n + " heads (desc)", 1, kMaxSafe);
-  x.offset = intIn(env, desc[at + abi::kOffset], n + " offset (desc)", 0, kMaxSafe);
-  x.batchStride = intIn(env, desc[at + abi::kBatchStride], n + " batchStride (desc)", 0, kMaxSafe);
-  x.tokenStride = intIn(env, desc[at + abi::kTokenStride], n + " tokenStride (desc)", 0, kMaxSafe);
-  x.headStride = intIn(env, desc[at + abi::kHeadStride], n + " headStride (desc)", 0, kMaxSafe);
-  const View v = typedArg(env, arr, n, arrayTypeFor(dtype),
-                          std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")");
+  x.heads = intIn(env, desc[at + abi::kHeads], name, " heads (desc)", 1, kMaxSafe);
+  x.offset = intIn(env, desc[at + abi::kOffset], name, " offset (desc)", 0, kMaxSafe);
+  x.batchStride = intIn(env, desc[at + abi::kBatchStride], name, " batchStride (desc)", 0, kMaxSafe);
+  x.tokenStride = intIn(env, desc[at + abi::kTokenStride], name, " tokenStride (desc)", 0, kMaxSafe);
+  x.headStride = intIn(env, desc[at + abi::kHeadStride], name, " headStride (desc)", 0, kMaxSafe);
+  const View v = typedArg(env, arr, name, arrayTypeFor(dtype), dtype);
   x.data = v.data;
   x.length = v.length;
   if (x.heads > 1 && x.headStride < headDim)
-    throwRange(env, n + " headStride " + std::to_string(x.headStride) + " is less than headDim " +
+    throwRange(env, std::string(name) + " headStride " + std::to_string(x.headStride) + " is less than headDim " +
                         std::to_string(headDim) + " (heads would overlap)");
   int64_t end = 0;
   if (!bounds::tensorEnd(x, batch, tokens, headDim, &end) || end > x.length)
-    throwRange(env, n + ".length " + std::to_string(x.length) + " is too short: offset + (batch-1)*batchStride + " +
+    throwRange(env, std::string(name) + ".length " + std::to_string(x.length) + " is too short: offset + (batch-1)*batchStride + " +
                         "(tokens-1)*tokenStride + (heads-1)*headStride + headDim = " +
                         (end > 0 ? std::to_string(end) : std::string("more than 2^63")));
   const std::string overlap = bounds::rowsOverlap(name, x, batch, tokens, rotaryDim);
@@ -149,13 +150,13 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   explicit NativeRope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRope>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 5) throwType(env, "NativeRope(headDim, rotaryDim, style, pairSection, sectionRows): expected 5 arguments, got " + std::to_string(info.Length()));
-    geo_.headDim = intIn(env, numberArg(env, info[0], "headDim"), "headDim", 2, double(kMaxHeadDim));
+    geo_.headDim = intIn(env, numberArg(env, info[0], "headDim"), "headDim", "", 2, double(kMaxHeadDim));
     if (geo_.headDim % 2 != 0) throwRange(env, "headDim " + std::to_string(geo_.headDim) + " is not even");
-    geo_.rotaryDim = intIn(env, numberArg(env, info[1], "rotaryDim"), "rotaryDim", 2,
+    geo_.rotaryDim = intIn(env, numberArg(env, info[1], "rotaryDim"), "rotaryDim", "", 2,
                            double(std::min(geo_.headDim, 2 * kMaxHalf)));
     if (geo_.rotaryDim % 2 != 0) throwRange(env, "rotaryDim " + std::to_string(geo_.rotaryDim) + " is not even");
-    geo_.style = Style(intIn(env, numberArg(env, info[2], "style"), "style", 0, 1));
-    geo_.sectionRows = intIn(env, numberArg(env, info[4], "sectionRows"), "sectionRows", 1, double(kMaxSectionRows));
+    geo_.style = Style(intIn(env, numberArg(env, info[2], "style"), "style", "", 0, 1));
+    geo_.sectionRows = intIn(env, numberArg(env, info[4], "sectionRows"), "sectionRows", "", 1, double(kMaxSectionRows));
     const int64_t half = geo_.rotaryDim / 2;
     try {
       invFreq_.assign(size_t(half), 0.0);
@@ -189,10 +190,10 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
 
     Plan p;
     p.geo = geo_;
-    p.batch = intIn(env, desc[abi::kBatch], "batch (desc)", 1, kMaxSafe);
-    p.tokens = intIn(env, desc[abi::kTokens], "tokens (desc)", 1, kMaxSafe);
-    p.inverse = intIn(env, desc[abi::kInverse], "inverse (desc)", 0, 1) == 1;
-    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", 1, 1024);
+    p.batch = intIn(env, desc[abi::kBatch], "batch (desc)", "", 1, kMaxSafe);
+    p.tokens = intIn(env, desc[abi::kTokens], "tokens (desc)", "", 1, kMaxSafe);
+    p.inverse = intIn(env, desc[abi::kInverse], "inverse (desc)", "", 0, 1) == 1;
+    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 1, 1024);
     p.attentionScaling = desc[abi::kAttentionScaling];
     if (!std::isfinite(p.attentionScaling))
       throwRange(env, "attentionScaling (desc) must be finite, got " + fmt(p.attentionScaling));
@@ -233,9 +234,9 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   }
 
   void checkPositions(Napi::Env env, const Napi::Value& arr, const double* desc, Plan* p) {
-    p->positionOffset = intIn(env, desc[abi::kPosOffset], "positionOffset (desc)", 0, double(kPos31 - 1));
-    p->positionsBatchStride = intIn(env, desc[abi::kPosBatchStride], "positionsBatchStride (desc)", 0, kMaxSafe);
-    p->positionsRowStride = intIn(env, desc[abi::kPosRowStride], "positionsRowStride (desc)", 0, kMaxSafe);
+    p->positionOffset = intIn(env, desc[abi::kPosOffset], "positionOffset (desc)", "", 0, double(kPos31 - 1));
+    p->positionsBatchStride = intIn(env, desc[abi::kPosBatchStride], "positionsBatchStride (desc)", "", 0, kMaxSafe);
+    p->positionsRowStride = intIn(env, desc[abi::kPosRowStride], "positionsRowStride (desc)", "", 0, kMaxSafe);
     if (arr.IsNull() || arr.IsUndefined()) {
       if (p->positionOffset + p->tokens - 1 >= kPos31)
         throwRange(env, "positionOffset + tokens - 1 = " + std::to_string(p->positionOffset + p->tokens - 1) +
@@ -293,11 +294,10 @@ void SelectIsa(const Napi::CallbackInfo& info) {
 void LimitPass(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3) throwType(env, "limitPass(array, dtype, factor): expected 3 arguments, got " + std::to_string(info.Length()));
-  const int64_t dtype = intIn(env, numberArg(env, info[1], "dtype"), "dtype", 0, 2);
+  const int64_t dtype = intIn(env, numberArg(env, info[1], "dtype"), "dtype", "", 0, 2);
   const double factor = numberArg(env, info[2], "factor");
   if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
-  const View v = typedArg(env, info[0], "array", arrayTypeFor(dtype),
-                          std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")");
+  const View v = typedArg(env, info[0], "array", arrayTypeFor(dtype), dtype);
   limitPass(activeKernels(), v.data, v.length, DType(dtype), float(factor));
 }
 

@@ -124,8 +124,15 @@ function build() {
   if (!hasCompiler()) return { error: 'no C++ compiler found' };
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) return { error: 'node-gyp not found' };
+  const args = [nodeGyp, 'rebuild'];
+  // Headers: npm passes its nodedir config; otherwise use the ones installed with node (distro
+  // packages, official tarballs) rather than letting node-gyp download them.
+  const prefix = path.dirname(path.dirname(process.execPath));
+  if (!process.env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) {
+    args.push(`--nodedir=${prefix}`);
+  }
   console.log(`${tag} building the native addon (node-gyp rebuild)...`);
-  const r = spawnSync(process.execPath, [nodeGyp, 'rebuild'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) return { error: `node-gyp did not start: ${r.error.message}` };
   if (r.status !== 0) {
     const tail = `${r.stdout || ''}\n${r.stderr || ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 3);

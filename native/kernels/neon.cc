@@ -1,8 +1,136 @@
-// Placeholder until the neon kernels land: not compiled into this build.
+// NEON (Advanced SIMD, baseline on armv8-a / aarch64): 4 floats per vector, cos/sin in 2 doubles.
+// f16 through fcvtl/fcvtn (round to nearest even under the default FPCR), bf16 through the same
+// integer rounding as dtype.h. Interleaved pairs are split with uzp1/uzp2 and rejoined with zip.
+#include <cstdint>
+#include <cstring>
+
 #include "kernels.h"
+
+#if defined(__aarch64__)
+
+#include <arm_neon.h>
+
+#include "sincos.h"
+#include "loops.h"
+
+namespace rope {
+namespace {
+
+struct Neon {
+  using V = float32x4_t;
+  static constexpr int kLanes = 4;
+  static V zero() { return vdupq_n_f32(0.0f); }
+  static V set1(float f) { return vdupq_n_f32(f); }
+  static V mul(V a, V b) { return vmulq_f32(a, b); }
+  static V loadF(const float* p) { return vld1q_f32(p); }
+  static V loadFN(const float* p, int64_t n) {
+    float tmp[4] = {};
+    std::memcpy(tmp, p, size_t(n) * sizeof(float));
+    return vld1q_f32(tmp);
+  }
+  // x' = fma(x, c, -(y*s)), y' = fma(y, c, x*s): the same roundings as the x86 kernels.
+  static void rotHalf(V& x, V& y, V c, V s) {
+    V ys = vmulq_f32(y, s), xs = vmulq_f32(x, s);
+    x = vfmaq_f32(vnegq_f32(ys), x, c);
+    y = vfmaq_f32(xs, y, c);
+  }
+  static void rotPairs(V& a, V& b, V c, V s) {
+    V x = vuzp1q_f32(a, b), y = vuzp2q_f32(a, b);
+    rotHalf(x, y, c, s);
+    a = vzip1q_f32(x, y);
+    b = vzip2q_f32(x, y);
+  }
+
+  struct D {
+    using V = float64x2_t;
+    using M = uint64x2_t;
+    static constexpr int kLanes = 2;
+    static V set(double d) { return vdupq_n_f64(d); }
+    static V mul(V a, V b) { return vmulq_f64(a, b); }
+    static V add(V a, V b) { return vaddq_f64(a, b); }
+    static V fma(V a, V b, V c) { return vfmaq_f64(c, a, b); }
+    static V neg(V a) { return vnegq_f64(a); }
+    static V round(V a) { return vrndnq_f64(a); }
+    static V floor(V a) { return vrndmq_f64(a); }
+    static M eq(V a, V b) { return vceqq_f64(a, b); }
+    static M ge(V a, V b) { return vcgeq_f64(a, b); }
+    static M orm(M a, M b) { return vorrq_u64(a, b); }
+    static V sel(M m, V a, V b) { return vbslq_f64(m, a, b); }
+    static V load(const double* p) { return vld1q_f64(p); }
+    static V loadN(const double* p, int64_t n) {
+      double tmp[2] = {};
+      std::memcpy(tmp, p, size_t(n) * sizeof(double));
+      return vld1q_f64(tmp);
+    }
+    static void storeF32(float* p, V v) { vst1_f32(p, vcvt_f32_f64(v)); }
+    static void storeF32N(float* p, V v, int64_t n) {
+      float tmp[2];
+      vst1_f32(tmp, vcvt_f32_f64(v));
+      std::memcpy(p, tmp, size_t(n) * sizeof(float));
+    }
+  };
+};
+
+// Tails through a small stack buffer (NEON has no masked loads).
+template <class Io>
+struct TempTail : Io {
+  using T = typename Io::T;
+  static float32x4_t loadN(const T* p, int64_t n) {
+    T tmp[4] = {};
+    std::memcpy(tmp, p, size_t(n) * sizeof(T));
+    return Io::load(tmp);
+  }
+  static void storeN(T* p, float32x4_t v, int64_t n) {
+    T tmp[4];
+    Io::store(tmp, v);
+    std::memcpy(p, tmp, size_t(n) * sizeof(T));
+  }
+};
+
+struct F32Base {
+  using T = float;
+  static float32x4_t load(const T* p) { return vld1q_f32(p); }
+  static void store(T* p, float32x4_t v) { vst1q_f32(p, v); }
+};
+struct F16Base {
+  using T = uint16_t;
+  static float32x4_t load(const T* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static void store(T* p, float32x4_t v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
+};
+struct BF16Base {
+  using T = uint16_t;
+  static float32x4_t load(const T* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
+  static void store(T* p, float32x4_t v) {
+    uint32x4_t bits = vreinterpretq_u32_f32(v);
+    uint32x4_t top = vshrq_n_u32(bits, 16);
+    uint32x4_t bias = vaddq_u32(vdupq_n_u32(0x7FFF), vandq_u32(top, vdupq_n_u32(1)));
+    uint32x4_t rounded = vshrq_n_u32(vaddq_u32(bits, bias), 16);
+    uint32x4_t quiet = vorrq_u32(top, vdupq_n_u32(0x40));
+    uint32x4_t isNan = vmvnq_u32(vceqq_f32(v, v));
+    vst1_u16(p, vmovn_u32(vbslq_u32(isNan, quiet, rounded)));
+  }
+};
+
+using F32Io = TempTail<F32Base>;
+using F16Io = TempTail<F16Base>;
+using BF16Io = TempTail<BF16Base>;
+
+constexpr KernelTable kNeon = ROPE_KERNEL_TABLE("neon", Neon, F32Io, F16Io, BF16Io);
+
+}  // namespace
+
+const KernelTable& neonKernels() { return kNeon; }
+
+}  // namespace rope
+
+#else  // not aarch64: not compiled into this build
+
 namespace rope {
 const KernelTable& neonKernels() {
-  static const KernelTable t{nullptr, {}, nullptr, {}};
+  static constexpr KernelTable t{nullptr, {}, nullptr, {}};
   return t;
 }
 }  // namespace rope
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `npm test`: every test of the package, in stages, with one summary line at the end.
+# A stage whose tools are missing FAILS (naming what to install); nothing is skipped.
+#   ROPE_SIMD_TEST_ONLY="vitest-native vitest-js"  runs just those stages (for development).
+set -u
+cd "$(dirname "$0")/.."
+export npm_config_update_notifier=false
+passed=0; failed=0; failures=()
+t0=$(date +%s)
+
+stage() { # stage NAME command...
+  local name=$1; shift
+  if [ -n "${ROPE_SIMD_TEST_ONLY:-}" ] && ! [[ " $ROPE_SIMD_TEST_ONLY " == *" $name "* ]]; then return; fi
+  local s; s=$(date +%s)
+  echo
+  echo "=== [$name] $*"
+  if "$@"; then
+    passed=$((passed + 1)); echo "=== [$name] ok ($(( $(date +%s) - s ))s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "=== [$name] FAILED ($(( $(date +%s) - s ))s)"
+  fi
+}
+
+vitest_with() { env "$@" npx vitest run --reporter=dot; }
+build_gyp() { npx node-gyp rebuild >/tmp/rope-simd-gyp.log 2>&1 || { tail -30 /tmp/rope-simd-gyp.log; return 1; }; }
+build_cmake() { npx cmake-js compile -O build-cmake >/tmp/rope-simd-cmake.log 2>&1 || { tail -30 /tmp/rope-simd-cmake.log; return 1; }; }
+
+# 1. The TypeScript suite on the backend `npm install` set up (the prebuild or build/), then on JS.
+stage vitest-native vitest_with ROPE_SIMD_BACKEND=native
+stage vitest-js vitest_with ROPE_SIMD_BACKEND=js
+# 2. Both build systems, the whole suite against each freshly built addon.
+stage build-node-gyp build_gyp
+stage vitest-node-gyp vitest_with ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON="$PWD/build/Release/rope_simd.node"
+stage build-cmake-js build_cmake
+stage vitest-cmake-js vitest_with ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON="$PWD/build-cmake/Release/rope_simd.node"
+# 3. C++ kernels: every ISA against scalar (x86 here, NEON under qemu-aarch64), then sanitized.
+stage kernels bash -c 'source scripts/lib-need.sh && need g++ aarch64-linux-gnu-g++ qemu-aarch64 && scripts/test-kernels.sh'
+stage kernels-sanitized bash -c 'source scripts/lib-need.sh && need clang-14 && scripts/test-kernels.sh --sanitize'
+stage fuzz bash -c 'source scripts/lib-need.sh && need clang-14 && scripts/fuzz-kernels.sh 60'
+# 4. The Node suite against an ASan+UBSan build of the addon.
+stage asan bash -c 'scripts/test-asan.sh'
+# 5. Prebuilds: fresh for these sources, the arm64 one runs under qemu, the packed package installs.
+stage prebuilds-fresh node scripts/check-prebuilds.mjs
+stage arm64-prebuild bash -c 'source scripts/lib-need.sh && need qemu-aarch64 && scripts/test-arm64-prebuild.sh'
+stage package bash scripts/test-package.sh
+
+echo
+echo "npm test: ${#failures[@]} stage(s) failed${failures:+: ${failures[*]}} ($(( $(date +%s) - t0 ))s)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
