@@ -183,9 +183,13 @@ async function main() {
     nativeOk: ctx.nativeOk,
     nativeError: ctx.nativeError,
     plan,
+    loadavgBefore: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
   console.log(`rope-simd bench on ${cpu} (${meta.cores} cores), node ${process.version}, ${meta.date}${args.quick ? ', quick' : ''}`);
   console.log(`backend: ${JSON.stringify(ctx.backendInfo)}`);
+  // Other processes on the cores skew every number: say so (the JSON keeps the load averages).
+  if (meta.loadavgBefore[0] > 0.5 * meta.cores)
+    console.log(`note: load average ${meta.loadavgBefore[0]} on ${meta.cores} cores: other work is running, expect noisy numbers`);
   if (ctx.nativeOk) console.log(`native ISAs measured: ${ctx.isas.join(', ')}`);
   else console.log(`native engine unavailable (${ctx.nativeError}): measuring the JS systems only, no limit line`);
 
@@ -208,6 +212,7 @@ async function main() {
   restoreIsa(ctx);
   progress.done();
   meta.seconds = Math.round((Date.now() - t0) / 100) / 10;
+  meta.loadavgAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
   const results = { meta, systems: [...systemsSeen.values()], cells, checks };
   results.targets = checkTargets(cells, meta);

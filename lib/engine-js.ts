@@ -3,8 +3,9 @@
 //
 // Shape: an engine needs the Rope's geometry (headDim, rotaryDim, style, M-RoPE pairSection) that a
 // CallPlan does not carry, and it owns that Rope's cos/sin cache and scratch. So the facade creates
-// one per Rope: `createJsEngine(geometry)`. `jsEngine` is the factory under the name the facade
-// imports (`jsEngine.create(geometry)`), mirroring the native side's one-NativeRope-per-Rope.
+// one per Rope: `createJsEngine(geometry)`, mirroring the native side's one NativeRope per Rope.
+// `jsEngine` is the same factory as an object (`jsEngine.create(geometry)`); there is no
+// geometry-free Engine singleton.
 //
 // One walk for every style and dtype: batch -> tokens -> (q, k) -> heads. Per (b, t) the cos/sin
 // row is fetched from the cache (computed once per position) and reused for every head of q and k;

@@ -107,8 +107,13 @@ function checkData(name: string, x: unknown, dtype: unknown, t: TensorPlan): voi
   const tag = typedArrayTag(x);
   if (tag === undefined) throw new TypeError(`${name} must be ${ARRAY_KINDS}, got ${describe(x)}`);
   const view = x as Float32Array | Uint16Array;
-  if (isDetached(view.buffer, view.byteLength)) {
-    throw new TypeError(`${name}'s buffer is detached (or has byteLength 0): nothing to rotate`);
+  // A view of a detached buffer has length 0, so only then is .buffer worth reading (its getter
+  // costs ~25 ns, and this runs on every call).
+  if (view.length === 0) {
+    if (isDetached(view.buffer, view.byteLength)) {
+      throw new TypeError(`${name}'s buffer is detached (or has byteLength 0): nothing to rotate`);
+    }
+    throw new RangeError(`${name} is empty (length 0): nothing to rotate`);
   }
   if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') {
     throw new TypeError(`dtype must be 'f32', 'f16' or 'bf16', got ${describe(dtype)}`);
@@ -136,7 +141,6 @@ function checkData(name: string, x: unknown, dtype: unknown, t: TensorPlan): voi
   } else {
     throw new TypeError(`${name} must be ${ARRAY_KINDS}, got a ${tag}`);
   }
-  if (view.length === 0) throw new RangeError(`${name} is empty (length 0): nothing to rotate`);
 }
 
 function checkLayout(v: unknown): 'shd' | 'bshd' | 'bhsd' {
@@ -248,8 +252,8 @@ function checkStrideOpt(name: string, v: unknown, layout: string): number | unde
 }
 
 /** A user Int32Array of positions must not share bytes with a tensor being rotated. */
-function checkPositionsApart(positions: Int32Array, t: TensorPlan, name: string): void {
-  if (positions.buffer !== t.data.buffer) return;
+function checkPositionsApart(positions: Int32Array, buffer: ArrayBufferLike, t: TensorPlan, name: string): void {
+  if (buffer !== t.data.buffer) return;
   const a = positions.byteOffset;
   const b = t.data.byteOffset;
   if (a < b + t.data.byteLength && b < a + positions.byteLength) {
@@ -341,7 +345,9 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
   plan.k = null;
   plan.tokens = checkShape('x', 'heads', q, geometry.headDim, layout, plan.batch, tokens, stride, 'tokenStride');
   const max = checkPositions(plan, geometry.sectionRows, o.positions);
-  if (plan.positions !== null) checkPositionsApart(plan.positions, q, 'x');
+  // (a number[] was copied into a fresh Int32Array: only a caller's Int32Array can share memory)
+  const p = plan.positions;
+  if (p !== null && p === o.positions) checkPositionsApart(p, p.buffer, q, 'x');
   return seqLenOf(o, max);
 }
 
@@ -363,7 +369,8 @@ export function planApplyQK(
   const q = plan.q;
   checkData('q', qArr, o.dtype, q);
   checkData('k', kArr, o.dtype, k);
-  if (q.data === k.data || (q.data.buffer === k.data.buffer && q.data.byteOffset === k.data.byteOffset)) {
+  const sameBuffer = q.data.buffer === k.data.buffer;
+  if (sameBuffer && q.data.byteOffset === k.data.byteOffset) {
     throw new RangeError('q and k are the same array: each row would be rotated twice');
   }
   q.heads = checkPositiveInt('qHeads', o.qHeads);
@@ -383,13 +390,15 @@ export function planApplyQK(
   }
   plan.tokens = qTokens;
   plan.k = k;
-  if (q.data.buffer === k.data.buffer && rotatedRowsOverlap(plan.batch, plan.tokens, geometry.rotaryDim, q, k)) {
+  if (sameBuffer && rotatedRowsOverlap(plan.batch, plan.tokens, geometry.rotaryDim, q, k)) {
     throw new RangeError('q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)');
   }
   const max = checkPositions(plan, geometry.sectionRows, o.positions);
-  if (plan.positions !== null) {
-    checkPositionsApart(plan.positions, q, 'q');
-    checkPositionsApart(plan.positions, k, 'k');
+  const p = plan.positions;
+  if (p !== null && p === o.positions) {
+    const pb = p.buffer;
+    checkPositionsApart(p, pb, q, 'q');
+    checkPositionsApart(p, pb, k, 'k');
   }
   return seqLenOf(o, max);
 }

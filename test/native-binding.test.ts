@@ -114,6 +114,15 @@ describe('native binding: hostile arguments throw and write nothing', () => {
     refused(ctor(8, 8, 0, [0, 0, 0, 0], 1), none, TypeError, /pairSection must be a Uint8Array, got an Array/);
   });
 
+  it('apply on something that is not a NativeRope, and the constructor without new', () => {
+    const q = tensor();
+    const apply = addon.NativeRope.prototype.apply as (...a: unknown[]) => void;
+    for (const self of [{}, undefined, Object.create(addon.NativeRope.prototype)]) {
+      refused(() => apply.call(self, q, null, positions(), invFreq, desc()), [q], TypeError, /Illegal invocation/);
+    }
+    refused(() => (addon.NativeRope as unknown as (...a: unknown[]) => void)(D, D, 0, null, 1), [], TypeError, /without 'new'/);
+  });
+
   it('wrong array types', () => {
     const [q, k, p] = [tensor(), tensor(), positions()];
     const views = [q, k, p];

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The Node test suite against an AddressSanitizer + UndefinedBehaviorSanitizer build of the addon.
+#   scripts/test-asan.sh [vitest file filters...]     (default: the test files that reach native code)
+# Builds build-asan/rope_simd.node from binding.gyp's source list with g++ (a plain command line:
+# node-gyp cannot put the sanitizer runtime first in an unsanitized node), then runs vitest with
+# ROPE_SIMD_ADDON pointing at it and the ASan runtime LD_PRELOADed into every node process.
+# Reports go to build-asan/logs/ (log_path): any report file, or any failing test, fails the script.
+# Before trusting a clean run it proves the plumbing catches a planted heap overflow (canary).
+# Time-bounded: the build and the run each have a timeout; the whole script stays under 4 minutes.
+set -euo pipefail
+self=$(realpath "$0")
+cd "$(dirname "$self")/.."
+t0=$(date +%s)
+out=build-asan
+logs=$out/logs
+mkdir -p "$out/obj" "$logs"
+rm -f "$logs"/*
+
+cxx=${CXX:-g++}
+asan_rt=$("$cxx" -print-file-name=libasan.so)
+[ -f "$asan_rt" ] || { echo "test-asan: no libasan.so for $cxx ($asan_rt)"; exit 1; }
+
+mapfile -t sources < <(grep -o '"native/[^"]*\.cc"' binding.gyp | tr -d '"')
+[ "${#sources[@]}" -gt 0 ] || { echo "test-asan: no sources found in binding.gyp"; exit 1; }
+addon_inc=$(node -p "require('node-addon-api').include_dir")
+node_inc=${NODE_INCLUDE:-/usr/include/node}
+[ -f "$node_inc/node_api.h" ] || { echo "test-asan: node_api.h not found in $node_inc (set NODE_INCLUDE)"; exit 1; }
+
+san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+flags=(-std=c++17 -fexceptions -fPIC -O1 -g -fvisibility=hidden "${san[@]}"
+  -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION
+  -I"$addon_inc" -I"$node_inc" -Inative)
+
+echo "== build $out/rope_simd.node ($cxx ${san[*]}) from ${#sources[@]} sources"
+objs=()
+for s in "${sources[@]}"; do objs+=("$out/obj/$(basename "${s%.cc}").o"); done
+# Two compilers at a time (the machine is shared); each object rebuilt only when stale.
+for i in "${!sources[@]}"; do
+  s=${sources[$i]} o=${objs[$i]}
+  if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$self" -nt "$o" ] || find native -name '*.h' -newer "$o" | grep -q .; then
+    echo "$cxx ${flags[*]} -c $s -o $o"
+  fi
+done | timeout 150 xargs -P 2 -I{} sh -c '{}'
+timeout 30 "$cxx" -shared "${san[@]}" -o "$out/rope_simd.node" "${objs[@]}"
+syms=$(nm -D --undefined-only "$out/rope_simd.node")
+grep -q __asan_report <<<"$syms" || { echo "test-asan: $out/rope_simd.node is not instrumented"; exit 1; }
+grep -q __ubsan_handle <<<"$syms" || { echo "test-asan: $out/rope_simd.node has no UBSan checks"; exit 1; }
+
+export LD_PRELOAD=$asan_rt
+# V8 keeps its heap to exit by design: leak checking would only report Node itself.
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:log_path=$PWD/$logs/asan:allocator_may_return_null=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$PWD/$logs/ubsan"
+
+# Canary: a sanitized object with a heap overflow in a static constructor, dlopen'ed by node the way
+# the addon is. If this leaves no report, a clean run below would prove nothing.
+cat >"$out/canary.cc" <<'EOF'
+#include <cstdlib>
+__attribute__((constructor)) static void overflow() {
+  volatile char* p = static_cast<char*>(std::malloc(16));
+  p[16] = 1;  // one past the end
+  std::free(const_cast<char*>(p));
+}
+EOF
+timeout 30 "$cxx" -shared -fPIC -O1 "${san[@]}" -o "$out/canary.node" "$out/canary.cc"
+node -e "try { process.dlopen({ exports: {} }, '$PWD/$out/canary.node'); } catch {}" >/dev/null 2>&1 || true
+if ! grep -qs 'heap-buffer-overflow' "$logs"/asan.*; then
+  echo "test-asan: the canary overflow was NOT reported: the sanitizer plumbing does not work"; exit 1
+fi
+rm -f "$logs"/*
+echo "== canary: a planted heap overflow is reported (plumbing works)"
+
+# The test files that reach native code (the pure-JS ones gain nothing from a sanitized addon).
+if [ "$#" -gt 0 ]; then
+  files=("$@")
+else
+  files=(test/native-binding.test.ts test/hostile.test.ts test/edge-values.test.ts test/validate.test.ts
+    test/rope.test.ts test/parity.test.ts test/conformance.test.ts test/properties.test.ts test/cossin.test.ts)
+  existing=()
+  for f in "${files[@]}"; do [ -f "$f" ] && existing+=("$f"); done
+  files=("${existing[@]}")
+fi
+echo "== vitest against $out/rope_simd.node: ${files[*]}"
+status=0
+ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON="$PWD/$out/rope_simd.node" \
+  timeout 200 npx vitest run --reporter=dot "${files[@]}" || status=$?
+
+reports=$(find "$logs" -type f | sort)
+if [ -n "$reports" ]; then
+  echo "== sanitizer findings:"
+  for r in $reports; do echo "--- $r"; head -60 "$r"; done
+  [ "$status" -ne 0 ] || status=1
+fi
+echo "== test-asan: vitest exit $status, $(echo -n "$reports" | grep -c . || true) sanitizer report(s), $(( $(date +%s) - t0 ))s"
+exit "$status"
