@@ -148,8 +148,13 @@ function build() {
 function main() {
   const force = ['true', '1'].includes(String(process.env.npm_config_build_from_source));
   let why = 'no prebuild for ' + `${process.platform}-${process.arch}`;
-  if (!force) {
-    const prebuild = findPrebuild();
+  // node-gyp-build loads a prebuild whatever its manifest says: if no build replaces a stale one,
+  // that stale one runs, and the notice must say so rather than promise the JS engine.
+  let fallback = 'using the JS engine';
+  const prebuild = findPrebuild();
+  if (prebuild && !tryLoad(prebuild).error) fallback = `falling back to ${path.relative(root, prebuild)}`;
+  if (force) why = 'build from source requested';
+  else {
     if (prebuild) {
       const stale = prebuildStale();
       const loaded = stale ? null : tryLoad(prebuild);
@@ -163,14 +168,14 @@ function main() {
   }
   if (process.env.ROPE_SIMD_SKIP_BUILD) {
     const reason = `${why}; build skipped (ROPE_SIMD_SKIP_BUILD)`;
-    console.log(`${tag} ${reason}; using the JS engine`);
+    console.log(`${tag} ${reason}; ${fallback}`);
     writeStatus({ ok: false, reason });
     return;
   }
   const r = build();
   if (r.error) {
     const reason = `${why}; native build failed (${r.error})`;
-    console.log(`${tag} ${reason}; using the JS engine`);
+    console.log(`${tag} ${reason}; ${fallback}`);
     writeStatus({ ok: false, reason });
     return;
   }

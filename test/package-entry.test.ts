@@ -2,7 +2,7 @@
 // require('rope-simd') from CJS in a separate project (exports map, types), and the backend
 // environment switches, each in a fresh node process.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -81,6 +81,30 @@ describe('the built package', () => {
       expect(dts).toMatch(/\bbackendInfo\b/);
     }
     expect(existsSync(join(root, 'dist', 'internal.d.ts'))).toBe(true);
+  });
+
+  it('a TypeScript consumer type-checks against the built declarations, ESM (.d.ts) and CJS (.d.cts)', () => {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, types: [], lib: ['ES2022'], skipLibCheck: false },
+        files: ['consumer.mts', 'consumer.cts'],
+      }),
+    );
+    const body = (imp: string) => `${imp}
+const rope = new Rope({ headDim: 8 });
+rope.apply(new Float32Array(8), { heads: 1, positions: 0 });
+rope.apply(new Uint16Array(8), { heads: 1, positions: 0, dtype: 'bf16' });
+// @ts-expect-error a Uint16Array needs its dtype
+rope.apply(new Uint16Array(8), { heads: 1, positions: 0 });
+const b: 'native' | 'js' = backendInfo.backend;
+export { b };
+`;
+    writeFileSync(join(project, 'consumer.mts'), body("import { Rope, backendInfo } from 'rope-simd';"));
+    writeFileSync(join(project, 'consumer.cts'), body("import rs = require('rope-simd');\nconst { Rope, backendInfo } = rs;"));
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8' });
+    expect(tsc.stdout + tsc.stderr).toBe('');
+    expect(tsc.status).toBe(0);
   });
 
   it('dist/internal shares one backend state with the public entry, in ESM and in CJS', () => {
