@@ -15,7 +15,7 @@
         "native/kernels/neon.cc"
       ],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native/vendor/node-addon-api",
         "native"
       ],
       "defines": [

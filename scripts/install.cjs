@@ -116,11 +116,6 @@ function hasCompiler() {
 }
 
 function build() {
-  try {
-    require.resolve('node-addon-api', { paths: [root] });
-  } catch {
-    return { error: 'node-addon-api is not installed' };
-  }
   if (!hasCompiler()) return { error: 'no C++ compiler found' };
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) return { error: 'node-gyp not found' };

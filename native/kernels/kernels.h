@@ -15,6 +15,8 @@ enum Style : int { kHalf = 0, kInterleaved = 1, kStyleCount = 2 };
 // For pair j with first x and second y:
 //   x' = x*cos[j] - y*sin[j];   y' = y*cos[j] + x*sin[j]
 // computed in f32 (FMA where the ISA has it) and rounded to the storage dtype once, nearest-even.
+// (SIMD kernels: x' = fma(x, c, -(y*s)); the scalar kernel evaluates in double, where the
+// products are exact, so it is the most accurate and the reference in test/native/kernels_test.)
 // cos/sin already carry attentionScaling and, for the inverse rotation, the sign of sin.
 // Tails (half not a multiple of the lane count) are masked or done scalar: never read or write
 // past row + 2*half elements.
