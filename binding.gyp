@@ -8,6 +8,7 @@
       "sources": [
         "native/binding.cc",
         "native/walk.cc",
+        "native/threadpool.cc",
         "native/dispatch.cc",
         "native/kernels/scalar.cc",
         "native/kernels/avx2.cc",

@@ -58,7 +58,7 @@ function ensureBuilt() {
   if (fs.existsSync(target) && fs.statSync(target).mtimeMs >= srcTime) return;
   process.stderr.write('dist/ is missing or stale: building with tsup...\n');
   const r = spawnSync(path.join(root, 'node_modules', '.bin', 'tsup'), [], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`tsup failed (exit ${r.status}); run npm run build to see why`);
+  if (r.status !== 0) throw new Error(`tsup failed (exit ${r.status}); run npm run build:ts to see why`);
 }
 
 const progress = {

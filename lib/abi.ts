@@ -55,6 +55,10 @@ export interface NativeAddon {
   isa(): string;
   /** Switch kernels; throws if the CPU (or the build) cannot run that ISA. */
   selectIsa(name: string): void;
+  /** Whether async calls keep an ArrayBuffer's memory alive through a mid-call transfer. */
+  pinsBuffers?(): boolean;
+  /** Helper threads the native pool has created so far. */
+  poolThreads?(): number;
   NativeRope: new (
     headDim: number,
     rotaryDim: number,
@@ -75,7 +79,10 @@ export interface NativeRopeHandle {
     invFreq: Float64Array,
     desc: Float64Array,
   ): void;
-  /** Same, on the libuv thread pool; holds references to every array until done (issue 7). */
+  /** Same, on the libuv thread pool (issue 7). Checks everything and copies desc and invFreq
+   * before returning (a bad call throws synchronously); holds references to q, k, positions until
+   * the promise settles, and pins ArrayBuffer memory where it can (pinsBuffers). desc's threads:
+   * 0 = auto, else 1..1024, as for apply. */
   applyAsync?(
     q: Float32Array | Uint16Array,
     k: Float32Array | Uint16Array | null,

@@ -5,6 +5,7 @@
 //   ROPE_SIMD_ADDON=file.node load exactly that file (CI runs the suite on the cmake-js and the
 //                             node-gyp build this way); a failure throws
 //   ROPE_SIMD_ISA=scalar|avx2|avx512|neon  force those kernels; throws if this CPU/build lacks them
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +17,20 @@ const ISAS = ['scalar', 'avx2', 'avx512', 'neon'];
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireHere = createRequire(import.meta.url);
 
+// Why scripts/install.cjs could not provide an addon (e.g. "native build failed (no C++ compiler found)").
+function installNote(): string {
+  try {
+    const s = JSON.parse(readFileSync(resolve(packageRoot, 'build', 'install-status.json'), 'utf8'));
+    return s.ok === false && typeof s.reason === 'string' ? `; at install: ${s.reason}` : '';
+  } catch {
+    return '';
+  }
+}
+
 function shortReason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   if (msg.startsWith('No native build was found')) {
-    return `no native build for ${process.platform}-${process.arch} (no prebuild, no build/Release)`;
+    return `no native build for ${process.platform}-${process.arch} (no prebuild, no build/Release)${installNote()}`;
   }
   return msg.split('\n')[0];
 }

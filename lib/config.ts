@@ -240,6 +240,7 @@ function ggufGet(meta: Obj, key: string): unknown {
  */
 export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors = {}): RopeOptions {
   if (!isObj(metadata)) throw new TypeError(`metadata must be a GGUF key/value object, got ${show(metadata)}`);
+  if (!isObj(tensors)) throw new TypeError(`tensors must be an object of rope tensors (ropeFreqs, ropeFactorsShort, ropeFactorsLong), got ${show(tensors)}`);
   const meta: Obj = isObj(metadata.metadata) && !('general.architecture' in metadata) ? metadata.metadata : metadata;
   const arch = ggufGet(meta, 'general.architecture');
   if (typeof arch !== 'string') throw new TypeError(`metadata['general.architecture'] must be a string, got ${show(arch)}`);

@@ -21,14 +21,12 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       handle.apply(plan.q.data, plan.k === null ? null : plan.k.data, plan.positions, plan.invFreq, desc);
     },
     applyAsync(plan: CallPlan): Promise<void> {
-      // Its own descriptor: the worker may read it after this returns, while the Rope's next call
-      // refills the shared one.
-      const own = new Float64Array(DESC_LEN);
-      packPlan(own, plan);
+      // The shared descriptor is fine: the binding copies desc and invFreq before returning.
+      packPlan(desc, plan);
       const k = plan.k === null ? null : plan.k.data;
       try {
-        if (handle.applyAsync !== undefined) return handle.applyAsync(plan.q.data, k, plan.positions, plan.invFreq, own);
-        handle.apply(plan.q.data, k, plan.positions, plan.invFreq, own);
+        if (handle.applyAsync !== undefined) return handle.applyAsync(plan.q.data, k, plan.positions, plan.invFreq, desc);
+        handle.apply(plan.q.data, k, plan.positions, plan.invFreq, desc);
         return Promise.resolve();
       } catch (e) {
         return Promise.reject(e);

@@ -161,7 +161,8 @@ export interface CallPlan {
   /** Frequencies for this call (float64, length rotaryDim/2) and the factor on cos and sin. */
   invFreq: Float64Array;
   attentionScaling: number;
-  /** Threads to use (>= 1), resolved from the option; the JS engine ignores it. */
+  /** Threads to use (>= 1), or 0 for 'auto' (the native walk decides from the call's size);
+   * the JS engine ignores it. */
   threads: number;
 }
 

@@ -15,6 +15,8 @@ import { rotatedRowsOverlap } from './overlap.js';
 /** Positions are int32 everywhere (plan, native ABI): [0, 2^31). */
 const POSITION_LIMIT = 2 ** 31;
 const MAX_THREADS = 1024;
+/** CallPlan.threads for threads: 'auto' (lib/types.ts). */
+export const THREADS_AUTO = 0;
 const EMPTY_F32 = new Float32Array(0);
 
 // %TypedArray%.prototype[Symbol.toStringTag] names the element type of any typed array (also one
@@ -234,7 +236,9 @@ function checkCommon(plan: CallPlan, o: CommonOpts): 'shd' | 'bshd' | 'bhsd' {
   plan.inverse = o.inverse === true;
   const th = o.threads;
   if (th === undefined || th === 'auto') {
-    plan.threads = 1; // 'auto': one thread until a measured threshold says otherwise (issue 7)
+    // 'auto' is resolved where the call's size is known: 0 tells the native walk to pick (one
+    // thread below a measured size, the machine's cores above; native/threadpool.h).
+    plan.threads = THREADS_AUTO;
   } else if (typeof th !== 'number') {
     throw new TypeError(`threads must be 'auto' or a positive integer, got ${describe(th)}`);
   } else if (!Number.isInteger(th) || th < 1 || th > MAX_THREADS) {

@@ -1,19 +1,23 @@
 // node-addon-api binding: unpack typed arrays, re-check every number and bound (anything may call
 // this directly), then hand raw pointers to the walk. Errors are JS exceptions thrown before any
-// write; nothing here allocates per call.
+// write; a sync call allocates nothing (an async call: its worker and an invFreq copy).
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "abi.h"
 #include "bounds.h"
 #include "dispatch.h"
+#include "pin.h"
 #include "rope.h"
+#include "threadpool.h"
 #include "walk.h"
 
 namespace {
@@ -144,7 +148,8 @@ TensorRef tensorArg(Napi::Env env, const Napi::Value& arr, const double* desc, i
 class NativeRope : public Napi::ObjectWrap<NativeRope> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply")});
+    return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply"),
+                                           InstanceMethod<&NativeRope::ApplyAsync>("applyAsync")});
   }
 
   explicit NativeRope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRope>(info) {
@@ -177,10 +182,69 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     }
   }
 
- private:
   void Apply(const Napi::CallbackInfo& info) {
+    Plan p;
+    prepare(info, "apply", &p, invFreq_.data());
+    walkThreaded(p);
+  }
+
+  // Same checks as apply (thrown synchronously: the facade turns them into a rejection), then the
+  // walk runs on the libuv pool. The worker owns copies of desc (in its Plan) and invFreq, holds
+  // references to q, k, positions and this NativeRope (whose pairSection the plan points into),
+  // and pins the backing store of every ArrayBuffer (pin.h) so a transfer mid-call cannot free it.
+  Napi::Value ApplyAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 5) throwType(env, "apply(q, k, positions, invFreq, desc): expected 5 arguments, got " + std::to_string(info.Length()));
+    std::unique_ptr<ApplyWorker> w;
+    try {
+      w.reset(new ApplyWorker(env));
+      w->invFreq.assign(size_t(geo_.rotaryDim / 2), 0.0);
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(env, "applyAsync: out of memory");
+    }
+    prepare(info, "applyAsync", &w->plan, w->invFreq.data());
+    w->keep(info.This(), info[0], info[1], info[2]);
+    Napi::Promise promise = w->Promise();
+    w.release()->Queue();  // deletes itself after OnOK/OnError
+    return promise;
+  }
+
+ private:
+  class ApplyWorker : public Napi::AsyncWorker {
+   public:
+    explicit ApplyWorker(Napi::Env env)
+        : Napi::AsyncWorker(env, "rope-simd:applyAsync"), deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise Promise() const { return deferred_.Promise(); }
+
+    // References keep the JS objects (and so a SharedArrayBuffer's memory) alive; pins keep an
+    // ArrayBuffer's memory alive even if it is detached and its new owner collected.
+    void keep(const Napi::Value& self, const Napi::Value& q, const Napi::Value& k, const Napi::Value& positions) {
+      const Napi::Value all[4] = {self, q, k, positions};
+      for (int i = 0; i < 4; i++) {
+        if (!all[i].IsObject()) continue;
+        refs_[i] = Napi::Persistent(all[i].As<Napi::Object>());
+        if (i > 0) pins_[i - 1] = pinBackingStore(Env(), all[i]);
+      }
+    }
+
+    Plan plan;
+    std::vector<double> invFreq;
+
+   protected:
+    void Execute() override { walkThreaded(plan); }
+    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference refs_[4];
+    std::shared_ptr<void> pins_[3];
+  };
+
+  // Everything a call checks, in one place for apply and applyAsync: fills *out (pointers into the
+  // caller's arrays; invFreq copied into invFreqOut, rotaryDim/2 doubles) or throws before any write.
+  void prepare(const Napi::CallbackInfo& info, const char* call, Plan* out, double* invFreqOut) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5) throwType(env, std::string(call) + "(q, k, positions, invFreq, desc): expected 5 arguments, got " + std::to_string(info.Length()));
     // The descriptor is copied first: a SharedArrayBuffer-backed one could change under us.
     const View dv = typedArg(env, info[4], "desc", napi_float64_array);
     if (dv.length < abi::kLen)
@@ -193,7 +257,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     p.batch = intIn(env, desc[abi::kBatch], "batch (desc)", "", 1, kMaxSafe);
     p.tokens = intIn(env, desc[abi::kTokens], "tokens (desc)", "", 1, kMaxSafe);
     p.inverse = intIn(env, desc[abi::kInverse], "inverse (desc)", "", 0, 1) == 1;
-    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 1, 1024);
+    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 0, 1024);  // 0 = auto
     p.attentionScaling = desc[abi::kAttentionScaling];
     if (!std::isfinite(p.attentionScaling))
       throwRange(env, "attentionScaling (desc) must be finite, got " + fmt(p.attentionScaling));
@@ -215,11 +279,11 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     for (int64_t j = 0; j < half; j++) {
       const double v = fr[j];  // read once: copy, then check the copy
       if (!std::isfinite(v)) throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(v));
-      invFreq_[size_t(j)] = v;
+      invFreqOut[j] = v;
     }
-    p.invFreq = invFreq_.data();
+    p.invFreq = invFreqOut;
     p.kernels = &activeKernels();
-    walk(p);
+    *out = p;
   }
 
   static void checkQKDisjoint(Napi::Env env, const Plan& p) {
@@ -270,7 +334,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
 
   Geometry geo_;
   std::vector<uint8_t> pairSection_;
-  std::vector<double> invFreq_;  // the call's invFreq, copied and checked (sized once)
+  std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
 };
 
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
@@ -290,16 +354,40 @@ void SelectIsa(const Napi::CallbackInfo& info) {
   if (!selectKernels(info[0].As<Napi::String>().Utf8Value().c_str(), &err)) throw Napi::Error::New(env, err);
 }
 
-// limitPass(array, dtype, factor): array[i] *= factor in place with the active ISA (bench only).
+// limitPass(array, dtype, factor[, threads]): array[i] *= factor in place with the active ISA,
+// split into `threads` contiguous chunks over the native pool (bench only: the memory limit).
+struct LimitJob {
+  char* data;
+  int64_t n;
+  DType dtype;
+  float factor;
+};
+
+void limitPart(void* ctx, int64_t i, int64_t parts) {
+  const LimitJob& j = *static_cast<const LimitJob*>(ctx);
+  const int64_t chunk = ((j.n + parts - 1) / parts + 63) / 64 * 64;  // cache-line multiples
+  const int64_t begin = std::min(j.n, i * chunk), end = std::min(j.n, begin + chunk);
+  limitPass(activeKernels(), j.data + begin * dtypeSize(j.dtype), end - begin, j.dtype, j.factor);
+}
+
 void LimitPass(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3) throwType(env, "limitPass(array, dtype, factor): expected 3 arguments, got " + std::to_string(info.Length()));
+  if (info.Length() < 3) throwType(env, "limitPass(array, dtype, factor[, threads]): expected 3 or 4 arguments, got " + std::to_string(info.Length()));
   const int64_t dtype = intIn(env, numberArg(env, info[1], "dtype"), "dtype", "", 0, 2);
   const double factor = numberArg(env, info[2], "factor");
   if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
+  const int64_t threads =
+      info.Length() < 4 || info[3].IsUndefined() ? 1 : intIn(env, numberArg(env, info[3], "threads"), "threads", "", 1, 1024);
   const View v = typedArg(env, info[0], "array", arrayTypeFor(dtype), dtype);
-  limitPass(activeKernels(), v.data, v.length, DType(dtype), float(factor));
+  LimitJob job{static_cast<char*>(v.data), v.length, DType(dtype), float(factor)};
+  parallelFor(std::min(threads, kMaxPoolThreads), limitPart, &job);
 }
+
+// Whether async calls pin ArrayBuffer memory (native/pin.h); tests and docs.
+Napi::Value PinsBuffers(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), pinsBuffers(info.Env())); }
+
+// Helper threads the native pool has created so far (tests).
+Napi::Value PoolThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(poolThreads())); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // ROPE_SIMD_ISA forces a (lower) ISA for a direct require too; unsupported -> the load fails
@@ -312,6 +400,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isa", Napi::Function::New<Isa>(env, "isa"));
   exports.Set("selectIsa", Napi::Function::New<SelectIsa>(env, "selectIsa"));
   exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
+  exports.Set("pinsBuffers", Napi::Function::New<PinsBuffers>(env, "pinsBuffers"));
+  exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
   exports.Set("NativeRope", NativeRope::Define(env));
   return exports;
 }

@@ -69,3 +69,14 @@ export function elfProblems(file, arch) {
   }
   return problems;
 }
+
+/** The newest glibc/libstdc++ symbol versions a Linux prebuild needs (from its version names). */
+export function glibcRequires(file) {
+  const text = readFileSync(file).toString('latin1');
+  const newest = (re) => {
+    const v = [...text.matchAll(re)].map((m) => m[1].split('.').map(Number));
+    v.sort((a, b) => a.reduce((r, x, i) => r || x - (b[i] ?? 0), 0));
+    return v.length ? v[v.length - 1].join('.') : null;
+  };
+  return { glibc: newest(/GLIBC_(\d+\.\d+(?:\.\d+)?)/g), glibcxx: newest(/GLIBCXX_(\d+\.\d+\.\d+)/g) };
+}

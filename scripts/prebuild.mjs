@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import {
-  elfProblems, listPrebuilds, manifestPath, prebuildsDir, readManifest, root, sha256, sourceDigests, sourceFiles, sourceHash,
+  elfProblems, glibcRequires, listPrebuilds, manifestPath, prebuildsDir, readManifest, root, sha256, sourceDigests, sourceFiles, sourceHash,
 } from './prebuild-lib.mjs';
 
 const log = (msg) => console.log(`prebuild: ${msg}`);
@@ -39,26 +39,6 @@ function firstLine(cmd, args) {
 
 const onPath = (name) =>
   (process.env.PATH || '').split(process.platform === 'win32' ? ';' : ':').some((d) => d && existsSync(join(d, name)));
-
-// npm runs a script named "prebuild" before "build" too (`npm run build` = tsup). That must not
-// rebuild native binaries, and npm gives the hook the same environment, so ask the process tree.
-function runAsBuildHook() {
-  if (process.env.npm_lifecycle_event !== 'prebuild' || process.platform === 'win32') return false;
-  let pid = process.ppid;
-  for (let depth = 0; depth < 4 && pid > 1; depth++) {
-    const r = spawnSync('ps', ['-o', 'ppid=,args=', '-p', String(pid)], { encoding: 'utf8' });
-    if (r.status !== 0) return false;
-    const m = r.stdout.trim().match(/^(\d+)\s+(.*)$/);
-    if (!m) return false;
-    const args = m[2].split(/\s+/);
-    const i = args.findIndex((a) => ['run', 'run-script', 'rum', 'urn'].includes(a));
-    if (i >= 0 && /(^|[\\/])npm(-cli\.js)?$/.test(args.slice(0, i).join(' ').split(' ').pop() || '')) {
-      return args.slice(i + 1).find((a) => !a.startsWith('-')) === 'build';
-    }
-    pid = Number(m[1]);
-  }
-  return false;
-}
 
 // Build flags must stay baseline (the kernels pick their ISA in the source): no -march=native etc.
 function checkBaselineFlags(buildDir) {
@@ -114,8 +94,10 @@ function buildTarget(key, srcDir, outDir) {
     const problems = elfProblems(join(outDir, 'prebuilds', files[0]), arch);
     if (problems.length) fail(problems.join('\n'));
   }
+  const requires = platform === 'linux' && !isMusl ? glibcRequires(join(outDir, 'prebuilds', files[0])) : undefined;
+  if (requires) log(`${files[0]} needs glibc >= ${requires.glibc}, libstdc++ GLIBCXX_${requires.glibcxx}`);
   return { file: files[0], toolchain: { compiler, node: process.version, builtOn: hostKey,
-    prebuildify: pkgVersion('prebuildify'), nodeGyp: pkgVersion('node-gyp') } };
+    prebuildify: pkgVersion('prebuildify'), nodeGyp: pkgVersion('node-gyp'), requires } };
 }
 
 const pkgVersion = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
@@ -143,7 +125,7 @@ function install(hash, added) {
     const key = targetKeyOf(f);
     const fits = old && old.sourceHash === hash && old.files?.[f] === sha256(join(prebuildsDir, f));
     if (replaced.has(key) || !fits) {
-      if (!replaced.has(key)) log(`removing prebuilds/${f}: not built from these sources (rebuild it with .github/workflows/prebuild.yml)`);
+      if (!replaced.has(key)) log(`removing prebuilds/${f}: not built from these sources (linux: npm run prebuild; others: .github/workflows/prebuild.yml)`);
       rmSync(join(prebuildsDir, f));
     } else if (old.toolchain?.[key]) {
       toolchain[key] = old.toolchain[key];
@@ -203,9 +185,12 @@ function merge(dirs) {
     if (m.sourceHash !== hash) fail(`${dir} was built from other sources (sourceHash ${m.sourceHash.slice(0, 16)}…, here ${hash.slice(0, 16)}…)`);
     for (const [f, h] of Object.entries(m.files)) {
       if (sha256(join(dir, f)) !== h) fail(`${dir}/${f} does not match its manifest's sha256`);
-      const key = targetKeyOf(f);
-      if (m.toolchain?.[key]?.builtOn !== key) continue; // only what that job built itself, not what it checked out
-      added.push({ file: f, from: join(dir, f), toolchain: m.toolchain[key] });
+      // Each job also carries the prebuilds it checked out: identical files are no news.
+      const here = join(prebuildsDir, f);
+      if (existsSync(here) && sha256(here) === h) continue;
+      const other = added.find((a) => a.file === f);
+      if (other) fail(`${f} differs between ${dirname(dirname(other.from))} and ${dir}`);
+      added.push({ file: f, from: join(dir, f), toolchain: m.toolchain?.[targetKeyOf(f)] ?? null });
       log(`merging ${f} from ${dir}`);
     }
   }
@@ -215,8 +200,6 @@ function merge(dirs) {
 const argv = process.argv.slice(2);
 if (argv[0] === '--merge') {
   merge(argv.slice(1));
-} else if (runAsBuildHook()) {
-  console.log('prebuild: skipped (npm runs "prebuild" before "build"); run `npm run prebuild` to rebuild the prebuilds');
 } else {
   const t = argv.find((a) => a.startsWith('--targets'));
   const list = t ? (t.includes('=') ? t.split('=')[1] : argv[argv.indexOf(t) + 1]) : null;

@@ -2,6 +2,7 @@
 // out by hand below, and the SVG writer (bench/chart.mjs): well-formed, one bar per system per cell,
 // one limit line per cell, bar heights ordered like the values.
 import { describe, expect, it } from 'vitest';
+import { bf16ToF32, f32ToBf16, makeTable, naiveApplyQK, tableApplyQK } from '../bench/baselines.mjs';
 import { renderChart } from '../bench/chart.mjs';
 import { cellMetrics, checkTargets } from '../bench/report.mjs';
 import { callsPerSample, formatNs, gbps, median, speedup, summarize } from '../bench/stats.mjs';
@@ -83,6 +84,68 @@ describe('bench stats', () => {
     expect(byId['js-vs-naive'].status).toBe('PASS'); // 47.6 >= 20
     expect(byId['decode-overhead'].status).toBe('n/a'); // no S1 cell
   });
+});
+
+describe('bench baselines (hand-written JS)', () => {
+  it('bf16 by hand: decode is bits << 16, encode rounds to nearest, ties to even', () => {
+    expect(bf16ToF32(0x3f80)).toBe(1);
+    expect(bf16ToF32(0xc040)).toBe(-3);
+    expect(f32ToBf16(1)).toBe(0x3f80);
+    expect(f32ToBf16(1 + 2 ** -8)).toBe(0x3f80); // tie, even stays
+    expect(f32ToBf16(1 + 3 * 2 ** -8)).toBe(0x3f82); // tie, odd rounds up
+    expect(f32ToBf16(1 + 2 ** -8 + 2 ** -12)).toBe(0x3f81); // above the tie
+    expect(f32ToBf16(-2.5)).toBe(0xc020);
+  });
+
+  // Independent float64 reference: token t at position start + t, pair j rotated by (start+t) * base^(-2j/D).
+  function reference(x: number[], heads: number, D: number, start: number, base: number, style: string): number[] {
+    const out = x.slice();
+    const tokens = x.length / (heads * D);
+    for (let t = 0; t < tokens; t++)
+      for (let h = 0; h < heads; h++)
+        for (let j = 0; j < D / 2; j++) {
+          const a = (start + t) * Math.pow(base, (-2 * j) / D);
+          const o = (t * heads + h) * D;
+          const [i0, i1] = style === 'half' ? [o + j, o + j + D / 2] : [o + 2 * j, o + 2 * j + 1];
+          out[i0] = x[i0] * Math.cos(a) - x[i1] * Math.sin(a);
+          out[i1] = x[i1] * Math.cos(a) + x[i0] * Math.sin(a);
+        }
+    return out;
+  }
+
+  for (const style of ['half', 'interleaved'] as const)
+    it(`table and naive match a float64 reference (${style}, f32 and bf16)`, () => {
+      const D = 8, qHeads = 2, kHeads = 1, tokens = 3, start = 5, base = 10000;
+      const qv = Array.from({ length: tokens * qHeads * D }, (_, i) => Math.sin(i * 1.7) * 0.9);
+      const kv = Array.from({ length: tokens * kHeads * D }, (_, i) => Math.cos(i * 0.3) * 0.8);
+      const qRef = reference(qv, qHeads, D, start, base, style);
+      const kRef = reference(kv, kHeads, D, start, base, style);
+      const table = makeTable(start + tokens, D, base);
+      const fns = [
+        tableApplyQK({ style, dtype: 'f32', headDim: D, qHeads, kHeads, table }),
+        naiveApplyQK({ style, dtype: 'f32', headDim: D, qHeads, kHeads, base }),
+      ];
+      for (const f of fns) {
+        const q = Float32Array.from(qv), k = Float32Array.from(kv);
+        f(q, k, start);
+        q.forEach((v, i) => expect(Math.abs(v - qRef[i])).toBeLessThan(1e-6));
+        k.forEach((v, i) => expect(Math.abs(v - kRef[i])).toBeLessThan(1e-6));
+      }
+      // bf16: inputs rounded to bf16 first; the result is within one bf16 ulp (2^-8 for |x| < 1) of the reference.
+      const q16 = Uint16Array.from(qv, f32ToBf16), k16 = Uint16Array.from(kv, f32ToBf16);
+      const qRef16 = reference(Array.from(q16, bf16ToF32), qHeads, D, start, base, style);
+      const kRef16 = reference(Array.from(k16, bf16ToF32), kHeads, D, start, base, style);
+      for (const dtype of ['bf16'] as const)
+        for (const f of [
+          tableApplyQK({ style, dtype, headDim: D, qHeads, kHeads, table }),
+          naiveApplyQK({ style, dtype, headDim: D, qHeads, kHeads, base }),
+        ]) {
+          const q = q16.slice(), k = k16.slice();
+          f(q, k, start);
+          q.forEach((v, i) => expect(Math.abs(bf16ToF32(v) - qRef16[i])).toBeLessThanOrEqual(2 ** -8));
+          k.forEach((v, i) => expect(Math.abs(bf16ToF32(v) - kRef16[i])).toBeLessThanOrEqual(2 ** -8));
+        }
+    });
 });
 
 /** Every opened tag is closed in order (a small well-formedness check; no XML parser needed). */

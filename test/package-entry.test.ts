@@ -1,4 +1,4 @@
-// The built package as a user gets it: `npm run build`, then import 'rope-simd' from ESM and
+// The built package as a user gets it: `npm run build:ts`, then import 'rope-simd' from ESM and
 // require('rope-simd') from CJS in a separate project (exports map, types), and the backend
 // environment switches, each in a fresh node process.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -45,7 +45,7 @@ function result(r: Run): { info: { backend: string; isa: string; reason?: string
 }
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+  execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'pipe' });
   project = mkdtempSync(join(tmpdir(), 'rope-entry-'));
   mkdirSync(join(project, 'node_modules'));
   symlinkSync(root, join(project, 'node_modules', 'rope-simd'), 'dir');

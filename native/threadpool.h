@@ -1,0 +1,48 @@
+// The native thread pool of issue 7: one plan split by tokens into contiguous parts, run by the
+// caller plus helper threads created once (lazily) and shared by every call of the process (sync
+// calls, async workers on the libuv pool, every worker_thread). Each token's rows are computed by
+// exactly the same code whatever the split, so results are bit-identical for any thread count.
+#pragma once
+#include <cstdint>
+
+#include "rope.h"
+
+namespace rope {
+
+// Plan::threads == 0 means 'auto'.
+constexpr int64_t kThreadsAuto = 0;
+// Explicit thread counts above this run as this many (the binding accepts up to 1024).
+constexpr int64_t kMaxPoolThreads = 64;
+// 'auto' never uses more threads than this, even on big machines: RoPE is memory-bound and more
+// threads than memory channels only add contention.
+constexpr int64_t kAutoMaxThreads = 16;
+// 'auto' uses one thread below this many bytes of rotated rows per call (q + k, all heads, batch,
+// tokens, rotaryDim elements each), and about one thread per kAutoMinBytes/2 above it, up to the
+// machine's cores. Measured on the 2-core x86-64 (AVX-512) dev machine with
+//   node bench/threads.mjs --crossover
+// (median of many calls, f32, 32 q + 8 k heads of 128, tokens swept 1..4096): 2 threads beat one
+// from about 24 tokens = 960 KiB (1.3x at 64 tokens, 1.9x at 1024); below ~512 KiB the
+// hand-off to a pool thread (a few microseconds) costs more than it saves. 1 MiB leaves margin.
+constexpr int64_t kAutoMinBytes = int64_t(1) << 20;
+
+// Bytes of rows a plan rotates (saturating; only compared with thresholds).
+int64_t planBytes(const Plan& p);
+
+// The number of parts a plan runs in: threads resolved ('auto' by size and cores), capped by
+// kMaxPoolThreads and by the number of tokens (the split is by tokens).
+int64_t resolveThreads(const Plan& p);
+
+// Runs the whole plan: on the calling thread alone when it resolves to one part, otherwise split
+// into contiguous token ranges that the caller and pool threads claim. Returns when all are done.
+// Never throws: if helper threads cannot be created, the caller runs the remaining parts itself.
+void walkThreaded(const Plan& p);
+
+// Runs fn(ctx, i, parts) for i in [0, parts), on the caller and up to parts-1 pool threads;
+// returns when all are done. fn must not throw.
+using PartFn = void (*)(void* ctx, int64_t i, int64_t parts);
+void parallelFor(int64_t parts, PartFn fn, void* ctx);
+
+// Threads the pool has created so far (tests, diagnostics).
+int64_t poolThreads();
+
+}  // namespace rope

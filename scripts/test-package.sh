@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end: the package a user installs. `npm pack`, then in empty projects with no network and no
+# compiler on PATH:
+#   1. install the tarball: the prebuild is used, ESM and CJS imports say native, and a rotation
+#      agrees with the JS engine (scripts/smoke-rotate.cjs);
+#   2. install it again with prebuilds/ removed from the tarball: the install still succeeds, the
+#      backend is js, and backendInfo.reason says there was no prebuild and no compiler.
+# No network: npm --offline (cache only: node-gyp-build, the one dependency, comes from the npm cache
+# that the repo's own npm install filled) and every proxy pointed at a closed port.
+# Usage: scripts/test-package.sh [--keep]   (about 40 s, most of it npm pack running tsup)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/rope-simd-package-test.XXXXXX)
+[ "${1:-}" = --keep ] && echo "test-package: keeping $work" || trap 'rm -rf "$work"' EXIT
+say() { echo "test-package: $*"; }
+die() { echo "test-package: FAILED: $*" >&2; exit 1; }
+
+# Stale prebuilds would be rejected by the install script: say so first, plainly.
+node "$repo/scripts/check-prebuilds.mjs" >/dev/null || die 'the prebuilds do not match the sources (scripts/check-prebuilds.mjs says why): run npm run prebuild'
+
+# --- the tarball (npm pack runs "prepare" = tsup, so dist/ is fresh) --------------------------------
+(cd "$repo" && npm pack --silent --pack-destination "$work" >/dev/null)
+tarball=$(ls "$work"/rope-simd-*.tgz)
+listing=$(tar -tzf "$tarball")
+for must in package/dist/index.js package/dist/index.cjs package/dist/index.d.ts package/dist/index.d.cts \
+  package/prebuilds/manifest.json package/prebuilds/linux-x64/rope-simd.glibc.node \
+  package/prebuilds/linux-arm64/rope-simd.glibc.node package/scripts/install.cjs package/binding.gyp \
+  package/CMakeLists.txt package/native/binding.cc; do
+  grep -qx "$must" <<<"$listing" || die "$must is not in the tarball"
+done
+if grep -E '^package/(test|build[^/]*|node_modules|bench)/' <<<"$listing"; then die 'the tarball contains tests, build output or node_modules'; fi
+say "$(basename "$tarball"): $(wc -l <<<"$listing") files, $(du -k "$tarball" | cut -f1) kB"
+
+# --- the same tarball without prebuilds/ ----------------------------------------------------------
+mkdir "$work/unpacked"
+tar -xzf "$tarball" -C "$work/unpacked"
+rm -rf "$work/unpacked/package/prebuilds"
+tar -czf "$work/rope-simd-noprebuilds.tgz" -C "$work/unpacked" package
+
+# --- a PATH with node, npm and basic tools only: no cc, c++, g++, clang, make, python --------------
+bin="$work/bin"
+mkdir "$bin"
+ln -s "$(command -v node)" "$bin/node"
+ln -s "$(command -v npm)" "$bin/npm"
+for t in sh env cat ls mkdir rm cp mv ln dirname basename uname grep sed true false; do
+  p=$(command -v "$t") && ln -s "$p" "$bin/$t"
+done
+for t in cc c++ gcc g++ clang clang++ make python3 python; do
+  [ -e "$bin/$t" ] && die "$t is on the test PATH"
+done
+cache=$(npm config get cache 2>/dev/null)
+
+# Runs a command in project $1 with the sandbox environment (nothing else inherited).
+sandbox() {
+  local dir=$1; shift
+  (cd "$dir" && env -i HOME="$HOME" PATH="$bin" npm_config_cache="$cache" npm_config_offline=true \
+    npm_config_proxy=http://127.0.0.1:9/ npm_config_https_proxy=http://127.0.0.1:9/ \
+    npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false "$@")
+}
+
+# ESM import check: dynamic import from an .mjs resolves the "import" export, a plain require the
+# "require" one; each prints backendInfo as JSON.
+esm_info() { sandbox "$1" "${@:2}" node --input-type=module -e \
+  "import { backendInfo, Rope } from 'rope-simd'; if (typeof Rope !== 'function') throw new Error('no Rope'); console.log(JSON.stringify(backendInfo))"; }
+cjs_info() { sandbox "$1" "${@:2}" node -e \
+  "const { backendInfo, Rope } = require('rope-simd'); if (typeof Rope !== 'function') throw new Error('no Rope'); console.log(JSON.stringify(backendInfo))"; }
+field() { node -e 'const o = JSON.parse(process.argv[1]); console.log(o[process.argv[2]] ?? "")' "$1" "$2"; }
+
+install_into() { # project dir, tarball -> npm's output in $dir/install.log
+  mkdir -p "$1"
+  echo '{ "name": "consumer", "version": "1.0.0", "private": true }' > "$1/package.json"
+  cp "$repo/scripts/smoke-rotate.cjs" "$1/"
+  if ! sandbox "$1" npm install --foreground-scripts "$2" > "$1/install.log" 2>&1; then
+    cat "$1/install.log"
+    grep -q ENOTCACHED "$1/install.log" && die "node-gyp-build is not in the npm cache ($cache): run 'npm cache add node-gyp-build@4' once, with network"
+    die "npm install $2 failed"
+  fi
+}
+
+# --- 1. with prebuilds ----------------------------------------------------------------------------
+p1="$work/with-prebuilds"
+install_into "$p1" "$tarball"
+grep -q 'rope-simd: using prebuild prebuilds/linux-x64/rope-simd.glibc.node' "$p1/install.log" \
+  || { cat "$p1/install.log"; die 'the install script did not report using the prebuild'; }
+[ -e "$p1/node_modules/rope-simd/build/Release" ] && die 'something was compiled (build/Release exists)'
+for how in esm cjs; do
+  info=$(${how}_info "$p1")
+  [ "$(field "$info" backend)" = native ] || die "$how import: backendInfo $info, expected native"
+  say "with prebuilds, $how import: backendInfo $info"
+done
+sandbox "$p1" node smoke-rotate.cjs run > "$work/native.json"
+sandbox "$p1" env ROPE_SIMD_BACKEND=js node smoke-rotate.cjs run > "$work/js.json"
+sandbox "$p1" node -e 'import("rope-simd").then((m) => console.log(m.backendInfo.backend))' | grep -qx native \
+  || die 'import() from CJS did not load the native backend'
+node "$work/with-prebuilds/smoke-rotate.cjs" compare "$work/native.json" "$work/js.json" || die 'native and JS results differ'
+
+# --- 2. without prebuilds -------------------------------------------------------------------------
+p2="$work/without-prebuilds"
+install_into "$p2" "$work/rope-simd-noprebuilds.tgz"
+notice=$(grep 'rope-simd:' "$p2/install.log" || true)
+say "without prebuilds, install notice: ${notice:-<none>}"
+[ -n "$notice" ] || { cat "$p2/install.log"; die 'the install printed no notice'; }
+for how in esm cjs; do
+  info=$(${how}_info "$p2")
+  [ "$(field "$info" backend)" = js ] || die "$how import: backendInfo $info, expected js"
+  reason=$(field "$info" reason)
+  grep -qi 'no prebuild' <<<"$reason" || die "$how import: reason '$reason' does not say there is no prebuild"
+  grep -qi 'compiler' <<<"$reason" || die "$how import: reason '$reason' does not say there is no compiler"
+  say "without prebuilds, $how import: backendInfo $info"
+done
+sandbox "$p2" node smoke-rotate.cjs run > "$work/fallback.json"
+node "$p1/smoke-rotate.cjs" compare "$work/native.json" "$work/fallback.json" || die 'the fallback JS engine disagrees with native'
+say ok

@@ -1,0 +1,226 @@
+// applyAsync / applyQKAsync. Through the Rope (whichever engine this run uses): same bits as the
+// sync calls, refusals reject (nothing thrown, nothing written), concurrent calls = sequential
+// sync calls, a detached buffer rejects with a TypeError. Through the addon itself (loaded
+// directly, so these run under ROPE_SIMD_BACKEND=js too): the event loop keeps turning during an
+// S4-sized call, and a buffer transferred mid-call (then collected) cannot crash the process.
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import type { NativeAddon, NativeRopeHandle } from '../lib/abi.js';
+import { Rope } from '../lib/rope.js';
+import { rng } from './helpers/engine-ref.js';
+
+const requireHere = createRequire(import.meta.url);
+const addon = requireHere(resolve(process.env.ROPE_SIMD_ADDON || 'build/Release/rope_simd.node')) as NativeAddon;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const random = (n: number, seed: number): Float32Array => {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+};
+const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
+
+describe('Rope.applyAsync / applyQKAsync', () => {
+  const D = 64;
+  const rope = new Rope({ headDim: D, rotaryDim: 48, base: 10000 });
+
+  it('rotate like a plain float64 rotation (small case)', async () => {
+    const H = 2, T = 3, pos = [7, 0, 70000];
+    const x = random(T * H * D, 1);
+    const want = Float64Array.from(x);
+    for (let t = 0; t < T; t++)
+      for (let h = 0; h < H; h++)
+        for (let j = 0; j < 24; j++) {
+          const a = pos[t] * 10000 ** (-(2 * j) / 48);
+          const i = (t * H + h) * D;
+          const x1 = x[i + j], x2 = x[i + j + 24];
+          want[i + j] = x1 * Math.cos(a) - x2 * Math.sin(a);
+          want[i + j + 24] = x2 * Math.cos(a) + x1 * Math.sin(a);
+        }
+    await expect(rope.applyAsync(x, { heads: H, positions: Int32Array.from(pos) })).resolves.toBeUndefined();
+    for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - want[i])).toBeLessThan(2e-6);
+  });
+
+  it('equal apply / applyQK bit for bit: f32, f16 bits, bf16, batch, bhsd, inverse, threads', async () => {
+    const r = rng(5);
+    for (let c = 0; c < 24; c++) {
+      const dtype = (['f32', 'f16', 'bf16'] as const)[c % 3];
+      const layout = (['shd', 'bshd', 'bhsd'] as const)[Math.floor(c / 3) % 3];
+      const batch = layout === 'shd' ? 1 : 1 + Math.floor(r() * 3);
+      const T = 1 + Math.floor(r() * 40), qH = 1 + Math.floor(r() * 4), kH = 1 + Math.floor(r() * 3);
+      const mk = (heads: number) => {
+        const f = random(batch * T * heads * D, c * 7 + heads);
+        if (dtype === 'f32') return f;
+        return Uint16Array.from(new Uint32Array(f.buffer), (b) => b >>> 16);
+      };
+      const q = mk(qH), k = mk(kH);
+      const opts = { qHeads: qH, kHeads: kH, positions: Math.floor(r() * 1e6), layout, batch, dtype, inverse: c % 2 === 1, threads: 1 + (c % 3) };
+      const q2 = q.slice(), k2 = k.slice();
+      rope.applyQK(q as Float32Array, k as Float32Array, opts as never);
+      await rope.applyQKAsync(q2 as Float32Array, k2 as Float32Array, opts as never);
+      expect(bytes(q2)).toEqual(bytes(q));
+      expect(bytes(k2)).toEqual(bytes(k));
+      const x = mk(qH), x2 = x.slice();
+      const o = { heads: qH, positions: opts.positions, layout, batch, dtype, threads: 'auto' as const };
+      rope.apply(x as Float32Array, o as never);
+      await rope.applyAsync(x2 as Float32Array, o as never);
+      expect(bytes(x2)).toEqual(bytes(x));
+    }
+  });
+
+  it('a refused call rejects (never throws) and writes nothing', async () => {
+    const q = random(4 * 2 * D, 3), k = random(4 * D, 4);
+    const q0 = bytes(q), k0 = bytes(k);
+    const cases: [() => Promise<void>, ErrorConstructor, RegExp][] = [
+      [() => rope.applyAsync(q, { heads: 3, positions: 0 }), RangeError, /length/],
+      [() => rope.applyAsync(q, { heads: 2, positions: -1 }), RangeError, /positions/],
+      [() => rope.applyAsync(q, { heads: 2, positions: 0, threads: 0 }), RangeError, /threads/],
+      [() => rope.applyAsync(q, { heads: 2, positions: 0, threads: 'x' as never }), TypeError, /threads/],
+      [() => rope.applyQKAsync(q, k, { qHeads: 2, kHeads: 1, positions: Int32Array.from([1, 2, -3, 4]) }), RangeError, /negative/],
+      [() => rope.applyQKAsync(q, q, { qHeads: 2, kHeads: 2, positions: 0 }), RangeError, /overlap|same|share/],
+      [() => rope.applyAsync(null as never, { heads: 2, positions: 0 }), TypeError, /x/],
+    ];
+    for (const [call, type, re] of cases) {
+      let p: Promise<void> | undefined;
+      expect(() => (p = call())).not.toThrow();
+      await expect(p).rejects.toThrow(type);
+      await expect(p).rejects.toThrow(re);
+      expect(bytes(q)).toEqual(q0);
+      expect(bytes(k)).toEqual(k0);
+    }
+  });
+
+  it('a buffer detached before the call rejects with a TypeError', async () => {
+    const x = random(2 * D, 9);
+    structuredClone(x.buffer, { transfer: [x.buffer] });
+    await expect(rope.applyAsync(x, { heads: 1, positions: 0 })).rejects.toThrow(TypeError);
+    await expect(rope.applyAsync(x, { heads: 1, positions: 0 })).rejects.toThrow(/detached/);
+    const q = random(2 * D, 10);
+    const k = random(2 * D, 11);
+    structuredClone(k.buffer, { transfer: [k.buffer] });
+    await expect(rope.applyQKAsync(q, k, { qHeads: 1, kHeads: 1, positions: 0 })).rejects.toThrow(TypeError);
+  });
+
+  it('concurrent async calls on different arrays = sequential sync calls', async () => {
+    const n = 8;
+    const H = 4, T = 300;
+    const inputs = Array.from({ length: n }, (_, i) => ({ q: random(T * H * D, 100 + i), k: random(T * D, 200 + i), pos: i * 1000 }));
+    const sync = inputs.map(({ q, k, pos }) => {
+      const a = q.slice(), b = k.slice();
+      rope.applyQK(a, b, { qHeads: H, kHeads: 1, positions: pos, threads: 1 });
+      return [bytes(a), bytes(b)];
+    });
+    await Promise.all(inputs.map(({ q, k, pos }, i) => rope.applyQKAsync(q, k, { qHeads: H, kHeads: 1, positions: pos, threads: 1 + (i % 3) })));
+    inputs.forEach(({ q, k }, i) => {
+      expect(bytes(q)).toEqual(sync[i][0]);
+      expect(bytes(k)).toEqual(sync[i][1]);
+    });
+  });
+});
+
+describe('the addon on the libuv pool (loaded directly)', () => {
+  const D = 128;
+  const invFreq = Float64Array.from({ length: D / 2 }, (_, j) => 500000 ** (-(2 * j) / D));
+  const handle: NativeRopeHandle = new addon.NativeRope(D, D, 0, null, 1);
+  // 'shd' q and k; threads as given (0 = auto).
+  const desc = (T: number, qH: number, kH: number, threads: number): Float64Array => {
+    const d = new Float64Array(20);
+    d.set([1, T, 0, 0, 0, 0, threads, 1]);
+    d.set([0, qH, 0, T * qH * D, qH * D, D], 8);
+    d.set([0, kH, 0, T * kH * D, kH * D, D], 14);
+    return d;
+  };
+
+  it('an S4 applyQKAsync (4096 tokens x 40 heads x 128, f32) leaves the event loop free', async () => {
+    const T = 4096, qH = 32, kH = 8;
+    const q = random(T * qH * D, 1), k = random(T * kH * D, 2);
+    const want = [q.slice(), k.slice()];
+    const t0 = performance.now();
+    handle.apply(want[0], want[1], null, invFreq, desc(T, qH, kH, 1));
+    const syncMs = performance.now() - t0;
+    const ticks: number[] = [];
+    const timer = setInterval(() => ticks.push(performance.now()), 1);
+    await new Promise((r) => setTimeout(r, 5)); // the interval is running
+    const start = performance.now();
+    let last = start;
+    let maxGap = 0;
+    const n0 = ticks.length;
+    // Three calls back to back: a window long enough to count ticks on a busy machine.
+    for (let i = 0; i < 3; i++) {
+      const p = handle.applyAsync!(q, k, null, invFreq, desc(T, qH, kH, 1));
+      await p;
+      if (i === 0) {
+        expect(bytes(q)).toEqual(bytes(want[0]));
+        expect(bytes(k)).toEqual(bytes(want[1]));
+      }
+    }
+    const duration = performance.now() - start;
+    clearInterval(timer);
+    for (const t of ticks.slice(n0)) {
+      maxGap = Math.max(maxGap, t - last);
+      last = t;
+    }
+    maxGap = Math.max(maxGap, performance.now() - last);
+    expect(syncMs).toBeGreaterThan(3); // an S4 call is long enough for the comparison to mean something
+    expect(ticks.length - n0).toBeGreaterThanOrEqual(5);
+    expect(maxGap).toBeLessThan(duration / 3);
+  });
+
+  it('validation errors throw before the promise exists and write nothing', () => {
+    const q = random(4 * D, 3);
+    const q0 = bytes(q);
+    expect(() => handle.applyAsync!(q, null, null, invFreq, desc(5, 1, 1, 1))).toThrow(RangeError);
+    expect(() => handle.applyAsync!(q, null, null, invFreq, desc(4, 1, 1, 1025))).toThrow(/threads/);
+    expect(() => handle.applyAsync!(q, null, null, new Float64Array(3), desc(4, 1, 1, 1))).toThrow(/invFreq/);
+    expect(bytes(q)).toEqual(q0);
+  });
+
+  it('pins ArrayBuffer memory on this platform (Linux/V8)', () => {
+    expect(addon.pinsBuffers!()).toBe(true);
+  });
+
+  it('a buffer transferred right after the call gets the rotated bytes; nothing crashes', async () => {
+    const T = 256, H = 64; // 8 MiB: past malloc's mmap threshold, so a premature free would unmap it
+    const x = random(T * H * D, 7);
+    const want = x.slice();
+    handle.apply(want, null, null, invFreq, desc(T, H, 1, 1));
+    const p = handle.applyAsync!(x, null, null, invFreq, desc(T, H, 1, 2));
+    const moved = structuredClone(x.buffer, { transfer: [x.buffer] });
+    expect(x.byteLength).toBe(0); // detached mid-call: fine
+    await p;
+    expect(new Uint8Array(moved)).toEqual(bytes(want));
+  });
+
+  it('a buffer transferred mid-call and collected by its new owner: no crash (repeated)', async () => {
+    const T = 512, H = 32; // 8 MiB each
+    for (let i = 0; i < 12; i++) {
+      let x: Float32Array | null = random(T * H * D, 20 + i);
+      const p = handle.applyAsync!(x, null, null, invFreq, desc(T, H, 1, 1 + (i % 2)));
+      structuredClone(x.buffer, { transfer: [x.buffer] }); // the new owner is dropped at once
+      x = null;
+      gc();
+      gc();
+      await p;
+    }
+    // Still healthy: a fresh call rotates correctly.
+    const y = random(4 * D, 99);
+    const z = y.slice();
+    handle.apply(z, null, null, invFreq, desc(4, 1, 1, 1));
+    await handle.applyAsync!(y, null, null, invFreq, desc(4, 1, 1, 1));
+    expect(bytes(y)).toEqual(bytes(z));
+  });
+
+  it('SharedArrayBuffer positions rewritten mid-call (negative, huge) cannot break memory safety', async () => {
+    const T = 2048, H = 16;
+    const x = random(T * H * D, 31);
+    const pos = new Int32Array(new SharedArrayBuffer(T * 4)).map((_, i) => i);
+    const p = handle.applyAsync!(x, null, pos, invFreq, desc(T, H, 1, 2));
+    for (let i = 0; i < T; i++) pos[i] = i % 2 ? -2147483648 : 2147483647;
+    await p;
+    for (let i = 0; i < x.length; i += 997) expect(Number.isFinite(x[i])).toBe(true);
+  });
+});

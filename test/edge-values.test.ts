@@ -1,0 +1,221 @@
+// Issue 8, data edge cases: NaN (f32/f16/bf16 payloads, signalling ones included), ±Infinity, -0,
+// subnormals, values at and near each type's max. Every rotated element must follow the rotation
+// formula written here in float64 with the engine's own float32 cos/sin (rope.cosSin):
+//   x' = x*c - y*s, y' = y*c + x*s (s negated for the inverse), rounded once to the storage type;
+// NaN exactly where the formula gives NaN (any payload), and every element that is not rotated
+// (pass-through dims past rotaryDim, the padding between token rows) bit for bit as it was.
+// JS engine: exactly the formula. Native engine, every ISA this machine runs: within the parity
+// tolerance (f32: 2 ulp of the row's largest finite |value|; f16/bf16: that or 1 ulp of the element),
+// with infinities equal (max and Infinity are neighbours: 2 ordinal steps allowed for f32, 1 for 16-bit).
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRope, nativeAddon, selectIsa, supportedIsas } from '../lib/internal.js';
+import type { DTypeName, RopeStyle } from '../lib/types.js';
+import { bf16Value, f16Value, roundBf16, roundF16 } from './helpers/engine-ref.js';
+
+const HEAD_DIM = 16;
+const ROT = 12; // partial: dims 12..15 pass through
+const HALF = ROT / 2;
+const Q_HEADS = 6;
+const K_HEADS = 3;
+const PAD = 3; // elements between token rows, filled with NaN payloads that must survive
+const POSITIONS = [0, 1, 3, 100, 4097, 65535, 2 ** 24 + 1, 2 ** 31 - 1];
+const TOKENS = POSITIONS.length;
+
+// Specials as storage bit patterns. Signalling NaNs first: a kernel that pushes untouched data
+// through arithmetic would quiet them.
+const F32 = [
+  0x7fa12345, 0xff800001, 0x7fc00000, 0xffc0beef, 0x7f800000, 0xff800000, 0x00000000, 0x80000000,
+  0x00000001, 0x807fffff, 0x00400000, 0x00800000, 0x7f7fffff, 0xff7fffff, 0x7f7ffffe, 0x7f000000,
+  0x3f800000, 0xbf800000, 0x3f3504f3, 0x0d800000,
+];
+const F16 = [
+  0x7d23, 0xfc01, 0x7e00, 0xfe5a, 0x7c00, 0xfc00, 0x0000, 0x8000, 0x0001, 0x83ff, 0x0200, 0x0400,
+  0x7bff, 0xfbff, 0x7bfe, 0x7800, 0x3c00, 0xbc00, 0x39a8, 0x1400,
+];
+const BF16 = [
+  0x7f81, 0xff81, 0x7fc0, 0xffe5, 0x7f80, 0xff80, 0x0000, 0x8000, 0x0001, 0x807f, 0x0040, 0x0080,
+  0x7f7f, 0xff7f, 0x7f7e, 0x7f00, 0x3f80, 0xbf80, 0x3f35, 0x0d80,
+];
+
+interface Fmt {
+  specials: number[];
+  decode(bits: number): number;
+  round(v: number): number;
+  ordinalSlack: number;
+}
+const f32Word = new Float32Array(1);
+const u32Word = new Uint32Array(f32Word.buffer);
+const FMT: Record<DTypeName, Fmt> = {
+  f32: { specials: F32, decode: (b) => ((u32Word[0] = b), f32Word[0]), round: Math.fround, ordinalSlack: 2 },
+  f16: { specials: F16, decode: f16Value, round: roundF16, ordinalSlack: 1 },
+  bf16: { specials: BF16, decode: bf16Value, round: roundBf16, ordinalSlack: 1 },
+};
+
+/** Rotated dims: the specials paired in turn (q and k together hold every ordered pair); NaN
+ * payloads everywhere else. */
+function makeBits(dtype: DTypeName, heads: number, seed: number): Uint32Array {
+  const sp = FMT[dtype].specials;
+  const stride = heads * HEAD_DIM + PAD;
+  const bits = new Uint32Array(TOKENS * stride);
+  let pair = seed;
+  for (let i = 0; i < bits.length; i++) bits[i] = sp[(i * 7 + seed) % 4]; // NaN payloads by default
+  for (let t = 0; t < TOKENS; t++)
+    for (let h = 0; h < heads; h++)
+      for (let j = 0; j < HALF; j++, pair++) {
+        const a = sp[pair % sp.length];
+        const b = sp[Math.floor(pair / sp.length) % sp.length];
+        bits[t * stride + h * HEAD_DIM + j] = a; // the engines read the pair per style below
+        bits[t * stride + h * HEAD_DIM + HALF + j] = b;
+      }
+  return bits;
+}
+
+function toArray(dtype: DTypeName, bits: Uint32Array): Float32Array | Uint16Array {
+  if (dtype !== 'f32') return Uint16Array.from(bits);
+  const a = new Float32Array(bits.length);
+  new Uint32Array(a.buffer).set(bits);
+  return a;
+}
+const bitsOf = (a: Float32Array | Uint16Array) => (a instanceof Float32Array ? new Uint32Array(a.buffer, a.byteOffset, a.length) : a);
+
+// Index of the two elements of pair j in a head starting at `at`.
+const pairAt = (style: RopeStyle, at: number, j: number): [number, number] =>
+  style === 'half' ? [at + j, at + HALF + j] : [at + 2 * j, at + 2 * j + 1];
+
+const ordinal = (dtype: DTypeName, b: number) => {
+  const sign = dtype === 'f32' ? 0x80000000 : 0x8000;
+  return b & sign ? -(b & (sign - 1)) : b;
+};
+const ulp32 = (x: number) => (x === 0 ? 2 ** -149 : Math.max(2 ** -149, 2 ** (Math.floor(Math.log2(x)) - 23)));
+
+interface Setup {
+  style: RopeStyle;
+  dtype: DTypeName;
+  inverse: boolean;
+}
+
+/** Rotates q and k (all specials) with `engine`; returns '' or the first disagreement. */
+function check(engine: 'js' | 'native', s: Setup, exact: boolean): string {
+  const rope = createRope({ headDim: HEAD_DIM, rotaryDim: ROT, style: s.style }, engine);
+  const table = createRope({ headDim: HEAD_DIM, rotaryDim: ROT }, 'js').cosSin(POSITIONS);
+  const f = FMT[s.dtype];
+  const inBits = [makeBits(s.dtype, Q_HEADS, 0), makeBits(s.dtype, K_HEADS, TOKENS * Q_HEADS * HALF)];
+  const [q, k] = inBits.map((b) => toArray(s.dtype, b));
+  const dtype = s.dtype === 'f32' ? undefined : s.dtype;
+  rope.applyQK(q as Float32Array, k as Float32Array, {
+    qHeads: Q_HEADS, kHeads: K_HEADS, positions: POSITIONS, tokens: TOKENS, inverse: s.inverse,
+    qTokenStride: Q_HEADS * HEAD_DIM + PAD, kTokenStride: K_HEADS * HEAD_DIM + PAD, dtype,
+  } as never);
+  const outs = [q, k];
+  for (let which = 0; which < 2; which++) {
+    const heads = which === 0 ? Q_HEADS : K_HEADS;
+    const stride = heads * HEAD_DIM + PAD;
+    const before = inBits[which];
+    const after = bitsOf(outs[which]);
+    const rotated = new Uint8Array(before.length);
+    for (let t = 0; t < TOKENS; t++)
+      for (let h = 0; h < heads; h++) {
+        const at = t * stride + h * HEAD_DIM;
+        const exp: [number, number, number][] = []; // [index, expected value, formula value]
+        let rowMax = 0;
+        for (let j = 0; j < HALF; j++) {
+          const c = table.cos[t * ROT + j];
+          const sn = s.inverse ? -table.sin[t * ROT + j] : table.sin[t * ROT + j];
+          const [ix, iy] = pairAt(s.style, at, j);
+          const x = f.decode(before[ix]);
+          const y = f.decode(before[iy]);
+          exp.push([ix, f.round(x * c - y * sn), 0], [iy, f.round(y * c + x * sn), 0]);
+          for (const v of [x, y]) if (Number.isFinite(v)) rowMax = Math.max(rowMax, Math.abs(v));
+          rotated[ix] = rotated[iy] = 1;
+        }
+        for (const [i, e] of exp) {
+          const a = f.decode(after[i]);
+          const where = `${which ? 'k' : 'q'} t${t} (position ${POSITIONS[t]}) h${h} element ${i - at}: in [${f.decode(before[i])}], expected ${e}, got ${a}`;
+          if (Number.isNaN(e) || Number.isNaN(a)) {
+            if (Number.isNaN(e) !== Number.isNaN(a)) return `NaN-ness differs at ${where}`;
+            continue;
+          }
+          if (exact) {
+            if (!Object.is(a, e)) return `not the formula at ${where}`;
+            continue;
+          }
+          const near = Math.abs(a - e) <= 2 * ulp32(rowMax) || Math.abs(ordinal(s.dtype, after[i]) - ordinal(s.dtype, encode(s.dtype, e))) <= f.ordinalSlack;
+          if (!near) return `outside the tolerance at ${where} (row max ${rowMax})`;
+        }
+      }
+    for (let i = 0; i < before.length; i++) {
+      if (!rotated[i] && after[i] !== before[i]) return `${which ? 'k' : 'q'} element ${i} (not rotated) changed: 0x${before[i].toString(16)} -> 0x${after[i].toString(16)}`;
+    }
+  }
+  return '';
+}
+
+/** Storage bits of an exactly representable value (the expected ones are). */
+function encode(dtype: DTypeName, v: number): number {
+  if (dtype === 'f32') return (f32Word[0] = v), u32Word[0];
+  const sp = dtype === 'f16' ? 0x7c00 : 0x7f80;
+  // binary search over the ordered non-negative patterns, then the sign
+  let lo = 0;
+  let hi = sp;
+  const m = Math.abs(v);
+  const dec = FMT[dtype].decode;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (dec(mid) < m) lo = mid + 1;
+    else hi = mid;
+  }
+  return (v < 0 || Object.is(v, -0) ? 0x8000 : 0) | lo;
+}
+
+const SETUPS: Setup[] = (['f32', 'f16', 'bf16'] as DTypeName[]).flatMap((dtype) =>
+  (['half', 'interleaved'] as RopeStyle[]).flatMap((style) => [false, true].map((inverse) => ({ dtype, style, inverse }))),
+);
+const name = (s: Setup) => `${s.dtype} ${s.style}${s.inverse ? ' inverse' : ''}`;
+
+describe('edge values', () => {
+  it('the cos/sin used here are float32 of plain float64 math where float64 is exact enough', () => {
+    // An independent check of the table the expectations use: positions below 2^17 with
+    // |angle error| < 2^-35 cannot move a float32 rounding except at a near-tie (none here).
+    const rope = createRope({ headDim: HEAD_DIM, rotaryDim: ROT }, 'js');
+    const table = rope.cosSin(POSITIONS);
+    const inv = rope.invFreq;
+    for (let t = 0; t < TOKENS && POSITIONS[t] < 2 ** 17; t++)
+      for (let j = 0; j < HALF; j++) {
+        expect(table.cos[t * ROT + j]).toBe(Math.fround(Math.cos(POSITIONS[t] * inv[j])));
+        expect(table.sin[t * ROT + j]).toBe(Math.fround(Math.sin(POSITIONS[t] * inv[j])));
+      }
+  });
+
+  it('the specials cover NaN, ±Infinity, -0, subnormals and the max of each type', () => {
+    for (const dtype of ['f32', 'f16', 'bf16'] as DTypeName[]) {
+      const v = FMT[dtype].specials.map(FMT[dtype].decode);
+      const max = dtype === 'f32' ? 3.4028234663852886e38 : dtype === 'f16' ? 65504 : 3.3895313892515355e38;
+      expect(v.filter(Number.isNaN).length).toBe(4);
+      expect(v).toContain(Infinity);
+      expect(v).toContain(-Infinity);
+      expect(v.some((x) => Object.is(x, -0))).toBe(true);
+      expect(v).toContain(max);
+      expect(v).toContain(-max);
+      expect(v.filter((x) => x !== 0 && Math.abs(x) < (dtype === 'f16' ? 2 ** -14 : 2 ** -126)).length).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  it.each(SETUPS)('JS engine, $dtype $style inverse=$inverse: exactly the formula', (s) => {
+    expect(check('js', s, true)).toBe('');
+  });
+
+  const isas = nativeAddon ? supportedIsas() : [];
+  const initial = nativeAddon?.isa();
+  afterAll(() => {
+    if (initial) selectIsa(initial);
+  });
+  if (nativeAddon) {
+    it('the native engine runs at least the scalar kernels', () => expect(isas).toContain('scalar'));
+  }
+  describe.each(isas)('native engine, ISA %s', (isa) => {
+    it.each(SETUPS)('$dtype $style inverse=$inverse: the formula within the parity tolerance', (s) => {
+      selectIsa(isa);
+      expect(check('native', s, false), name(s)).toBe('');
+    });
+  });
+});
