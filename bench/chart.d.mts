@@ -9,7 +9,7 @@ export interface ChartCell {
   results: Record<string, { gbps: number; median: number } | undefined>;
 }
 export interface ChartInput {
-  meta: { cpu: string; cores: number; date: string; quick?: boolean };
+  meta: { cpu: string; cores: number; date: string; quick?: boolean; node?: string; platform?: string; command?: string; loadavgBefore?: number[] };
   systems: ChartSystem[];
   cells: ChartCell[];
 }

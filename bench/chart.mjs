@@ -57,7 +57,7 @@ export function renderChart(results) {
   const panelH = 300;
   const panelGap = 74;
   const plotW = W - left - right;
-  const H = top + dtypes.length * (panelH + panelGap) + 20;
+  const H = top + dtypes.length * (panelH + panelGap) + 10;
   const y = (v, y0) => y0 + panelH - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * panelH;
 
   const out = [];
@@ -137,6 +137,10 @@ export function renderChart(results) {
     });
     out.push('</g>');
   });
+  const foot = [meta.node && `node ${meta.node}`, meta.platform, meta.command, meta.loadavgBefore && `load avg ${meta.loadavgBefore[0]}`]
+    .filter(Boolean)
+    .join(' · ');
+  if (foot) out.push(`<text x="${W - right}" y="${H - 8}" text-anchor="end" font-size="10" fill="#777">${escapeXml(foot)}</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
