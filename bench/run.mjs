@@ -14,7 +14,7 @@ import { bf16ToF32 } from './baselines.mjs';
 import { renderChart } from './chart.mjs';
 import { cellMetrics, checkTargets, formatMarkdown, formatTable, formatTargets } from './report.mjs';
 import { callsPerSample } from './stats.mjs';
-import { buildSystems, makeCells, makeContext, makeInputs, restoreIsa } from './systems.mjs';
+import { SHAPES, buildSystems, makeCells, makeContext, makeInputs, restoreIsa } from './systems.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -33,6 +33,9 @@ function parseArgs(argv) {
     } else throw new RangeError(`unknown argument ${a} (try --help)`);
   }
   if (args.json === undefined) throw new RangeError('--json needs a file name');
+  const known = SHAPES.map((s) => s.shape);
+  for (const s of args.shapes ?? [])
+    if (!known.includes(s)) throw new RangeError(`--shapes: unknown shape '${s}', expected some of ${known.join(',')}`);
   return args;
 }
 
