@@ -380,7 +380,8 @@ void LimitPass(const Napi::CallbackInfo& info) {
       info.Length() < 4 || info[3].IsUndefined() ? 1 : intIn(env, numberArg(env, info[3], "threads"), "threads", "", 1, 1024);
   const View v = typedArg(env, info[0], "array", arrayTypeFor(dtype), dtype);
   LimitJob job{static_cast<char*>(v.data), v.length, DType(dtype), float(factor)};
-  parallelFor(std::min(threads, kMaxPoolThreads), limitPart, &job);
+  const int64_t t = std::min(threads, kMaxPoolThreads);
+  parallelFor(t == 1 ? 1 : t * kChunksPerThread, t, limitPart, &job);
 }
 
 // Whether async calls pin ArrayBuffer memory (native/pin.h); tests and docs.

@@ -145,9 +145,9 @@ int64_t resolveThreads(const Plan& p) {
   return n < 1 ? 1 : n;
 }
 
-void parallelFor(int64_t parts, PartFn fn, void* ctx) {
+void parallelFor(int64_t parts, int64_t threads, PartFn fn, void* ctx) {
   std::shared_ptr<Job> job;
-  if (parts > 1) {
+  if (parts > 1 && threads > 1) {
     try {
       job = std::make_shared<Job>();
     } catch (const std::bad_alloc&) {
@@ -160,7 +160,7 @@ void parallelFor(int64_t parts, PartFn fn, void* ctx) {
   job->fn = fn;
   job->ctx = ctx;
   job->parts = parts;
-  const int64_t helpers = pool().ensure(parts - 1);
+  const int64_t helpers = pool().ensure(std::min(parts, threads) - 1);
   if (helpers > 0) {
     try {
       pool().submit(job, helpers);
@@ -173,18 +173,21 @@ void parallelFor(int64_t parts, PartFn fn, void* ctx) {
 }
 
 // Part i of a plan covers tokens [tokens*i/parts, tokens*(i+1)/parts): contiguous and
-// deterministic; tokens*parts < 2^53 * 2^6 cannot overflow.
+// deterministic; tokens*parts < 2^53 * 2^9 (64 threads x 8 chunks) cannot overflow.
 void walkPart(void* ctx, int64_t i, int64_t parts) {
   const Plan& p = *static_cast<const Plan*>(ctx);
   walkRange(p, p.tokens * i / parts, p.tokens * (i + 1) / parts);
 }
 
 void walkThreaded(const Plan& p) {
-  const int64_t parts = resolveThreads(p);
-  if (parts == 1)
+  const int64_t threads = resolveThreads(p);
+  if (threads == 1) {
     walk(p);  // the decode path: no job, no allocation, no lock
-  else
-    parallelFor(parts, walkPart, const_cast<Plan*>(&p));
+    return;
+  }
+  // Several chunks per thread, claimed as threads come free: a helper that starts late (a busy
+  // machine) or runs slow costs one small chunk, not half the call.
+  parallelFor(std::min(p.tokens, threads * kChunksPerThread), threads, walkPart, const_cast<Plan*>(&p));
 }
 
 int64_t poolThreads() { return pool().threads(); }

@@ -18,11 +18,12 @@ constexpr int64_t kMaxPoolThreads = 64;
 constexpr int64_t kAutoMaxThreads = 16;
 // 'auto' uses one thread below this many bytes of rotated rows per call (q + k, all heads, batch,
 // tokens, rotaryDim elements each), and about one thread per kAutoMinBytes/2 above it, up to the
-// machine's cores. Measured on the 2-core x86-64 (AVX-512) dev machine with
-//   node bench/threads.mjs --crossover
-// (median of many calls, f32, 32 q + 8 k heads of 128, tokens swept 1..4096): 2 threads beat one
-// from about 24 tokens = 960 KiB (1.3x at 64 tokens, 1.9x at 1024); below ~512 KiB the
-// hand-off to a pool thread (a few microseconds) costs more than it saves. 1 MiB leaves margin.
+// machine's cores. PROVISIONAL: on the shared 2-core dev machine the crossover could not be
+// measured (other jobs held one core: threads=2 ran at cpu/wall 1.0, so 2 never beat 1 at any
+// size). 1 MiB is ~25 Llama-3-8B prefill tokens in f32, ~50-100 us of one thread's work: well
+// above a pool hand-off (one condition-variable wake, microseconds). Re-measure on an idle
+// machine with `npm run build && node bench/threads.mjs --crossover` (threads=2 vs 1 by tokens,
+// fastest sample) and set this to the smallest size where 2 threads win by >= 10%.
 constexpr int64_t kAutoMinBytes = int64_t(1) << 20;
 
 // Bytes of rows a plan rotates (saturating; only compared with thresholds).
@@ -32,15 +33,18 @@ int64_t planBytes(const Plan& p);
 // kMaxPoolThreads and by the number of tokens (the split is by tokens).
 int64_t resolveThreads(const Plan& p);
 
-// Runs the whole plan: on the calling thread alone when it resolves to one part, otherwise split
+// Runs the whole plan: on the calling thread alone when it resolves to one thread, otherwise split
 // into contiguous token ranges that the caller and pool threads claim. Returns when all are done.
 // Never throws: if helper threads cannot be created, the caller runs the remaining parts itself.
 void walkThreaded(const Plan& p);
 
-// Runs fn(ctx, i, parts) for i in [0, parts), on the caller and up to parts-1 pool threads;
-// returns when all are done. fn must not throw.
+// A threaded call is cut into up to threads * kChunksPerThread contiguous token ranges.
+constexpr int64_t kChunksPerThread = 8;
+
+// Runs fn(ctx, i, parts) for i in [0, parts), on the caller and up to threads-1 pool threads,
+// each claiming the next i as it comes free; returns when all are done. fn must not throw.
 using PartFn = void (*)(void* ctx, int64_t i, int64_t parts);
-void parallelFor(int64_t parts, PartFn fn, void* ctx);
+void parallelFor(int64_t parts, int64_t threads, PartFn fn, void* ctx);
 
 // Threads the pool has created so far (tests, diagnostics).
 int64_t poolThreads();

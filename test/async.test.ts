@@ -106,12 +106,12 @@ describe('Rope.applyAsync / applyQKAsync', () => {
 
   it('a buffer detached before the call rejects with a TypeError', async () => {
     const x = random(2 * D, 9);
-    structuredClone(x.buffer, { transfer: [x.buffer] });
+    structuredClone(x.buffer as ArrayBuffer, { transfer: [x.buffer as ArrayBuffer] });
     await expect(rope.applyAsync(x, { heads: 1, positions: 0 })).rejects.toThrow(TypeError);
     await expect(rope.applyAsync(x, { heads: 1, positions: 0 })).rejects.toThrow(/detached/);
     const q = random(2 * D, 10);
     const k = random(2 * D, 11);
-    structuredClone(k.buffer, { transfer: [k.buffer] });
+    structuredClone(k.buffer as ArrayBuffer, { transfer: [k.buffer as ArrayBuffer] });
     await expect(rope.applyQKAsync(q, k, { qHeads: 1, kHeads: 1, positions: 0 })).rejects.toThrow(TypeError);
   });
 
@@ -196,7 +196,7 @@ describe('the addon on the libuv pool (loaded directly)', () => {
     const want = x.slice();
     handle.apply(want, null, null, invFreq, desc(T, H, 1, 1));
     const p = handle.applyAsync!(x, null, null, invFreq, desc(T, H, 1, 2));
-    const moved = structuredClone(x.buffer, { transfer: [x.buffer] });
+    const moved = structuredClone(x.buffer as ArrayBuffer, { transfer: [x.buffer as ArrayBuffer] });
     expect(x.byteLength).toBe(0); // detached mid-call: fine
     await p;
     expect(diff(moved, want)).toBe(-1);
@@ -211,7 +211,7 @@ describe('the addon on the libuv pool (loaded directly)', () => {
     for (let i = 0; i < 4; i++) {
       let x: Float32Array | null = src.slice();
       const p = handle.applyAsync!(x, null, null, invFreq, desc(T, H, 1, 1));
-      structuredClone(x.buffer, { transfer: [x.buffer] }); // the new owner is dropped at once
+      structuredClone(x.buffer as ArrayBuffer, { transfer: [x.buffer as ArrayBuffer] }); // the new owner is dropped at once
       x = null;
       gc();
       await p;
