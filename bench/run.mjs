@@ -5,6 +5,7 @@
 //
 //   node bench/run.mjs [--quick] [--json FILE] [--shapes S1,S3] [--no-build]
 
+import { runThreadsBench } from './threads.mjs';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -217,9 +218,16 @@ async function main() {
   meta.seconds = Math.round((Date.now() - t0) / 100) / 10;
   meta.loadavgAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
-  const results = { meta, systems: [...systemsSeen.values()], cells, checks };
+  // Issue 7: S3/S4 with threads = 1, 2, 'auto' against the 2-thread limit (native only).
+  const threads = ctx.nativeOk && (!args.shapes || args.shapes.some((s) => s === 'S3' || s === 'S4'))
+    ? await runThreadsBench({ quick: args.quick, progress: (m) => progress.show(`threads ${m}`, true), internal })
+    : { rows: [], table: '', skipped: 'native engine unavailable or S3/S4 not selected' };
+  progress.done();
+
+  const results = { meta, systems: [...systemsSeen.values()], cells, checks, threads: threads.rows };
   results.targets = checkTargets(cells, meta);
   console.log(formatTable(results));
+  if (threads.table) console.log(`\n${threads.table}`);
   const bad = Object.entries(checks).flatMap(([c, r]) => Object.entries(r).filter(([, v]) => !v.ok).map(([id, v]) => `${c} ${id} (max |diff| ${v.maxDiff})`));
   console.log(bad.length ? `\nWARNING: results disagree with the naive reference: ${bad.join('; ')}` : '\nAll systems agree with the naive reference on S1-S3 (f32 within 1e-5, bf16 within 1/128).');
   console.log(formatTargets(results.targets));
