@@ -3,12 +3,14 @@
 // float32 lies exactly on a tie of the 16-bit format (the only place the first rounding can have
 // pushed it), the float32 neighbour on v's side is used instead, which is what round-to-odd gives;
 // float32 has >= 13 more bits than either format, so the second rounding is then the correct one.
-// The fix-up is a rare branch; the functions are small and monomorphic so the engine's inner loops
-// inline them.
+// The common case is a few integer ops behind one well-predicted branch; the rare cases (a tie, NaN,
+// f16 outside its normal range) sit behind it. The JS engine writes the same common case into its
+// row loops (see engine-js.ts) and calls numberToF16 for f16's rare cases.
 
-// One shared scratch to reinterpret float32 <-> bits.
+// One shared scratch to reinterpret float32 <-> bits. Int32, not Uint32: a Uint32 read above 2^31 is
+// not an int32, and V8 then does the bit arithmetic on doubles (measured ~1.5x slower loops).
 const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
+const i32 = new Int32Array(f32.buffer);
 
 let f16Table: Float32Array | null = null;
 
@@ -42,7 +44,7 @@ export function f16ToNumber(h: number): number {
 }
 
 export function bf16ToNumber(h: number): number {
-  u32[0] = h << 16;
+  i32[0] = h << 16;
   return f32[0];
 }
 
@@ -50,22 +52,30 @@ export function bf16ToNumber(h: number): number {
  * bits); overflow goes to Infinity exactly where IEEE RNE does (|v| >= 65520). */
 export function numberToF16(v: number): number {
   f32[0] = v;
-  let b = u32[0];
-  const sign = (b >>> 16) & 0x8000;
-  b &= 0x7fffffff;
-  if (b >= 0x38800000) {
-    if (b >= 0x47800000) {
-      // |fround(v)| >= 65536: Infinity, or NaN (quiet bit set, payload top bits kept)
-      return b > 0x7f800000 ? sign | 0x7e00 | ((b >>> 13) & 0x3ff) : sign | 0x7c00;
-    }
-    // Double rounding can only bite when fround(v) landed exactly on an f16 tie: then step to the
-    // float32 neighbour on v's side (what round-to-odd would give).
-    if ((b & 0x1fff) === 0x1000 && f32[0] !== v) b = Math.abs(f32[0]) > Math.abs(v) ? b - 1 : b + 1;
-    // rebias the exponent and round the 13 dropped bits to nearest-even; a carry out of the
-    // mantissa bumps the exponent, up to 0x7c00 = Infinity
-    return sign | ((b - 0x38000000 + 0xfff + ((b >>> 13) & 1)) >>> 13);
+  const bits = i32[0];
+  const b = bits & 0x7fffffff;
+  const sign = (bits >>> 16) & 0x8000;
+  // |fround(v)| in f16's normal range [2^-14, 2^16): everything else (subnormal, zero, overflow, NaN)
+  // is rare and handled out of line
+  if (b < 0x38800000 || b >= 0x47800000) return sign | f16OutOfRange(b, v);
+  // Double rounding can only bite when fround(v) landed exactly on an f16 tie: then step to the
+  // float32 neighbour on v's side (what round-to-odd would give).
+  let r = b;
+  if ((b & 0x1fff) === 0x1000 && f32[0] !== v) r += Math.abs(f32[0]) > Math.abs(v) ? -1 : 1;
+  // rebias the exponent and round the 13 dropped bits to nearest-even; a carry out of the mantissa
+  // bumps the exponent, up to 0x7c00 = Infinity
+  return sign | ((r - 0x38000000 + 0xfff + ((r >>> 13) & 1)) >>> 13);
+}
+
+/** f16 magnitude bits for |fround(v)| bits b outside the normal range. */
+function f16OutOfRange(b: number, v: number): number {
+  if (b >= 0x47800000) {
+    // |fround(v)| >= 65536: Infinity, or NaN (quiet bit set, payload top bits kept)
+    return b > 0x7f800000 ? 0x7e00 | ((b >>> 13) & 0x3ff) : 0x7c00;
   }
-  return sign | f16Subnormal(b, f32[0] !== v && Math.abs(f32[0]) > Math.abs(v), f32[0] !== v);
+  f32[0] = v;
+  const inexact = f32[0] !== v;
+  return f16Subnormal(b, inexact && Math.abs(f32[0]) > Math.abs(v), inexact);
 }
 
 /** f16 subnormal (or zero) from |fround(v)| bits b, in units of 2^-24. */
@@ -86,16 +96,20 @@ function f16Subnormal(b: number, roundedUp: boolean, inexact: boolean): number {
 /** Round-to-nearest-even of v to bf16 bits; NaN stays a quiet NaN with its sign. */
 export function numberToBf16(v: number): number {
   f32[0] = v;
-  let b = u32[0];
-  // as in numberToF16: only a float32 result exactly on a bf16 tie needs v's side
-  if ((b & 0xffff) === 0x8000 && f32[0] !== v) b = Math.abs(f32[0]) > Math.abs(v) ? b - 1 : b + 1;
-  if ((b & 0x7fffffff) > 0x7f800000) return (b >>> 16) | 0x40;
-  // nearest-even on the low 16 bits; a carry reaches 0x7f80 = Infinity past bf16's largest finite
+  let b = i32[0];
+  if ((b & 0xffff) === 0x8000 || v !== v) {
+    // rare: NaN (quiet it and drop the low bits, so the rounding below cannot carry out of the
+    // payload), or, as in numberToF16, a float32 result exactly on a bf16 tie: take v's side
+    if (v !== v) b = (b | 0x400000) & -0x10000;
+    else if (f32[0] !== v) b += Math.abs(f32[0]) > Math.abs(v) ? -1 : 1;
+  }
+  // nearest-even on the low 16 bits (never overflows int32: |b| <= 0x7f800000 here); a carry reaches
+  // 0x7f80 = Infinity past bf16's largest finite; >>> yields the sign in bit 15
   return (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
 }
 
 /** Float32 bits of fround(v) (for tests and diagnostics). */
 export function f32Bits(v: number): number {
   f32[0] = v;
-  return u32[0];
+  return i32[0] >>> 0;
 }

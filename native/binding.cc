@@ -14,6 +14,7 @@
 
 #include "abi.h"
 #include "bounds.h"
+#include "cossin_cache.h"
 #include "dispatch.h"
 #include "pin.h"
 #include "rope.h"
@@ -77,35 +78,56 @@ struct View {
   int64_t length = 0;
 };
 
+// Every check below is a cheap test on the success path; its message is built by a cold,
+// out-of-line function only once the test has failed (a decode call runs ~25 of these checks, and
+// building strings for them cost more than the kernels).
+#define ROPE_COLD __attribute__((noinline, cold))
+#define ROPE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+[[noreturn]] ROPE_COLD void failTyped(Napi::Env env, napi_value raw, const char* name, napi_typedarray_type want,
+                                      int64_t dtype) {
+  const Napi::Value v(env, raw);
+  std::string why = dtype < 0 ? "" : std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")";
+  throwType(env, std::string(name) + (want == napi_int32_array ? " must be an " : " must be a ") + typedName(want) + why +
+                     ", got " + describe(v));
+}
+
+ROPE_COLD void checkDetached(Napi::Env env, napi_value v, const char* name) {
+  napi_value buffer = nullptr;
+  bool detached = false;
+  if (napi_get_typedarray_info(env, v, nullptr, nullptr, nullptr, &buffer, nullptr) == napi_ok &&
+      napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)
+    throwType(env, std::string(name) + "'s ArrayBuffer is detached");
+}
+
 // A typed array of exactly type `want` (dtype >= 0: named in the message); detached buffers are
-// refused with a clear message. Messages are built only on failure: this runs on every call.
-View typedArg(Napi::Env env, const Napi::Value& v, const char* name, napi_typedarray_type want, int64_t dtype = -1) {
-  bool isTyped = false;
+// refused with a clear message. One N-API call on success (it fails on anything not a typed array).
+inline View typedArg(Napi::Env env, napi_value v, const char* name, napi_typedarray_type want, int64_t dtype = -1) {
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  napi_value buffer = nullptr;
-  size_t byteOffset = 0;
-  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped ||
-      napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byteOffset) != napi_ok || type != want) {
-    std::string why = dtype < 0 ? "" : std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")";
-    throwType(env, std::string(name) + (want == napi_int32_array ? " must be an " : " must be a ") + typedName(want) + why +
-                       ", got " + describe(v));
-  }
-  if (data == nullptr && length == 0) {
-    bool detached = false;
-    if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)
-      throwType(env, std::string(name) + "'s ArrayBuffer is detached");
-  }
+  if (ROPE_UNLIKELY(napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != want))
+    failTyped(env, v, name, want, dtype);
+  if (ROPE_UNLIKELY(data == nullptr && length == 0)) checkDetached(env, v, name);
   return View{data, int64_t(length)};
 }
 
-// A finite integer in [lo, hi] (hi <= 2^53 - 1); the parameter's name is prefix + field.
-int64_t intIn(Napi::Env env, double v, const char* prefix, const char* field, double lo, double hi) {
+// null or undefined (one N-API call).
+inline bool isNullish(Napi::Env env, napi_value v) {
+  napi_valuetype t = napi_object;
+  return napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined);
+}
+
+[[noreturn]] ROPE_COLD void failInt(Napi::Env env, double v, const char* prefix, const char* field, double lo, double hi) {
   if (!std::isfinite(v) || v != std::floor(v))
     throwRange(env, std::string(prefix) + field + " must be a finite integer, got " + fmt(v));
-  if (v < lo || v > hi)
-    throwRange(env, std::string(prefix) + field + " " + fmt(v) + " is out of range [" + fmt(lo) + ", " + fmt(hi) + "]");
+  throwRange(env, std::string(prefix) + field + " " + fmt(v) + " is out of range [" + fmt(lo) + ", " + fmt(hi) + "]");
+}
+
+// A finite integer in [lo, hi] (0 <= lo, hi <= 2^53 - 1); the parameter's name is prefix + field.
+// NaN fails the range test; inside the range the int64 conversion is exact, so it tests integrality.
+inline int64_t intIn(Napi::Env env, double v, const char* prefix, const char* field, double lo, double hi) {
+  if (ROPE_UNLIKELY(!(v >= lo && v <= hi) || double(int64_t(v)) != v)) failInt(env, v, prefix, field, lo, hi);
   return int64_t(v);
 }
 
@@ -118,8 +140,24 @@ napi_typedarray_type arrayTypeFor(int64_t dtype) {
   return dtype == kF32 ? napi_float32_array : napi_uint16_array;
 }
 
+[[noreturn]] ROPE_COLD void failHeadStride(Napi::Env env, const char* name, const TensorRef& x, int64_t headDim) {
+  throwRange(env, std::string(name) + " headStride " + std::to_string(x.headStride) + " is less than headDim " +
+                      std::to_string(headDim) + " (heads would overlap)");
+}
+
+[[noreturn]] ROPE_COLD void failTensorEnd(Napi::Env env, const char* name, const TensorRef& x, int64_t end) {
+  throwRange(env, std::string(name) + ".length " + std::to_string(x.length) + " is too short: offset + (batch-1)*batchStride + " +
+                      "(tokens-1)*tokenStride + (heads-1)*headStride + headDim = " +
+                      (end > 0 ? std::to_string(end) : std::string("more than 2^63")));
+}
+
+[[noreturn]] ROPE_COLD void failRowsOverlap(Napi::Env env, const char* name, const TensorRef& x, int64_t batch,
+                                            int64_t tokens, int64_t rotaryDim) {
+  throwRange(env, bounds::rowsOverlap(name, x, batch, tokens, rotaryDim));
+}
+
 // Reads one tensor block of the descriptor and its array; proves bounds and row disjointness.
-TensorRef tensorArg(Napi::Env env, const Napi::Value& arr, const double* desc, int at, const char* name,
+TensorRef tensorArg(Napi::Env env, napi_value arr, const double* desc, int at, const char* name,
                     int64_t batch, int64_t tokens, int64_t headDim, int64_t rotaryDim) {
   TensorRef x;
   const int64_t dtype = intIn(env, desc[at + abi::kDtype], name, " dtype (desc)", 0, 2);
@@ -132,16 +170,10 @@ TensorRef tensorArg(Napi::Env env, const Napi::Value& arr, const double* desc, i
   const View v = typedArg(env, arr, name, arrayTypeFor(dtype), dtype);
   x.data = v.data;
   x.length = v.length;
-  if (x.heads > 1 && x.headStride < headDim)
-    throwRange(env, std::string(name) + " headStride " + std::to_string(x.headStride) + " is less than headDim " +
-                        std::to_string(headDim) + " (heads would overlap)");
+  if (ROPE_UNLIKELY(x.heads > 1 && x.headStride < headDim)) failHeadStride(env, name, x, headDim);
   int64_t end = 0;
-  if (!bounds::tensorEnd(x, batch, tokens, headDim, &end) || end > x.length)
-    throwRange(env, std::string(name) + ".length " + std::to_string(x.length) + " is too short: offset + (batch-1)*batchStride + " +
-                        "(tokens-1)*tokenStride + (heads-1)*headStride + headDim = " +
-                        (end > 0 ? std::to_string(end) : std::string("more than 2^63")));
-  const std::string overlap = bounds::rowsOverlap(name, x, batch, tokens, rotaryDim);
-  if (!overlap.empty()) throwRange(env, overlap);
+  if (ROPE_UNLIKELY(!bounds::tensorEnd(x, batch, tokens, headDim, &end) || end > x.length)) failTensorEnd(env, name, x, end);
+  if (ROPE_UNLIKELY(!bounds::rowsNested(x, batch, tokens, rotaryDim))) failRowsOverlap(env, name, x, batch, tokens, rotaryDim);
   return x;
 }
 
@@ -180,11 +212,13 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "NativeRope: out of memory");
     }
+    makeOwnDesc(env, info.This().As<Napi::Object>());
   }
 
   void Apply(const Napi::CallbackInfo& info) {
     Plan p;
-    prepare(info, "apply", &p, invFreq_.data());
+    std::shared_ptr<CosSinTable> table;  // keeps the plan's cache alive through the walk
+    prepare(info, "apply", &p, invFreq_.data(), &table);
     walkThreaded(p);
   }
 
@@ -201,7 +235,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "applyAsync: out of memory");
     }
-    prepare(info, "applyAsync", &w->plan, w->invFreq.data());
+    prepare(info, "applyAsync", &w->plan, w->invFreq.data(), &w->table);
     w->keep(info.This(), info[0], info[1], info[2]);
     Napi::Promise promise = w->Promise();
     w.release()->Queue();  // deletes itself after OnOK/OnError
@@ -228,6 +262,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
 
     Plan plan;
     std::vector<double> invFreq;
+    std::shared_ptr<CosSinTable> table;
 
    protected:
     void Execute() override { walkThreaded(plan); }
@@ -240,50 +275,96 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     std::shared_ptr<void> pins_[3];
   };
 
-  // Everything a call checks, in one place for apply and applyAsync: fills *out (pointers into the
-  // caller's arrays; invFreq copied into invFreqOut, rotaryDim/2 doubles) or throws before any write.
-  void prepare(const Napi::CallbackInfo& info, const char* call, Plan* out, double* invFreqOut) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 5) throwType(env, std::string(call) + "(q, k, positions, invFreq, desc): expected 5 arguments, got " + std::to_string(info.Length()));
-    // The descriptor is copied first: a SharedArrayBuffer-backed one could change under us.
-    const View dv = typedArg(env, info[4], "desc", napi_float64_array);
-    if (dv.length < abi::kLen)
-      throwRange(env, "desc.length " + std::to_string(dv.length) + " is less than " + std::to_string(int(abi::kLen)));
-    double desc[abi::kLen];
-    std::memcpy(desc, dv.data, sizeof desc);
+  // handle.desc: a Float64Array(kLen + rotaryDim/2) this handle owns, laid out as a descriptor
+  // followed by invFreq. Passing it as desc (and as invFreq: then invFreq is read from its tail)
+  // spares a call two typed-array inspections, the largest fixed cost of a decode call. Its memory
+  // is pinned (pin.h), so it stays valid even if JS detaches the buffer; everything read from it
+  // is copied and checked like any other argument. No pinning: no handle.desc (callers check).
+  void makeOwnDesc(Napi::Env env, Napi::Object self) {
+    if (!pinsBuffers(env)) return;
+    const size_t n = size_t(abi::kLen + geo_.rotaryDim / 2);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n * sizeof(double));
+    Napi::Float64Array ta = Napi::Float64Array::New(env, n, ab, 0);
+    ownPin_ = pinBackingStore(env, ta);
+    if (!ownPin_) return;
+    own_ = static_cast<const double*>(ab.Data());
+    ownRef_ = Napi::Persistent(Napi::Object(ta));
+    self.DefineProperty(Napi::PropertyDescriptor::Value("desc", ta, napi_enumerable));
+  }
 
-    Plan p;
+  // Whether v is this handle's own descriptor array (handle.desc).
+  bool isOwnDesc(Napi::Env env, napi_value v) const {
+    if (own_ == nullptr) return false;
+    napi_value own = nullptr;
+    bool same = false;
+    return napi_get_reference_value(env, ownRef_, &own) == napi_ok && own != nullptr &&
+           napi_strict_equals(env, own, v, &same) == napi_ok && same;
+  }
+
+  // Everything a call checks, in one place for apply and applyAsync: fills *out (pointers into the
+  // caller's arrays; invFreq copied into invFreqOut, rotaryDim/2 doubles; *table holds the cos/sin
+  // cache the plan points to) or throws before any write.
+  void prepare(const Napi::CallbackInfo& info, const char* call, Plan* out, double* invFreqOut,
+               std::shared_ptr<CosSinTable>* table) {
+    Napi::Env env = info.Env();
+    if (ROPE_UNLIKELY(info.Length() < 5)) throwType(env, std::string(call) + "(q, k, positions, invFreq, desc): expected 5 arguments, got " + std::to_string(info.Length()));
+    // The descriptor is copied first: a SharedArrayBuffer-backed one could change under us.
+    const bool ownDesc = isOwnDesc(env, info[4]);
+    const void* descData = own_;
+    if (!ownDesc) {
+      const View dv = typedArg(env, info[4], "desc", napi_float64_array);
+      if (ROPE_UNLIKELY(dv.length < abi::kLen))
+        throwRange(env, "desc.length " + std::to_string(dv.length) + " is less than " + std::to_string(int(abi::kLen)));
+      descData = dv.data;
+    }
+    double desc[abi::kLen];
+    std::memcpy(desc, descData, sizeof desc);
+
+    Plan& p = *out;
     p.geo = geo_;
     p.batch = intIn(env, desc[abi::kBatch], "batch (desc)", "", 1, kMaxSafe);
     p.tokens = intIn(env, desc[abi::kTokens], "tokens (desc)", "", 1, kMaxSafe);
     p.inverse = intIn(env, desc[abi::kInverse], "inverse (desc)", "", 0, 1) == 1;
     p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 0, 1024);  // 0 = auto
     p.attentionScaling = desc[abi::kAttentionScaling];
-    if (!std::isfinite(p.attentionScaling))
+    if (ROPE_UNLIKELY(!std::isfinite(p.attentionScaling)))
       throwRange(env, "attentionScaling (desc) must be finite, got " + fmt(p.attentionScaling));
     const int64_t headDim = geo_.headDim;
 
     p.q = tensorArg(env, info[0], desc, abi::kQ, "q", p.batch, p.tokens, headDim, geo_.rotaryDim);
-    p.hasK = !info[1].IsNull() && !info[1].IsUndefined();
+    p.hasK = !isNullish(env, info[1]);
     if (p.hasK) {
       p.k = tensorArg(env, info[1], desc, abi::kK, "k", p.batch, p.tokens, headDim, geo_.rotaryDim);
       checkQKDisjoint(env, p);
     }
     checkPositions(env, info[2], desc, &p);
 
-    const View f = typedArg(env, info[3], "invFreq", napi_float64_array);
     const int64_t half = geo_.rotaryDim / 2;
-    if (f.length != half)
-      throwRange(env, "invFreq.length " + std::to_string(f.length) + " is not rotaryDim/2 = " + std::to_string(half));
-    const double* fr = static_cast<const double*>(f.data);
-    for (int64_t j = 0; j < half; j++) {
-      const double v = fr[j];  // read once: copy, then check the copy
-      if (!std::isfinite(v)) throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(v));
-      invFreqOut[j] = v;
+    View f;
+    if (ownDesc && isOwnDesc(env, info[3])) {
+      f = View{const_cast<double*>(own_ + abi::kLen), half};  // handle.desc's tail (only read)
+    } else {
+      f = typedArg(env, info[3], "invFreq", napi_float64_array);
+      if (ROPE_UNLIKELY(f.length != half))
+        throwRange(env, "invFreq.length " + std::to_string(f.length) + " is not rotaryDim/2 = " + std::to_string(half));
     }
+    // Copied first (a SharedArrayBuffer could change under us), then the copy is checked without
+    // branches (vectorised): the exponent field all ones (inf, NaN) plus 2^52 carries into bit 63.
+    std::memcpy(invFreqOut, f.data, size_t(half) * sizeof(double));
+    const uint64_t* bits = reinterpret_cast<const uint64_t*>(invFreqOut);
+    uint64_t bad = 0;
+    for (int64_t j = 0; j < half; j++) bad |= (bits[j] & 0x7FF0000000000000ull) + (uint64_t(1) << 52);
+    if (ROPE_UNLIKELY(bad >> 63))
+      for (int64_t j = 0; j < half; j++)
+        if (!std::isfinite(invFreqOut[j]))
+          throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(invFreqOut[j]));
     p.invFreq = invFreqOut;
     p.kernels = &activeKernels();
-    *out = p;
+    // One position per token (no M-RoPE) and the forward rotation: rows are worth caching.
+    if (geo_.pairSection == nullptr && !p.inverse) {
+      *table = cache_.acquire(p.kernels, invFreqOut, half, p.attentionScaling);
+      p.cache = table->get();
+    }
   }
 
   static void checkQKDisjoint(Napi::Env env, const Plan& p) {
@@ -293,16 +374,16 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     const int64_t qo = int64_t(qa - origin), ko = int64_t(ka - origin);
     // Byte spans of the whole arrays first: separate memory needs no row-by-row proof.
     if (qo + p.q.length * qs <= ko || ko + p.k.length * ks <= qo) return;
-    if (bounds::qkRowsOverlap(p.q, qo, p.k, ko, p.batch, p.tokens, p.geo.rotaryDim))
+    if (ROPE_UNLIKELY(bounds::qkRowsOverlap(p.q, qo, p.k, ko, p.batch, p.tokens, p.geo.rotaryDim)))
       throwRange(env, "q and k overlap: some rotated row of q shares memory with one of k");
   }
 
-  void checkPositions(Napi::Env env, const Napi::Value& arr, const double* desc, Plan* p) {
+  void checkPositions(Napi::Env env, napi_value arr, const double* desc, Plan* p) {
     p->positionOffset = intIn(env, desc[abi::kPosOffset], "positionOffset (desc)", "", 0, double(kPos31 - 1));
     p->positionsBatchStride = intIn(env, desc[abi::kPosBatchStride], "positionsBatchStride (desc)", "", 0, kMaxSafe);
     p->positionsRowStride = intIn(env, desc[abi::kPosRowStride], "positionsRowStride (desc)", "", 0, kMaxSafe);
-    if (arr.IsNull() || arr.IsUndefined()) {
-      if (p->positionOffset + p->tokens - 1 >= kPos31)
+    if (isNullish(env, arr)) {
+      if (ROPE_UNLIKELY(p->positionOffset + p->tokens - 1 >= kPos31))
         throwRange(env, "positionOffset + tokens - 1 = " + std::to_string(p->positionOffset + p->tokens - 1) +
                             " is not below 2^31");
       return;
@@ -312,8 +393,9 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     // Rows a call reads: every M-RoPE section row (row 0 alone without pairSection).
     const int64_t rows = geo_.pairSection ? geo_.sectionRows : 1;
     int64_t end = 0;
-    if (!bounds::addMul(end, rows - 1, p->positionsRowStride) || !bounds::addMul(end, p->batch - 1, p->positionsBatchStride) ||
-        !bounds::addMul(end, 1, p->tokens) || end > v.length)
+    if (ROPE_UNLIKELY(!bounds::addMul(end, rows - 1, p->positionsRowStride) ||
+                      !bounds::addMul(end, p->batch - 1, p->positionsBatchStride) || !bounds::addMul(end, 1, p->tokens) ||
+                      end > v.length))
       throwRange(env, "positions.length " + std::to_string(v.length) + " is too short for " + std::to_string(rows) +
                           " row(s) x batch " + std::to_string(p->batch) + " x tokens " + std::to_string(p->tokens) +
                           " with rowStride " + std::to_string(p->positionsRowStride) + ", batchStride " +
@@ -325,7 +407,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
       for (int64_t b = 0; b < batchRead; b++) {
         const int64_t first = r * p->positionsRowStride + b * p->positionsBatchStride;
         for (int64_t t = 0; t < p->tokens; t++)
-          if (pos[first + t] < 0)
+          if (ROPE_UNLIKELY(pos[first + t] < 0))
             throwRange(env, "positions[" + std::to_string(first + t) + "] = " + std::to_string(pos[first + t]) +
                                 " is negative (positions must be in [0, 2^31))");
       }
@@ -335,6 +417,10 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   Geometry geo_;
   std::vector<uint8_t> pairSection_;
   std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
+  CosSinCache cache_;
+  const double* own_ = nullptr;  // handle.desc's memory (kLen + rotaryDim/2 doubles), or nullptr
+  std::shared_ptr<void> ownPin_;
+  Napi::ObjectReference ownRef_;
 };
 
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {

@@ -34,9 +34,12 @@ inline int sortedDims(const TensorRef& x, int64_t batch, int64_t tokens, Dim* ou
                       {tokens, x.tokenStride, "tokenStride"},
                       {batch, x.batchStride, "batchStride"}};
   int n = 0;
-  for (const Dim& d : all)
-    if (d.count > 1) out[n++] = d;  // a dimension of one row places nothing
-  std::stable_sort(out, out + n, [](const Dim& a, const Dim& b) { return a.stride < b.stride; });
+  for (const Dim& d : all) {
+    if (d.count <= 1) continue;  // a dimension of one row places nothing
+    int i = n++;
+    for (; i > 0 && out[i - 1].stride > d.stride; i--) out[i] = out[i - 1];  // stable insertion
+    out[i] = d;
+  }
   return n;
 }
 
@@ -55,7 +58,20 @@ inline bool tensorEnd(const TensorRef& x, int64_t batch, int64_t tokens, int64_t
 // one tensor are disjoint when, with dimensions sorted by stride, each stride is at least
 // the extent of everything inside it ("nested" lattice: every layout and tokenStride the facade
 // produces). Exotic interleavings that happen to be disjoint are refused too; that is the safe
-// side. Returns "" or why not. Call after tensorEnd succeeded (extents then cannot overflow).
+// side. Call after tensorEnd succeeded (extents then cannot overflow). No strings: this runs on
+// every call; rowsOverlap says why only once it has failed.
+inline bool rowsNested(const TensorRef& x, int64_t batch, int64_t tokens, int64_t rowLen) {
+  Dim dims[3];
+  const int n = sortedDims(x, batch, tokens, dims);
+  int64_t extent = rowLen;
+  for (int i = 0; i < n; i++) {
+    if (dims[i].stride < extent) return false;
+    extent += (dims[i].count - 1) * dims[i].stride;
+  }
+  return true;
+}
+
+// "" when rowsNested, else why not (for the error message).
 inline std::string rowsOverlap(const char* name, const TensorRef& x, int64_t batch, int64_t tokens,
                                int64_t rowLen) {
   Dim dims[3];
@@ -107,7 +123,7 @@ class RowCursor {
 };
 
 // Exact: does any row of q share a byte with any row of k? qOrigin/kOrigin are the byte addresses
-// of q.data/k.data relative to a common origin. Both lattices must be nested (rowsOverlap == "").
+// of q.data/k.data relative to a common origin. Both lattices must be nested (rowsNested).
 inline bool qkRowsOverlap(const TensorRef& q, int64_t qOrigin, const TensorRef& k, int64_t kOrigin, int64_t batch,
                           int64_t tokens, int64_t rowLen) {
   const int64_t qs = dtypeSize(q.dtype), ks = dtypeSize(k.dtype);
@@ -124,7 +140,7 @@ inline bool qkRowsOverlap(const TensorRef& q, int64_t qOrigin, const TensorRef& 
       block.batchStride = q.batchStride * qs;
       block.tokenStride = q.tokenStride * qs;
       const int64_t width = std::max(qe, ke) - std::min(qb, kb);
-      if (rowsOverlap("", block, batch, tokens, width).empty()) return false;
+      if (rowsNested(block, batch, tokens, width)) return false;
     }
   }
   // General case: merge the two sorted row sequences; O(rows of q + rows of k).

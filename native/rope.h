@@ -37,8 +37,13 @@ struct TensorRef {
   int64_t headStride = 0;
 };
 
+class CosSinTable;  // cossin_cache.h
+
 struct Plan {
   const KernelTable* kernels = nullptr;  // snapshot at call time: selectIsa mid-walk cannot mix ISAs
+  // Cached cos/sin rows for this call's kernels, invFreq and attentionScaling, or nullptr (M-RoPE,
+  // inverse, no memory): the walk then computes every row. Kept alive by the caller.
+  CosSinTable* cache = nullptr;
   Geometry geo;
   TensorRef q;
   TensorRef k;

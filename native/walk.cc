@@ -1,6 +1,9 @@
 // One walk for every ISA and dtype: per token, the positions of its pairs (M-RoPE aware), ONE
-// cos/sin row, then every head of q and k rotated by the active ISA's row kernel.
+// cos/sin row (from the Rope's cache when it has it), then every head of q and k rotated by the
+// active ISA's rows kernel (cos/sin held in registers across a token's heads where they fit).
 #include "walk.h"
+
+#include "cossin_cache.h"
 
 namespace rope {
 namespace {
@@ -29,12 +32,16 @@ inline void pairPositions(const Plan& p, int64_t b, int64_t t, int64_t half, dou
   for (int64_t j = 0; j < half; j++) pos[j] = double(row0[int64_t(p.geo.pairSection[j]) * p.positionsRowStride]);
 }
 
-inline void rotateHeads(const TensorRef& x, RowKernel kernel, int64_t b, int64_t t, const float* cos,
+// The one position of every pair of (b, t) (a cacheable plan has no pairSection).
+inline int64_t tokenPosition(const Plan& p, int64_t b, int64_t t) {
+  return p.positions == nullptr ? p.positionOffset + t : int64_t(p.positions[b * p.positionsBatchStride + t]);
+}
+
+inline void rotateHeads(const TensorRef& x, RowsKernel kernel, int64_t b, int64_t t, const float* cos,
                         const float* sin, int64_t half) {
-  char* base = static_cast<char*>(x.data);
   const int64_t size = dtypeSize(x.dtype);
   const int64_t first = x.offset + b * x.batchStride + t * x.tokenStride;
-  for (int64_t h = 0; h < x.heads; h++) kernel(base + (first + h * x.headStride) * size, cos, sin, half);
+  kernel(static_cast<char*>(x.data) + first * size, x.headStride * size, x.heads, cos, sin, half);
 }
 
 }  // namespace
@@ -46,19 +53,30 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
   const double scale = p.attentionScaling;
   // The inverse rotation is the same rotation with -sin (R(-a) = R(a)^T).
   const double sinScale = p.inverse ? -scale : scale;
-  const RowKernel qKernel = kt.rotate[p.geo.style][p.q.dtype];
-  const RowKernel kKernel = p.hasK ? kt.rotate[p.geo.style][p.k.dtype] : nullptr;
+  const RowsKernel qKernel = kt.rotateRows[p.geo.style][p.q.dtype];
+  const RowsKernel kKernel = p.hasK ? kt.rotateRows[p.geo.style][p.k.dtype] : nullptr;
   // Positions the same for every batch row: one cos/sin row per token serves them all.
   const bool shared = p.positions == nullptr || p.positionsBatchStride == 0 || p.batch == 1;
+  CosSinTable* const cache = p.cache;
+  const float* cos = s.cos;
+  const float* sin = s.sin;
 
   for (int64_t t = tokenBegin; t < tokenEnd; t++) {
     for (int64_t b = 0; b < p.batch; b++) {
       if (b == 0 || !shared) {
-        pairPositions(p, b, t, half, s.pos);
-        kt.cosSin(s.pos, p.invFreq, half, scale, sinScale, s.cos, s.sin);
+        const float* row = cache != nullptr ? cache->row(tokenPosition(p, b, t)) : nullptr;
+        if (row != nullptr) {
+          cos = row;
+          sin = row + half;
+        } else {
+          pairPositions(p, b, t, half, s.pos);
+          kt.cosSin(s.pos, p.invFreq, half, scale, sinScale, s.cos, s.sin);
+          cos = s.cos;
+          sin = s.sin;
+        }
       }
-      rotateHeads(p.q, qKernel, b, t, s.cos, s.sin, half);
-      if (kKernel != nullptr) rotateHeads(p.k, kKernel, b, t, s.cos, s.sin, half);
+      rotateHeads(p.q, qKernel, b, t, cos, sin, half);
+      if (kKernel != nullptr) rotateHeads(p.k, kKernel, b, t, cos, sin, half);
     }
   }
 }

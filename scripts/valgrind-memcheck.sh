@@ -5,7 +5,7 @@
 # during the long run cannot pull it away. Valgrind's virtual CPU has no AVX-512, so dispatch picks
 # AVX2 there; the run repeats with ROPE_SIMD_ISA=scalar for that table. vitest's worker processes
 # (--pool=forks) run under memcheck, one XML log each (the main process too; esbuild, a Go binary,
-# is not traced). --keep-debuginfo keeps frames of the addon readable after a worker unloads it.
+# is not traced; one worker, so the traced main process keeps up with its RPC). --keep-debuginfo keeps frames of the addon readable after a worker unloads it.
 # Only errors with a frame in rope_simd.node are ours: V8's JIT and conservative GC stack scans
 # produce reports memcheck cannot understand. Prints one summary line per ISA; exits non-zero when
 # an error touches rope_simd.node or a test fails.
@@ -27,7 +27,8 @@ for isa in avx2 scalar; do
   t0=$(date +%s)
   cmd=(valgrind --tool=memcheck --error-limit=no --num-callers=30 --keep-debuginfo=yes --trace-children=yes
     "--trace-children-skip=*esbuild*" --xml=yes "--xml-file=$PWD/$out/memcheck-$isa.%p.xml"
-    node node_modules/vitest/vitest.mjs run --pool=forks --typecheck.enabled=false --reporter=dot "${files[@]}")
+    node node_modules/vitest/vitest.mjs run --pool=forks --maxWorkers=1 --minWorkers=1 --typecheck.enabled=false
+    --reporter=dot "${files[@]}")
   echo "== ROPE_SIMD_ISA=$isa ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON=$addon ${cmd[*]}"
   ROPE_SIMD_ISA=$isa ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON=$addon "${cmd[@]}" >"$out/vitest-$isa.log" 2>&1
   rc=$?
@@ -39,6 +40,9 @@ for isa in avx2 scalar; do
   tests=$(grep -E '^ +Tests ' "$out/vitest-$isa.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g; s/^ *//')
   echo "== $isa: vitest exit $rc ($tests), ${#xmls[@]} processes traced, memcheck errors: $total total, $ours in rope_simd.node, ${secs}s"
   [ "$rc" -eq 0 ] && [ "$ours" -eq 0 ] || status=1
+  kinds=$(cat "${xmls[@]}" | awk '/<error>/{e=1; hit=0; k=""} e && /<kind>/{k=$0} e && /rope_simd\.node/{hit=1} /<\/error>/{if (hit) print k; e=0}' |
+    sed 's/.*<kind>\(.*\)<\/kind>.*/\1/' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+  [ -n "$kinds" ] && echo "   ours by kind:$kinds"
   if [ "$ours" -gt 0 ]; then
     cat "${xmls[@]}" | awk '/<error>/{e=1; buf=""} e{buf=buf"\n"$0} /<\/error>/{if (buf ~ /rope_simd\.node/) print buf; e=0}' |
       grep -E '<kind>|<text>|<fn>|<file>|<line>' | head -60

@@ -66,7 +66,10 @@ describe('the built package', () => {
     ['ESM import', esm],
     ['CJS require', cjs],
   ])('%s of rope-simd rotates, on the backend this process also loaded', (_name, run) => {
-    const { info, x } = result(run(project));
+    // The child gets this process's backend switches, so both must load the same backend.
+    const same: Record<string, string> = {};
+    for (const k of ['ROPE_SIMD_BACKEND', 'ROPE_SIMD_ADDON', 'ROPE_SIMD_ISA']) if (process.env[k]) same[k] = process.env[k]!;
+    const { info, x } = result(run(project, same));
     for (let i = 0; i < 4; i++) expect(Math.abs(x[i] - expected[i])).toBeLessThanOrEqual(1e-7);
     expect(info.backend).toBe(nativeAddon ? 'native' : 'js');
   });

@@ -162,7 +162,7 @@ const KernelTable& avx2Kernels() { return kAvx2; }
 
 namespace rope {
 const KernelTable& avx2Kernels() {
-  static constexpr KernelTable t{nullptr, {}, nullptr, {}};
+  static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
   return t;
 }
 }  // namespace rope

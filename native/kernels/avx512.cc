@@ -158,7 +158,7 @@ const KernelTable& avx512Kernels() { return kAvx512; }
 
 namespace rope {
 const KernelTable& avx512Kernels() {
-  static constexpr KernelTable t{nullptr, {}, nullptr, {}};
+  static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
   return t;
 }
 }  // namespace rope

@@ -33,11 +33,17 @@ using CosSinRow = void (*)(const double* pos, const double* invFreq, int64_t n, 
 // (reads and writes exactly the bytes a rotation does, with one multiply).
 using ScaleKernel = void (*)(void* data, int64_t n, float factor);
 
+// `count` rows strideBytes apart (every head of one token), each exactly as RowKernel rotates it,
+// with the same cos/sin (so an ISA may keep them in registers across the rows).
+using RowsKernel = void (*)(void* row0, int64_t strideBytes, int64_t count, const float* cos,
+                            const float* sin, int64_t half);
+
 struct KernelTable {
   const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
   RowKernel rotate[kStyleCount][kDTypeCount];
   CosSinRow cosSin;
   ScaleKernel scale[kDTypeCount];
+  RowsKernel rotateRows[kStyleCount][kDTypeCount];
 };
 
 // One per ISA file; a table whose isa is nullptr means "not compiled into this build".

@@ -58,6 +58,59 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
   }
 }
 
+// Several rows `strideBytes` apart (the heads of one token) with the same cos/sin. When the row's
+// pairs fill 1..4 whole vectors (headDim 64..128 in f32 on AVX-512), cos and sin are loaded into
+// registers once for all rows (interleaved: their per-pair duplicates too, hoisted by the
+// compiler), which halves the loads per row; otherwise rotateRow row by row. Same operations as
+// rotateRow, so the same bits.
+template <class Isa, class Io, Style S, int NV>
+void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin) {
+  using V = typename Isa::V;
+  using T = typename Io::T;
+  constexpr int64_t L = Isa::kLanes;
+  V c[NV], s[NV];
+  for (int i = 0; i < NV; i++) {
+    c[i] = Isa::loadF(cos + i * L);
+    s[i] = Isa::loadF(sin + i * L);
+  }
+  for (int64_t r = 0; r < count; r++) {
+    T* row = reinterpret_cast<T*>(row0 + r * strideBytes);
+    if (S == kHalf) {
+      T* yRow = row + NV * L;
+      for (int i = 0; i < NV; i++) {
+        V x = Io::load(row + i * L), y = Io::load(yRow + i * L);
+        Isa::rotHalf(x, y, c[i], s[i]);
+        Io::store(row + i * L, x);
+        Io::store(yRow + i * L, y);
+      }
+    } else {
+      for (int i = 0; i < NV; i++) {
+        T* p = row + 2 * i * L;
+        V a = Io::load(p), b = Io::load(p + L);
+        Isa::rotPairs(a, b, c[i], s[i]);
+        Io::store(p, a);
+        Io::store(p + L, b);
+      }
+    }
+  }
+}
+
+template <class Isa, class Io, Style S>
+void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
+  constexpr int64_t L = Isa::kLanes;
+  char* base = static_cast<char*>(row0);
+  if (L >= 8 && half % L == 0) {
+    switch (half / L) {
+      case 1: return rotateRowsInRegs<Isa, Io, S, 1>(base, strideBytes, count, cos, sin);
+      case 2: return rotateRowsInRegs<Isa, Io, S, 2>(base, strideBytes, count, cos, sin);
+      case 3: return rotateRowsInRegs<Isa, Io, S, 3>(base, strideBytes, count, cos, sin);
+      case 4: return rotateRowsInRegs<Isa, Io, S, 4>(base, strideBytes, count, cos, sin);
+      default: break;
+    }
+  }
+  for (int64_t r = 0; r < count; r++) rotateRow<Isa, Io, S>(base + r * strideBytes, cos, sin, half);
+}
+
 template <class Isa, class Io>
 void scaleRow(void* data, int64_t n, float factor) {
   using V = typename Isa::V;
@@ -114,7 +167,13 @@ void cosSinRow(const double* pos, const double* invFreq, int64_t n, double scale
           &::rope::loops::rotateRow<ISA, BF16IO, ::rope::kInterleaved>}},                        \
         &::rope::loops::cosSinRow<ISA>,                                                          \
         {&::rope::loops::scaleRow<ISA, F32IO>, &::rope::loops::scaleRow<ISA, F16IO>,             \
-         &::rope::loops::scaleRow<ISA, BF16IO> }                                                 \
+         &::rope::loops::scaleRow<ISA, BF16IO>},                                                 \
+        {{&::rope::loops::rotateRows<ISA, F32IO, ::rope::kHalf>,                                 \
+          &::rope::loops::rotateRows<ISA, F16IO, ::rope::kHalf>,                                 \
+          &::rope::loops::rotateRows<ISA, BF16IO, ::rope::kHalf>},                               \
+         {&::rope::loops::rotateRows<ISA, F32IO, ::rope::kInterleaved>,                          \
+          &::rope::loops::rotateRows<ISA, F16IO, ::rope::kInterleaved>,                          \
+          &::rope::loops::rotateRows<ISA, BF16IO, ::rope::kInterleaved>}}                        \
   }
 
 }  // namespace loops

@@ -128,7 +128,7 @@ const KernelTable& neonKernels() { return kNeon; }
 
 namespace rope {
 const KernelTable& neonKernels() {
-  static constexpr KernelTable t{nullptr, {}, nullptr, {}};
+  static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
   return t;
 }
 }  // namespace rope
