@@ -1,32 +1,59 @@
 // The native engine of one Rope: a NativeRope handle (geometry fixed once, on the C++ side) and one
 // reused descriptor, so a decode-sized call allocates nothing and crosses into C++ with six
 // arguments (lib/abi.ts). The binding re-checks every bound itself.
-import { DESC_LEN, packPlan, type NativeAddon } from './abi.js';
+import { DESC_LEN, packPlan, type NativeAddon, type NativeRopeHandle } from './abi.js';
 import type { CallPlan, Engine, RopeGeometry } from './types.js';
 
 export type NativeEngine = Engine & { applyAsync(plan: CallPlan): Promise<void> };
 
+// handle.desc (native/binding.cc): the handle's own Float64Array(DESC_LEN + rotaryDim/2), a
+// descriptor followed by invFreq. Passed as both desc and invFreq it spares the binding two
+// typed-array inspections per call (the largest fixed cost of a decode call). Absent where the
+// binding cannot pin its memory; then a private descriptor and plan.invFreq travel as before.
+type HandleWithDesc = NativeRopeHandle & { readonly desc?: Float64Array };
+
 export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): NativeEngine {
-  const handle = new addon.NativeRope(
+  const handle: HandleWithDesc = new addon.NativeRope(
     geometry.headDim,
     geometry.rotaryDim,
     geometry.style,
     geometry.pairSection,
     geometry.sectionRows,
   );
-  const desc = new Float64Array(DESC_LEN);
+  const own = handle.desc instanceof Float64Array && handle.desc.length === DESC_LEN + geometry.rotaryDim / 2 ? handle.desc : null;
+  const privateDesc = new Float64Array(DESC_LEN);
+  // plan.invFreq arrays are never modified once made (lib/scaling.ts makes a new one per change),
+  // so identity says whether own's tail already holds this one.
+  let ownInvFreq: Float64Array | null = null;
+  let invFreq: Float64Array = privateDesc; // set by pack, with the descriptor it returns
+  // Packs plan; returns the descriptor to pass and sets invFreq (own, or plan.invFreq).
+  const pack = (plan: CallPlan): Float64Array => {
+    if (own === null || own.length === 0) {
+      // (length 0: someone detached handle.desc's buffer; fall back to the plain arguments)
+      packPlan(privateDesc, plan);
+      invFreq = plan.invFreq;
+      return privateDesc;
+    }
+    packPlan(own, plan);
+    if (plan.invFreq !== ownInvFreq) {
+      own.set(plan.invFreq, DESC_LEN);
+      ownInvFreq = plan.invFreq;
+    }
+    invFreq = own;
+    return own;
+  };
   return {
     apply(plan: CallPlan): void {
-      packPlan(desc, plan);
-      handle.apply(plan.q.data, plan.k === null ? null : plan.k.data, plan.positions, plan.invFreq, desc);
+      const desc = pack(plan);
+      handle.apply(plan.q.data, plan.k === null ? null : plan.k.data, plan.positions, invFreq, desc);
     },
     applyAsync(plan: CallPlan): Promise<void> {
       // The shared descriptor is fine: the binding copies desc and invFreq before returning.
-      packPlan(desc, plan);
+      const desc = pack(plan);
       const k = plan.k === null ? null : plan.k.data;
       try {
-        if (handle.applyAsync !== undefined) return handle.applyAsync(plan.q.data, k, plan.positions, plan.invFreq, desc);
-        handle.apply(plan.q.data, k, plan.positions, plan.invFreq, desc);
+        if (handle.applyAsync !== undefined) return handle.applyAsync(plan.q.data, k, plan.positions, invFreq, desc);
+        handle.apply(plan.q.data, k, plan.positions, invFreq, desc);
         return Promise.resolve();
       } catch (e) {
         return Promise.reject(e);

@@ -122,6 +122,33 @@ void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style s
   check(ok, name + ": values");
 }
 
+// rotateRows: `count` rows `stride` elements apart, the last ending at a guard page, must be
+// exactly rotate applied to each row (bit for bit: the same operations), with every element
+// between and after the rotated parts untouched (gaps hold canaries of random data).
+void rowsCase(const KernelTable& isa, DType t, Style st, int64_t half, int64_t count, int64_t gap) {
+  const size_t sz = test::dtypeSize(t);
+  const int64_t stride = 2 * half + gap, n = (count - 1) * stride + 2 * half;
+  std::vector<uint8_t> in(size_t(n) * sz);
+  for (size_t i = 0; i < size_t(n); ++i) randomElement(t, irand(0, 3) == 0, in.data(), i);
+  std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+  for (int64_t j = 0; j < half; ++j) {
+    double th = uniform(-4, 4);
+    c[j] = float(std::cos(th)), s[j] = float(std::sin(th));
+  }
+  uint8_t* rows = gRow.place<uint8_t>(size_t(n) * sz);
+  std::memcpy(rows, in.data(), in.size());
+  float* cosP = gCos.place<float>(size_t(half));
+  float* sinP = gSin.place<float>(size_t(half));
+  std::memcpy(cosP, c.data(), c.size() * 4);
+  std::memcpy(sinP, s.data(), s.size() * 4);
+  isa.rotateRows[st][t](rows, stride * int64_t(sz), count, cosP, sinP, half);
+  std::vector<uint8_t> want = in;
+  for (int64_t r = 0; r < count; ++r) isa.rotate[st][t](want.data() + size_t(r * stride) * sz, c.data(), s.data(), half);
+  check(std::memcmp(rows, want.data(), want.size()) == 0,
+        std::string(isa.isa) + " rotateRows " + kStyleName[st] + " " + kDtypeName[t] + " half=" + std::to_string(half) +
+            " count=" + std::to_string(count) + " gap=" + std::to_string(gap) + ": not rotate row by row");
+}
+
 // Rounding ties: 16-bit inputs whose exponents lie within 3 of each other, rotated by cos, sin in
 // {+-1, +-0.5}, so x*c - y*s is exact in f32 and lands on half-ulp ties (also among f16
 // subnormals). Every ISA must then give exactly the nearest-even encoding of the exact value.
@@ -317,6 +344,10 @@ int main(int argc, char** argv) {
         for (int64_t half = 1; half <= 70; ++half)  // every half mod 16 several times over
           for (int rep = 0; rep < 3; ++rep)
             rotateCase(*t, scalar, DType(d), Style(st), half, rep == 0 ? 0 : irand(1, 9), rep == 2);
+    for (int st = 0; st < kStyleCount; ++st)
+      for (int d = 0; d < kDTypeCount; ++d)
+        for (int64_t half = 1; half <= 70; ++half)  // register-held cos/sin for 1..4 whole vectors
+          rowsCase(*t, DType(d), Style(st), half, irand(1, 9), irand(0, 1) ? 0 : irand(1, 40));
     for (int st = 0; st < kStyleCount; ++st)
       for (int64_t half = 1; half <= 40; ++half)
         for (int rep = 0; rep < 4; ++rep) {
