@@ -7,10 +7,16 @@ import type { CallPlan, Engine, RopeGeometry } from './types.js';
 export type NativeEngine = Engine & { applyAsync(plan: CallPlan): Promise<void> };
 
 // handle.desc (native/binding.cc): the handle's own Float64Array(DESC_LEN + rotaryDim/2), a
-// descriptor followed by invFreq. Passed as both desc and invFreq it spares the binding two
-// typed-array inspections per call (the largest fixed cost of a decode call). Absent where the
-// binding cannot pin its memory; then a private descriptor and plan.invFreq travel as before.
-type HandleWithDesc = NativeRopeHandle & { readonly desc?: Float64Array };
+// descriptor followed by invFreq. Passed as desc, with invFreq null (read from its tail), it spares
+// the binding two typed-array inspections per call, and an invFreq equal to one the binding has
+// cached is neither copied nor re-checked: together the largest fixed costs of a decode call.
+// Absent where the binding cannot pin its memory; then a private descriptor and plan.invFreq
+// travel as before.
+type HandleWithDesc = NativeRopeHandle & {
+  readonly desc?: Float64Array;
+  apply(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): void;
+  applyAsync?(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): Promise<void>;
+};
 
 export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): NativeEngine {
   const handle: HandleWithDesc = new addon.NativeRope(
@@ -25,8 +31,8 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
   // plan.invFreq arrays are never modified once made (lib/scaling.ts makes a new one per change),
   // so identity says whether own's tail already holds this one.
   let ownInvFreq: Float64Array | null = null;
-  let invFreq: Float64Array = privateDesc; // set by pack, with the descriptor it returns
-  // Packs plan; returns the descriptor to pass and sets invFreq (own, or plan.invFreq).
+  let invFreq: Float64Array | null = null; // set by pack, with the descriptor it returns
+  // Packs plan; returns the descriptor to pass and sets invFreq (null: own's tail, or plan.invFreq).
   const pack = (plan: CallPlan): Float64Array => {
     if (own === null || own.length === 0) {
       // (length 0: someone detached handle.desc's buffer; fall back to the plain arguments)
@@ -39,7 +45,7 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       own.set(plan.invFreq, DESC_LEN);
       ownInvFreq = plan.invFreq;
     }
-    invFreq = own;
+    invFreq = null;
     return own;
   };
   return {

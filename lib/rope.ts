@@ -57,6 +57,8 @@ export class Rope {
   readonly #plan: CallPlan;
   readonly #k: TensorPlan;
   readonly #style: RopeStyle;
+  // The native binding proves q/k disjointness itself (validate.ts planApplyQK).
+  readonly #engineChecksOverlap: boolean;
 
   constructor(options: RopeOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -94,6 +96,7 @@ export class Rope {
     } else {
       this.#engine = createJsEngine(this.#geometry);
     }
+    this.#engineChecksOverlap = which === 'native';
   }
 
   /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling, head_dim, ...). */
@@ -146,7 +149,7 @@ export class Rope {
   applyQK(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): void {
     const plan = this.#plan;
     try {
-      this.#frequencies(planApplyQK(plan, this.#geometry, this.#k, q, k, opts));
+      this.#frequencies(planApplyQK(plan, this.#geometry, this.#k, q, k, opts, this.#engineChecksOverlap));
       this.#engine.apply(plan);
     } finally {
       releasePlan(plan);
@@ -175,7 +178,7 @@ export class Rope {
   applyQKAsync(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): Promise<void> {
     const plan = this.#plan;
     try {
-      this.#frequencies(planApplyQK(plan, this.#geometry, this.#k, q, k, opts));
+      this.#frequencies(planApplyQK(plan, this.#geometry, this.#k, q, k, opts, this.#engineChecksOverlap));
       return this.#run(plan);
     } catch (e) {
       return Promise.reject(e);

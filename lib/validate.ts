@@ -30,6 +30,13 @@ export function typedArrayTag(x: unknown): string | undefined {
   return typedArrayTagGetter.call(x);
 }
 
+// The intrinsic %TypedArray%.prototype.buffer getter: an own `buffer` property on a user's array
+// cannot hide which buffer it views.
+const typedArrayBufferGetter = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  'buffer',
+)!.get as (this: ArrayBufferView) => ArrayBufferLike;
+
 /** A short description of a value for error messages. */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -355,7 +362,18 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
   return seqLenOf(o, max);
 }
 
-/** Checks rope.applyQK(q, k, opts) and fills plan with plan.k = k. Returns the call's seqLen. */
+// native/binding.cc throws the same two messages.
+const Q_K_SAME_ARRAY = 'q and k are the same array: each row would be rotated twice';
+const Q_K_OVERLAP =
+  'q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)';
+
+/**
+ * Checks rope.applyQK(q, k, opts) and fills plan with plan.k = k. Returns the call's seqLen.
+ * engineChecksOverlap: the engine proves itself that no rotated row of q shares memory with one of
+ * k, with these same messages (the native binding does, exactly, from addresses), so the two
+ * `buffer` reads this takes (C++ getters, ~60 ns of a ~2 us decode call) are skipped. Then a call
+ * with overlapping q and k and another fault reports the other fault first.
+ */
 export function planApplyQK(
   plan: CallPlan,
   geometry: RopeGeometry,
@@ -363,6 +381,7 @@ export function planApplyQK(
   qArr: unknown,
   kArr: unknown,
   opts: unknown,
+  engineChecksOverlap = false,
 ): number {
   const o = checkOpts(opts, 'applyQK', 'qHeads, kHeads') as CommonOpts & {
     qHeads?: unknown;
@@ -373,9 +392,10 @@ export function planApplyQK(
   const q = plan.q;
   checkData('q', qArr, o.dtype, q);
   checkData('k', kArr, o.dtype, k);
-  const sameBuffer = q.data.buffer === k.data.buffer;
+  const sameBuffer =
+    !engineChecksOverlap && typedArrayBufferGetter.call(q.data) === typedArrayBufferGetter.call(k.data);
   if (sameBuffer && q.data.byteOffset === k.data.byteOffset) {
-    throw new RangeError('q and k are the same array: each row would be rotated twice');
+    throw new RangeError(Q_K_SAME_ARRAY);
   }
   q.heads = checkPositiveInt('qHeads', o.qHeads);
   k.heads = checkPositiveInt('kHeads', o.kHeads);
@@ -395,7 +415,7 @@ export function planApplyQK(
   plan.tokens = qTokens;
   plan.k = k;
   if (sameBuffer && rotatedRowsOverlap(plan.batch, plan.tokens, geometry.rotaryDim, q, k)) {
-    throw new RangeError('q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)');
+    throw new RangeError(Q_K_OVERLAP);
   }
   const max = checkPositions(plan, geometry.sectionRows, o.positions);
   const p = plan.positions;

@@ -1,6 +1,7 @@
 // node-addon-api binding: unpack typed arrays, re-check every number and bound (anything may call
 // this directly), then hand raw pointers to the walk. Errors are JS exceptions thrown before any
-// write; a sync call allocates nothing (an async call: its worker and an invFreq copy).
+// write; a sync call allocates nothing but the cos/sin cache's growth (cossin_cache.h: a table per
+// new invFreq/ISA, row chunks for new positions), an async call also its worker and an invFreq copy.
 #include <napi.h>
 
 #include <algorithm>
@@ -100,16 +101,31 @@ ROPE_COLD void checkDetached(Napi::Env env, napi_value v, const char* name) {
     throwType(env, std::string(name) + "'s ArrayBuffer is detached");
 }
 
-// A typed array of exactly type `want` (dtype >= 0: named in the message); detached buffers are
-// refused with a clear message. One N-API call on success (it fails on anything not a typed array).
-inline View typedArg(Napi::Env env, napi_value v, const char* name, napi_typedarray_type want, int64_t dtype = -1) {
+// What one napi_get_typedarray_info call says about a value (typed == false: not a typed array).
+struct ArrayInfo {
+  bool typed = false;
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  if (ROPE_UNLIKELY(napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != want))
-    failTyped(env, v, name, want, dtype);
-  if (ROPE_UNLIKELY(data == nullptr && length == 0)) checkDetached(env, v, name);
-  return View{data, int64_t(length)};
+};
+
+inline ArrayInfo arrayInfo(Napi::Env env, napi_value v) {
+  ArrayInfo a;
+  a.typed = napi_get_typedarray_info(env, v, &a.type, &a.length, &a.data, nullptr, nullptr) == napi_ok;
+  return a;
+}
+
+// A typed array of exactly type `want` (dtype >= 0: named in the message); detached buffers are
+// refused with a clear message. One N-API call on success (it fails on anything not a typed array).
+inline View typedArg(Napi::Env env, napi_value v, const ArrayInfo& a, const char* name, napi_typedarray_type want,
+                     int64_t dtype = -1) {
+  if (ROPE_UNLIKELY(!a.typed || a.type != want)) failTyped(env, v, name, want, dtype);
+  if (ROPE_UNLIKELY(a.data == nullptr && a.length == 0)) checkDetached(env, v, name);
+  return View{a.data, int64_t(a.length)};
+}
+
+inline View typedArg(Napi::Env env, napi_value v, const char* name, napi_typedarray_type want, int64_t dtype = -1) {
+  return typedArg(env, v, arrayInfo(env, v), name, want, dtype);
 }
 
 // null or undefined (one N-API call).
@@ -157,7 +173,7 @@ napi_typedarray_type arrayTypeFor(int64_t dtype) {
 }
 
 // Reads one tensor block of the descriptor and its array; proves bounds and row disjointness.
-TensorRef tensorArg(Napi::Env env, napi_value arr, const double* desc, int at, const char* name,
+TensorRef tensorArg(Napi::Env env, napi_value arr, const ArrayInfo& info, const double* desc, int at, const char* name,
                     int64_t batch, int64_t tokens, int64_t headDim, int64_t rotaryDim) {
   TensorRef x;
   const int64_t dtype = intIn(env, desc[at + abi::kDtype], name, " dtype (desc)", 0, 2);
@@ -167,7 +183,7 @@ TensorRef tensorArg(Napi::Env env, napi_value arr, const double* desc, int at, c
   x.batchStride = intIn(env, desc[at + abi::kBatchStride], name, " batchStride (desc)", 0, kMaxSafe);
   x.tokenStride = intIn(env, desc[at + abi::kTokenStride], name, " tokenStride (desc)", 0, kMaxSafe);
   x.headStride = intIn(env, desc[at + abi::kHeadStride], name, " headStride (desc)", 0, kMaxSafe);
-  const View v = typedArg(env, arr, name, arrayTypeFor(dtype), dtype);
+  const View v = typedArg(env, arr, info, name, arrayTypeFor(dtype), dtype);
   x.data = v.data;
   x.length = v.length;
   if (ROPE_UNLIKELY(x.heads > 1 && x.headStride < headDim)) failHeadStride(env, name, x, headDim);
@@ -217,8 +233,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
 
   void Apply(const Napi::CallbackInfo& info) {
     Plan p;
-    std::shared_ptr<CosSinTable> table;  // keeps the plan's cache alive through the walk
-    prepare(info, "apply", &p, invFreq_.data(), &table);
+    prepare(info, "apply", &p, invFreq_.data(), nullptr);  // (no JS runs until the walk is done)
     walkThreaded(p);
   }
 
@@ -276,8 +291,8 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   };
 
   // handle.desc: a Float64Array(kLen + rotaryDim/2) this handle owns, laid out as a descriptor
-  // followed by invFreq. Passing it as desc (and as invFreq: then invFreq is read from its tail)
-  // spares a call two typed-array inspections, the largest fixed cost of a decode call. Its memory
+  // followed by invFreq. Passing it as desc (with invFreq null: then invFreq is read from its
+  // tail) spares a call two typed-array inspections, the largest fixed cost of a decode call. Its memory
   // is pinned (pin.h), so it stays valid even if JS detaches the buffer; everything read from it
   // is copied and checked like any other argument. No pinning: no handle.desc (callers check).
   void makeOwnDesc(Napi::Env env, Napi::Object self) {
@@ -302,10 +317,11 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   }
 
   // Everything a call checks, in one place for apply and applyAsync: fills *out (pointers into the
-  // caller's arrays; invFreq copied into invFreqOut, rotaryDim/2 doubles; *table holds the cos/sin
-  // cache the plan points to) or throws before any write.
+  // caller's arrays; invFreq copied into invFreqOut, rotaryDim/2 doubles; *keep, if given, shares
+  // the cos/sin cache the plan points to, for a call that outlives the next one) or throws before
+  // any write.
   void prepare(const Napi::CallbackInfo& info, const char* call, Plan* out, double* invFreqOut,
-               std::shared_ptr<CosSinTable>* table) {
+               std::shared_ptr<CosSinTable>* keep) {
     Napi::Env env = info.Env();
     if (ROPE_UNLIKELY(info.Length() < 5)) throwType(env, std::string(call) + "(q, k, positions, invFreq, desc): expected 5 arguments, got " + std::to_string(info.Length()));
     // The descriptor is copied first: a SharedArrayBuffer-backed one could change under us.
@@ -331,39 +347,52 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
       throwRange(env, "attentionScaling (desc) must be finite, got " + fmt(p.attentionScaling));
     const int64_t headDim = geo_.headDim;
 
-    p.q = tensorArg(env, info[0], desc, abi::kQ, "q", p.batch, p.tokens, headDim, geo_.rotaryDim);
-    p.hasK = !isNullish(env, info[1]);
+    p.q = tensorArg(env, info[0], arrayInfo(env, info[0]), desc, abi::kQ, "q", p.batch, p.tokens, headDim, geo_.rotaryDim);
+    // k: a typed array (then no null test is needed) or null/undefined.
+    const ArrayInfo kInfo = arrayInfo(env, info[1]);
+    p.hasK = kInfo.typed || !isNullish(env, info[1]);
     if (p.hasK) {
-      p.k = tensorArg(env, info[1], desc, abi::kK, "k", p.batch, p.tokens, headDim, geo_.rotaryDim);
+      p.k = tensorArg(env, info[1], kInfo, desc, abi::kK, "k", p.batch, p.tokens, headDim, geo_.rotaryDim);
       checkQKDisjoint(env, p);
     }
     checkPositions(env, info[2], desc, &p);
 
     const int64_t half = geo_.rotaryDim / 2;
     View f;
-    if (ownDesc && isOwnDesc(env, info[3])) {
+    if (ownDesc && isNullish(env, info[3])) {
       f = View{const_cast<double*>(own_ + abi::kLen), half};  // handle.desc's tail (only read)
     } else {
       f = typedArg(env, info[3], "invFreq", napi_float64_array);
       if (ROPE_UNLIKELY(f.length != half))
         throwRange(env, "invFreq.length " + std::to_string(f.length) + " is not rotaryDim/2 = " + std::to_string(half));
     }
-    // Copied first (a SharedArrayBuffer could change under us), then the copy is checked without
-    // branches (vectorised): the exponent field all ones (inf, NaN) plus 2^52 carries into bit 63.
-    std::memcpy(invFreqOut, f.data, size_t(half) * sizeof(double));
-    const uint64_t* bits = reinterpret_cast<const uint64_t*>(invFreqOut);
-    uint64_t bad = 0;
-    for (int64_t j = 0; j < half; j++) bad |= (bits[j] & 0x7FF0000000000000ull) + (uint64_t(1) << 52);
-    if (ROPE_UNLIKELY(bad >> 63))
-      for (int64_t j = 0; j < half; j++)
-        if (!std::isfinite(invFreqOut[j]))
-          throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(invFreqOut[j]));
-    p.invFreq = invFreqOut;
     p.kernels = &activeKernels();
     // One position per token (no M-RoPE) and the forward rotation: rows are worth caching.
-    if (geo_.pairSection == nullptr && !p.inverse) {
-      *table = cache_.acquire(p.kernels, invFreqOut, half, p.attentionScaling);
+    const bool cacheable = geo_.pairSection == nullptr && !p.inverse;
+    // The usual case: a cached Table already holds a checked copy of exactly these frequencies
+    // (compared in place: a racing writer can only make the comparison fail), so the walk uses
+    // that copy, and there is nothing to copy or check.
+    const std::shared_ptr<CosSinTable>* table =
+        cacheable ? cache_.find(p.kernels, static_cast<const double*>(f.data), half, p.attentionScaling) : nullptr;
+    if (table != nullptr) {
+      p.invFreq = (*table)->invFreq();
+    } else {
+      // Copied first (a SharedArrayBuffer could change under us), then the copy is checked without
+      // branches (vectorised): the exponent field all ones (inf, NaN) plus 2^52 carries into bit 63.
+      std::memcpy(invFreqOut, f.data, size_t(half) * sizeof(double));
+      const uint64_t* bits = reinterpret_cast<const uint64_t*>(invFreqOut);
+      uint64_t bad = 0;
+      for (int64_t j = 0; j < half; j++) bad |= (bits[j] & 0x7FF0000000000000ull) + (uint64_t(1) << 52);
+      if (ROPE_UNLIKELY(bad >> 63))
+        for (int64_t j = 0; j < half; j++)
+          if (!std::isfinite(invFreqOut[j]))
+            throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(invFreqOut[j]));
+      p.invFreq = invFreqOut;
+      if (cacheable) table = &cache_.insert(p.kernels, invFreqOut, half, p.attentionScaling);
+    }
+    if (table != nullptr && *table) {
       p.cache = table->get();
+      if (keep != nullptr) *keep = *table;  // also keeps p.invFreq alive when it is the Table's
     }
   }
 
@@ -374,8 +403,14 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     const int64_t qo = int64_t(qa - origin), ko = int64_t(ka - origin);
     // Byte spans of the whole arrays first: separate memory needs no row-by-row proof.
     if (qo + p.q.length * qs <= ko || ko + p.k.length * ks <= qo) return;
-    if (ROPE_UNLIKELY(bounds::qkRowsOverlap(p.q, qo, p.k, ko, p.batch, p.tokens, p.geo.rotaryDim)))
-      throwRange(env, "q and k overlap: some rotated row of q shares memory with one of k");
+    // The facade's own messages (lib/validate.ts): with the native engine this is the only check.
+    if (ROPE_UNLIKELY(bounds::qkRowsOverlap(p.q, qo, p.k, ko, p.batch, p.tokens, p.geo.rotaryDim))) {
+      if (qa == ka)
+        throwRange(env, "q and k are the same array: each row would be rotated twice (q and k overlap)");
+      throwRange(env,
+                 "q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV "
+                 "buffer must not overlap)");
+    }
   }
 
   void checkPositions(Napi::Env env, napi_value arr, const double* desc, Plan* p) {

@@ -15,11 +15,18 @@ constexpr int64_t kInt64Max = INT64_MAX;
 
 // acc += a * b; false if the result would pass INT64_MAX. a, b, acc >= 0.
 inline bool addMul(int64_t& acc, int64_t a, int64_t b) {
+#if defined(__GNUC__)
+  // (overflow flags instead of a 64-bit division: this runs ~10 times per call)
+  int64_t prod = 0;
+  if (__builtin_mul_overflow(a, b, &prod) || __builtin_add_overflow(acc, prod, &acc)) return false;
+  return true;
+#else
   if (a != 0 && b > kInt64Max / a) return false;
   const int64_t prod = a * b;
   if (prod > kInt64Max - acc) return false;
   acc += prod;
   return true;
+#endif
 }
 
 // One index dimension of a tensor's row lattice: `count` rows `stride` elements apart.
@@ -61,12 +68,24 @@ inline bool tensorEnd(const TensorRef& x, int64_t batch, int64_t tokens, int64_t
 // side. Call after tensorEnd succeeded (extents then cannot overflow). No strings: this runs on
 // every call; rowsOverlap says why only once it has failed.
 inline bool rowsNested(const TensorRef& x, int64_t batch, int64_t tokens, int64_t rowLen) {
-  Dim dims[3];
-  const int n = sortedDims(x, batch, tokens, dims);
+  // sortedDims' order (stable by stride), on plain integers: no struct copies through memory.
+  int64_t count[3], stride[3];
+  int n = 0;
+  const int64_t c[3] = {x.heads, tokens, batch}, st[3] = {x.headStride, x.tokenStride, x.batchStride};
+  for (int d = 0; d < 3; d++) {
+    if (c[d] <= 1) continue;
+    int i = n++;
+    for (; i > 0 && stride[i - 1] > st[d]; i--) {
+      count[i] = count[i - 1];
+      stride[i] = stride[i - 1];
+    }
+    count[i] = c[d];
+    stride[i] = st[d];
+  }
   int64_t extent = rowLen;
   for (int i = 0; i < n; i++) {
-    if (dims[i].stride < extent) return false;
-    extent += (dims[i].count - 1) * dims[i].stride;
+    if (stride[i] < extent) return false;
+    extent += (count[i] - 1) * stride[i];
   }
   return true;
 }

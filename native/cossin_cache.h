@@ -7,8 +7,8 @@
 // Thread safety: calls on one NativeRope may run at once (sync, async workers, pool threads). A
 // Table is immutable in its key and only grows: each slot goes empty -> being written -> ready,
 // once, by whoever wins a CAS; everybody else computes into its own scratch instead of waiting.
-// Plans hold a shared_ptr to their Table, so a Table replaced (other invFreq, ISA) stays alive
-// until its last call ends. Memory: chunks of rows allocated on first use, at most kCacheBytes
+// An async call holds a shared_ptr to its Table, so a Table replaced (other invFreq, ISA) stays
+// alive until its last call ends (a sync call ends before the next call can replace anything). Memory: chunks of rows allocated on first use, at most kCacheBytes
 // per NativeRope over all its Tables (then rows are just computed), and positions >= kCachePositions
 // are never cached.
 #pragma once
@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <new>
 
 #include "kernels/kernels.h"
@@ -49,15 +48,20 @@ class CosSinTable {
   CosSinTable(const CosSinTable&) = delete;
   CosSinTable& operator=(const CosSinTable&) = delete;
 
+  // Its frequencies: a checked (finite) copy, immutable while the Table lives.
+  const double* invFreq() const { return invFreq_.get(); }
+
   bool matches(const KernelTable* kernels, const double* invFreq, int64_t half, double scale) const {
     return kernels == kernels_ && half == half_ && std::memcmp(&scale, &scale_, sizeof scale) == 0 &&
            std::memcmp(invFreq, invFreq_.get(), size_t(half) * sizeof(double)) == 0;
   }
 
   // The cos row (sin follows at +half) of `position`, computed now if no call has yet; nullptr if
-  // it cannot be cached (position too large, budget spent, another thread writing it right now).
+  // it cannot be cached (position out of range, budget spent, another thread writing it now).
   const float* row(int64_t position) {
-    if (position >= kCachePositions) return nullptr;
+    // (Negative too: positions were checked when the call was made, but an async call's
+    // Int32Array, or a shared one, can be rewritten by JS while the walk runs.)
+    if (position < 0 || position >= kCachePositions) return nullptr;
     Chunk* c = chunk(position / kCacheChunkRows);
     if (c == nullptr) return nullptr;
     const int64_t i = position % kCacheChunkRows;
@@ -117,36 +121,47 @@ class CosSinTable {
   std::shared_ptr<std::atomic<int64_t>> budget_;
 };
 
-// The Tables of one NativeRope, most recently used first.
+// The Tables of one NativeRope, most recently used first. Only its JS thread calls find/insert (a
+// NativeRope belongs to one thread; async calls are prepared there too), so it takes no lock;
+// the walk threads only touch a Table through the pointer in their Plan.
 class CosSinCache {
  public:
-  // The Table for this key (made if new, replacing the least recently used), or nullptr when
-  // there is no memory for one (the call then computes every row).
-  std::shared_ptr<CosSinTable> acquire(const KernelTable* kernels, const double* invFreq, int64_t half, double scale) {
-    std::lock_guard<std::mutex> lk(m_);
+  // The Table for this key, now the most recently used, or nullptr if there is none. invFreq is
+  // only compared (it may be the caller's unchecked array).
+  const std::shared_ptr<CosSinTable>* find(const KernelTable* kernels, const double* invFreq, int64_t half,
+                                           double scale) {
     for (int i = 0; i < kCacheTables; i++) {
-      if (tables_[i] && tables_[i]->matches(kernels, invFreq, half, scale)) {
-        std::shared_ptr<CosSinTable> t = tables_[i];
+      if (!tables_[i] || !tables_[i]->matches(kernels, invFreq, half, scale)) continue;
+      if (i > 0) {
+        std::shared_ptr<CosSinTable> t = std::move(tables_[i]);
         for (int j = i; j > 0; j--) tables_[j] = std::move(tables_[j - 1]);
-        tables_[0] = t;
-        return t;
+        tables_[0] = std::move(t);
       }
+      return &tables_[0];
     }
+    return nullptr;
+  }
+
+  // A new Table for this key (invFreq checked finite by the caller), replacing the least recently
+  // used; empty when there is no memory for one (the call then computes every row). The
+  // reference is valid until the next find/insert; a call that outlives that (async) keeps a copy.
+  const std::shared_ptr<CosSinTable>& insert(const KernelTable* kernels, const double* invFreq, int64_t half,
+                                             double scale) {
     std::shared_ptr<CosSinTable> t;
     try {
       t = std::make_shared<CosSinTable>(kernels, invFreq, half, scale, budget_);
     } catch (const std::bad_alloc&) {
-      return nullptr;
+      return none_;
     }
     for (int j = kCacheTables - 1; j > 0; j--) tables_[j] = std::move(tables_[j - 1]);
-    tables_[0] = t;
-    return t;
+    tables_[0] = std::move(t);
+    return tables_[0];
   }
 
  private:
-  std::mutex m_;
   std::shared_ptr<CosSinTable> tables_[kCacheTables];
   std::shared_ptr<std::atomic<int64_t>> budget_ = std::make_shared<std::atomic<int64_t>>(0);
+  const std::shared_ptr<CosSinTable> none_;
 };
 
 }  // namespace rope

@@ -57,7 +57,7 @@ struct Plan {
   int64_t positionOffset = 0;
   int64_t positionsBatchStride = 0;
   int64_t positionsRowStride = 0;
-  const double* invFreq = nullptr;  // length rotaryDim/2, finite (a copy the caller owns)
+  const double* invFreq = nullptr;  // length rotaryDim/2, finite (a copy the caller or its cache table owns)
   double attentionScaling = 1.0;
   int64_t threads = 1;
 };

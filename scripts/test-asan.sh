@@ -94,7 +94,7 @@ echo "== canary: a planted heap overflow is reported (plumbing works)"
 if [ "$#" -gt 0 ]; then
   files=("$@")
 else
-  files=(test/native-binding.test.ts test/hostile.test.ts test/edge-values.test.ts test/validate.test.ts
+  files=(test/native-binding.test.ts test/hostile.test.ts test/hostile-options.test.ts test/edge-values.test.ts test/validate.test.ts
     test/rope.test.ts test/parity.test.ts test/conformance.test.ts test/properties.test.ts test/cossin.test.ts)
   existing=()
   for f in "${files[@]}"; do [ -f "$f" ] && existing+=("$f"); done
