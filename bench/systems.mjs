@@ -72,7 +72,8 @@ export function makeInputs(cell) {
  */
 export function buildSystems(ctx, cell, q, k) {
   const { qHeads, kHeads, headDim, base } = MODEL;
-  const opts = { qHeads, kHeads, positions: cell.start, dtype: cell.dtype };
+  // One thread, like the limit pass it is compared with; bench/threads.mjs measures threads = 2, 'auto'.
+  const opts = { qHeads, kHeads, positions: cell.start, dtype: cell.dtype, threads: 1 };
   const systems = [];
   const ropes = ctx.ropes[cell.style];
   if (ctx.nativeOk) {

@@ -5,21 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { Rope, backendInfo } from '../lib/index.js';
 import { createRope } from '../lib/internal.js';
 import type { RopeOptions } from '../lib/types.js';
+import { rng } from './helpers/engine-ref.js';
 
 const makers: Array<[string, (o: RopeOptions) => Rope]> = [[`Rope (${backendInfo.backend})`, (o) => new Rope(o)]];
 if (backendInfo.backend !== 'js') makers.push(['Rope (js forced)', (o) => createRope(o, 'js')]);
 
 const RUNS = 40;
 
-function rng(seed: number): () => number {
-  let s = seed | 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 function randomF32(n: number, seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => r() * 2 - 1);
