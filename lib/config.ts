@@ -1,6 +1,7 @@
 // Model settings -> RopeOptions: Hugging Face config.json (as transformers reads it) and GGUF
 // metadata (as llama.cpp reads it). Everything here only maps names; lib/scaling.ts does the math.
 import type { RopeOptions, RopeStyle, ScalingOptions } from './types.js';
+import { show } from './scaling.js';
 
 type Obj = Record<string, unknown>;
 
@@ -8,13 +9,6 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 }
 
-function show(v: unknown): string {
-  if (typeof v === 'string') return `'${v}'`;
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (v === null) return 'null';
-  if (typeof v === 'object') return 'an object';
-  return String(v);
-}
 
 function toNum(name: string, v: unknown): number {
   if (typeof v === 'bigint') return Number(v);
@@ -86,6 +80,11 @@ export function ropeOptionsFromConfig(config: object): RopeOptions {
           'config needs head_dim, or hidden_size and num_attention_heads, to know the head size; got ' +
             `head_dim ${show(c.head_dim)}, hidden_size ${show(hidden)}, num_attention_heads ${show(heads)}`,
         );
+      }
+      // (a head count of 0, negative or fractional would make a meaningless headDim: name it here)
+      if (!Number.isInteger(heads) || heads <= 0) {
+        const name = optNum('config.num_attention_heads', c.num_attention_heads) !== undefined ? 'config.num_attention_heads' : 'config.n_head';
+        throw new RangeError(`${name} must be a positive integer (head_dim = hidden_size / ${name.slice(7)}), got ${show(heads)}`);
       }
       headDim = Math.floor(hidden / heads);
     }

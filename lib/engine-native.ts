@@ -18,6 +18,13 @@ type HandleWithDesc = NativeRopeHandle & {
   applyAsync?(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): Promise<void>;
 };
 
+// The binding's first parameter is q (apply(q, k, ...)); a facade apply(x, ...) call passes x there
+// with k null, so a refusal the binding finds (the facade checks first: rarely reached) names x.
+function namingX(e: unknown): unknown {
+  if (e instanceof Error && /^q\b/.test(e.message)) e.message = 'x' + e.message.slice(1);
+  return e;
+}
+
 export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): NativeEngine {
   const handle: HandleWithDesc = new addon.NativeRope(
     geometry.headDim,
@@ -51,7 +58,15 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
   return {
     apply(plan: CallPlan): void {
       const desc = pack(plan);
-      handle.apply(plan.q.data, plan.k === null ? null : plan.k.data, plan.positions, invFreq, desc);
+      if (plan.k !== null) {
+        handle.apply(plan.q.data, plan.k.data, plan.positions, invFreq, desc);
+        return;
+      }
+      try {
+        handle.apply(plan.q.data, null, plan.positions, invFreq, desc);
+      } catch (e) {
+        throw namingX(e);
+      }
     },
     applyAsync(plan: CallPlan): Promise<void> {
       // The shared descriptor is fine: the binding copies desc and invFreq before returning.
@@ -62,7 +77,7 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
         handle.apply(plan.q.data, k, plan.positions, invFreq, desc);
         return Promise.resolve();
       } catch (e) {
-        return Promise.reject(e);
+        return Promise.reject(k === null ? namingX(e) : e);
       }
     },
   };

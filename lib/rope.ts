@@ -59,6 +59,9 @@ export class Rope {
   readonly #style: RopeStyle;
   // The native binding proves q/k disjointness itself (validate.ts planApplyQK).
   readonly #engineChecksOverlap: boolean;
+  // #plan and #k are in use by a call: user code inside it (an options getter, a Proxy of
+  // positions) that calls this Rope again gets a fresh plan instead of clobbering the outer one.
+  #busy = false;
 
   constructor(options: RopeOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -133,12 +136,12 @@ export class Rope {
   apply(x: Uint16Array, opts: ApplyOptions16): void;
   apply(x: Float16ArrayLike, opts: ApplyOptionsF16Array): void;
   apply(x: RopeArray, opts: ApplyOptions): void {
-    const plan = this.#plan;
+    const plan = this.#acquire();
     try {
-      this.#frequencies(planApply(plan, this.#geometry, x, opts));
+      this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
       this.#engine.apply(plan);
     } finally {
-      releasePlan(plan);
+      this.#release(plan);
     }
   }
 
@@ -147,12 +150,12 @@ export class Rope {
   applyQK(q: Uint16Array, k: Uint16Array, opts: ApplyQKOptions16): void;
   applyQK(q: Float16ArrayLike, k: Float16ArrayLike, opts: ApplyQKOptionsF16Array): void;
   applyQK(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): void {
-    const plan = this.#plan;
+    const plan = this.#acquire();
     try {
-      this.#frequencies(planApplyQK(plan, this.#geometry, this.#k, q, k, opts, this.#engineChecksOverlap));
+      this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
       this.#engine.apply(plan);
     } finally {
-      releasePlan(plan);
+      this.#release(plan);
     }
   }
 
@@ -161,14 +164,14 @@ export class Rope {
   applyAsync(x: Uint16Array, opts: ApplyOptions16): Promise<void>;
   applyAsync(x: Float16ArrayLike, opts: ApplyOptionsF16Array): Promise<void>;
   applyAsync(x: RopeArray, opts: ApplyOptions): Promise<void> {
-    const plan = this.#plan;
+    const plan = this.#acquire();
     try {
-      this.#frequencies(planApply(plan, this.#geometry, x, opts));
+      this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
       return this.#run(plan);
     } catch (e) {
       return Promise.reject(e);
     } finally {
-      releasePlan(plan);
+      this.#release(plan);
     }
   }
 
@@ -176,14 +179,14 @@ export class Rope {
   applyQKAsync(q: Uint16Array, k: Uint16Array, opts: ApplyQKOptions16): Promise<void>;
   applyQKAsync(q: Float16ArrayLike, k: Float16ArrayLike, opts: ApplyQKOptionsF16Array): Promise<void>;
   applyQKAsync(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): Promise<void> {
-    const plan = this.#plan;
+    const plan = this.#acquire();
     try {
-      this.#frequencies(planApplyQK(plan, this.#geometry, this.#k, q, k, opts, this.#engineChecksOverlap));
+      this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
       return this.#run(plan);
     } catch (e) {
       return Promise.reject(e);
     } finally {
-      releasePlan(plan);
+      this.#release(plan);
     }
   }
 
@@ -206,11 +209,32 @@ export class Rope {
     return Promise.resolve();
   }
 
-  #frequencies(seqLen: number): void {
+  #frequencies(plan: CallPlan, seqLen: number): void {
     if (!this.#scaling.dependsOnSeqLen) return;
     const f = this.#scaling.forSeqLen(seqLen);
-    this.#plan.invFreq = f.invFreq;
-    this.#plan.attentionScaling = f.attentionScaling;
+    plan.invFreq = f.invFreq;
+    plan.attentionScaling = f.attentionScaling;
+  }
+
+  // The reused plan, or (a call re-entered from user code running inside another) a fresh one.
+  #acquire(): CallPlan {
+    if (!this.#busy) {
+      this.#busy = true;
+      return this.#plan;
+    }
+    const plan = newCallPlan(this.#scaling.base.invFreq);
+    plan.attentionScaling = this.#scaling.base.attentionScaling;
+    return plan;
+  }
+
+  // The k tensor plan to fill: the reused one goes with the reused plan only.
+  #kOf(plan: CallPlan): TensorPlan {
+    return plan === this.#plan ? this.#k : newTensorPlan();
+  }
+
+  #release(plan: CallPlan): void {
+    releasePlan(plan);
+    if (plan === this.#plan) this.#busy = false;
   }
 }
 

@@ -29,7 +29,8 @@ export function defaultInvFreq(base: number, rotaryDim: number): Float64Array {
 
 // ---- parameter checks: every message names the parameter, what was expected and what came ----
 
-function show(v: unknown): string {
+/** A value as an error message shows it (also used by config.ts). */
+export function show(v: unknown): string {
   if (typeof v === 'string') return `'${v}'`;
   if (Array.isArray(v)) return `an array of length ${v.length}`;
   if (v === null) return 'null';
@@ -46,6 +47,12 @@ function num(name: string, v: unknown): number {
 function positive(name: string, v: unknown): number {
   const x = num(name, v);
   if (!(x > 0)) throw new RangeError(`${name} must be > 0, got ${x}`);
+  return x;
+}
+
+function positiveInt(name: string, v: unknown): number {
+  const x = num(name, v);
+  if (!Number.isSafeInteger(x) || x <= 0) throw new RangeError(`${name} must be a positive integer, got ${x}`);
   return x;
 }
 
@@ -159,7 +166,8 @@ function llama3(s: Extract<ScalingOptions, { type: 'llama3' }>, base: number, di
 
 function dynamic(s: Extract<ScalingOptions, { type: 'dynamic' }>, base: number, dim: number): ResolvedScaling {
   const factor = positive('scaling.factor', required('scaling.factor', s.factor, 'dynamic'));
-  const orig = positive(
+  // A position count (seqLen is compared with it): an integer, as transformers' config holds it.
+  const orig = positiveInt(
     'scaling.originalMaxPositions',
     required('scaling.originalMaxPositions', s.originalMaxPositions, 'dynamic'),
   );

@@ -30,12 +30,19 @@ export function typedArrayTag(x: unknown): string | undefined {
   return typedArrayTagGetter.call(x);
 }
 
-// The intrinsic %TypedArray%.prototype.buffer getter: an own `buffer` property on a user's array
-// cannot hide which buffer it views.
-const typedArrayBufferGetter = Object.getOwnPropertyDescriptor(
-  Object.getPrototypeOf(Uint8Array.prototype),
-  'buffer',
-)!.get as (this: ArrayBufferView) => ArrayBufferLike;
+// A typed array's real length, buffer, byteOffset and byteLength, read through the intrinsic
+// %TypedArray%.prototype getters (captured once): an own `length`/`buffer` property or a subclass
+// getter cannot make the checks measure an array the engines then do not see.
+const intrinsicGetter = (key: string) =>
+  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), key)!.get as (this: unknown) => never;
+const lengthGetter = intrinsicGetter('length');
+const bufferGetter = intrinsicGetter('buffer');
+const byteOffsetGetter = intrinsicGetter('byteOffset');
+const byteLengthGetter = intrinsicGetter('byteLength');
+export const lengthOf = (v: ArrayBufferView): number => lengthGetter.call(v);
+export const bufferOf = (v: ArrayBufferView): ArrayBufferLike => bufferGetter.call(v);
+export const byteOffsetOf = (v: ArrayBufferView): number => byteOffsetGetter.call(v);
+const byteLengthOf = (v: ArrayBufferView): number => byteLengthGetter.call(v);
 
 /** A short description of a value for error messages. */
 export function describe(v: unknown): string {
@@ -118,8 +125,9 @@ function checkData(name: string, x: unknown, dtype: unknown, t: TensorPlan): voi
   const view = x as Float32Array | Uint16Array;
   // A view of a detached buffer has length 0, so only then is .buffer worth reading (its getter
   // costs ~25 ns, and this runs on every call).
-  if (view.length === 0) {
-    if (isDetached(view.buffer, view.byteLength)) {
+  const length = lengthOf(view);
+  if (length === 0) {
+    if (isDetached(bufferOf(view), byteLengthOf(view))) {
       throw new TypeError(`${name}'s buffer is detached (or has byteLength 0): nothing to rotate`);
     }
     throw new RangeError(`${name} is empty (length 0): nothing to rotate`);
@@ -145,7 +153,7 @@ function checkData(name: string, x: unknown, dtype: unknown, t: TensorPlan): voi
       throw new TypeError(`dtype '${dtype}' does not match ${name}, a Float16Array (f16)`);
     }
     // The engines read f16 as bits: the same bytes, re-viewed.
-    t.data = new Uint16Array(view.buffer, view.byteOffset, view.length);
+    t.data = new Uint16Array(bufferOf(view), byteOffsetOf(view), length);
     t.dtype = DTYPE_F16;
   } else {
     throw new TypeError(`${name} must be ${ARRAY_KINDS}, got a ${tag}`);
@@ -174,7 +182,7 @@ function checkShape(
   stride: number | undefined,
   strideName: string,
 ): number {
-  const length = t.data.length;
+  const length = lengthOf(t.data);
   const row = t.heads * headDim;
   t.offset = 0;
   t.headStride = headDim;
@@ -229,19 +237,18 @@ function checkOpts(opts: unknown, call: string, needs: string): CommonOpts {
   return opts as CommonOpts;
 }
 
-/** layout, batch, tokens, inverse, threads: the options shared by apply and applyQK. */
-function checkCommon(plan: CallPlan, o: CommonOpts): 'shd' | 'bshd' | 'bhsd' {
-  const layout = checkLayout(o.layout);
-  const batch = optionalPositiveInt('batch', o.batch) ?? 1;
+/** layout, batch, inverse, threads: the options shared by apply and applyQK (already read once). */
+function checkCommon(plan: CallPlan, layoutOpt: unknown, batchOpt: unknown, inverse: unknown, th: unknown): 'shd' | 'bshd' | 'bhsd' {
+  const layout = checkLayout(layoutOpt);
+  const batch = optionalPositiveInt('batch', batchOpt) ?? 1;
   if (layout === 'shd' && batch !== 1) {
     throw new RangeError(`batch ${batch} needs layout 'bshd' or 'bhsd' (layout 'shd' is one batch row)`);
   }
   plan.batch = batch;
-  if (o.inverse !== undefined && typeof o.inverse !== 'boolean') {
-    throw new TypeError(`inverse must be a boolean, got ${describe(o.inverse)}`);
+  if (inverse !== undefined && typeof inverse !== 'boolean') {
+    throw new TypeError(`inverse must be a boolean, got ${describe(inverse)}`);
   }
-  plan.inverse = o.inverse === true;
-  const th = o.threads;
+  plan.inverse = inverse === true;
   if (th === undefined || th === 'auto') {
     // 'auto' is resolved where the call's size is known: 0 tells the native walk to pick (one
     // thread below a measured size, the machine's cores above; native/threadpool.h).
@@ -264,10 +271,10 @@ function checkStrideOpt(name: string, v: unknown, layout: string): number | unde
 
 /** A user Int32Array of positions must not share bytes with a tensor being rotated. */
 function checkPositionsApart(positions: Int32Array, buffer: ArrayBufferLike, t: TensorPlan, name: string): void {
-  if (buffer !== t.data.buffer) return;
-  const a = positions.byteOffset;
-  const b = t.data.byteOffset;
-  if (a < b + t.data.byteLength && b < a + positions.byteLength) {
+  if (buffer !== bufferOf(t.data)) return;
+  const a = byteOffsetOf(positions);
+  const b = byteOffsetOf(t.data);
+  if (a < b + byteLengthOf(t.data) && b < a + byteLengthOf(positions)) {
     throw new RangeError(`positions shares memory with ${name}: rotating ${name} would rewrite the positions mid-call`);
   }
 }
@@ -300,10 +307,10 @@ function checkPositions(plan: CallPlan, rows: number, p: unknown): number {
     throw new TypeError(`positions must be a number (start offset), an Int32Array or a number[], got ${describe(p)}`);
   }
   const src = p as Int32Array | readonly unknown[];
-  if (tag !== undefined && isDetached((src as Int32Array).buffer, (src as Int32Array).byteLength)) {
+  if (tag !== undefined && isDetached(bufferOf(src as Int32Array), byteLengthOf(src as Int32Array))) {
     throw new TypeError("positions' buffer is detached (or has byteLength 0)");
   }
-  const n = src.length;
+  const n = tag !== undefined ? lengthOf(src as Int32Array) : src.length;
   if (n === rows * tokens) {
     plan.positionsRowStride = tokens;
   } else if (n === rows * batch * tokens) {
@@ -340,26 +347,53 @@ function checkPositions(plan: CallPlan, rows: number, p: unknown): number {
   return max;
 }
 
-function seqLenOf(o: CommonOpts, maxPosition: number): number {
-  return o.seqLen === undefined ? maxPosition + 1 : checkPositiveInt('seqLen', o.seqLen);
+function seqLenOf(seqLen: unknown, maxPosition: number): number {
+  return seqLen === undefined ? maxPosition + 1 : checkPositiveInt('seqLen', seqLen);
+}
+
+/**
+ * After positions were read (a Proxy's traps are user code, which may resize or transfer a
+ * tensor's buffer): the tensor still has the length it was measured with. Cold unless it changed.
+ */
+function checkStill(t: TensorPlan, length: number, name: string): void {
+  const now = lengthOf(t.data);
+  if (now === length) return;
+  if (now === 0 && isDetached(bufferOf(t.data), byteLengthOf(t.data))) {
+    throw new TypeError(`${name}'s buffer was detached while positions were read: nothing to rotate`);
+  }
+  throw new RangeError(`${name}.length changed from ${length} to ${now} while positions were read`);
 }
 
 /** Checks rope.apply(x, opts) and fills plan (plan.k = null). Returns the call's seqLen. */
 export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, opts: unknown): number {
   const o = checkOpts(opts, 'apply', 'heads') as CommonOpts & { heads?: unknown };
+  // Every option is read once, here, before any array is measured or the plan is touched: a
+  // getter (user code) then cannot change what was checked, nor re-enter into a half-filled plan.
+  const dtype = o.dtype;
+  const heads = o.heads;
+  const layoutOpt = o.layout;
+  const batch = o.batch;
+  const inverse = o.inverse;
+  const threads = o.threads;
+  const tokensOpt = o.tokens;
+  const strideOpt = o.tokenStride;
+  const positions = o.positions;
+  const seqLen = o.seqLen;
   const q = plan.q;
-  checkData('x', x, o.dtype, q);
-  q.heads = checkPositiveInt('heads', o.heads);
-  const layout = checkCommon(plan, o);
-  const tokens = optionalPositiveInt('tokens', o.tokens);
-  const stride = checkStrideOpt('tokenStride', o.tokenStride, layout);
+  checkData('x', x, dtype, q);
+  q.heads = checkPositiveInt('heads', heads);
+  const layout = checkCommon(plan, layoutOpt, batch, inverse, threads);
+  const tokens = optionalPositiveInt('tokens', tokensOpt);
+  const stride = checkStrideOpt('tokenStride', strideOpt, layout);
   plan.k = null;
   plan.tokens = checkShape('x', 'heads', q, geometry.headDim, layout, plan.batch, tokens, stride, 'tokenStride');
-  const max = checkPositions(plan, geometry.sectionRows, o.positions);
+  const qLength = lengthOf(q.data);
+  const max = checkPositions(plan, geometry.sectionRows, positions);
+  checkStill(q, qLength, 'x');
   // (a number[] was copied into a fresh Int32Array: only a caller's Int32Array can share memory)
   const p = plan.positions;
-  if (p !== null && p === o.positions) checkPositionsApart(p, p.buffer, q, 'x');
-  return seqLenOf(o, max);
+  if (p !== null && p === positions) checkPositionsApart(p, bufferOf(p), q, 'x');
+  return seqLenOf(seqLen, max);
 }
 
 // native/binding.cc throws the same two messages.
@@ -389,42 +423,59 @@ export function planApplyQK(
     qTokenStride?: unknown;
     kTokenStride?: unknown;
   };
+  // Every option read once, first (see planApply).
+  const dtype = o.dtype;
+  const qHeads = o.qHeads;
+  const kHeads = o.kHeads;
+  const layoutOpt = o.layout;
+  const batch = o.batch;
+  const inverse = o.inverse;
+  const threads = o.threads;
+  const tokensOpt = o.tokens;
+  const strideOpt = o.tokenStride;
+  const qStrideOpt = o.qTokenStride;
+  const kStrideOpt = o.kTokenStride;
+  const positions = o.positions;
+  const seqLen = o.seqLen;
   const q = plan.q;
-  checkData('q', qArr, o.dtype, q);
-  checkData('k', kArr, o.dtype, k);
-  const sameBuffer =
-    !engineChecksOverlap && typedArrayBufferGetter.call(q.data) === typedArrayBufferGetter.call(k.data);
-  if (sameBuffer && q.data.byteOffset === k.data.byteOffset) {
+  checkData('q', qArr, dtype, q);
+  checkData('k', kArr, dtype, k);
+  const sameBuffer = !engineChecksOverlap && bufferOf(q.data) === bufferOf(k.data);
+  if (sameBuffer && byteOffsetOf(q.data) === byteOffsetOf(k.data)) {
     throw new RangeError(Q_K_SAME_ARRAY);
   }
-  q.heads = checkPositiveInt('qHeads', o.qHeads);
-  k.heads = checkPositiveInt('kHeads', o.kHeads);
-  const layout = checkCommon(plan, o);
-  const tokens = optionalPositiveInt('tokens', o.tokens);
-  const shared = checkStrideOpt('tokenStride', o.tokenStride, layout);
-  const qStride = checkStrideOpt('qTokenStride', o.qTokenStride, layout) ?? shared;
-  const kStride = checkStrideOpt('kTokenStride', o.kTokenStride, layout) ?? shared;
-  const qName = o.qTokenStride !== undefined ? 'qTokenStride' : 'tokenStride';
-  const kName = o.kTokenStride !== undefined ? 'kTokenStride' : 'tokenStride';
+  q.heads = checkPositiveInt('qHeads', qHeads);
+  k.heads = checkPositiveInt('kHeads', kHeads);
+  const layout = checkCommon(plan, layoutOpt, batch, inverse, threads);
+  const tokens = optionalPositiveInt('tokens', tokensOpt);
+  const shared = checkStrideOpt('tokenStride', strideOpt, layout);
+  const qStride = checkStrideOpt('qTokenStride', qStrideOpt, layout) ?? shared;
+  const kStride = checkStrideOpt('kTokenStride', kStrideOpt, layout) ?? shared;
+  const qName = qStrideOpt !== undefined ? 'qTokenStride' : 'tokenStride';
+  const kName = kStrideOpt !== undefined ? 'kTokenStride' : 'tokenStride';
   const headDim = geometry.headDim;
   const qTokens = checkShape('q', 'qHeads', q, headDim, layout, plan.batch, tokens, qStride, qName);
   const kTokens = checkShape('k', 'kHeads', k, headDim, layout, plan.batch, tokens, kStride, kName);
   if (qTokens !== kTokens) {
-    throw new RangeError(`k holds ${kTokens} tokens (k.length ${k.data.length}) but q holds ${qTokens} (q.length ${q.data.length}); they must match`);
+    throw new RangeError(`k holds ${kTokens} tokens (k.length ${lengthOf(k.data)}) but q holds ${qTokens} (q.length ${lengthOf(q.data)}); they must match`);
   }
   plan.tokens = qTokens;
   plan.k = k;
   if (sameBuffer && rotatedRowsOverlap(plan.batch, plan.tokens, geometry.rotaryDim, q, k)) {
     throw new RangeError(Q_K_OVERLAP);
   }
-  const max = checkPositions(plan, geometry.sectionRows, o.positions);
+  const qLength = lengthOf(q.data);
+  const kLength = lengthOf(k.data);
+  const max = checkPositions(plan, geometry.sectionRows, positions);
+  checkStill(q, qLength, 'q');
+  checkStill(k, kLength, 'k');
   const p = plan.positions;
-  if (p !== null && p === o.positions) {
-    const pb = p.buffer;
+  if (p !== null && p === positions) {
+    const pb = bufferOf(p);
     checkPositionsApart(p, pb, q, 'q');
     checkPositionsApart(p, pb, k, 'k');
   }
-  return seqLenOf(o, max);
+  return seqLenOf(seqLen, max);
 }
 
 /** rope.cosSin's positions: one position (a number), or n per section row (Int32Array/number[]). */
@@ -443,7 +494,7 @@ export function planCosSin(
   if (tag !== 'Int32Array' && !(tag === undefined && Array.isArray(p))) {
     throw new TypeError(`positions must be a number, an Int32Array or a number[], got ${describe(p)}`);
   }
-  const n = (p as ArrayLike<unknown>).length;
+  const n = tag !== undefined ? lengthOf(p as Int32Array) : (p as readonly unknown[]).length;
   if (n === 0 || n % rows !== 0) {
     throw new RangeError(
       rows === 1

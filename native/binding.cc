@@ -243,14 +243,27 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   // and pins the backing store of every ArrayBuffer (pin.h) so a transfer mid-call cannot free it.
   Napi::Value ApplyAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::unique_ptr<ApplyWorker> w;
+    // Checked before the worker (and its promise's napi_deferred) exists: a refused call must not
+    // leave a deferred that is never settled. The vector's buffer moves into the worker intact, so
+    // plan.invFreq may point into it.
+    std::vector<double> invFreq;
     try {
-      w.reset(new ApplyWorker(env));
-      w->invFreq.assign(size_t(geo_.rotaryDim / 2), 0.0);
+      invFreq.assign(size_t(geo_.rotaryDim / 2), 0.0);
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "applyAsync: out of memory");
     }
-    prepare(info, "applyAsync", &w->plan, w->invFreq.data(), &w->table);
+    Plan plan;
+    std::shared_ptr<CosSinTable> table;
+    prepare(info, "applyAsync", &plan, invFreq.data(), &table);
+    std::unique_ptr<ApplyWorker> w;
+    try {
+      w.reset(new ApplyWorker(env));
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(env, "applyAsync: out of memory");
+    }
+    w->plan = plan;
+    w->invFreq = std::move(invFreq);
+    w->table = std::move(table);
     w->keep(info.This(), info[0], info[1], info[2]);
     Napi::Promise promise = w->Promise();
     w.release()->Queue();  // deletes itself after OnOK/OnError

@@ -210,3 +210,10 @@ describe('Rope.fromGGUF on the matching GGUF metadata', () => {
       .toMatchObject({ style: 'half', mropeSection: [24, 20, 20], mropeInterleaved: true });
   });
 });
+
+describe('fromConfig head counts', () => {
+  it.each([0, -4, 2.5])('num_attention_heads %s is refused by name', (n) => {
+    expect(() => ropeOptionsFromConfig({ hidden_size: 64, num_attention_heads: n })).toThrow(RangeError);
+    expect(() => ropeOptionsFromConfig({ hidden_size: 64, num_attention_heads: n })).toThrow(/num_attention_heads/);
+  });
+});

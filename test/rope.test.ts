@@ -265,3 +265,17 @@ describe('Rope', () => {
     expect(() => createRope({ headDim: 16 }, 'gpu' as never)).toThrow(TypeError);
   });
 });
+
+describe('errors name the caller\'s parameter on either engine', () => {
+  it.each(['js', ...(nativeAddon ? ['native'] : [])] as const)('%s: apply says x, applyQK says q', async (engine) => {
+    const rope = createRope({ headDim: 8 }, engine as 'js' | 'native');
+    const x = new Float32Array(8 * 3).fill(0.5);
+    const before = x.slice();
+    // tokenStride pushes the last row past the end: a bounds error, found by whichever layer checks it
+    expect(() => rope.apply(x, { heads: 1, tokens: 3, tokenStride: 9, positions: 0 })).toThrow(/\bx\b/);
+    await expect(rope.applyAsync(x, { heads: 1, tokens: 3, tokenStride: 9, positions: 0 })).rejects.toThrow(/\bx\b/);
+    expect(x).toEqual(before);
+    const k = new Float32Array(8 * 3);
+    expect(() => rope.applyQK(x, k, { qHeads: 1, kHeads: 1, tokens: 3, tokenStride: 9, positions: 0 })).toThrow(/\bq\b/);
+  });
+});

@@ -174,3 +174,10 @@ describe('errors name the parameter, expected and got', () => {
     expect(() => pairSections(128, undefined, true)).toThrow(/mropeInterleaved needs mropeSection/);
   });
 });
+
+describe('dynamic scaling parameters', () => {
+  it.each([1.5, 0, -8])('originalMaxPositions %s is refused by name', (v) => {
+    const opts = { headDim: 64, rotaryDim: 64, base: 10000, scaling: { type: 'dynamic', factor: 2, originalMaxPositions: v } } as const;
+    expect(() => resolveScaling(opts as unknown as RopeOptions & { rotaryDim: number; base: number })).toThrow(/originalMaxPositions/);
+  });
+});
