@@ -18,13 +18,11 @@ constexpr int64_t kMaxPoolThreads = 64;
 constexpr int64_t kAutoMaxThreads = 16;
 // 'auto' uses one thread below this many bytes of rotated rows per call (q + k, all heads, batch,
 // tokens, rotaryDim elements each), and about one thread per kAutoMinBytes/2 above it, up to the
-// machine's cores. PROVISIONAL: on the shared 2-core dev machine the crossover could not be
-// measured (other jobs held one core: threads=2 ran at cpu/wall 1.0, so 2 never beat 1 at any
-// size). 1 MiB is ~25 Llama-3-8B prefill tokens in f32, ~50-100 us of one thread's work: well
-// above a pool hand-off (one condition-variable wake, microseconds). Re-measure on an idle
-// machine with `npm run build && node bench/threads.mjs --crossover` (threads=2 vs 1 by tokens,
-// fastest sample) and set this to the smallest size where 2 threads win by >= 10%.
-constexpr int64_t kAutoMinBytes = int64_t(1) << 20;
+// machine's cores. Measured on the 2-core dev machine with both cores free (2026-11-22,
+// `npm run build:ts && node bench/threads.mjs --crossover`: f32, 32 q + 8 k heads of 128,
+// threads=2 vs 1, fastest sample): 2 threads lose up to 1.25 MiB (0.64x-0.97x), win 1.12x at
+// 2.5 MiB, 1.58x at 5 MiB, 2.9x at 20 MiB. So: one thread below 2 MiB.
+constexpr int64_t kAutoMinBytes = int64_t(2) << 20;
 
 // Bytes of rows a plan rotates (saturating; only compared with thresholds).
 int64_t planBytes(const Plan& p);
