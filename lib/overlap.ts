@@ -4,18 +4,14 @@
 // disjoint extents; the fused-QKV case (equal token rows, per-token blocks no longer than the
 // stride) by modular arithmetic in O(1); otherwise sort all row starts and sweep.
 import { DTYPE_F32, type TensorPlan } from './types.js';
-
-// The intrinsic %TypedArray%.prototype.byteOffset getter (captured once): a subclass or an own
-// property on the user's array cannot misplace it. (Its own copy: validate.ts imports this file.)
-const byteOffsetGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteOffset')!
-  .get as (this: unknown) => number;
+import { byteOffsetOf } from './typed-array.js';
 
 function lastRowStart(t: TensorPlan, batch: number, tokens: number): number {
   return (batch - 1) * t.batchStride + (tokens - 1) * t.tokenStride + (t.heads - 1) * t.headStride;
 }
 
 function base(t: TensorPlan): number {
-  return byteOffsetGetter.call(t.data) / (t.dtype === DTYPE_F32 ? 4 : 2);
+  return byteOffsetOf(t.data) / (t.dtype === DTYPE_F32 ? 4 : 2);
 }
 
 /** Rows of q at h*hs (h < qHeads) and of k at shift + g*hs (g < kHeads), all rotaryDim wide. */

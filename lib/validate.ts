@@ -11,64 +11,15 @@ import {
   type TensorPlan,
 } from './types.js';
 import { rotatedRowsOverlap } from './overlap.js';
+import { checkPositions, checkPositionsApart, POSITION_LIMIT } from './positions.js';
+import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
 
-/** Positions are int32 everywhere (plan, native ABI): [0, 2^31). */
-const POSITION_LIMIT = 2 ** 31;
+export { describe, typedArrayTag, lengthOf, bufferOf, byteOffsetOf };
+
 const MAX_THREADS = 1024;
 /** CallPlan.threads for threads: 'auto' (lib/types.ts). */
 export const THREADS_AUTO = 0;
 const EMPTY_F32 = new Float32Array(0);
-
-// %TypedArray%.prototype[Symbol.toStringTag] names the element type of any typed array (also one
-// from another realm) and gives undefined for everything else, DataView and Buffer-likes included.
-const typedArrayTagGetter = Object.getOwnPropertyDescriptor(
-  Object.getPrototypeOf(Uint8Array.prototype),
-  Symbol.toStringTag,
-)!.get as (this: unknown) => string | undefined;
-
-export function typedArrayTag(x: unknown): string | undefined {
-  return typedArrayTagGetter.call(x);
-}
-
-// A typed array's real length, buffer, byteOffset and byteLength, read through the intrinsic
-// %TypedArray%.prototype getters (captured once): an own `length`/`buffer` property or a subclass
-// getter cannot make the checks measure an array the engines then do not see.
-const intrinsicGetter = (key: string) =>
-  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), key)!.get as (this: unknown) => never;
-const lengthGetter = intrinsicGetter('length');
-const bufferGetter = intrinsicGetter('buffer');
-const byteOffsetGetter = intrinsicGetter('byteOffset');
-const byteLengthGetter = intrinsicGetter('byteLength');
-export const lengthOf = (v: ArrayBufferView): number => lengthGetter.call(v);
-export const bufferOf = (v: ArrayBufferView): ArrayBufferLike => bufferGetter.call(v);
-export const byteOffsetOf = (v: ArrayBufferView): number => byteOffsetGetter.call(v);
-const byteLengthOf = (v: ArrayBufferView): number => byteLengthGetter.call(v);
-
-/** A short description of a value for error messages. */
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  switch (typeof v) {
-    case 'undefined':
-      return 'undefined';
-    case 'number':
-      return Object.is(v, -0) ? '-0' : String(v);
-    case 'string':
-      return `'${v.length > 40 ? v.slice(0, 40) + '...' : v}'`;
-    case 'bigint':
-      return `${v}n`;
-    case 'boolean':
-    case 'symbol':
-      return String(v);
-    case 'function':
-      return 'a function';
-  }
-  const tag = typedArrayTag(v);
-  if (tag !== undefined) return `a ${tag}`;
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (v instanceof ArrayBuffer) return 'an ArrayBuffer';
-  if (ArrayBuffer.isView(v)) return 'a DataView';
-  return 'an object';
-}
 
 export function newTensorPlan(): TensorPlan {
   return { data: EMPTY_F32, dtype: DTYPE_F32, heads: 0, offset: 0, batchStride: 0, tokenStride: 0, headStride: 0 };
@@ -107,13 +58,6 @@ export function checkPositiveInt(name: string, v: unknown): number {
 
 function optionalPositiveInt(name: string, v: unknown): number | undefined {
   return v === undefined ? undefined : checkPositiveInt(name, v);
-}
-
-function isDetached(buf: ArrayBufferLike, byteLength: number): boolean {
-  const d = (buf as { detached?: unknown }).detached;
-  // Runtimes without ArrayBuffer.prototype.detached (Node < 22): a detached buffer reads as
-  // byteLength 0, indistinguishable from an empty one, which is refused either way.
-  return d === undefined ? byteLength === 0 && buf.byteLength === 0 : d === true;
 }
 
 const ARRAY_KINDS = 'a Float32Array (f32), a Uint16Array (f16/bf16 bits) or a Float16Array';
@@ -267,84 +211,6 @@ function checkStrideOpt(name: string, v: unknown, layout: string): number | unde
   if (v === undefined) return undefined;
   if (layout === 'bhsd') throw new TypeError(`${name} is for layouts 'shd' and 'bshd', not 'bhsd' (its tokens are contiguous per head)`);
   return checkPositiveInt(name, v);
-}
-
-/** A user Int32Array of positions must not share bytes with a tensor being rotated. */
-function checkPositionsApart(positions: Int32Array, buffer: ArrayBufferLike, t: TensorPlan, name: string): void {
-  if (buffer !== bufferOf(t.data)) return;
-  const a = byteOffsetOf(positions);
-  const b = byteOffsetOf(t.data);
-  if (a < b + byteLengthOf(t.data) && b < a + byteLengthOf(positions)) {
-    throw new RangeError(`positions shares memory with ${name}: rotating ${name} would rewrite the positions mid-call`);
-  }
-}
-
-/** Fills plan.positions*; returns the largest position of the call. */
-function checkPositions(plan: CallPlan, rows: number, p: unknown): number {
-  const tokens = plan.tokens;
-  const batch = plan.batch;
-  plan.positionOffset = 0;
-  plan.positionsBatchStride = 0;
-  plan.positionsRowStride = 0;
-  if (typeof p === 'number') {
-    if (!Number.isInteger(p) || p < 0 || p >= POSITION_LIMIT) {
-      throw new RangeError(`positions (a start offset) must be an integer in [0, 2^31), got ${describe(p)}`);
-    }
-    const last = p + tokens - 1;
-    if (last >= POSITION_LIMIT) {
-      throw new RangeError(`positions ${p} + tokens ${tokens} - 1 = ${last} is past the largest position 2^31-1`);
-    }
-    plan.positions = null;
-    plan.positionOffset = p;
-    return last;
-  }
-  if (p === undefined) {
-    throw new TypeError('positions is required: a start offset (number) or one position per token (Int32Array or number[])');
-  }
-  const tag = typedArrayTag(p);
-  const isArray = tag === undefined && Array.isArray(p);
-  if (tag !== 'Int32Array' && !isArray) {
-    throw new TypeError(`positions must be a number (start offset), an Int32Array or a number[], got ${describe(p)}`);
-  }
-  const src = p as Int32Array | readonly unknown[];
-  if (tag !== undefined && isDetached(bufferOf(src as Int32Array), byteLengthOf(src as Int32Array))) {
-    throw new TypeError("positions' buffer is detached (or has byteLength 0)");
-  }
-  const n = tag !== undefined ? lengthOf(src as Int32Array) : src.length;
-  if (n === rows * tokens) {
-    plan.positionsRowStride = tokens;
-  } else if (n === rows * batch * tokens) {
-    plan.positionsRowStride = batch * tokens;
-    plan.positionsBatchStride = tokens;
-  } else {
-    const sec = rows === 1 ? '' : `${rows} sections * `;
-    const want = batch === 1 ? `${sec}tokens = ${rows * tokens}` : `${sec}tokens = ${rows * tokens} or ${sec}batch*tokens = ${rows * batch * tokens}`;
-    throw new RangeError(`positions.length ${n} must be ${want}`);
-  }
-  let max = 0;
-  if (tag !== undefined) {
-    const a = src as Int32Array;
-    for (let i = 0; i < n; i++) {
-      const v = a[i];
-      if (v < 0) throw new RangeError(`positions[${i}] = ${v} is negative: positions are in [0, 2^31)`);
-      if (v > max) max = v;
-    }
-    plan.positions = a;
-  } else {
-    const a = src as readonly unknown[];
-    const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = a[i];
-      if (typeof v !== 'number') throw new TypeError(`positions[${i}] must be a number, got ${describe(v)}`);
-      if (!Number.isInteger(v) || v < 0 || v >= POSITION_LIMIT) {
-        throw new RangeError(`positions[${i}] = ${describe(v)} is not an integer in [0, 2^31)`);
-      }
-      out[i] = v;
-      if (v > max) max = v;
-    }
-    plan.positions = out;
-  }
-  return max;
 }
 
 function seqLenOf(seqLen: unknown, maxPosition: number): number {
