@@ -3,12 +3,12 @@
 // the cmake-js build.) A valid call is checked first against a plain float64 rotation, so a refusal
 // below cannot come from a call that never worked.
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon } from '../lib/abi.js';
+import { addonPath } from './helpers/addon.js';
 
 const requireHere = createRequire(import.meta.url);
-const addonFile = resolve(process.env.ROPE_SIMD_ADDON || 'build/Release/rope_simd.node');
+const addonFile = addonPath();
 const addon = requireHere(addonFile) as NativeAddon & {
   limitPass(a: Float32Array | Uint16Array, dtype: number, factor: number): void;
 };

@@ -3,12 +3,11 @@
 // sync and async; bad values are refused before any write. On the native engine the pool really
 // runs (the addon reports its helper threads); the JS engine ignores threads.
 import fc from 'fast-check';
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon } from '../lib/abi.js';
 import { Rope } from '../lib/rope.js';
 import { rng } from './helpers/engine-ref.js';
+import { loadAddon } from './helpers/addon.js';
 
 const same = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -112,8 +111,7 @@ describe('threads', () => {
 
   // The addon itself (loaded directly, so this runs under ROPE_SIMD_BACKEND=js too).
   it('the native pool creates helper threads on demand; desc threads outside [0, 1024] throw', () => {
-    const requireHere = createRequire(import.meta.url);
-    const addon = requireHere(resolve(process.env.ROPE_SIMD_ADDON || 'build/Release/rope_simd.node')) as NativeAddon;
+        const addon = loadAddon<NativeAddon>();
     const D = 16, T = 64;
     const handle = new addon.NativeRope(D, D, 0, null, 1);
     const invFreq = Float64Array.from({ length: D / 2 }, (_, j) => 10000 ** (-(2 * j) / D));
