@@ -4,8 +4,7 @@
 // Shape: an engine needs the Rope's geometry (headDim, rotaryDim, style, M-RoPE pairSection) that a
 // CallPlan does not carry, and it owns that Rope's cos/sin cache and scratch. So the facade creates
 // one per Rope: `createJsEngine(geometry)`, mirroring the native side's one NativeRope per Rope.
-// `jsEngine` is the same factory as an object (`jsEngine.create(geometry)`); there is no
-// geometry-free Engine singleton.
+// There is no geometry-free Engine singleton.
 //
 // One walk for every style and dtype: batch -> tokens -> (q, k) -> heads. Per (b, t) the cos/sin
 // row is fetched from the cache (computed once per position) and reused for every head of q and k;
@@ -294,9 +293,3 @@ class JsEngine implements Engine {
 export function createJsEngine(geometry: RopeGeometry, cacheBytes: number = DEFAULT_CACHE_BYTES): Engine {
   return new JsEngine(geometry, cacheBytes);
 }
-
-/** The JS engine factory: `jsEngine.create(geometry)` gives one Rope's engine. */
-export const jsEngine = {
-  name: 'js' as const,
-  create: createJsEngine,
-};

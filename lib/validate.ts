@@ -14,7 +14,7 @@ import { rotatedRowsOverlap } from './overlap.js';
 import { checkPositions, checkPositionsApart, POSITION_LIMIT } from './positions.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
 
-export { describe, typedArrayTag, lengthOf, bufferOf, byteOffsetOf };
+export { describe };
 
 const MAX_THREADS = 1024;
 /** CallPlan.threads for threads: 'auto' (lib/types.ts). */
