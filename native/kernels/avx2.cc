@@ -84,22 +84,6 @@ struct Avx2 {
   };
 };
 
-// Tails through a small stack buffer: AVX2 has no 16-bit masked load/store, and this keeps the
-// tail arithmetic identical to the full-vector path.
-template <class Io>
-struct TempTail : Io {
-  using T = typename Io::T;
-  static __m256 loadN(const T* p, int64_t n) {
-    T tmp[8] = {};
-    std::memcpy(tmp, p, size_t(n) * sizeof(T));
-    return Io::load(tmp);
-  }
-  static void storeN(T* p, __m256 v, int64_t n) {
-    T tmp[8];
-    Io::store(tmp, v);
-    std::memcpy(p, tmp, size_t(n) * sizeof(T));
-  }
-};
 
 struct F32Base {
   using T = float;
@@ -138,9 +122,10 @@ struct BF16Base {
   }
 };
 
-using F32Io = TempTail<F32Base>;
-using F16Io = TempTail<F16Base>;
-using BF16Io = TempTail<BF16Base>;
+// AVX2 has no 16-bit masked load/store: tails go through a stack buffer (loops::TempTail).
+using F32Io = loops::TempTail<F32Base, 8>;
+using F16Io = loops::TempTail<F16Base, 8>;
+using BF16Io = loops::TempTail<BF16Base, 8>;
 
 }  // namespace
 }  // namespace rope

@@ -9,9 +9,29 @@
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
 #pragma once
+#include <cstdint>
+#include <cstring>
 
 namespace rope {
 namespace loops {
+
+// Tails through a small stack buffer, for ISAs without masked loads and stores of every dtype
+// (AVX2's 16-bit types, NEON): the tail then goes through the same arithmetic as a full vector.
+template <class Io, int Lanes>
+struct TempTail : Io {
+  using T = typename Io::T;
+  using V = decltype(Io::load(static_cast<const T*>(nullptr)));
+  static V loadN(const T* p, int64_t n) {
+    T tmp[Lanes] = {};
+    std::memcpy(tmp, p, size_t(n) * sizeof(T));
+    return Io::load(tmp);
+  }
+  static void storeN(T* p, V v, int64_t n) {
+    T tmp[Lanes];
+    Io::store(tmp, v);
+    std::memcpy(p, tmp, size_t(n) * sizeof(T));
+  }
+};
 
 // Keeps a loaded vector in a register. Left alone, GCC folds the row's loads into both
 // multiplies that use each value (x*c and x*s), loading every element twice: in cache-resident

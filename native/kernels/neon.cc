@@ -71,21 +71,6 @@ struct Neon {
   };
 };
 
-// Tails through a small stack buffer (NEON has no masked loads).
-template <class Io>
-struct TempTail : Io {
-  using T = typename Io::T;
-  static float32x4_t loadN(const T* p, int64_t n) {
-    T tmp[4] = {};
-    std::memcpy(tmp, p, size_t(n) * sizeof(T));
-    return Io::load(tmp);
-  }
-  static void storeN(T* p, float32x4_t v, int64_t n) {
-    T tmp[4];
-    Io::store(tmp, v);
-    std::memcpy(p, tmp, size_t(n) * sizeof(T));
-  }
-};
 
 struct F32Base {
   using T = float;
@@ -112,9 +97,10 @@ struct BF16Base {
   }
 };
 
-using F32Io = TempTail<F32Base>;
-using F16Io = TempTail<F16Base>;
-using BF16Io = TempTail<BF16Base>;
+// NEON has no masked loads: tails go through a stack buffer (loops::TempTail).
+using F32Io = loops::TempTail<F32Base, 4>;
+using F16Io = loops::TempTail<F16Base, 4>;
+using BF16Io = loops::TempTail<BF16Base, 4>;
 
 constexpr KernelTable kNeon = ROPE_KERNEL_TABLE("neon", Neon, F32Io, F16Io, BF16Io);
 
