@@ -4,24 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { createJsEngine } from '../lib/engine-js.js';
 import { DTYPE_BF16, DTYPE_F16, STYLE_HALF, STYLE_INTERLEAVED, type CallPlan, type DType, type RopeGeometry, type StyleCode } from '../lib/types.js';
-import { DTYPES, bitsOf, decode, f32CosSin, fillRandom, referenceRotation, rng, storeRounded } from './helpers/engine-ref.js';
+import { DTYPES, bitsOf, decode, f32CosSin, fillRandom, referenceRotation, rng, storeRounded, shortInvFreq } from './helpers/engine-ref.js';
 
 const STYLES: [StyleCode, string][] = [
   [STYLE_HALF, 'half'],
   [STYLE_INTERLEAVED, 'interleaved'],
 ];
 
-/** invFreq with 20 significant bits, so p*invFreq is exact in float64 and f32CosSin matches the
- * engine's exact angles bit for bit (as in engine-js.test.ts). */
-function shortInvFreq(base: number, rotaryDim: number): Float64Array {
-  const f = new Float64Array(rotaryDim / 2);
-  for (let j = 0; j < f.length; j++) {
-    const v = Math.pow(base, (-2 * j) / rotaryDim);
-    const e = Math.floor(Math.log2(v));
-    f[j] = Math.round(v * 2 ** (19 - e)) / 2 ** (19 - e);
-  }
-  return f;
-}
 
 /** A plan over one [tokens, heads, headDim] tensor (q only), positions positionOffset + t. */
 function plan(data: Float32Array | Uint16Array, dtype: DType, heads: number, headDim: number, tokens: number, invFreq: Float64Array, positionOffset: number, attentionScaling: number, inverse = false): CallPlan {

@@ -23,6 +23,7 @@ import {
   plainCosSin,
   referenceRotation,
   rng,
+  shortInvFreq,
   storeRounded,
   type CosSinFn,
 } from './helpers/engine-ref.js';
@@ -51,18 +52,6 @@ interface Case {
   seed: number;
 }
 
-/** invFreq with 20 significant bits: p*invFreq is then exact in float64 for p < 2^20, so the
- * engine's exact angle and the reference's plain product coincide and results can be compared
- * bit for bit. */
-function shortInvFreq(base: number, rotaryDim: number): Float64Array {
-  const f = new Float64Array(rotaryDim / 2);
-  for (let j = 0; j < f.length; j++) {
-    const v = Math.pow(base, (-2 * j) / rotaryDim);
-    const e = Math.floor(Math.log2(v));
-    f[j] = Math.round(v * 2 ** (19 - e)) / 2 ** (19 - e);
-  }
-  return f;
-}
 
 function tensor(c: Case, heads: number, r: () => number): TensorPlan {
   const { headDim, tokens, batch, layout } = c;

@@ -141,3 +141,16 @@ export function bitsOf(data: Float32Array | Uint16Array): Uint32Array | Uint16Ar
 }
 
 export const DTYPES: DType[] = [DTYPE_F32, DTYPE_F16, DTYPE_BF16];
+
+/** invFreq with 20 significant bits: p*invFreq is then exact in float64 for p < 2^20, so the
+ * engine's exact angle and a reference's plain product coincide and results can be compared
+ * bit for bit. */
+export function shortInvFreq(base: number, rotaryDim: number): Float64Array {
+  const f = new Float64Array(rotaryDim / 2);
+  for (let j = 0; j < f.length; j++) {
+    const v = Math.pow(base, (-2 * j) / rotaryDim);
+    const e = Math.floor(Math.log2(v));
+    f[j] = Math.round(v * 2 ** (19 - e)) / 2 ** (19 - e);
+  }
+  return f;
+}
