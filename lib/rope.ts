@@ -1,7 +1,8 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
 import { nativeAddon, backendInfo } from './backend.js';
-import { ropeOptionsFromConfig, ropeOptionsFromGGUF, type GgufRopeTensors } from './config.js';
+import { ropeOptionsFromConfig } from './models/hf-config.js';
+import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';

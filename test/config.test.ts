@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rope } from '../lib/index.js';
-import { ropeOptionsFromConfig, ropeOptionsFromGGUF } from '../lib/config.js';
+import { ropeOptionsFromConfig } from '../lib/models/hf-config.js';
+import { ropeOptionsFromGGUF } from '../lib/models/gguf.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'configs');
 const load = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8'));

@@ -1,0 +1,144 @@
+// GGUF metadata -> RopeOptions, as llama.cpp reads it. Only maps names; lib/scaling.ts does the math.
+import type { RopeOptions, ScalingOptions } from '../types.js';
+import { show } from '../scaling.js';
+import { isObj, optNum, toList, type Obj } from './read.js';
+
+// ------------------------------------------------------------------------------------------------
+// GGUF metadata
+
+type GgufRope = 'norm' | 'neox' | 'mrope' | 'imrope' | 'none';
+
+// llama.cpp's llama_model_rope_type(), by GGUF architecture name (NORM = pairs 2j, 2j+1; NEOX =
+// pairs j, j+n_rot/2; MROPE/IMROPE = NEOX pairing with position sections).
+const GGUF_ARCH_ROPE: Record<string, GgufRope> = {};
+const add = (kind: GgufRope, names: string) => names.split(' ').forEach((n) => (GGUF_ARCH_ROPE[n] = kind));
+add('norm', 'llama llama4 deci baichuan starcoder internlm2 minicpm xverse command-r cohere2 olmo arctic deepseek deepseek2 chatglm granite granitemoe chameleon bailingmoe smollm3 arcee ernie4_5');
+add('neox', 'falcon grok dbrx bert nomic-bert stablelm bitnet qwen qwen2 qwen2moe qwen3 qwen3moe olmo2 olmoe phi2 phi3 phimoe plamo plamo2 gemma gemma2 gemma3 starcoder2 openelm gptneox codeshell orion nemotron exaone minicpm3 dots1 gpt-oss');
+add('mrope', 'qwen2vl');
+add('imrope', 'qwen3vl qwen3vlmoe');
+add('none', 'gpt2 gptj mpt refact bloom mamba mamba2 t5 t5encoder jais rwkv6 rwkv7');
+
+export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCH_ROPE).filter((a) => GGUF_ARCH_ROPE[a] !== 'none');
+
+/** Tensors llama.cpp keeps some scalings in (Llama 3.1: rope_freqs; Phi-3: rope_factors_long/short). */
+export interface GgufRopeTensors {
+  ropeFreqs?: ArrayLike<number>;
+  ropeFactorsShort?: ArrayLike<number>;
+  ropeFactorsLong?: ArrayLike<number>;
+}
+
+/** Reads 'a.b.c' from flat keys ({'llama.rope.freq_base': ...}) or nested objects (node-llama-cpp). */
+function ggufGet(meta: Obj, key: string): unknown {
+  if (key in meta) return meta[key];
+  let cur: unknown = meta;
+  for (const part of key.split('.')) {
+    if (!isObj(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+/**
+ * RopeOptions from GGUF metadata, read the way llama.cpp's llama_model::load_hparams does:
+ * {arch}.rope.freq_base (default 10000), {arch}.attention.key_length (else embedding_length /
+ * head_count), {arch}.rope.dimension_count, {arch}.rope.scaling.{type, factor,
+ * original_context_length, attn_factor, yarn_*}, {arch}.rope.dimension_sections, and the pair style
+ * llama_model_rope_type() gives the architecture.
+ */
+export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors = {}): RopeOptions {
+  if (!isObj(metadata)) throw new TypeError(`metadata must be a GGUF key/value object, got ${show(metadata)}`);
+  if (!isObj(tensors)) throw new TypeError(`tensors must be an object of rope tensors (ropeFreqs, ropeFactorsShort, ropeFactorsLong), got ${show(tensors)}`);
+  const meta: Obj = isObj(metadata.metadata) && !('general.architecture' in metadata) ? metadata.metadata : metadata;
+  const arch = ggufGet(meta, 'general.architecture');
+  if (typeof arch !== 'string') throw new TypeError(`metadata['general.architecture'] must be a string, got ${show(arch)}`);
+  const kind = GGUF_ARCH_ROPE[arch];
+  if (kind === undefined) {
+    throw new TypeError(`general.architecture '${arch}' is not one rope-simd knows; known: ${GGUF_ARCHITECTURES.join(', ')}`);
+  }
+  if (kind === 'none') throw new TypeError(`general.architecture '${arch}': llama.cpp applies no RoPE for it (LLAMA_ROPE_TYPE_NONE)`);
+  const k = (name: string) => `${arch}.${name}`;
+  const get = (name: string) => optNum(k(name), ggufGet(meta, k(name)));
+
+  const base = get('rope.freq_base') ?? 10000;
+  let headDim = get('attention.key_length');
+  if (headDim === undefined) {
+    const embd = get('embedding_length');
+    const heads = get('attention.head_count');
+    if (embd === undefined || heads === undefined) {
+      throw new TypeError(`metadata needs ${k('attention.key_length')}, or ${k('embedding_length')} and ${k('attention.head_count')}; got none`);
+    }
+    headDim = Math.floor(embd / heads);
+  }
+  let rotaryDim = get('rope.dimension_count') ?? headDim;
+  // DeepSeek-V2/V3 (MLA): llama.cpp ropes the separate qk_rope_head_dim view (dimension_count).
+  if (arch === 'deepseek2') headDim = rotaryDim;
+  const opts: RopeOptions = { headDim, rotaryDim, base, style: kind === 'norm' ? 'interleaved' : 'half' };
+  const ctx = get('context_length');
+  if (ctx !== undefined) opts.maxPositions = ctx;
+
+  if (kind === 'mrope' || kind === 'imrope') {
+    const raw = ggufGet(meta, k('rope.dimension_sections'));
+    if (raw === undefined) throw new TypeError(`${k('rope.dimension_sections')} is required for architecture '${arch}', got undefined`);
+    const sections = toList(k('rope.dimension_sections'), raw);
+    while (sections.length > 3 && sections[sections.length - 1] === 0) sections.pop(); // llama.cpp pads to 4
+    opts.mropeSection = sections;
+    if (kind === 'imrope') opts.mropeInterleaved = true;
+  }
+
+  const type = ggufGet(meta, k('rope.scaling.type')) ?? (get('rope.scale_linear') !== undefined ? 'linear' : undefined);
+  const factor = get('rope.scaling.factor') ?? get('rope.scale_linear');
+  const orig = get('rope.scaling.original_context_length') ?? ctx;
+  if (tensors.ropeFreqs !== undefined) {
+    opts.scaling = { type: 'freqFactors', factors: toList('tensors.ropeFreqs', tensors.ropeFreqs) };
+  }
+  switch (type) {
+    case undefined:
+    case 'none':
+      break;
+    case 'linear':
+      if (factor !== undefined && factor !== 0 && factor !== 1) opts.scaling = { type: 'linear', factor };
+      break;
+    case 'yarn': {
+      if (factor === undefined) throw new TypeError(`${k('rope.scaling.factor')} is required for rope.scaling.type 'yarn', got undefined`);
+      if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'yarn', got undefined`);
+      const y: Extract<ScalingOptions, { type: 'yarn' }> = { type: 'yarn', factor, originalMaxPositions: orig };
+      const betaFast = get('rope.scaling.yarn_beta_fast');
+      const betaSlow = get('rope.scaling.yarn_beta_slow');
+      if (betaFast !== undefined) y.betaFast = betaFast;
+      if (betaSlow !== undefined) y.betaSlow = betaSlow;
+      const attn = get('rope.scaling.yarn_attn_factor');
+      const logMul = get('rope.scaling.yarn_log_multiplier');
+      if (attn !== undefined) y.attentionFactor = attn; // convert_hf_to_gguf writes HF's attention_factor here
+      else if (logMul !== undefined && logMul !== 0) {
+        // DeepSeek: yarn_log_multiplier = 0.1 * mscale_all_dim; llama.cpp cancels ggml's own mscale on
+        // q and k (mscale = mscale_all_dim in V2/V3), leaving an attention factor of 1.
+        y.mscale = y.mscaleAllDim = logMul / 0.1;
+      }
+      opts.scaling = y;
+      break;
+    }
+    case 'longrope': {
+      if (tensors.ropeFactorsShort === undefined || tensors.ropeFactorsLong === undefined) {
+        throw new TypeError(
+          "rope.scaling.type 'longrope': llama.cpp keeps the factors in the rope_factors_short/long tensors, " +
+            'not in metadata; pass them as tensors.ropeFactorsShort and tensors.ropeFactorsLong, got none',
+        );
+      }
+      if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'longrope', got undefined`);
+      const l: Extract<ScalingOptions, { type: 'longrope' }> = {
+        type: 'longrope',
+        shortFactor: toList('tensors.ropeFactorsShort', tensors.ropeFactorsShort),
+        longFactor: toList('tensors.ropeFactorsLong', tensors.ropeFactorsLong),
+        originalMaxPositions: orig,
+      };
+      const attn = get('rope.scaling.attn_factor');
+      if (attn !== undefined) l.attentionFactor = attn;
+      if (ctx !== undefined) l.maxPositions = ctx;
+      opts.scaling = l;
+      break;
+    }
+    default:
+      throw new TypeError(`${k('rope.scaling.type')} must be 'none', 'linear', 'yarn' or 'longrope', got ${show(type)}`);
+  }
+  return opts;
+}
