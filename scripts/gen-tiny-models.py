@@ -14,6 +14,9 @@ Weights are drawn wide (initializer_range below) so that greedy choices are well
 is kept only if, at every step, the top-2 logits differ by more than MIN_MARGIN of the largest
 |logit| (100x the test's tolerance), else the next seed is tried.
 
+Also dtypes.safetensors/.json: F32, BF16 and F16 tensors written by the safetensors library and the
+values torch reads from them, for the example's safetensors reader.
+
 Run: python3 scripts/gen-tiny-models.py   (rewrites test/fixtures/tiny-models/; ~10 s on CPU)
 """
 import json
@@ -67,7 +70,7 @@ def build(model_type, overrides, seed):
     torch.manual_seed(seed)
     config = AutoConfig.for_model(model_type, **{**COMMON, **overrides})
     config._attn_implementation = 'eager'
-    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     with torch.no_grad():
         # transformers initialises norms to 1 and biases to 0: randomise them so that a decoder
         # that ignored them would fail.
@@ -94,9 +97,27 @@ def greedy(model, prompt):
     return ids[len(prompt):], rows, min(margins)
 
 
+def dtypes_file():
+    """One small file per dtype the example reads (F32, BF16, F16), written by the safetensors
+    library, and the values torch reads back, for the example's own reader to match."""
+    from safetensors.torch import save_file
+    g = torch.Generator().manual_seed(7)
+    base = torch.cat([torch.randn(29, generator=g) * 100,
+                      torch.tensor([0.0, -0.0, 1.0, -2.5, 6e-8, 65504.0, 1e-40])])  # subnormals, f16 max
+    tensors = {'f32': base.reshape(4, 9), 'bf16': base.to(torch.bfloat16).reshape(4, 9),
+               'f16': base.to(torch.float16).reshape(36)}
+    save_file(tensors, os.path.join(OUT, 'dtypes.safetensors'))
+    expected = {k: {'shape': list(v.shape), 'values': [float(x) for x in v.float().flatten()]} for k, v in tensors.items()}
+    with open(os.path.join(OUT, 'dtypes.json'), 'w') as f:
+        json.dump(expected, f)
+        f.write('\n')
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
+    os.makedirs(OUT)
+    dtypes_file()
     for name, (model_type, overrides, prompt_len) in MODELS.items():
         for seed in range(100):
             model = build(model_type, overrides, seed)

@@ -11,7 +11,7 @@ import { backendInfo } from '../lib/backend.js';
 import { ensureDist, root } from './helpers/dist.js';
 
 const fixtures = join(root, 'test', 'fixtures', 'tiny-models');
-const names = readdirSync(fixtures).sort();
+const names = readdirSync(fixtures, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
 const TOL = 1e-4;
 
 interface Expected {
@@ -123,6 +123,55 @@ describe('examples/llama matches transformers (float64) on tiny models', () => {
         const { logits } = generate(new Decoder(loadModel(d)), e.prompt, 1);
         expect(rowError(logits[0], e.logits[0]), name).toBeGreaterThan(10 * TOL);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('examples/llama/safetensors.mjs', () => {
+  interface Tensors {
+    readSafetensors(file: string): Map<string, { shape: number[]; data: Float32Array }>;
+    readModelTensors(dir: string): Map<string, { shape: number[]; data: Float32Array }>;
+  }
+  const readerPath = '../examples/llama/safetensors.mjs';
+
+  it('reads F32, BF16 and F16 tensors as torch reads them (subnormals, -0, f16 max included)', async () => {
+    const { readSafetensors } = (await import(/* @vite-ignore */ readerPath)) as Tensors;
+    const got = readSafetensors(join(fixtures, 'dtypes.safetensors'));
+    const want = JSON.parse(readFileSync(join(fixtures, 'dtypes.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
+    expect([...got.keys()].sort()).toEqual(Object.keys(want).sort());
+    for (const [name, w] of Object.entries(want)) {
+      expect(got.get(name)!.shape, name).toEqual(w.shape);
+      expect(Array.from(got.get(name)!.data), name).toEqual(w.values);
+    }
+  });
+
+  it('follows model.safetensors.index.json to the shards, reads unaligned data, refuses a header past the file', async () => {
+    const { readModelTensors, readSafetensors } = (await import(/* @vite-ignore */ readerPath)) as Tensors;
+    const dir = mkdtempSync(join(tmpdir(), 'rope-simd-st-'));
+    try {
+      const single = readModelTensors(join(fixtures, 'qwen2'));
+      cpSync(join(fixtures, 'qwen2', 'model.safetensors'), join(dir, 'model-00001-of-00001.safetensors'));
+      const weightMap = Object.fromEntries([...single.keys()].map((k) => [k, 'model-00001-of-00001.safetensors']));
+      writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+      const sharded = readModelTensors(dir);
+      expect([...sharded.keys()].sort()).toEqual([...single.keys()].sort());
+      for (const [k, v] of single) expect(sharded.get(k)!.data).toEqual(v.data);
+
+      // a header one byte longer (JSON allows the trailing space) leaves f32 data unaligned
+      const file = readFileSync(join(fixtures, 'qwen2', 'model.safetensors'));
+      const n = Number(file.readBigUInt64LE(0));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(n + 1), 0);
+      writeFileSync(join(dir, 'odd.safetensors'), Buffer.concat([len, file.subarray(8, 8 + n), Buffer.from(' '), file.subarray(8 + n)]));
+      const odd = readSafetensors(join(dir, 'odd.safetensors'));
+      for (const [k, v] of single) expect(odd.get(k)!.data, k).toEqual(v.data);
+
+      const bad = Buffer.alloc(16);
+      bad.writeBigUInt64LE(1000n, 0);
+      writeFileSync(join(dir, 'bad.safetensors'), bad);
+      expect(() => readSafetensors(join(dir, 'bad.safetensors'))).toThrow(/header length 1000 runs past the file's 16 bytes/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

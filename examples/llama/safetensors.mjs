@@ -25,9 +25,9 @@ function f16ToNumber(h) {
 function toFloat32(name, dtype, bytes) {
   if (dtype === 'F32') {
     if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-    return new Float32Array(bytes.slice().buffer); // the header's length left the data unaligned
+    return new Float32Array(new Uint8Array(bytes).buffer); // a copy: the header left the data unaligned
   }
-  const u16 = new Uint16Array(bytes.slice().buffer);
+  const u16 = new Uint16Array(new Uint8Array(bytes).buffer); // (a Buffer's slice() would not copy)
   const out = new Float32Array(u16.length);
   if (dtype === 'BF16') {
     const bits = new Uint32Array(out.buffer);
