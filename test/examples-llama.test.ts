@@ -62,7 +62,7 @@ function rowError(got: ArrayLike<number>, want: number[]): number {
 }
 
 describe('examples/llama matches transformers (float64) on tiny models', () => {
-  beforeAll(() => ensureDist());
+  beforeAll(() => ensureDist(), 180_000); // a dist/ build takes seconds
 
   it('has a fixture per architecture, llama3 scaling past the original context included', () => {
     const archs = names.map((n) => (JSON.parse(readFileSync(join(fixtures, n, 'config.json'), 'utf8')).architectures as string[])[0]);

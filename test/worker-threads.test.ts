@@ -50,7 +50,7 @@ describe('worker_threads over a SharedArrayBuffer (examples/worker-threads.mjs)'
       timeout: 60_000,
     });
     run = { status: r.status, out: r.stdout, err: r.stderr };
-  });
+  }, 180_000); // may wait for a dist/ build
 
   it('runs on the same backend as this process and matches its own single-thread run', () => {
     expect(run.err).toBe('');
