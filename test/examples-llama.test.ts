@@ -37,7 +37,7 @@ interface DecoderT {
 }
 interface ModelModule {
   loadModel(dir: string): { config: Record<string, unknown> };
-  Decoder: new (model: object, opts?: { ctx?: number }) => DecoderT;
+  Decoder: new (model: object, opts?: { ctx?: number; ubatch?: number }) => DecoderT;
   generate(d: DecoderT, prompt: number[], n: number, o?: { nKeep?: number }): { tokens: number[]; logits: Float32Array[] };
 }
 const modelPath = '../examples/llama/model.mjs'; // in a variable: no type declarations to find
@@ -101,6 +101,30 @@ describe('examples/llama matches transformers (float64) on tiny models', () => {
     expect(rope).toBeGreaterThan(0);
     expect(rope).toBeLessThan(total);
     expect(pct).toBeCloseTo((100 * rope) / total, 0);
+  });
+
+  it('a prompt longer than ubatch runs in chunks, with the same result (llama3-scaled, 40 tokens in 7s)', async () => {
+    const { loadModel, Decoder, generate } = await load();
+    const e = expected('llama3-scaled');
+    const { tokens, logits } = generate(new Decoder(loadModel(join(fixtures, 'llama3-scaled')), { ubatch: 7 }), e.prompt, e.tokens.length);
+    expect(tokens).toEqual(e.tokens);
+    logits.forEach((row, s) => expect(rowError(row, e.logits[s]), `step ${s}`).toBeLessThan(TOL));
+  });
+
+  it('the CLI names what was wrong and exits 1, printing nothing on stdout', () => {
+    const model = join(fixtures, 'llama');
+    for (const [args, msg] of [
+      [['--model', model, '--tokens', '1,x'], "--tokens must be an integer >= 0, got 'x'"],
+      [['--model', model, '--tokens', '1,256'], 'token id 256 is outside the vocabulary [0, 256)'],
+      [['--model', model, '--tokens', '1,2,3', '--ctx', '2'], "the prompt's 3 tokens do not fit the context of 2"],
+      [['--model', join(fixtures, 'nope'), '--tokens', '1'], 'no such file'],
+      [['--tokens', '1'], 'usage: node examples/llama/run.mjs'],
+    ] as const) {
+      const r = runCli([...args]);
+      expect(r.status, msg).toBe(1);
+      expect(r.out).toBe('');
+      expect(r.err).toContain(msg);
+    }
   });
 
   it('the fixtures tell RoPE mistakes apart: default rope on the llama3 model, no sliding window on mistral, interleaved pairs on llama', async () => {

@@ -53,8 +53,12 @@ function rmsNorm(dst, src, count, dim, stride, w, eps) {
 }
 
 export class Decoder {
-  /** @param model from loadModel; @param ctx KV-cache size in tokens (default max_position_embeddings). */
-  constructor({ config, arch, tensors }, { ctx } = {}) {
+  /**
+   * @param model from loadModel
+   * @param ctx KV-cache size in tokens (default max_position_embeddings, at most 4096)
+   * @param ubatch most tokens one pass computes (a longer prompt runs in chunks; default 256)
+   */
+  constructor({ config, tensors }, { ctx, ubatch = 256 } = {}) {
     const c = config;
     this.config = c;
     this.hidden = c.hidden_size;
@@ -64,7 +68,8 @@ export class Decoder {
     this.inter = c.intermediate_size;
     this.vocab = c.vocab_size;
     this.eps = c.rms_norm_eps;
-    this.ctx = ctx ?? c.max_position_embeddings;
+    this.ctx = ctx ?? Math.min(c.max_position_embeddings ?? 4096, 4096);
+    this.ubatch = Math.min(ubatch, this.ctx);
     this.qDim = this.heads * this.headDim;
     this.kvDim = this.kvHeads * this.headDim;
     this.qkvDim = this.qDim + 2 * this.kvDim; // one token's row of the fused projection: q | k | v
@@ -118,26 +123,37 @@ export class Decoder {
       });
     }
 
-    // Work buffers for up to ctx tokens at once (the prompt), allocated once.
-    const T = this.ctx;
+    // Work buffers for up to ubatch tokens at once, allocated once.
+    const T = this.ubatch;
     this.x = new Float32Array(T * H); // residual stream
     this.xn = new Float32Array(T * H); // normed input of a block
     this.qkv = new Float32Array(T * this.qkvDim);
     this.attn = new Float32Array(T * this.qDim);
     this.g = new Float32Array(T * I);
     this.u = new Float32Array(T * I);
-    this.scores = new Float64Array(T);
+    this.scores = new Float64Array(this.ctx);
     this.logits = new Float32Array(this.vocab);
-    this.shiftPositions = new Int32Array(T);
+    this.shiftPositions = new Int32Array(this.ctx);
     this.nPast = 0; // tokens in the cache; the next token's position
     this.ropeMs = 0; // time spent in rope-simd calls (for --profile)
   }
 
-  /** Runs `tokens` at positions nPast.. and returns the logits after the last one. */
+  /** Runs `tokens` at positions nPast.. (in chunks of ubatch) and returns the logits after the last one. */
   forward(tokens) {
+    if (tokens.length === 0) throw new Error('forward needs at least one token');
+    if (this.nPast + tokens.length > this.ctx) throw new Error(`${this.nPast} cached + ${tokens.length} new tokens exceed the context of ${this.ctx}`);
+    for (let i = 0; i < tokens.length; i += this.ubatch) this.pass(tokens.slice(i, i + this.ubatch));
+    const { hidden: H } = this;
+    const last = this.x.subarray((this.lastN - 1) * H, this.lastN * H);
+    rmsNorm(this.xn, last, 1, H, H, this.finalNorm, this.eps);
+    linear(this.logits, this.vocab, this.xn, 1, this.lmHead, null, this.vocab, H);
+    return this.logits;
+  }
+
+  /** One pass of n <= ubatch tokens through every layer; leaves their hidden states in this.x. */
+  pass(tokens) {
     const n = tokens.length;
     const { hidden: H, inter: I, qDim, kvDim, qkvDim, headDim, nPast } = this;
-    if (nPast + n > this.ctx) throw new Error(`${nPast} cached + ${n} new tokens exceed the context of ${this.ctx}`);
     for (let t = 0; t < n; t++) {
       const id = tokens[t];
       if (!(id >= 0 && id < this.vocab)) throw new Error(`token id ${id} is outside the vocabulary [0, ${this.vocab})`);
@@ -183,10 +199,7 @@ export class Decoder {
       for (let i = 0; i < n * H; i++) this.x[i] += this.xn[i];
     }
     this.nPast += n;
-    const last = this.x.subarray((n - 1) * H, n * H);
-    rmsNorm(this.xn, last, 1, H, H, this.finalNorm, this.eps);
-    linear(this.logits, this.vocab, this.xn, 1, this.lmHead, null, this.vocab, H);
-    return this.logits;
+    this.lastN = n;
   }
 
   /** Causal grouped-query attention of the n new tokens over the cache, into this.attn. */
