@@ -262,6 +262,25 @@ describe('context shift (--ctx): kept keys re-rotated by the inverse rotation', 
     });
   }
 
+  it('refuses to shift where rotations do not compose (YaRN scales cos/sin), changing nothing', async () => {
+    const { loadModel, Decoder } = await load();
+    const dir = mkdtempSync(join(tmpdir(), 'rope-simd-yarn-'));
+    try {
+      cpSync(join(fixtures, 'llama'), dir, { recursive: true });
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      config.rope_parameters = { rope_type: 'yarn', rope_theta: 10000, factor: 4, original_max_position_embeddings: 64 };
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      const d = new Decoder(loadModel(dir), { ctx: 16 });
+      d.forward(expected('llama').prompt);
+      const k = d.layers.map((l) => l.k.slice());
+      expect(() => d.shift(2, 4)).toThrow(/K-shift needs rotations that compose \(rope_type yarn, attention scaling 1\.13/);
+      expect(d.nPast).toBe(12);
+      d.layers.forEach((l, i) => expect(l.k).toEqual(k[i]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the CLI with --ctx: identical to no --ctx until the cache fills, then keeps decoding', () => {
     const e = expected('qwen3');
     const base = ['--model', join(fixtures, 'qwen3'), '--tokens', e.prompt.join(','), '--new', '8', '--json'];
