@@ -142,6 +142,9 @@ export class Decoder {
   forward(tokens) {
     if (tokens.length === 0) throw new Error('forward needs at least one token');
     if (this.nPast + tokens.length > this.ctx) throw new Error(`${this.nPast} cached + ${tokens.length} new tokens exceed the context of ${this.ctx}`);
+    // (checked before any pass, so a refused call leaves the cache as it was)
+    const bad = tokens.find((id) => !(Number.isInteger(id) && id >= 0 && id < this.vocab));
+    if (bad !== undefined) throw new Error(`token id ${bad} is outside the vocabulary [0, ${this.vocab})`);
     for (let i = 0; i < tokens.length; i += this.ubatch) this.pass(tokens.slice(i, i + this.ubatch));
     const { hidden: H } = this;
     const last = this.x.subarray((this.lastN - 1) * H, this.lastN * H);
@@ -154,11 +157,7 @@ export class Decoder {
   pass(tokens) {
     const n = tokens.length;
     const { hidden: H, inter: I, qDim, kvDim, qkvDim, headDim, nPast } = this;
-    for (let t = 0; t < n; t++) {
-      const id = tokens[t];
-      if (!(id >= 0 && id < this.vocab)) throw new Error(`token id ${id} is outside the vocabulary [0, ${this.vocab})`);
-      this.x.set(this.embed.subarray(id * H, (id + 1) * H), t * H);
-    }
+    for (let t = 0; t < n; t++) this.x.set(this.embed.subarray(tokens[t] * H, (tokens[t] + 1) * H), t * H);
     for (const layer of this.layers) {
       rmsNorm(this.xn, this.x, n, H, H, layer.inputNorm, this.eps);
       linear(this.qkv, qkvDim, this.xn, n, layer.wqkv, layer.bqkv, qkvDim, H);
