@@ -1,4 +1,5 @@
-// Examples import 'rope-simd' as a user would; run as child processes, that resolves (the package
+// (vitest's globalSetup, build-dist.ts, builds dist/ once per run; this covers a file run alone
+// after lib/ changed.) Examples import 'rope-simd' as a user would; run as child processes, that resolves (the package
 // referencing itself by name) to dist/. Rebuild dist/ when lib/ is newer, one test file at a time:
 // tsup cleans dist/ first, so two concurrent builds would leave a half-written package.
 import { spawnSync } from 'node:child_process';
@@ -38,8 +39,8 @@ export function ensureDist(): void {
   }
   try {
     if (fresh()) return; // another test file built it while we waited
-    const r = spawnSync(join(root, 'node_modules', '.bin', 'tsup'), [], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`tsup failed: ${r.stderr}`);
+    const r = spawnSync('npm', ['run', '--silent', 'build:ts'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`npm run build:ts failed: ${r.stderr}`);
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
