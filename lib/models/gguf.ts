@@ -2,23 +2,17 @@
 import type { RopeOptions, ScalingOptions } from '../types.js';
 import { show } from '../scaling.js';
 import { isObj, optNum, toList, type Obj } from './read.js';
+import { GGUF_ARCHES } from './gguf-arches.js';
+import type { GgufArch, GgufRopeType } from './gguf-arch-types.js';
 
 // ------------------------------------------------------------------------------------------------
 // GGUF metadata
 
-type GgufRope = 'norm' | 'neox' | 'mrope' | 'imrope' | 'none';
+// The architecture table is generated from llama.cpp's source (gguf-arches.ts says which commit).
+export { LLAMA_CPP_COMMIT } from './gguf-arches.js';
 
-// llama.cpp's llama_model_rope_type(), by GGUF architecture name (NORM = pairs 2j, 2j+1; NEOX =
-// pairs j, j+n_rot/2; MROPE/IMROPE = NEOX pairing with position sections).
-const GGUF_ARCH_ROPE: Record<string, GgufRope> = {};
-const add = (kind: GgufRope, names: string) => names.split(' ').forEach((n) => (GGUF_ARCH_ROPE[n] = kind));
-add('norm', 'llama llama4 deci baichuan starcoder internlm2 minicpm xverse command-r cohere2 olmo arctic deepseek deepseek2 chatglm granite granitemoe chameleon bailingmoe smollm3 arcee ernie4_5');
-add('neox', 'falcon grok dbrx bert nomic-bert stablelm bitnet qwen qwen2 qwen2moe qwen3 qwen3moe olmo2 olmoe phi2 phi3 phimoe plamo plamo2 gemma gemma2 gemma3 starcoder2 openelm gptneox codeshell orion nemotron exaone minicpm3 dots1 gpt-oss');
-add('mrope', 'qwen2vl');
-add('imrope', 'qwen3vl qwen3vlmoe');
-add('none', 'gpt2 gptj mpt refact bloom mamba mamba2 t5 t5encoder jais rwkv6 rwkv7');
-
-export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCH_ROPE).filter((a) => GGUF_ARCH_ROPE[a] !== 'none');
+/** GGUF architectures llama.cpp rotates (every name in its table but the LLAMA_ROPE_TYPE_NONE ones). */
+export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCHES).filter((a) => GGUF_ARCHES[a].rope !== 'none');
 
 /** Tensors llama.cpp keeps some scalings in (Llama 3.1: rope_freqs; Phi-3: rope_factors_long/short). */
 export interface GgufRopeTensors {
@@ -28,7 +22,7 @@ export interface GgufRopeTensors {
 }
 
 /** Reads 'a.b.c' from flat keys ({'llama.rope.freq_base': ...}) or nested objects (node-llama-cpp). */
-function ggufGet(meta: Obj, key: string): unknown {
+export function ggufGet(meta: Obj, key: string): unknown {
   if (key in meta) return meta[key];
   let cur: unknown = meta;
   for (const part of key.split('.')) {
@@ -36,6 +30,42 @@ function ggufGet(meta: Obj, key: string): unknown {
     cur = cur[part];
   }
   return cur;
+}
+
+/** The metadata object (also node-llama-cpp's { metadata }) and its general.architecture. */
+export function archOf(metadata: object): { meta: Obj; arch: string } {
+  if (!isObj(metadata)) throw new TypeError(`metadata must be a GGUF key/value object, got ${show(metadata)}`);
+  const meta: Obj = isObj(metadata.metadata) && !('general.architecture' in metadata) ? metadata.metadata : metadata;
+  const arch = ggufGet(meta, 'general.architecture');
+  if (typeof arch !== 'string') throw new TypeError(`metadata['general.architecture'] must be a string, got ${show(arch)}`);
+  return { meta, arch };
+}
+
+export function entryOf(arch: string): GgufArch {
+  const e = Object.prototype.hasOwnProperty.call(GGUF_ARCHES, arch) ? GGUF_ARCHES[arch] : undefined;
+  if (e === undefined) {
+    throw new TypeError(`general.architecture '${arch}' is not one rope-simd knows; known: ${GGUF_ARCHITECTURES.join(', ')}`);
+  }
+  return e;
+}
+
+/** llama_model_rope_type() for this file: conditional entries follow llama.cpp's condition. */
+function ropeTypeOf(meta: Obj, arch: string): Exclude<GgufRopeType, 'none'> {
+  const r = entryOf(arch).rope;
+  let kind: GgufRopeType;
+  if (typeof r === 'string') kind = r;
+  else if ('ifSections' in r) {
+    // hparams.use_mrope(): rope_sections[0] > 0 && rope_sections[1] > 0 (llama-hparams.cpp)
+    const raw = ggufGet(meta, `${arch}.rope.dimension_sections`);
+    const s = raw === undefined ? [] : toList(`${arch}.rope.dimension_sections`, raw);
+    kind = s.length >= 2 && s[0] > 0 && s[1] > 0 ? r.ifSections : r.else;
+  } else {
+    throw new TypeError(
+      `general.architecture '${arch}': llama.cpp picks its rope type from '${r.condition}', which is not GGUF metadata rope-simd reads`,
+    );
+  }
+  if (kind === 'none') throw new TypeError(`general.architecture '${arch}': llama.cpp applies no RoPE for it (LLAMA_ROPE_TYPE_NONE)`);
+  return kind;
 }
 
 /**
@@ -48,14 +78,8 @@ function ggufGet(meta: Obj, key: string): unknown {
 export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors = {}): RopeOptions {
   if (!isObj(metadata)) throw new TypeError(`metadata must be a GGUF key/value object, got ${show(metadata)}`);
   if (!isObj(tensors)) throw new TypeError(`tensors must be an object of rope tensors (ropeFreqs, ropeFactorsShort, ropeFactorsLong), got ${show(tensors)}`);
-  const meta: Obj = isObj(metadata.metadata) && !('general.architecture' in metadata) ? metadata.metadata : metadata;
-  const arch = ggufGet(meta, 'general.architecture');
-  if (typeof arch !== 'string') throw new TypeError(`metadata['general.architecture'] must be a string, got ${show(arch)}`);
-  const kind = GGUF_ARCH_ROPE[arch];
-  if (kind === undefined) {
-    throw new TypeError(`general.architecture '${arch}' is not one rope-simd knows; known: ${GGUF_ARCHITECTURES.join(', ')}`);
-  }
-  if (kind === 'none') throw new TypeError(`general.architecture '${arch}': llama.cpp applies no RoPE for it (LLAMA_ROPE_TYPE_NONE)`);
+  const { meta, arch } = archOf(metadata);
+  const kind = ropeTypeOf(meta, arch);
   const k = (name: string) => `${arch}.${name}`;
   const get = (name: string) => optNum(k(name), ggufGet(meta, k(name)));
 
@@ -63,7 +87,9 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
   let headDim = get('attention.key_length');
   if (headDim === undefined) {
     const embd = get('embedding_length');
-    const heads = get('attention.head_count');
+    // head_count may be per layer (get_key_or_arr); llama.cpp divides by n_head() = layer 0's.
+    const rawHeads = ggufGet(meta, k('attention.head_count'));
+    const heads = Array.isArray(rawHeads) || ArrayBuffer.isView(rawHeads) ? toList(k('attention.head_count'), rawHeads)[0] : get('attention.head_count');
     if (embd === undefined || heads === undefined) {
       throw new TypeError(`metadata needs ${k('attention.key_length')}, or ${k('embedding_length')} and ${k('attention.head_count')}; got none`);
     }
