@@ -76,7 +76,7 @@ function rotateRef(x: Float64Array, e: Expect, inv: number[], pos: number): Floa
   return out;
 }
 
-function checkRope(name: string, rope: Rope, e: Expect): void {
+function checkRope(name: string, rope: Rope, e: Expect, rows = name.startsWith('qwen2-vl') ? 3 : 1): void {
   expect(rope.headDim).toBe(e.headDim);
   expect(rope.rotaryDim).toBe(e.rotaryDim);
   expect(rope.style).toBe(e.style);
@@ -90,7 +90,6 @@ function checkRope(name: string, rope: Rope, e: Expect): void {
   const x = Float32Array.from({ length: e.headDim }, (_, i) => Math.sin(i * 0.37 + 0.1));
   const ref = rotateRef(Float64Array.from(x), e, want, 1234);
   // M-RoPE: a text token carries the same position in every row
-  const rows = name.startsWith('qwen2-vl') ? 3 : 1;
   rope.apply(x, { heads: 1, positions: Array(rows).fill(1234) });
   let err = 0;
   for (let i = 0; i < e.headDim; i++) err = Math.max(err, Math.abs(x[i] - ref[i]));
@@ -185,10 +184,11 @@ describe('Rope.fromGGUF on the matching GGUF metadata', () => {
         expect(rope.style).toBe('interleaved');
         return;
       }
-      checkRope(name, rope, want);
+      // llama.cpp's M-RoPE reads 4 position rows (the 4th section is 0 for Qwen2-VL)
+      checkRope(name, rope, want, name.startsWith('qwen2-vl') ? 4 : 1);
       const fromConfig = ropeOptionsFromConfig(load(name));
       const fromGguf = ropeOptionsFromGGUF(g.meta, g.tensors);
-      expect(fromGguf.mropeSection).toEqual(fromConfig.mropeSection);
+      expect(fromGguf.mropeSection).toEqual(fromConfig.mropeSection && [...fromConfig.mropeSection, 0]);
       expect(fromGguf.scaling?.type).toBe(fromConfig.scaling?.type);
     });
   }
@@ -208,7 +208,7 @@ describe('Rope.fromGGUF on the matching GGUF metadata', () => {
     expect(ropeOptionsFromGGUF({ 'general.architecture': 'qwen3', 'qwen3.attention.key_length': 128, 'qwen3.rope.scaling.type': 'yarn', 'qwen3.rope.scaling.factor': 4, 'qwen3.rope.scaling.original_context_length': 32768 }).scaling)
       .toEqual({ type: 'yarn', factor: 4, originalMaxPositions: 32768 });
     expect(ropeOptionsFromGGUF({ 'general.architecture': 'qwen3vl', 'qwen3vl.attention.key_length': 128, 'qwen3vl.rope.dimension_sections': [24, 20, 20, 0] }))
-      .toMatchObject({ style: 'half', mropeSection: [24, 20, 20], mropeInterleaved: true });
+      .toMatchObject({ style: 'half', mropeSection: [24, 20, 20, 0], mropeInterleaved: true });
   });
 });
 

@@ -105,8 +105,12 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
   if (kind === 'mrope' || kind === 'imrope') {
     const raw = ggufGet(meta, k('rope.dimension_sections'));
     if (raw === undefined) throw new TypeError(`${k('rope.dimension_sections')} is required for architecture '${arch}', got undefined`);
+    // llama.cpp keeps 4 sections [t, h, w, e] and 4 position rows (n_pos_per_embd() = 4; text
+    // tokens get [p, p, p, 0]), and IMROPE sends the pairs past the sections to row 3: keep all 4.
     const sections = toList(k('rope.dimension_sections'), raw);
-    while (sections.length > 3 && sections[sections.length - 1] === 0) sections.pop(); // llama.cpp pads to 4
+    if (sections.length !== 4) {
+      throw new RangeError(`${k('rope.dimension_sections')} must have 4 entries (llama.cpp reads exactly 4: t, h, w, e), got ${sections.length}`);
+    }
     opts.mropeSection = sections;
     if (kind === 'imrope') opts.mropeInterleaved = true;
   }
