@@ -99,6 +99,8 @@ export function ropeLayersFromGGUF(metadata: object, tensors: GgufRopeTensors = 
     }
   }
 
+  if (swaOpts !== full && JSON.stringify(swaOpts) === JSON.stringify(full)) swaOpts = full; // one Rope for equal settings
+
   // NoPE layers: the graph's use_rope (llama4/afmoe/smollm3: (il + 1) % step != 0; smallthinker:
   // step == n_layer || il % step != 0).
   const rope: boolean[] = new Array<boolean>(n).fill(true);
