@@ -265,6 +265,7 @@ describe('scripts/gen-gguf-arches.mjs on a llama.cpp-shaped tree', () => {
     writeFileSync(join(dir, 'src', 'llama-arch.cpp'), 'static const std::map<llm_arch, const char *> LLM_ARCH_NAMES = {\n' +
       Array.from({ length: 50 }, (_, i) => `    { LLM_ARCH_A${i}, "a${i}" },\n`).join('') +
       '    { LLM_ARCH_SW, "sw" },\n    { LLM_ARCH_C, "c" },\n    { LLM_ARCH_UNKNOWN, "(unknown)" },\n};\n');
+    writeFileSync(join(dir, 'src', 'llama-context.cpp'), 'if (model.arch == LLM_ARCH_C && mscale_all_dims != 1.0f) {}\n');
     writeFileSync(join(dir, 'src', 'llama-hparams.h'), 'uint32_t n_no_rope_layer_step = 4;\nfloat rope_freq_base_train_swa = 10000.0f;\n');
     writeFileSync(join(dir, 'src', 'llama-model.cpp'), 'static llama_model * llama_model_mapping(llm_arch arch) {\n switch (arch) {\n' +
       '  case LLM_ARCH_SW: return new llama_model_sw(params);\n }\n}\n' +
@@ -308,4 +309,44 @@ describe('GGUF metadata for the ggml conformance vectors gives ggml\'s rotation'
       expect(maxDiff(x, f.output_exact)).toBeLessThanOrEqual(1e-6 * scale);
     });
   }
+});
+
+describe('rope.scaling.* as llama.cpp b10256 reads it (load_hparams, llama_context, get_rope_factors)', () => {
+  const base = (a: string, extra: Record<string, unknown>) => ({ 'general.architecture': a, [`${a}.attention.key_length`]: 64, [`${a}.context_length`]: 131072, ...extra });
+
+  it('no rope.scaling.type: "linear" by default, so a bare factor scales linearly', () => {
+    expect(ropeOptionsFromGGUF(base('llama', { 'llama.rope.scaling.factor': 4 })).scaling).toEqual({ type: 'linear', factor: 4 });
+    expect(ropeOptionsFromGGUF(base('llama', { 'llama.rope.scale_linear': 2 })).scaling).toEqual({ type: 'linear', factor: 2 });
+    expect(ropeOptionsFromGGUF(base('llama', { 'llama.rope.scaling.type': 'none', 'llama.rope.scaling.factor': 4 })).scaling).toBeUndefined();
+  });
+
+  it('yarn: beta keys only where the architecture reads them; attention factor get_mscale(factor) * attn_factor', () => {
+    const q = ropeOptionsFromGGUF(base('qwen2', { 'qwen2.rope.scaling.type': 'yarn', 'qwen2.rope.scaling.factor': 4, 'qwen2.rope.scaling.original_context_length': 32768, 'qwen2.rope.scaling.yarn_beta_fast': 8, 'qwen2.rope.scaling.attn_factor': 0.5 }));
+    expect(q.scaling).toEqual({ type: 'yarn', factor: 4, originalMaxPositions: 32768, attentionFactor: (0.1 * Math.log(4) + 1) * 0.5 });
+    // mistral3 reads yarn_beta_* and a raw yarn_log_multiplier (mscale 1, mscale_all_dims = log_mul)
+    const m = ropeOptionsFromGGUF(base('mistral3', { 'mistral3.rope.scaling.type': 'yarn', 'mistral3.rope.scaling.factor': 16, 'mistral3.rope.scaling.original_context_length': 16384, 'mistral3.rope.scaling.yarn_beta_fast': 8, 'mistral3.rope.scaling.yarn_log_multiplier': 1 }));
+    expect(m.scaling).toMatchObject({ type: 'yarn', betaFast: 8, attentionFactor: 1 });
+    // deepseek2: log_mul / 0.1 = mscale_all_dims, and mscale = mscale_all_dims (llama_context): factor 1
+    const d = ropeOptionsFromGGUF(base('deepseek2', { 'deepseek2.rope.dimension_count': 64, 'deepseek2.rope.scaling.type': 'yarn', 'deepseek2.rope.scaling.factor': 40, 'deepseek2.rope.scaling.original_context_length': 4096, 'deepseek2.rope.scaling.yarn_log_multiplier': 0.0707 }));
+    expect((d.scaling as { attentionFactor: number }).attentionFactor).toBeCloseTo(1, 15);
+    // deepseek32 divides by 0.1 too but keeps mscale 1
+    const d32 = ropeOptionsFromGGUF(base('deepseek32', { 'deepseek32.rope.dimension_count': 64, 'deepseek32.rope.scaling.type': 'yarn', 'deepseek32.rope.scaling.factor': 40, 'deepseek32.rope.scaling.original_context_length': 4096, 'deepseek32.rope.scaling.yarn_log_multiplier': 0.1 }));
+    expect((d32.scaling as { attentionFactor: number }).attentionFactor).toBeCloseTo((0.1 * Math.log(40) + 1) / (0.1 * 1 * Math.log(40) + 1), 15);
+  });
+
+  it('longrope: the factors for the context size (default context_length), cos/sin times attn_factor', () => {
+    const short = Array.from({ length: 32 }, () => 1);
+    const long = Array.from({ length: 32 }, (_, j) => 1 + j);
+    const meta = base('phi3', { 'phi3.rope.scaling.type': 'longrope', 'phi3.rope.scaling.original_context_length': 4096, 'phi3.rope.scaling.attn_factor': 1.19 });
+    const r = Rope.fromGGUF(meta, { ropeFactorsShort: short, ropeFactorsLong: long });
+    expect(r.invFreq[5]).toBeCloseTo(inv(10000, 64, 5) / 6, 15);
+    expect(r.attentionScaling).toBe(1.19);
+    const s = Rope.fromGGUF(meta, { ropeFactorsShort: short, ropeFactorsLong: long, contextLength: 4096 });
+    expect(s.invFreq[5]).toBeCloseTo(inv(10000, 64, 5), 15);
+  });
+
+  it('combinations it cannot express are refused, not approximated', () => {
+    expect(() => Rope.fromGGUF(base('llama', { 'llama.rope.scaling.factor': 4 }), { ropeFreqs: new Array(32).fill(1) })).toThrow(/the rope_freqs tensor with llama\.rope\.scaling\.factor 4 in one file is a combination rope-simd cannot express yet/);
+    expect(() => Rope.fromGGUF(base('llama', { 'llama.rope.scaling.attn_factor': 2 }))).toThrow(/llama\.rope\.scaling\.attn_factor 2 with rope\.scaling\.type 'linear'/);
+  });
 });

@@ -27,5 +27,6 @@ export interface GgufArch {
     perLayerRot: boolean;
   };
   noRope?: { step: number; form: 'il+1' | 'il'; blockCountWhen?: GgufWhen };
+  yarn?: { betaKeys?: boolean; logMul?: 'over0.1' | 'raw'; mscaleIsAllDim?: boolean };
   noAttention?: { headCountKvZero?: boolean; recurrentLayersKey?: boolean; fullAttentionInterval?: number | null };
 }

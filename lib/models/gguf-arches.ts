@@ -7,7 +7,9 @@
 // (arrayKey), when = the GGUF condition it is set under, baseInherit/scaleInherit = SWA layers start
 // from the full layers' rope base/scale (else 10000 and 1), baseKey = rope.freq_base_swa
 // read; noRope = the graph skips rope where (il + 1) % step == 0 (step = block_count when
-// blockCountWhen holds); noAttention = layers with no attention (hybrid models); unread = something
+// blockCountWhen holds); noAttention = layers with no attention (hybrid models); yarn = the yarn_*
+// keys read (betaKeys: yarn_beta_fast/slow; logMul: yarn_log_multiplier, 'over0.1' = divided by 0.1 on
+// reading; mscaleIsAllDim: llama-context.cpp's mscale = mscale_all_dims for it); unread = something
 // the generator could not read (per-layer reading is refused for that architecture).
 // Architectures with no entry in llama_model_rope_type: none.
 import type { GgufArch } from './gguf-arch-types.js';
@@ -21,7 +23,7 @@ export const GGUF_ARCHES: Readonly<Record<string, GgufArch>> = {
   "llama4": {"rope":"norm","file":"src/models/llama4.cpp","swa":{"period":4,"denseFirst":false,"periodKey":true,"when":"sliding_window!=0","baseInherit":true,"scaleInherit":true,"baseKey":true,"perLayerBase":true,"perLayerRot":false},"noRope":{"step":4,"form":"il+1","blockCountWhen":"sliding_window==0"}},
   "deci": {"rope":"norm","file":"src/models/deci.cpp"},
   "falcon": {"rope":"neox","file":"src/models/falcon.cpp"},
-  "grok": {"rope":"neox","file":"src/models/grok.cpp"},
+  "grok": {"rope":"neox","file":"src/models/grok.cpp","yarn":{"betaKeys":true}},
   "gpt2": {"rope":"none","file":"src/models/gpt2.cpp"},
   "gptj": {"rope":"none"},
   "gptneox": {"rope":"neox","file":"src/models/gptneox.cpp"},
@@ -84,9 +86,9 @@ export const GGUF_ARCHES: Readonly<Record<string, GgufArch>> = {
   "openelm": {"rope":"neox","file":"src/models/openelm.cpp"},
   "arctic": {"rope":"norm","file":"src/models/arctic.cpp"},
   "deepseek": {"rope":"norm","file":"src/models/deepseek.cpp"},
-  "deepseek2": {"rope":"norm","file":"src/models/deepseek2.cpp"},
+  "deepseek2": {"rope":"norm","file":"src/models/deepseek2.cpp","yarn":{"logMul":"over0.1","mscaleIsAllDim":true}},
   "deepseek2-ocr": {"rope":"norm","file":"src/models/deepseek2ocr.cpp"},
-  "deepseek32": {"rope":"norm","file":"src/models/deepseek32.cpp"},
+  "deepseek32": {"rope":"norm","file":"src/models/deepseek32.cpp","yarn":{"logMul":"over0.1"}},
   "deepseek4": {"rope":"norm","file":"src/models/deepseek4.cpp"},
   "chatglm": {"rope":"norm","file":"src/models/chatglm.cpp"},
   "glm4": {"rope":{"ifSections":"mrope","else":"norm"},"file":"src/models/glm4.cpp"},
@@ -141,7 +143,7 @@ export const GGUF_ARCHES: Readonly<Record<string, GgufArch>> = {
   "cogvlm": {"rope":"neox","file":"src/models/cogvlm.cpp"},
   "rnd1": {"rope":"neox","file":"src/models/rnd1.cpp"},
   "pangu-embedded": {"rope":"neox","file":"src/models/pangu-embed.cpp"},
-  "mistral3": {"rope":"norm","file":"src/models/mistral3.cpp"},
+  "mistral3": {"rope":"norm","file":"src/models/mistral3.cpp","yarn":{"betaKeys":true,"logMul":"raw"}},
   "eagle3": {"rope":"norm","file":"src/models/eagle3.cpp"},
   "dflash": {"rope":{"condition":"model->hparams.dsv4_hc_mult > 0","then":"norm","else":"neox"},"file":"src/models/dflash.cpp"},
   "mistral4": {"rope":"norm"},

@@ -19,6 +19,14 @@ export interface GgufRopeTensors {
   ropeFreqs?: ArrayLike<number>;
   ropeFactorsShort?: ArrayLike<number>;
   ropeFactorsLong?: ArrayLike<number>;
+  /** The context size llama.cpp runs with (n_ctx): it picks the LongRoPE long factors when this
+   * exceeds rope.scaling.original_context_length. Default {arch}.context_length, llama.cpp's default. */
+  contextLength?: number;
+}
+
+/** get_mscale in llama_context (transformers' YaRN get_mscale), in float64. */
+function getMscale(scale: number, mscale: number): number {
+  return scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1;
 }
 
 /** Reads 'a.b.c' from flat keys ({'llama.rope.freq_base': ...}) or nested objects (node-llama-cpp). */
@@ -80,6 +88,7 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
   if (!isObj(tensors)) throw new TypeError(`tensors must be an object of rope tensors (ropeFreqs, ropeFactorsShort, ropeFactorsLong), got ${show(tensors)}`);
   const { meta, arch } = archOf(metadata);
   const kind = ropeTypeOf(meta, arch);
+  const entry = entryOf(arch);
   const k = (name: string) => `${arch}.${name}`;
   const get = (name: string) => optNum(k(name), ggufGet(meta, k(name)));
 
@@ -115,35 +124,49 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
     if (kind === 'imrope') opts.mropeInterleaved = true;
   }
 
-  const type = ggufGet(meta, k('rope.scaling.type')) ?? (get('rope.scale_linear') !== undefined ? 'linear' : undefined);
+  // llama_model_base::load_hparams: the type defaults to "linear"; the factor is rope.scaling.factor,
+  // else the old rope.scale_linear (freq_scale = 1/factor, 0 = unscaled); rope.scaling.attn_factor
+  // multiplies cos and sin whatever the type (llama_context: yarn_attn_factor *= rope_attn_factor).
+  const type = ggufGet(meta, k('rope.scaling.type')) ?? 'linear';
   const factor = get('rope.scaling.factor') ?? get('rope.scale_linear');
-  const orig = get('rope.scaling.original_context_length') ?? ctx;
-  if (tensors.ropeFreqs !== undefined) {
-    opts.scaling = { type: 'freqFactors', factors: toList('tensors.ropeFreqs', tensors.ropeFreqs) };
-  }
+  const scaled = factor !== undefined && factor !== 0 && factor !== 1;
+  const attnFactor = get('rope.scaling.attn_factor') ?? 1;
+  const orig = get('rope.scaling.original_context_length') ?? ctx; // n_ctx_orig_yarn defaults to n_ctx_train
+  const freqs = tensors.ropeFreqs === undefined ? undefined : toList('tensors.ropeFreqs', tensors.ropeFreqs);
+  const unsupported = (what: string) =>
+    new TypeError(`general.architecture '${arch}': ${what} in one file is a combination rope-simd cannot express yet`);
+  if (freqs !== undefined && scaled && type !== 'longrope') throw unsupported(`the rope_freqs tensor with ${k('rope.scaling.factor')} ${factor}`);
   switch (type) {
-    case undefined:
     case 'none':
-      break;
     case 'linear':
-      if (factor !== undefined && factor !== 0 && factor !== 1) opts.scaling = { type: 'linear', factor };
+      if (attnFactor !== 1) throw unsupported(`${k('rope.scaling.attn_factor')} ${attnFactor} with rope.scaling.type '${type}'`);
+      if (freqs !== undefined) opts.scaling = { type: 'freqFactors', factors: freqs };
+      else if (scaled && type === 'linear') opts.scaling = { type: 'linear', factor };
       break;
     case 'yarn': {
-      if (factor === undefined) throw new TypeError(`${k('rope.scaling.factor')} is required for rope.scaling.type 'yarn', got undefined`);
+      if (freqs !== undefined) throw unsupported('the rope_freqs tensor with YaRN');
+      if (!scaled) {
+        // freq_scale 1: ggml's YaRN ramp mixes two equal angles; only attn_factor is left
+        if (attnFactor !== 1) throw unsupported(`${k('rope.scaling.attn_factor')} ${attnFactor} without a YaRN factor`);
+        break;
+      }
       if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'yarn', got undefined`);
       const y: Extract<ScalingOptions, { type: 'yarn' }> = { type: 'yarn', factor, originalMaxPositions: orig };
-      const betaFast = get('rope.scaling.yarn_beta_fast');
-      const betaSlow = get('rope.scaling.yarn_beta_slow');
-      if (betaFast !== undefined) y.betaFast = betaFast;
-      if (betaSlow !== undefined) y.betaSlow = betaSlow;
-      const attn = get('rope.scaling.yarn_attn_factor');
-      const logMul = get('rope.scaling.yarn_log_multiplier');
-      if (attn !== undefined) y.attentionFactor = attn; // convert_hf_to_gguf writes HF's attention_factor here
-      else if (logMul !== undefined && logMul !== 0) {
-        // DeepSeek: yarn_log_multiplier = 0.1 * mscale_all_dim; llama.cpp cancels ggml's own mscale on
-        // q and k (mscale = mscale_all_dim in V2/V3), leaving an attention factor of 1.
-        y.mscale = y.mscaleAllDim = logMul / 0.1;
+      // beta_fast/slow: llama.cpp's defaults (32, 1) unless the architecture reads the keys.
+      if (entry.yarn?.betaKeys) {
+        const betaFast = get('rope.scaling.yarn_beta_fast');
+        const betaSlow = get('rope.scaling.yarn_beta_slow');
+        if (betaFast !== undefined) y.betaFast = betaFast;
+        if (betaSlow !== undefined) y.betaSlow = betaSlow;
       }
+      // The factor on cos and sin that ggml ends with: llama_context sets yarn_attn_factor =
+      // get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dims) (or get_mscale(factor, 1)
+      // without a log multiplier), divided by ggml's own 1 + 0.1 ln(factor), which ggml multiplies
+      // back, times rope.scaling.attn_factor.
+      let logMul = entry.yarn?.logMul ? (get('rope.scaling.yarn_log_multiplier') ?? 0) : 0;
+      if (entry.yarn?.logMul === 'over0.1') logMul /= 0.1; // "cancel the factor from the convert script"
+      const m = logMul !== 0 && entry.yarn?.mscaleIsAllDim && logMul !== 1 ? logMul : 1;
+      y.attentionFactor = (logMul !== 0 ? getMscale(factor, m) / getMscale(factor, logMul) : getMscale(factor, 1)) * attnFactor;
       opts.scaling = y;
       break;
     }
@@ -155,16 +178,15 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
         );
       }
       if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'longrope', got undefined`);
-      const l: Extract<ScalingOptions, { type: 'longrope' }> = {
-        type: 'longrope',
-        shortFactor: toList('tensors.ropeFactorsShort', tensors.ropeFactorsShort),
-        longFactor: toList('tensors.ropeFactorsLong', tensors.ropeFactorsLong),
-        originalMaxPositions: orig,
-      };
-      const attn = get('rope.scaling.attn_factor');
-      if (attn !== undefined) l.attentionFactor = attn;
-      if (ctx !== undefined) l.maxPositions = ctx;
-      opts.scaling = l;
+      if (scaled) throw unsupported(`${k('rope.scaling.factor')} ${factor} with LongRoPE factors`);
+      // llama_model::get_rope_factors: the long factors when the context size (n_ctx) exceeds the
+      // original context, for every call, else the short ones; cos and sin times attn_factor only.
+      const n = tensors.contextLength === undefined ? ctx : optNum('tensors.contextLength', tensors.contextLength);
+      const chosen = toList(
+        n !== undefined && n > orig ? 'tensors.ropeFactorsLong' : 'tensors.ropeFactorsShort',
+        n !== undefined && n > orig ? tensors.ropeFactorsLong : tensors.ropeFactorsShort,
+      );
+      opts.scaling = { type: 'longrope', shortFactor: chosen, longFactor: chosen, originalMaxPositions: orig, attentionFactor: attnFactor };
       break;
     }
     default:
