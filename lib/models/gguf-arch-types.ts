@@ -27,6 +27,8 @@ export interface GgufArch {
     perLayerRot: boolean;
   };
   noRope?: { step: number; form: 'il+1' | 'il'; blockCountWhen?: GgufWhen };
+  /** 'q_pe': the graph ropes a separate q_pe/k_pe view of rope.dimension_count values (MLA). */
+  ropeView?: 'q_pe';
   yarn?: { betaKeys?: boolean; logMul?: 'over0.1' | 'raw'; mscaleIsAllDim?: boolean };
   noAttention?: { headCountKvZero?: boolean; recurrentLayersKey?: boolean; fullAttentionInterval?: number | null };
 }

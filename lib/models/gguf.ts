@@ -105,8 +105,9 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
     headDim = Math.floor(embd / heads);
   }
   let rotaryDim = get('rope.dimension_count') ?? headDim;
-  // DeepSeek-V2/V3 (MLA): llama.cpp ropes the separate qk_rope_head_dim view (dimension_count).
-  if (arch === 'deepseek2') headDim = rotaryDim;
+  // MLA (DeepSeek-V2/V3, MiniCPM3, ...): llama.cpp ropes the separate q_pe/k_pe view of
+  // rope.dimension_count values, so that view is the head a Rope rotates.
+  if (entryOf(arch).ropeView === 'q_pe') headDim = rotaryDim;
   const opts: RopeOptions = { headDim, rotaryDim, base, style: kind === 'norm' ? 'interleaved' : 'half' };
   const ctx = get('context_length');
   if (ctx !== undefined) opts.maxPositions = ctx;
