@@ -143,6 +143,15 @@ describe('Rope.layersFromGGUF on metadata', () => {
     expect(layers.map((l) => (l === layers[5] ? 'F' : 'S')).join('')).toBe('SSSSSFSSSSSF');
   });
 
+  it('rope_freqs: gemma4 gives them to full layers only, llama4 to every rotating layer', () => {
+    const g = Rope.layersFromGGUF({ 'general.architecture': 'gemma4', 'gemma4.block_count': 2, 'gemma4.attention.key_length': 64, 'gemma4.rope.freq_base': 1e6, 'gemma4.attention.sliding_window': 8, 'gemma4.attention.sliding_window_pattern': [true, false] }, { ropeFreqs: new Array(32).fill(4) });
+    expect(g[0]!.invFreq[1]).toBeCloseTo(inv(1e4, 64, 1), 15); // sliding: base 10000, no factors
+    expect(g[1]!.invFreq[1]).toBeCloseTo(inv(1e6, 64, 1) / 4, 15);
+    const l = Rope.layersFromGGUF({ 'general.architecture': 'llama4', 'llama4.block_count': 4, 'llama4.attention.key_length': 64 }, { ropeFreqs: new Array(32).fill(4) });
+    expect(l[0]!.invFreq[1]).toBeCloseTo(inv(1e4, 64, 1) / 4, 15);
+    expect(l[0]).toBe(l[2]);
+  });
+
   it('cohere2: 3 sliding then 1 full, sliding layers inherit the base (NORM pairs)', () => {
     const layers = Rope.layersFromGGUF({ 'general.architecture': 'cohere2', 'cohere2.block_count': 8, 'cohere2.attention.key_length': 128, 'cohere2.rope.freq_base': 50000, 'cohere2.attention.sliding_window': 4096 });
     expect(layers[0]!.style).toBe('interleaved');

@@ -23,6 +23,7 @@ export interface GgufArch {
     baseInherit: boolean;
     scaleInherit: boolean;
     baseKey: boolean;
+    factors: boolean;
     perLayerBase: boolean;
     perLayerRot: boolean;
   };

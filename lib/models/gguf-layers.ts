@@ -91,8 +91,10 @@ export function ropeLayersFromGGUF(metadata: object, tensors: GgufRopeTensors = 
     if (swa.perLayerBase) {
       const b = swa.baseKey ? num('rope.freq_base_swa') : undefined;
       swaOpts.base = b ?? (swa.baseInherit ? full.base : 10000); // llama-hparams.h: rope_freq_base_train_swa = 10000
-      if (!swa.scaleInherit) delete swaOpts.scaling; // rope_freq_scale_train_swa stays 1
-    }
+      // rope_freq_scale_train_swa stays 1 unless inherited; rope_freqs (freq factors) are no freq_scale
+      const isFactors = full.scaling?.type === 'freqFactors';
+      if (isFactors ? !swa.factors : !swa.scaleInherit) delete swaOpts.scaling;
+    } else if (full.scaling?.type === 'freqFactors' && !swa.factors) delete swaOpts.scaling;
     if (swa.perLayerRot) {
       swaOpts.headDim = num('attention.key_length_swa') ?? full.headDim;
       swaOpts.rotaryDim = num('rope.dimension_count_swa') ?? full.rotaryDim;
