@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rope } from '../lib/index.js';
+import { createRope, nativeAddon } from '../lib/internal.js';
 import { ropeOptionsFromGGUF, GGUF_ARCHITECTURES } from '../lib/models/gguf.js';
 import { GGUF_ARCHES, LLAMA_CPP_COMMIT, LLAMA_CPP_TAG } from '../lib/models/gguf-arches.js';
 import { ggmlFixtures } from './helpers/fixtures.js';
@@ -105,9 +106,14 @@ describe('a .gguf file to Ropes (@huggingface/gguf, examples/gguf-file.mjs)', ()
     // == 2 && < 3*20 -> w, == 0 && < 3*24 -> t, else e. Text tokens: t = h = w = p, e = 0.
     const secs = [24, 20, 20];
     const ggml = rotate(x, 'half', invFreq, (j) => (j < 3 * secs[j % 3] ? p : 0));
-    const y = x.slice();
-    rope.apply(y, { heads: 1, positions: [p, p, p, 0] });
-    expect(maxDiff(y, ggml)).toBeLessThan(2e-6);
+    const opts = ropeOptionsFromGGUF({ 'general.architecture': 'qwen3vl', 'qwen3vl.attention.key_length': 128, 'qwen3vl.rope.freq_base': 5e6, 'qwen3vl.rope.dimension_sections': [24, 20, 20, 0] });
+    const engines: [string, Rope][] = [['default', rope], ['js', createRope(opts, 'js')]];
+    if (nativeAddon) engines.push(['native', createRope(opts, 'native')]);
+    for (const [name, r] of engines) {
+      const y = x.slice();
+      r.apply(y, { heads: 1, positions: [p, p, p, 0] });
+      expect(maxDiff(y, ggml), name).toBeLessThan(2e-6);
+    }
     // transformers rotates pairs 61 and 62 by the text position instead: a real difference
     const hf = rotate(x, 'half', invFreq, () => p);
     expect(maxDiff(ggml, hf)).toBeGreaterThan(1e-2);
