@@ -12,6 +12,7 @@ import { createRope, nativeAddon } from '../lib/internal.js';
 import { ropeOptionsFromGGUF, GGUF_ARCHITECTURES } from '../lib/models/gguf.js';
 import { GGUF_ARCHES, LLAMA_CPP_COMMIT, LLAMA_CPP_TAG } from '../lib/models/gguf-arches.js';
 import { ggmlFixtures } from './helpers/fixtures.js';
+import { pairSections } from '../lib/scaling.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/gguf/${name}`, import.meta.url));
 type Loaded = { rope: Rope; layers: (Rope | null)[] };
@@ -117,6 +118,15 @@ describe('a .gguf file to Ropes (@huggingface/gguf, examples/gguf-file.mjs)', ()
     // transformers rotates pairs 61 and 62 by the text position instead: a real difference
     const hf = rotate(x, 'half', invFreq, () => p);
     expect(maxDiff(ggml, hf)).toBeGreaterThan(1e-2);
+  });
+
+  it("pairSections with llama.cpp's 4 sections: IMROPE leftovers to row 3, MROPE blocks t, h, w, e", () => {
+    const im = pairSections(128, [24, 20, 20, 0], true)!;
+    expect(Array.from(im.subarray(57, 64))).toEqual([0, 1, 2, 0, 3, 3, 0]); // j = 57..63
+    expect(im.filter((r) => r === 3).length).toBe(2);
+    expect(Array.from(pairSections(8, [1, 1, 1, 1])!)).toEqual([0, 1, 2, 3]);
+    // transformers' 3-section rule is unchanged: leftovers read row 0
+    expect(Array.from(pairSections(128, [24, 20, 20], true)!.subarray(60, 64))).toEqual([0, 0, 0, 0]);
   });
 
   it('qwen35: hybrid, attention only every full_attention_interval-th layer; 4 sections of 64 rotary dims', async () => {
