@@ -212,6 +212,9 @@ function layerFacts(arch) {
     swa.perLayerRot = perLayerRot;
     facts.swa = swa;
   }
+  // NextN/MTP blocks (the last nextn_predict_layers of block_count): beyond hparams.n_layer(), so
+  // set_swa_pattern and the recurrent-layer loops leave them full attention.
+  if (/LLM_KV_NEXTN_PREDICT_LAYERS/.test(body)) facts.nextn = true;
   // MLA-style attention: the graph ropes a separate q_pe/k_pe view of rope.dimension_count values.
   if (/\bq_pe\s*=\s*ggml_rope_ext\s*\(/.test(text)) facts.ropeView = 'q_pe';
   // YaRN keys the architecture reads (llama.cpp reads no yarn_* key for the others: beta_fast 32,

@@ -199,6 +199,11 @@ describe('Rope.layersFromGGUF on metadata', () => {
     expect(next.map((l) => (l === null ? '-' : 'A')).join('')).toBe('-A-');
   });
 
+  it('NextN/MTP blocks at the end of block_count attend fully (qwen35: not recurrent)', () => {
+    const q = Rope.layersFromGGUF({ 'general.architecture': 'qwen35', 'qwen35.block_count': 9, 'qwen35.nextn_predict_layers': 1, 'qwen35.attention.key_length': 256, 'qwen35.rope.dimension_count': 64, 'qwen35.rope.dimension_sections': [11, 11, 10, 0] });
+    expect(q.map((l) => (l === null ? '-' : 'A')).join('')).toBe('---A---AA');
+  });
+
   it('refusals name the key or the reason', () => {
     expect(() => Rope.layersFromGGUF({ 'general.architecture': 'llama', 'llama.attention.key_length': 64 })).toThrow(/llama\.block_count must be a positive integer \(the number of layers\), got undefined/);
     expect(() => Rope.layersFromGGUF({ 'general.architecture': 'mamba', 'mamba.block_count': 2 })).toThrow(/llama\.cpp applies no RoPE for it/);

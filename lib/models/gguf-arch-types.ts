@@ -28,6 +28,8 @@ export interface GgufArch {
     perLayerRot: boolean;
   };
   noRope?: { step: number; form: 'il+1' | 'il'; blockCountWhen?: GgufWhen };
+  /** Reads nextn_predict_layers: the last ones of block_count are MTP blocks (full attention). */
+  nextn?: boolean;
   /** 'q_pe': the graph ropes a separate q_pe/k_pe view of rope.dimension_count values (MLA). */
   ropeView?: 'q_pe';
   yarn?: { betaKeys?: boolean; logMul?: 'over0.1' | 'raw'; mscaleIsAllDim?: boolean };
