@@ -40,6 +40,6 @@ if (process.argv[2]) {
   // one line per distinct Rope: the layers that use it (null: llama.cpp does not rotate there)
   for (const r of new Set(layers)) {
     const at = layers.flatMap((l, i) => (l === r ? [i] : []));
-    console.log(r === null ? 'no rotation' : `base-2 invFreq[1] ${r.invFreq[1]}`, 'layers', at.join(','));
+    console.log(r === null ? 'no rotation' : `invFreq[1] ${r.invFreq[1].toPrecision(6)}`, 'layers', at.join(','));
   }
 }
