@@ -214,7 +214,13 @@ function layerFacts(arch) {
   }
   // NextN/MTP blocks (the last nextn_predict_layers of block_count): beyond hparams.n_layer(), so
   // set_swa_pattern and the recurrent-layer loops leave them full attention.
-  if (/LLM_KV_NEXTN_PREDICT_LAYERS/.test(body)) facts.nextn = true;
+  // Each loop sees n_layer() as it is then: only statements after the nextn read exclude them.
+  const nextnAt = body.search(/LLM_KV_NEXTN_PREDICT_LAYERS/);
+  if (nextnAt >= 0) {
+    const swaAt = body.search(/set_swa_pattern\s*\(|LLM_KV_ATTENTION_SLIDING_WINDOW_PATTERN\s*,\s*hparams\.is_swa_impl/);
+    const recrAt = body.search(/is_recr_impl/);
+    facts.nextn = { swa: swaAt > nextnAt, recurrent: recrAt > nextnAt };
+  }
   // MLA-style attention: the graph ropes a separate q_pe/k_pe view of rope.dimension_count values.
   if (/\bq_pe\s*=\s*ggml_rope_ext\s*\(/.test(text)) facts.ropeView = 'q_pe';
   // YaRN keys the architecture reads (llama.cpp reads no yarn_* key for the others: beta_fast 32,

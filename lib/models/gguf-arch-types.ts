@@ -28,8 +28,9 @@ export interface GgufArch {
     perLayerRot: boolean;
   };
   noRope?: { step: number; form: 'il+1' | 'il'; blockCountWhen?: GgufWhen };
-  /** Reads nextn_predict_layers: the last ones of block_count are MTP blocks (full attention). */
-  nextn?: boolean;
+  /** Reads nextn_predict_layers (MTP blocks at the end of block_count); swa/recurrent: whether the
+   * sliding-window / recurrent loops run after that read, so stop before those blocks. */
+  nextn?: { swa: boolean; recurrent: boolean };
   /** 'q_pe': the graph ropes a separate q_pe/k_pe view of rope.dimension_count values (MLA). */
   ropeView?: 'q_pe';
   yarn?: { betaKeys?: boolean; logMul?: 'over0.1' | 'raw'; mscaleIsAllDim?: boolean };

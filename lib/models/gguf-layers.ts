@@ -47,11 +47,13 @@ export function ropeLayersFromGGUF(metadata: object, tensors: GgufRopeTensors = 
   }
   // hparams.n_layer() = n_layer_all - n_layer_nextn: MTP blocks at the end are never sliding or
   // recurrent (set_swa_pattern and the recurrent loops stop at n_layer()).
-  const nextn = e.nextn ? (num('nextn_predict_layers') ?? 0) : 0;
+  const nextn = e.nextn !== undefined ? (num('nextn_predict_layers') ?? 0) : 0;
   if (!Number.isSafeInteger(nextn) || nextn < 0 || nextn >= n) {
     throw new TypeError(`${key('nextn_predict_layers')} must be an integer in [0, block_count), got ${nextn}`);
   }
   const nMain = n - nextn;
+  const nSwa = e.nextn?.swa ? nMain : n; // n_layer() when the loop runs
+  const nRecr = e.nextn?.recurrent ? nMain : n;
   const sw = num('attention.sliding_window');
   const holds = (w: GgufWhen | undefined): boolean => {
     switch (w) {
@@ -79,7 +81,7 @@ export function ropeLayersFromGGUF(metadata: object, tensors: GgufRopeTensors = 
     const isArr = Array.isArray(pat) || ArrayBuffer.isView(pat);
     if (pat !== undefined && swa.arrayKey && (isArr || !swa.periodKey)) {
       // read with n = n_layer(), which excludes MTP blocks once nextn_predict_layers is read
-      const len = isArr && nextn > 0 && (pat as ArrayLike<unknown>).length === nMain ? nMain : n;
+      const len = nSwa;
       isSwa = perLayer(key('attention.sliding_window_pattern'), pat, len).map((x) => x !== 0);
       while (isSwa.length < n) isSwa.push(false);
     } else if (pat === undefined && swa.required) {
@@ -90,7 +92,7 @@ export function ropeLayersFromGGUF(metadata: object, tensors: GgufRopeTensors = 
       if (period === undefined || !Number.isSafeInteger(period) || period < 0) {
         throw new TypeError(`${key('attention.sliding_window_pattern')} must be a non-negative integer period, got ${show(pat)}`);
       }
-      isSwa = swaPattern(nMain, period, swa.denseFirst === true).concat(new Array<boolean>(nextn).fill(false));
+      isSwa = swaPattern(nSwa, period, swa.denseFirst === true).concat(new Array<boolean>(n - nSwa).fill(false));
     }
   }
 
@@ -135,7 +137,7 @@ export function ropeLayersFromGGUF(metadata: object, tensors: GgufRopeTensors = 
     else {
       const interval = num('full_attention_interval') ?? noAttn.fullAttentionInterval ?? 4;
       if (!Number.isSafeInteger(interval) || interval < 1) throw new TypeError(`${key('full_attention_interval')} must be a positive integer, got ${interval}`);
-      for (let il = 0; il < nMain; il++) if ((il + 1) % interval !== 0) rope[il] = false;
+      for (let il = 0; il < nRecr; il++) if ((il + 1) % interval !== 0) rope[il] = false;
     }
   }
   return Array.from({ length: n }, (_, il) => (rope[il] ? (isSwa[il] ? swaOpts : full) : null));
