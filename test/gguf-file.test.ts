@@ -205,7 +205,7 @@ describe('Rope.layersFromGGUF on metadata', () => {
   });
 
   it('refusals name the key or the reason', () => {
-    expect(() => Rope.layersFromGGUF({ 'general.architecture': 'llama', 'llama.attention.key_length': 64 })).toThrow(/llama\.block_count must be a positive integer \(the number of layers\), got undefined/);
+    expect(() => Rope.layersFromGGUF({ 'general.architecture': 'llama', 'llama.attention.key_length': 64 })).toThrow(/llama\.block_count must be a positive integer up to 65536 \(the number of layers\), got undefined/);
     expect(() => Rope.layersFromGGUF({ 'general.architecture': 'mamba', 'mamba.block_count': 2 })).toThrow(/llama\.cpp applies no RoPE for it/);
     expect(() => Rope.layersFromGGUF({ 'general.architecture': 'dflash', 'dflash.block_count': 2, 'dflash.attention.key_length': 64 })).toThrow(/llama\.cpp picks its rope type from 'model->hparams\.dsv4_hc_mult > 0'/);
     expect(() => Rope.layersFromGGUF({ 'general.architecture': 'gemma4', 'gemma4.block_count': 2, 'gemma4.attention.key_length': 64 })).toThrow(/gemma4\.attention\.sliding_window_pattern is required/);

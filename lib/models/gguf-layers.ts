@@ -37,7 +37,7 @@ export function ropeLayersFromGGUF(metadata: object, tensors: GgufRopeTensors = 
   const num = (name: string) => optNum(key(name), raw(name));
   const n = num('block_count');
   if (n === undefined || !Number.isSafeInteger(n) || n < 1 || n > 1 << 16) {
-    throw new TypeError(`${key('block_count')} must be a positive integer (the number of layers), got ${show(raw('block_count'))}`);
+    throw new TypeError(`${key('block_count')} must be a positive integer up to 65536 (the number of layers), got ${show(raw('block_count'))}`);
   }
   if (e.unread !== undefined) {
     throw new TypeError(
