@@ -4,6 +4,7 @@ import { nativeAddon, backendInfo } from './backend.js';
 import type { GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
+import { ropeLayersFromGGUF } from './models/gguf-layers.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';
@@ -112,6 +113,22 @@ export class Rope {
    * rope_freqs / rope_factors_* tensors llama.cpp keeps Llama 3.1 and LongRoPE scaling in. */
   static fromGGUF(metadata: GGUFMetadata, tensors?: GgufRopeTensors): Rope {
     return construct(ropeOptionsFromGGUF(metadata, tensors));
+  }
+
+  /**
+   * One entry per block ({arch}.block_count) of a GGUF model: the Rope llama.cpp rotates that
+   * layer with, or null where it applies none (NoPE layers, layers without attention). Layers with
+   * the same settings share one Rope. Sliding-window layers follow the keys llama.cpp reads for
+   * the architecture (attention.sliding_window_pattern, rope.freq_base_swa, rope.dimension_count_swa).
+   */
+  static layersFromGGUF(metadata: object, tensors?: GgufRopeTensors): (Rope | null)[] {
+    const made = new Map<object, Rope>();
+    return ropeLayersFromGGUF(metadata, tensors).map((o) => {
+      if (o === null) return null;
+      let r = made.get(o);
+      if (r === undefined) made.set(o, (r = new Rope(o)));
+      return r;
+    });
   }
 
   get headDim(): number {

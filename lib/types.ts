@@ -53,7 +53,8 @@ export interface RopeOptions {
   scaling?: ScalingOptions;
   /** max_position_embeddings of the model (LongRoPE/YaRN read it where transformers does). */
   maxPositions?: number;
-  /** M-RoPE sections [t, h, w] (or [h, w]), summing to rotaryDim/2. */
+  /** M-RoPE sections [t, h, w] (or [h, w]), summing to rotaryDim/2; four [t, h, w, e] is llama.cpp's
+   * layout (4 position rows; Rope.fromGGUF gives it). */
   mropeSection?: number[];
   /** Assign pairs to sections round-robin (Qwen3-VL, llama.cpp IMROPE) instead of in blocks. */
   mropeInterleaved?: boolean;
