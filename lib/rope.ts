@@ -121,12 +121,12 @@ export class Rope {
    * the same settings share one Rope. Sliding-window layers follow the keys llama.cpp reads for
    * the architecture (attention.sliding_window_pattern, rope.freq_base_swa, rope.dimension_count_swa).
    */
-  static layersFromGGUF(metadata: object, tensors?: GgufRopeTensors): (Rope | null)[] {
+  static layersFromGGUF(metadata: GGUFMetadata, tensors?: GgufRopeTensors): (Rope | null)[] {
     const made = new Map<object, Rope>();
     return ropeLayersFromGGUF(metadata, tensors).map((o) => {
       if (o === null) return null;
       let r = made.get(o);
-      if (r === undefined) made.set(o, (r = new Rope(o)));
+      if (r === undefined) made.set(o, (r = construct(o)));
       return r;
     });
   }
