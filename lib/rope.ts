@@ -8,6 +8,9 @@ import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';
 import { pairSections, resolveScaling, type ResolvedScaling } from './scaling.js';
 import {
+  DTYPE_BF16,
+  DTYPE_F16,
+  DTYPE_F32,
   STYLE_HALF,
   STYLE_INTERLEAVED,
   type ApplyOptions,
@@ -27,14 +30,33 @@ import {
   type RopeStyle,
   type TensorPlan,
 } from './types.js';
+import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
 import { checkPositiveInt, describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
-type AsyncEngine = Engine & { applyAsync?(plan: CallPlan): Promise<void> };
+type AsyncEngine = Engine & {
+  applyAsync?(plan: CallPlan): Promise<void>;
+  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean): StepFn | null;
+};
 type RopeArray = Float32Array | Uint16Array | Float16ArrayLike;
 
 /** rotaryDim/2 is capped so the native walk's per-token scratch stays small (native/rope.h). */
 const MAX_ROTARY_DIM = 8192;
 const MAX_HEAD_DIM = 2 ** 24;
+
+/**
+ * Async calls rotating at most this many bytes (q + k rows, rotaryDim elements each) run inline
+ * and resolve at once: below it the sync call takes less time than the thread hop alone (~20 us
+ * on a 2-vCPU EPYC: an S1 decode call is ~1 us sync, ~22 us through the libuv pool), so offloading
+ * only adds latency and blocks the event loop for no less. 512 KiB is ~16 decode tokens of a
+ * Llama-3-8B layer (f32), a sync call of ~10-20 us. Measured: docs/perf.md.
+ */
+export const ASYNC_INLINE_BYTES = 512 * 1024;
+
+function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
+  const size = (dtype: number): number => (dtype === DTYPE_F32 ? 4 : 2);
+  const row = plan.q.heads * size(plan.q.dtype) + (plan.k === null ? 0 : plan.k.heads * size(plan.k.dtype));
+  return row * rotaryDim * plan.tokens * plan.batch;
+}
 
 // createRope() sets this for the duration of one constructor call.
 let forcedEngine: 'js' | 'native' | null = null;
@@ -160,6 +182,25 @@ export class Rope {
     }
   }
 
+  /**
+   * A decode step: qHeads, kHeads, dtype, threads and inverse fixed once, then
+   * step.applyQK(q, k, positions) rotates exactly as applyQK(q, k, { ...options, positions }) at
+   * about the cost of one bare native call (lib/step.ts).
+   */
+  prepare(options: PrepareOptions): RopeStep {
+    const c = checkPrepare(options);
+    const plain = (q: RopeArray, k: RopeArray, opts: object): void => this.applyQK(q as Float32Array, k as Float32Array, opts as ApplyQKOptionsF32);
+    const engine = this.#engine;
+    const base = this.#scaling.base;
+    // A sequence-dependent scaling picks its frequencies per call: the plain call does that.
+    const code = c.dtype === 'f32' ? DTYPE_F32 : c.dtype === 'f16' ? DTYPE_F16 : DTYPE_BF16;
+    const fast =
+      engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen
+        ? engine.prepareStep(base.invFreq, base.attentionScaling, code, c.qHeads, code, c.kHeads, c.threads, c.inverse)
+        : null;
+    return new RopeStep(fast, plain, c.options);
+  }
+
   /** apply off the event loop where the engine can (native); a bad call rejects. */
   applyAsync(x: Float32Array, opts: ApplyOptionsF32): Promise<void>;
   applyAsync(x: Uint16Array, opts: ApplyOptions16): Promise<void>;
@@ -203,9 +244,13 @@ export class Rope {
   }
 
   // The plan engines read synchronously; an async engine packs what it needs before returning.
+  // Small work (a decode step) runs inline: handing it to a worker costs more than doing it
+  // (see ASYNC_INLINE_BYTES), and the promise resolves at once.
   #run(plan: CallPlan): Promise<void> {
     const engine = this.#engine;
-    if (engine.applyAsync !== undefined) return engine.applyAsync(plan);
+    if (engine.applyAsync !== undefined && rotatedBytes(plan, this.#geometry.rotaryDim) > ASYNC_INLINE_BYTES) {
+      return engine.applyAsync(plan);
+    }
     engine.apply(plan);
     return Promise.resolve();
   }

@@ -31,7 +31,9 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply"),
-                                           InstanceMethod<&NativeRope::ApplyAsync>("applyAsync")});
+                                           InstanceMethod<&NativeRope::ApplyAsync>("applyAsync"),
+                                           InstanceMethod<&NativeRope::PrepareStep>("prepareStep"),
+                                           InstanceMethod<&NativeRope::Step>("step")});
   }
 
   explicit NativeRope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRope>(info) {
@@ -69,6 +71,112 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     Plan p;
     prepare(info, "apply", &p, invFreq_.data(), nullptr);  // (no JS runs until the walk is done)
     walkThreaded(p);
+  }
+
+  // prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse) -> slot:
+  // fixes everything of a decode call but the arrays and positions (rope.prepare, lib/step.ts).
+  // invFreq is copied and checked here, once. Identical configurations share a slot; -1 when
+  // kMaxSteps slots are taken (the facade then makes plain calls).
+  Napi::Value PrepareStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 8) throwType(env, "prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse): expected 8 arguments, got " + std::to_string(info.Length()));
+    const int64_t half = geo_.rotaryDim / 2;
+    const View f = typedArg(env, info[0], "invFreq", napi_float64_array);
+    if (f.length != half) throwRange(env, "invFreq.length " + std::to_string(f.length) + " is not rotaryDim/2 = " + std::to_string(half));
+    StepConfig c;
+    c.invFreq.assign(static_cast<const double*>(f.data), static_cast<const double*>(f.data) + half);
+    for (int64_t j = 0; j < half; j++)
+      if (!std::isfinite(c.invFreq[size_t(j)])) throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(c.invFreq[size_t(j)]));
+    c.attentionScaling = numberArg(env, info[1], "attentionScaling");
+    if (!std::isfinite(c.attentionScaling)) throwRange(env, "attentionScaling must be finite, got " + fmt(c.attentionScaling));
+    c.qDtype = DType(intIn(env, numberArg(env, info[2], "qDtype"), "qDtype", "", 0, 2));
+    c.qHeads = intIn(env, numberArg(env, info[3], "qHeads"), "qHeads", "", 1, double(int64_t(1) << 24));
+    c.kDtype = DType(intIn(env, numberArg(env, info[4], "kDtype"), "kDtype", "", 0, 2));
+    c.kHeads = intIn(env, numberArg(env, info[5], "kHeads"), "kHeads", "", 1, double(int64_t(1) << 24));
+    c.threads = intIn(env, numberArg(env, info[6], "threads"), "threads", "", 0, 1024);  // 0 = auto
+    c.inverse = intIn(env, numberArg(env, info[7], "inverse"), "inverse", "", 0, 1) == 1;
+    for (size_t i = 0; i < steps_.size(); i++)
+      if (steps_[i]->same(c)) return Napi::Number::New(env, double(i));
+    if (steps_.size() >= kMaxSteps) return Napi::Number::New(env, -1);
+    steps_.emplace_back(new StepConfig(std::move(c)));
+    return Napi::Number::New(env, double(steps_.size() - 1));
+  }
+
+  // step(slot, q, k, positions) -> true once q and k are rotated, or false, having written nothing,
+  // when the call is not the fast case of that slot: q, k typed arrays of the slot's dtypes, layout
+  // 'shd' without strides, whole-array memory apart, positions a start offset (number) or an
+  // Int32Array of one position per token (per section row). The facade then makes the plain call,
+  // which accepts or refuses with its own message. Per call: three N-API reads and integer checks.
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    napi_value no = nullptr;
+    napi_get_boolean(env, false, &no);
+    if (ROPE_UNLIKELY(info.Length() < 4)) return Napi::Value(env, no);
+    uint32_t slot = 0;
+    if (ROPE_UNLIKELY(napi_get_value_uint32(env, info[0], &slot) != napi_ok || slot >= steps_.size()))
+      return Napi::Value(env, no);
+    StepConfig& c = *steps_[slot];
+    const int64_t headDim = geo_.headDim;
+    const ArrayInfo qa = arrayInfo(env, info[1]);
+    const ArrayInfo ka = arrayInfo(env, info[2]);
+    const int64_t qRow = c.qHeads * headDim, kRow = c.kHeads * headDim;
+    if (ROPE_UNLIKELY(!qa.typed || !ka.typed || qa.type != arrayTypeFor(c.qDtype) || ka.type != arrayTypeFor(c.kDtype) ||
+                      qa.data == nullptr || ka.data == nullptr || qa.length == 0 || int64_t(qa.length) % qRow != 0))
+      return Napi::Value(env, no);
+    const int64_t tokens = int64_t(qa.length) / qRow;
+    if (ROPE_UNLIKELY(int64_t(ka.length) != tokens * kRow)) return Napi::Value(env, no);
+    const uintptr_t q0 = reinterpret_cast<uintptr_t>(qa.data), k0 = reinterpret_cast<uintptr_t>(ka.data);
+    const uintptr_t q1 = q0 + qa.length * size_t(dtypeSize(c.qDtype)), k1 = k0 + ka.length * size_t(dtypeSize(c.kDtype));
+    if (ROPE_UNLIKELY(q0 < k1 && k0 < q1)) return Napi::Value(env, no);  // fused QKV views: the plain call proves rows apart
+
+    Plan p;
+    p.geo = geo_;
+    p.batch = 1;
+    p.tokens = tokens;
+    p.inverse = c.inverse;
+    p.threads = c.threads;
+    p.attentionScaling = c.attentionScaling;
+    p.invFreq = c.invFreq.data();
+    p.hasK = true;
+    p.q = TensorRef{qa.data, int64_t(qa.length), c.qDtype, c.qHeads, 0, 0, qRow, headDim};
+    p.k = TensorRef{ka.data, int64_t(ka.length), c.kDtype, c.kHeads, 0, 0, kRow, headDim};
+    napi_valuetype pt = napi_undefined;
+    napi_typeof(env, info[3], &pt);
+    if (pt == napi_number) {
+      double v = -1;
+      napi_get_value_double(env, info[3], &v);
+      if (ROPE_UNLIKELY(!(v >= 0 && v + double(tokens - 1) < double(kPos31)) || double(int64_t(v)) != v))
+        return Napi::Value(env, no);
+      p.positionOffset = int64_t(v);
+    } else {
+      const ArrayInfo pa = arrayInfo(env, info[3]);
+      const int64_t rows = geo_.pairSection ? geo_.sectionRows : 1;
+      if (ROPE_UNLIKELY(!pa.typed || pa.type != napi_int32_array || pa.data == nullptr || int64_t(pa.length) != rows * tokens))
+        return Napi::Value(env, no);
+      const uintptr_t p0 = reinterpret_cast<uintptr_t>(pa.data), p1 = p0 + pa.length * sizeof(int32_t);
+      if (ROPE_UNLIKELY((p0 < q1 && q0 < p1) || (p0 < k1 && k0 < p1))) return Napi::Value(env, no);
+      const int32_t* pos = static_cast<const int32_t*>(pa.data);
+      int32_t low = 0;
+      for (int64_t i = 0; i < rows * tokens; i++) low |= pos[i];  // a sign bit: some position < 0
+      if (ROPE_UNLIKELY(low < 0)) return Napi::Value(env, no);
+      p.positions = pos;
+      p.positionsRowStride = tokens;
+    }
+    p.kernels = &activeKernels();
+    if (geo_.pairSection == nullptr && !c.inverse) {
+      // The step's own reference to its Table: no lookup per call (a new one after selectIsa).
+      if (c.tableKernels != p.kernels) {
+        const int64_t half = geo_.rotaryDim / 2;
+        const std::shared_ptr<CosSinTable>* t = cache_.find(p.kernels, p.invFreq, half, c.attentionScaling);
+        c.table = t != nullptr ? *t : cache_.insert(p.kernels, p.invFreq, half, c.attentionScaling);
+        c.tableKernels = p.kernels;
+      }
+      p.cache = c.table.get();
+    }
+    walkThreaded(p);
+    napi_value yes = nullptr;
+    napi_get_boolean(env, true, &yes);
+    return Napi::Value(env, yes);
   }
 
   // Same checks as apply (thrown synchronously: the facade turns them into a rejection), then the
@@ -296,6 +404,23 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     p->positions = pos;
   }
 
+  // A prepared step (PrepareStep): everything of a decode call but its arrays and positions.
+  struct StepConfig {
+    std::vector<double> invFreq;  // checked finite
+    double attentionScaling = 1.0;
+    DType qDtype = kF32, kDtype = kF32;
+    int64_t qHeads = 0, kHeads = 0, threads = 1;
+    bool inverse = false;
+    std::shared_ptr<CosSinTable> table;        // this step's cos/sin rows (empty: none)
+    const KernelTable* tableKernels = nullptr;  // the kernels table was made for
+    bool same(const StepConfig& o) const {
+      return invFreq == o.invFreq && std::memcmp(&attentionScaling, &o.attentionScaling, sizeof(double)) == 0 &&
+             qDtype == o.qDtype && kDtype == o.kDtype && qHeads == o.qHeads && kHeads == o.kHeads &&
+             threads == o.threads && inverse == o.inverse;
+    }
+  };
+  static constexpr size_t kMaxSteps = 64;
+  std::vector<std::unique_ptr<StepConfig>> steps_;
   Geometry geo_;
   std::vector<uint8_t> pairSection_;
   std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
@@ -352,6 +477,31 @@ void LimitPass(const Napi::CallbackInfo& info) {
   parallelFor(t == 1 ? 1 : t * kChunksPerThread, t, limitPart, &job);
 }
 
+// limitPassQK(q, k, dtype, factor[, threads]): the bench's floor for one applyQK call: both arrays
+// x factor in place in ONE call, as cheap a crossing as the binding can make (two typed-array reads,
+// two numbers), then the active ISA's unrolled scale pass. Threads split q and k alike.
+void LimitPassQK(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4) throwType(env, "limitPassQK(q, k, dtype, factor[, threads]): expected 4 or 5 arguments, got " + std::to_string(info.Length()));
+  const int64_t dtype = intIn(env, numberArg(env, info[2], "dtype"), "dtype", "", 0, 2);
+  const double factor = numberArg(env, info[3], "factor");
+  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
+  const int64_t threads =
+      info.Length() < 5 || info[4].IsUndefined() ? 1 : intIn(env, numberArg(env, info[4], "threads"), "threads", "", 1, 1024);
+  const View q = typedArg(env, info[0], "q", arrayTypeFor(dtype), dtype);
+  const View k = typedArg(env, info[1], "k", arrayTypeFor(dtype), dtype);
+  const int64_t t = std::min(threads, kMaxPoolThreads);
+  if (t == 1) {
+    limitPass(activeKernels(), q.data, q.length, DType(dtype), float(factor));
+    limitPass(activeKernels(), k.data, k.length, DType(dtype), float(factor));
+    return;
+  }
+  LimitJob jq{static_cast<char*>(q.data), q.length, DType(dtype), float(factor)};
+  LimitJob jk{static_cast<char*>(k.data), k.length, DType(dtype), float(factor)};
+  parallelFor(t * kChunksPerThread, t, limitPart, &jq);
+  parallelFor(t * kChunksPerThread, t, limitPart, &jk);
+}
+
 // Whether async calls pin ArrayBuffer memory (native/pin.h); tests and docs.
 Napi::Value PinsBuffers(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), pinsBuffers(info.Env())); }
 
@@ -369,6 +519,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isa", Napi::Function::New<Isa>(env, "isa"));
   exports.Set("selectIsa", Napi::Function::New<SelectIsa>(env, "selectIsa"));
   exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
+  exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
   exports.Set("pinsBuffers", Napi::Function::New<PinsBuffers>(env, "pinsBuffers"));
   exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
   exports.Set("NativeRope", NativeRope::Define(env));
