@@ -85,6 +85,11 @@ export class Rope {
   // #plan and #k are in use by a call: user code inside it (an options getter, a Proxy of
   // positions) that calls this Rope again gets a fresh plan instead of clobbering the outer one.
   #busy = false;
+  // applyQK's route to the engine's prepared steps (native, frequencies not sequence-dependent).
+  readonly #stepsOk: boolean;
+  readonly #steps = new Map<string, StepFn | null>();
+  #lastKey: unknown[] = [];
+  #lastStep: StepFn | null = null;
 
   constructor(options: RopeOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -123,6 +128,7 @@ export class Rope {
       this.#engine = createJsEngine(this.#geometry);
     }
     this.#engineChecksOverlap = which === 'native';
+    this.#stepsOk = this.#engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen;
   }
 
   /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling, head_dim, ...). */
@@ -173,6 +179,21 @@ export class Rope {
   applyQK(q: Uint16Array, k: Uint16Array, opts: ApplyQKOptions16): void;
   applyQK(q: Float16ArrayLike, k: Float16ArrayLike, opts: ApplyQKOptionsF16Array): void;
   applyQK(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): void {
+    if (this.#stepsOk && typeof opts === 'object' && opts !== null) {
+      // The decode case straight to the binding's prepared-step call (lib/step.ts), which re-checks
+      // arrays and positions and writes nothing unless it rotates. Every option is read once,
+      // here; anything else goes on to the full checks with the values read.
+      const o = opts as unknown as Record<string, unknown>;
+      const dtype = o.dtype, qHeads = o.qHeads, kHeads = o.kHeads, layout = o.layout, batch = o.batch;
+      const inverse = o.inverse, threads = o.threads, tokens = o.tokens, tokenStride = o.tokenStride;
+      const qTokenStride = o.qTokenStride, kTokenStride = o.kTokenStride, positions = o.positions, seqLen = o.seqLen;
+      if (layout === undefined && batch === undefined && tokens === undefined && tokenStride === undefined &&
+          qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined) {
+        const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
+        if (fast !== null && fast(q, k, positions)) return;
+      }
+      opts = { dtype, qHeads, kHeads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as ApplyQKOptions;
+    }
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
@@ -199,6 +220,33 @@ export class Rope {
         ? engine.prepareStep(base.invFreq, base.attentionScaling, code, c.qHeads, code, c.kHeads, c.threads, c.inverse)
         : null;
     return new RopeStep(fast, plain, c.options);
+  }
+
+  // The engine's step for these (already read) options, or null when they are not plainly valid
+  // (the full checks then report) or the engine has none. The last one is kept at hand.
+  #stepFor(qHeads: unknown, kHeads: unknown, dtype: unknown, threads: unknown, inverse: unknown): StepFn | null {
+    if (qHeads === this.#lastKey[0] && kHeads === this.#lastKey[1] && dtype === this.#lastKey[2] &&
+        threads === this.#lastKey[3] && inverse === this.#lastKey[4]) return this.#lastStep;
+    if (typeof qHeads !== 'number' || typeof kHeads !== 'number' || !Number.isInteger(qHeads) || !Number.isInteger(kHeads) ||
+        qHeads < 1 || kHeads < 1 || qHeads > 2 ** 24 || kHeads > 2 ** 24) return null;
+    if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') return null;
+    if (inverse !== undefined && typeof inverse !== 'boolean') return null;
+    let t = 0;
+    if (threads !== undefined && threads !== 'auto') {
+      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 1024) return null;
+      t = threads;
+    }
+    const key = `${qHeads},${kHeads},${String(dtype)},${t},${inverse === true}`;
+    let step = this.#steps.get(key);
+    if (step === undefined) {
+      const code = dtype === 'f16' ? DTYPE_F16 : dtype === 'bf16' ? DTYPE_BF16 : DTYPE_F32;
+      const base = this.#scaling.base;
+      step = this.#engine.prepareStep!(base.invFreq, base.attentionScaling, code, qHeads, code, kHeads, t, inverse === true);
+      if (this.#steps.size < 64) this.#steps.set(key, step);
+    }
+    this.#lastKey = [qHeads, kHeads, dtype, threads, inverse];
+    this.#lastStep = step;
+    return step;
   }
 
   /** apply off the event loop where the engine can (native); a bad call rejects. */
