@@ -11,9 +11,9 @@ const bytes = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset
 
 describe.runIf(loadAddon() !== null)("threads: 'auto' above 2 MiB", () => {
   it('gives the bytes of threads: 1 on every call, while it learns (40 calls, two size classes)', () => {
-    const D = 128, qH = 8, kH = 2;
+    const D = 128, qH = 32, kH = 8;
     const rope = new Rope({ headDim: D, base: 500000 });
-    for (const T of [160, 400]) { // 3.1 MiB and 7.8 MiB of rows
+    for (const T of [160, 400]) { // 3.1 MiB and 7.8 MiB of rows (40 heads x 512 bytes per token)
       const r = rng(T);
       const q = Float32Array.from({ length: T * qH * D }, () => r() * 2 - 1);
       const k = Float32Array.from({ length: T * kH * D }, () => r() * 2 - 1);
