@@ -22,8 +22,8 @@ type HandleWithDesc = NativeRopeHandle & {
   readonly desc?: Float64Array;
   apply(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): void;
   applyAsync?(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): Promise<void>;
-  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: number): number;
-  step?(slot: number, q: unknown, k: unknown, positions: unknown): boolean;
+  /** The binding's step(q, k, positions) -> boolean for this configuration, or null (no slot left). */
+  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: number): StepFn | null;
 };
 
 // The binding's first parameter is q (apply(q, k, ...)); a facade apply(x, ...) call passes x there
@@ -89,10 +89,9 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       }
     },
     prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse): StepFn | null {
-      if (typeof handle.prepareStep !== 'function' || typeof handle.step !== 'function') return null;
-      const slot = handle.prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse ? 1 : 0);
-      if (slot < 0) return null;
-      return (q, k, positions) => handle.step!(slot, q, k, positions);
+      if (typeof handle.prepareStep !== 'function') return null;
+      const step = handle.prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse ? 1 : 0);
+      return typeof step === 'function' ? step : null;
     },
   };
 }

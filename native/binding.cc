@@ -32,8 +32,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply"),
                                            InstanceMethod<&NativeRope::ApplyAsync>("applyAsync"),
-                                           InstanceMethod<&NativeRope::PrepareStep>("prepareStep"),
-                                           InstanceMethod<&NativeRope::Step>("step")});
+                                           InstanceMethod<&NativeRope::PrepareStep>("prepareStep")});
   }
 
   explicit NativeRope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRope>(info) {
@@ -73,10 +72,13 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     walkThreaded(p);
   }
 
-  // prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse) -> slot:
-  // fixes everything of a decode call but the arrays and positions (rope.prepare, lib/step.ts).
-  // invFreq is copied and checked here, once. Identical configurations share a slot; -1 when
-  // kMaxSteps slots are taken (the facade then makes plain calls).
+  // prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse) ->
+  // step(q, k, positions) or null: fixes everything of a decode call but the arrays and positions
+  // (rope.prepare, lib/step.ts). invFreq is copied and checked here, once. Identical
+  // configurations share a slot; null when kMaxSteps slots are taken (the facade then makes plain
+  // calls). The step is a plain function carrying (this, slot) as its data, so a call skips the
+  // ObjectWrap unwrap (a private-symbol property lookup, ~15% of a small call); it holds this
+  // NativeRope's JS object alive through a non-enumerable property.
   Napi::Value PrepareStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 8) throwType(env, "prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse): expected 8 arguments, got " + std::to_string(info.Length()));
@@ -95,39 +97,67 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     c.kHeads = intIn(env, numberArg(env, info[5], "kHeads"), "kHeads", "", 1, double(int64_t(1) << 24));
     c.threads = intIn(env, numberArg(env, info[6], "threads"), "threads", "", 0, 1024);  // 0 = auto
     c.inverse = intIn(env, numberArg(env, info[7], "inverse"), "inverse", "", 0, 1) == 1;
-    for (size_t i = 0; i < steps_.size(); i++)
-      if (steps_[i]->same(c)) return Napi::Number::New(env, double(i));
-    if (steps_.size() >= kMaxSteps) return Napi::Number::New(env, -1);
-    steps_.emplace_back(new StepConfig(std::move(c)));
-    return Napi::Number::New(env, double(steps_.size() - 1));
+    size_t slot = 0;
+    while (slot < steps_.size() && !steps_[slot]->same(c)) slot++;
+    if (slot == steps_.size()) {
+      if (steps_.size() >= kMaxSteps) return env.Null();
+      steps_.emplace_back(new StepConfig(std::move(c)));
+    }
+    std::unique_ptr<StepBinding> b(new StepBinding{this, uint32_t(slot)});
+    napi_value fn = nullptr;
+    if (napi_create_function(env, "step", NAPI_AUTO_LENGTH, &NativeRope::StepCallback, b.get(), &fn) != napi_ok)
+      throw Napi::Error::New(env, "prepareStep: cannot create the step function");
+    if (napi_add_finalizer(env, fn, b.get(), [](napi_env, void* data, void*) { delete static_cast<StepBinding*>(data); },
+                           nullptr, nullptr) != napi_ok)
+      throw Napi::Error::New(env, "prepareStep: cannot attach the step's data");
+    b.release();
+    Napi::Object stepFn(env, fn);
+    stepFn.DefineProperty(Napi::PropertyDescriptor::Value("rope", info.This(), napi_default));
+    return stepFn;
   }
 
-  // step(slot, q, k, positions) -> true once q and k are rotated, or false, having written nothing,
+  struct StepBinding {
+    NativeRope* rope;
+    uint32_t slot;
+  };
+
+  static napi_value StepCallback(napi_env env, napi_callback_info cbinfo) {
+    size_t argc = 3;
+    napi_value argv[3] = {nullptr, nullptr, nullptr};
+    void* data = nullptr;
+    napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data);
+    const StepBinding* b = static_cast<const StepBinding*>(data);
+    bool done = false;
+    try {
+      done = argc >= 3 && b->rope->runStep(env, b->slot, argv);
+    } catch (...) {  // (nothing in runStep throws; a JS error rather than a crash if it ever did)
+      napi_throw_error(env, nullptr, "rope-simd: step failed");
+      return nullptr;
+    }
+    napi_value out = nullptr;
+    napi_get_boolean(env, done, &out);
+    return out;
+  }
+
+  // step(q, k, positions) -> true once q and k are rotated, or false, having written nothing,
   // when the call is not the fast case of that slot: q, k typed arrays of the slot's dtypes, layout
   // 'shd' without strides, whole-array memory apart, positions a start offset (number) or an
   // Int32Array of one position per token (per section row). The facade then makes the plain call,
   // which accepts or refuses with its own message. Per call: three N-API reads and integer checks.
-  Napi::Value Step(const Napi::CallbackInfo& info) {
-    napi_env env = info.Env();
-    napi_value no = nullptr;
-    napi_get_boolean(env, false, &no);
-    if (ROPE_UNLIKELY(info.Length() < 4)) return Napi::Value(env, no);
-    uint32_t slot = 0;
-    if (ROPE_UNLIKELY(napi_get_value_uint32(env, info[0], &slot) != napi_ok || slot >= steps_.size()))
-      return Napi::Value(env, no);
+  bool runStep(napi_env env, uint32_t slot, const napi_value* argv) {
     StepConfig& c = *steps_[slot];
     const int64_t headDim = geo_.headDim;
-    const ArrayInfo qa = arrayInfo(env, info[1]);
-    const ArrayInfo ka = arrayInfo(env, info[2]);
+    const ArrayInfo qa = arrayInfo(env, argv[0]);
+    const ArrayInfo ka = arrayInfo(env, argv[1]);
     const int64_t qRow = c.qHeads * headDim, kRow = c.kHeads * headDim;
     if (ROPE_UNLIKELY(!qa.typed || !ka.typed || qa.type != arrayTypeFor(c.qDtype) || ka.type != arrayTypeFor(c.kDtype) ||
                       qa.data == nullptr || ka.data == nullptr || qa.length == 0 || int64_t(qa.length) % qRow != 0))
-      return Napi::Value(env, no);
+      return false;
     const int64_t tokens = int64_t(qa.length) / qRow;
-    if (ROPE_UNLIKELY(int64_t(ka.length) != tokens * kRow)) return Napi::Value(env, no);
+    if (ROPE_UNLIKELY(int64_t(ka.length) != tokens * kRow)) return false;
     const uintptr_t q0 = reinterpret_cast<uintptr_t>(qa.data), k0 = reinterpret_cast<uintptr_t>(ka.data);
     const uintptr_t q1 = q0 + qa.length * size_t(dtypeSize(c.qDtype)), k1 = k0 + ka.length * size_t(dtypeSize(c.kDtype));
-    if (ROPE_UNLIKELY(q0 < k1 && k0 < q1)) return Napi::Value(env, no);  // fused QKV views: the plain call proves rows apart
+    if (ROPE_UNLIKELY(q0 < k1 && k0 < q1)) return false;  // fused QKV views: the plain call proves rows apart
 
     Plan p;
     p.geo = geo_;
@@ -141,24 +171,24 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     p.q = TensorRef{qa.data, int64_t(qa.length), c.qDtype, c.qHeads, 0, 0, qRow, headDim};
     p.k = TensorRef{ka.data, int64_t(ka.length), c.kDtype, c.kHeads, 0, 0, kRow, headDim};
     napi_valuetype pt = napi_undefined;
-    napi_typeof(env, info[3], &pt);
+    napi_typeof(env, argv[2], &pt);
     if (pt == napi_number) {
       double v = -1;
-      napi_get_value_double(env, info[3], &v);
+      napi_get_value_double(env, argv[2], &v);
       if (ROPE_UNLIKELY(!(v >= 0 && v + double(tokens - 1) < double(kPos31)) || double(int64_t(v)) != v))
-        return Napi::Value(env, no);
+        return false;
       p.positionOffset = int64_t(v);
     } else {
-      const ArrayInfo pa = arrayInfo(env, info[3]);
+      const ArrayInfo pa = arrayInfo(env, argv[2]);
       const int64_t rows = geo_.pairSection ? geo_.sectionRows : 1;
       if (ROPE_UNLIKELY(!pa.typed || pa.type != napi_int32_array || pa.data == nullptr || int64_t(pa.length) != rows * tokens))
-        return Napi::Value(env, no);
+        return false;
       const uintptr_t p0 = reinterpret_cast<uintptr_t>(pa.data), p1 = p0 + pa.length * sizeof(int32_t);
-      if (ROPE_UNLIKELY((p0 < q1 && q0 < p1) || (p0 < k1 && k0 < p1))) return Napi::Value(env, no);
+      if (ROPE_UNLIKELY((p0 < q1 && q0 < p1) || (p0 < k1 && k0 < p1))) return false;
       const int32_t* pos = static_cast<const int32_t*>(pa.data);
       int32_t low = 0;
       for (int64_t i = 0; i < rows * tokens; i++) low |= pos[i];  // a sign bit: some position < 0
-      if (ROPE_UNLIKELY(low < 0)) return Napi::Value(env, no);
+      if (ROPE_UNLIKELY(low < 0)) return false;
       p.positions = pos;
       p.positionsRowStride = tokens;
     }
@@ -174,9 +204,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
       p.cache = c.table.get();
     }
     walkThreaded(p);
-    napi_value yes = nullptr;
-    napi_get_boolean(env, true, &yes);
-    return Napi::Value(env, yes);
+    return true;
   }
 
   // Same checks as apply (thrown synchronously: the facade turns them into a rejection), then the
