@@ -3,6 +3,8 @@
 // threads, inverse, positions as a number, an Int32Array, a number[]), on the native and JS engines,
 // and refuses what the plain call refuses, with the same error, writing nothing.
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { createRope, Rope } from '../lib/rope.js';
 import { rng } from './helpers/engine-ref.js';
@@ -156,5 +158,79 @@ describe.runIf(native)('rope.prepare on the native engine', () => {
       expect(bytes(q).equals(bytes(q2))).toBe(true);
       expect(bytes(k).equals(bytes(k2))).toBe(true);
     }
+  });
+});
+
+describe.runIf(native)("the binding's step function, called directly with anything", () => {
+  type StepFnRaw = (...args: unknown[]) => unknown;
+  type Handle = { prepareStep(...args: unknown[]): StepFnRaw | null };
+  const addon = loadAddon<{ NativeRope: new (...a: unknown[]) => Handle }>();
+  const D = 8;
+  const invFreq = Float64Array.from({ length: D / 2 }, (_, j) => 10000 ** (-(2 * j) / D));
+
+  it('answers false (writing nothing) to everything but its fast case, never crashes', () => {
+    const h = new addon.NativeRope(D, D, 0, null, 1);
+    const step = h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0)!;
+    expect(typeof step).toBe('function');
+    const q = new Float32Array(16).fill(0.5);
+    const k = new Float32Array(8).fill(0.5);
+    const detached = new Float32Array(16);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    const weird: unknown[][] = [
+      [],
+      [q],
+      [q, k],
+      [q, k, undefined],
+      [q, k, null],
+      [q, k, '3'],
+      [q, k, NaN],
+      [q, k, Infinity],
+      [q, k, -0.5],
+      [q, k, 2 ** 31 - 1 + 0.5],
+      [q, k, 2 ** 31],
+      [q, k, new Int32Array(0)],
+      [q, k, new Uint32Array([1])],
+      [q, k, new Int32Array([-1])],
+      [q, k, { length: 1, 0: 1 }],
+      [k, q, 0], // q holds half a token of 2 heads
+      [new Uint16Array(16), new Uint16Array(8), 0],
+      [detached, k, 0],
+      [q, q, 0],
+      [new Proxy(q, {}), k, 0],
+      [{}, k, 0],
+      [null, null, null],
+    ];
+    for (const args of weird) {
+      const before = [Buffer.from(q.buffer.slice(0)), Buffer.from(k.buffer.slice(0))];
+      expect(step(...args), `args ${args.length}`).toBe(false);
+      expect(Buffer.from(q.buffer).equals(before[0])).toBe(true);
+      expect(Buffer.from(k.buffer).equals(before[1])).toBe(true);
+    }
+    expect(step(q, k, 0, 'extra')).toBe(true);
+    expect(step(q, k, new Int32Array([9]))).toBe(true);
+  });
+
+  it('refuses a bad configuration with a clear error', () => {
+    const h = new addon.NativeRope(D, D, 0, null, 1);
+    expect(() => h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1)).toThrow(/expected 8 arguments/);
+    expect(() => h.prepareStep(new Float64Array(3), 1, 0, 2, 0, 1, 1, 0)).toThrow(/invFreq.length 3 is not rotaryDim\/2 = 4/);
+    expect(() => h.prepareStep(Float64Array.of(1, NaN, 1, 1), 1, 0, 2, 0, 1, 1, 0)).toThrow(/invFreq\[1\] must be finite/);
+    expect(() => h.prepareStep(invFreq, Infinity, 0, 2, 0, 1, 1, 0)).toThrow(/attentionScaling must be finite/);
+    expect(() => h.prepareStep(invFreq, 1, 3, 2, 0, 1, 1, 0)).toThrow(/qDtype 3 is out of range/);
+    expect(() => h.prepareStep(invFreq, 1, 0, 0, 0, 1, 1, 0)).toThrow(/qHeads 0 is out of range/);
+    expect(() => h.prepareStep(invFreq, 1, 0, 1, 0, 1, 1025, 0)).toThrow(/threads 1025 is out of range/);
+    expect(() => h.prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 2)).toThrow(/inverse 2 is out of range/);
+  });
+
+  it('keeps its NativeRope alive: a step outliving every other reference still works', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let step: StepFnRaw | null = new addon.NativeRope(D, D, 0, null, 1).prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 0);
+    for (let i = 0; i < 3; i++) gc();
+    const q = new Float32Array(8).fill(0.5);
+    expect(step!(q, new Float32Array(8).fill(0.5), 1)).toBe(true);
+    expect(q[0]).not.toBe(0.5);
+    step = null;
+    gc();
   });
 });
