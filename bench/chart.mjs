@@ -55,7 +55,7 @@ export function renderChart(results) {
   const W = Math.max(900, 110 + maxGroups * 130);
   const left = 70;
   const right = 20;
-  const top = 96;
+  const top = 96 + 16 * (legendLines(barSystems, limit, left, Math.max(900, 110 + maxGroups * 130) - right) - 1);
   const panelH = 300;
   const panelGap = 74;
   const plotW = W - left - right;
@@ -77,13 +77,22 @@ export function renderChart(results) {
     (meta.quick ? ' Quick run.' : '');
   out.push(`<text x="${W / 2}" y="42" text-anchor="middle" fill="#444">${escapeXml(sub)}</text>`);
 
-  // Legend: bar systems, then the limit line.
+  // Legend: bar systems, then the limit line (wrapping onto a second line: see legendLines).
   let lx = left;
-  const ly = 62;
+  let ly = 62;
   for (const s of barSystems) {
+    const w = 24 + 7 * (s.label ?? s.id).length;
+    if (lx + w > W - right && lx > left) {
+      lx = left;
+      ly += 16;
+    }
     out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colors[s.id]}"/>`);
     out.push(`<text x="${lx + 16}" y="${ly}">${escapeXml(s.label ?? s.id)}</text>`);
-    lx += 24 + 7 * (s.label ?? s.id).length;
+    lx += w;
+  }
+  if (limit && lx + 40 + 7 * (limit.label ?? 'limit').length > W - right) {
+    lx = left;
+    ly += 16;
   }
   if (limit) {
     out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="black" stroke-width="2.5"/>`);
@@ -128,7 +137,8 @@ export function renderChart(results) {
           `<rect class="bar" data-system="${escapeXml(s.id)}" data-cell="${escapeXml(cell.id)}" x="${(bx0 + i * bw).toFixed(1)}" y="${top_.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${colors[s.id]}"><title>${escapeXml(tip)}</title></rect>`,
         );
         // min..max whisker: GB/s of the slowest and fastest sample.
-        if (r.min > 0 && r.max > 0) whisker(out, bx0 + i * bw + (bw - 1) / 2, y((r.gbps * r.median) / r.max, y0), y((r.gbps * r.median) / r.min, y0));
+        if (r.min > 0 && r.max > 0)
+          whisker(out, bx0 + i * bw + (bw - 1) / 2, y((r.gbps * r.median) / r.max, y0), y((r.gbps * r.median) / r.min, y0), y0, y0 + panelH);
       });
       const lr = limit && cell.results[limit.id];
       if (lr) {
@@ -153,9 +163,26 @@ export function renderChart(results) {
   return out.join('\n') + '\n';
 }
 
-function whisker(out, x, yA, yB) {
-  const a = Math.min(yA, yB).toFixed(1);
-  const b = Math.max(yA, yB).toFixed(1);
+function legendLines(barSystems, limit, left, end) {
+  let lx = left;
+  let lines = 1;
+  for (const s of barSystems) {
+    const w = 24 + 7 * (s.label ?? s.id).length;
+    if (lx + w > end && lx > left) {
+      lx = left;
+      lines++;
+    }
+    lx += w;
+  }
+  if (limit && lx + 40 + 7 * (limit.label ?? 'limit').length > end) lines++;
+  return lines;
+}
+
+// A min..max whisker, clipped to the panel [yTop, yBottom] (a sample can fall off the axis).
+function whisker(out, x, yA, yB, yTop = -Infinity, yBottom = Infinity) {
+  const clip = (v) => Math.min(yBottom, Math.max(yTop, v));
+  const a = clip(Math.min(yA, yB)).toFixed(1);
+  const b = clip(Math.max(yA, yB)).toFixed(1);
   const xs = x.toFixed(1);
   out.push(`<path class="whisker" d="M${xs} ${a}V${b}M${(x - 3).toFixed(1)} ${a}h6M${(x - 3).toFixed(1)} ${b}h6" stroke="#222" stroke-width="1" fill="none"/>`);
 }
@@ -192,7 +219,7 @@ function decodePanel(out, { cells, systems, colors, left, right, W, y0, panelH, 
       out.push(
         `<rect class="tbar" data-system="${escapeXml(s.id)}" data-cell="${escapeXml(cell.id)}" x="${(bx0 + i * bw).toFixed(1)}" y="${t.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${Math.max(0.5, y0 + panelH - t).toFixed(1)}" fill="${colors[s.id]}"><title>${escapeXml(tip)}</title></rect>`,
       );
-      whisker(out, bx0 + i * bw + (bw - 1) / 2, y(r.min), y(r.max));
+      whisker(out, bx0 + i * bw + (bw - 1) / 2, y(r.min), y(r.max), y0, y0 + panelH);
     });
     const lr = limit && cell.results[limit.id];
     if (lr) {
