@@ -23,6 +23,7 @@
 #include "walk.h"
 
 #include "args.h"
+#include "step.h"
 
 namespace {
 using namespace rope;
@@ -139,70 +140,9 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     return out;
   }
 
-  // step(q, k, positions) -> true once q and k are rotated, or false, having written nothing,
-  // when the call is not the fast case of that slot: q, k typed arrays of the slot's dtypes, layout
-  // 'shd' without strides, whole-array memory apart, positions a start offset (number) or an
-  // Int32Array of one position per token (per section row). The facade then makes the plain call,
-  // which accepts or refuses with its own message. Per call: three N-API reads and integer checks.
   bool runStep(napi_env env, uint32_t slot, const napi_value* argv) {
-    StepConfig& c = *steps_[slot];
-    const int64_t headDim = geo_.headDim;
-    const ArrayInfo qa = arrayInfo(env, argv[0]);
-    const ArrayInfo ka = arrayInfo(env, argv[1]);
-    const int64_t qRow = c.qHeads * headDim, kRow = c.kHeads * headDim;
-    if (ROPE_UNLIKELY(!qa.typed || !ka.typed || qa.type != arrayTypeFor(c.qDtype) || ka.type != arrayTypeFor(c.kDtype) ||
-                      qa.data == nullptr || ka.data == nullptr || qa.length == 0 || int64_t(qa.length) % qRow != 0))
-      return false;
-    const int64_t tokens = int64_t(qa.length) / qRow;
-    if (ROPE_UNLIKELY(int64_t(ka.length) != tokens * kRow)) return false;
-    const uintptr_t q0 = reinterpret_cast<uintptr_t>(qa.data), k0 = reinterpret_cast<uintptr_t>(ka.data);
-    const uintptr_t q1 = q0 + qa.length * size_t(dtypeSize(c.qDtype)), k1 = k0 + ka.length * size_t(dtypeSize(c.kDtype));
-    if (ROPE_UNLIKELY(q0 < k1 && k0 < q1)) return false;  // fused QKV views: the plain call proves rows apart
-
     Plan p;
-    p.geo = geo_;
-    p.batch = 1;
-    p.tokens = tokens;
-    p.inverse = c.inverse;
-    p.threads = c.threads;
-    p.attentionScaling = c.attentionScaling;
-    p.invFreq = c.invFreq.data();
-    p.hasK = true;
-    p.q = TensorRef{qa.data, int64_t(qa.length), c.qDtype, c.qHeads, 0, 0, qRow, headDim};
-    p.k = TensorRef{ka.data, int64_t(ka.length), c.kDtype, c.kHeads, 0, 0, kRow, headDim};
-    napi_valuetype pt = napi_undefined;
-    napi_typeof(env, argv[2], &pt);
-    if (pt == napi_number) {
-      double v = -1;
-      napi_get_value_double(env, argv[2], &v);
-      if (ROPE_UNLIKELY(!(v >= 0 && v + double(tokens - 1) < double(kPos31)) || double(int64_t(v)) != v))
-        return false;
-      p.positionOffset = int64_t(v);
-    } else {
-      const ArrayInfo pa = arrayInfo(env, argv[2]);
-      const int64_t rows = geo_.pairSection ? geo_.sectionRows : 1;
-      if (ROPE_UNLIKELY(!pa.typed || pa.type != napi_int32_array || pa.data == nullptr || int64_t(pa.length) != rows * tokens))
-        return false;
-      const uintptr_t p0 = reinterpret_cast<uintptr_t>(pa.data), p1 = p0 + pa.length * sizeof(int32_t);
-      if (ROPE_UNLIKELY((p0 < q1 && q0 < p1) || (p0 < k1 && k0 < p1))) return false;
-      const int32_t* pos = static_cast<const int32_t*>(pa.data);
-      int32_t low = 0;
-      for (int64_t i = 0; i < rows * tokens; i++) low |= pos[i];  // a sign bit: some position < 0
-      if (ROPE_UNLIKELY(low < 0)) return false;
-      p.positions = pos;
-      p.positionsRowStride = tokens;
-    }
-    p.kernels = &activeKernels();
-    if (geo_.pairSection == nullptr && !c.inverse) {
-      // The step's own reference to its Table: no lookup per call (a new one after selectIsa).
-      if (c.tableKernels != p.kernels) {
-        const int64_t half = geo_.rotaryDim / 2;
-        const std::shared_ptr<CosSinTable>* t = cache_.find(p.kernels, p.invFreq, half, c.attentionScaling);
-        c.table = t != nullptr ? *t : cache_.insert(p.kernels, p.invFreq, half, c.attentionScaling);
-        c.tableKernels = p.kernels;
-      }
-      p.cache = c.table.get();
-    }
+    if (!stepPlan(env, geo_, cache_, *steps_[slot], argv, &p)) return false;
     walkThreaded(p);
     return true;
   }
@@ -432,21 +372,6 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     p->positions = pos;
   }
 
-  // A prepared step (PrepareStep): everything of a decode call but its arrays and positions.
-  struct StepConfig {
-    std::vector<double> invFreq;  // checked finite
-    double attentionScaling = 1.0;
-    DType qDtype = kF32, kDtype = kF32;
-    int64_t qHeads = 0, kHeads = 0, threads = 1;
-    bool inverse = false;
-    std::shared_ptr<CosSinTable> table;        // this step's cos/sin rows (empty: none)
-    const KernelTable* tableKernels = nullptr;  // the kernels table was made for
-    bool same(const StepConfig& o) const {
-      return invFreq == o.invFreq && std::memcmp(&attentionScaling, &o.attentionScaling, sizeof(double)) == 0 &&
-             qDtype == o.qDtype && kDtype == o.kDtype && qHeads == o.qHeads && kHeads == o.kHeads &&
-             threads == o.threads && inverse == o.inverse;
-    }
-  };
   static constexpr size_t kMaxSteps = 64;
   std::vector<std::unique_ptr<StepConfig>> steps_;
   Geometry geo_;
