@@ -99,6 +99,7 @@ export function buildSystems(ctx, cell, q, k) {
     const useBest = () => ctx.internal.selectIsa(best);
     if (cell.style === 'half' && cell.dtype === 'f32') {
       for (const threads of ['auto', 2]) {
+        const topts = { ...opts, threads }; // (made once: an object per call would tax only these rows)
         systems.push({
           id: `native/${best} threads=${threads}`,
           kind: 'threads',
@@ -106,7 +107,7 @@ export function buildSystems(ctx, cell, q, k) {
           threads,
           shapes: threads === 'auto' ? undefined : THREADS_SHAPES,
           before: useBest,
-          run: () => ropes.native.applyQK(q, k, { ...opts, threads }),
+          run: () => ropes.native.applyQK(q, k, topts),
         });
       }
     }
