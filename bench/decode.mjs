@@ -5,7 +5,7 @@
 // machine the process's CPU time is the steadier clock (time waiting for a core is not counted);
 // --wall uses wall time. A tool for working on the fast path; `npm run bench` has the targets.
 //
-//   node bench/decode.mjs [--rounds 15] [--calls 20000] [--wall] [--tiny]   (built package, dist/)
+//   node bench/decode.mjs [--rounds 15] [--calls 20000] [--wall] [--tiny] [--interleaved]   (dist/)
 //   --tiny: 1 q + 1 k head: the fixed cost of a call, almost no rotation.
 
 import path from 'node:path';
@@ -21,6 +21,7 @@ const rounds = arg('--rounds', 15);
 const calls = arg('--calls', 20000);
 const wall = process.argv.includes('--wall');
 const tiny = process.argv.includes('--tiny');
+const style = process.argv.includes('--interleaved') ? 'interleaved' : 'half';
 
 const I = await import(pathToFileURL(path.join(root, 'dist', 'internal.js')).href);
 const addon = I.nativeAddon;
@@ -31,7 +32,7 @@ if (!addon || typeof addon.limitPassQK !== 'function') {
 const qHeads = tiny ? 1 : 32;
 const kHeads = tiny ? 1 : 8;
 const headDim = 128;
-const rope = I.createRope({ headDim, base: 500000 }, 'native');
+const rope = I.createRope({ headDim, base: 500000, style }, 'native');
 const systems = {};
 for (const dtype of ['f32', 'bf16']) {
   const make = (n) => (dtype === 'f32' ? new Float32Array(n).fill(0.5) : new Uint16Array(n).fill(0x3f00));
@@ -66,7 +67,7 @@ for (let r = 0; r < rounds; r++)
       samples[id].push(((c.user + c.system) * 1000) / calls);
     }
   }
-console.log(`S1 decode${tiny ? ' (--tiny: 1+1 heads)' : ''}, ${I.backendInfo.isa}, ${wall ? 'wall' : 'CPU'} time, median of ${rounds} interleaved rounds x ${calls} calls`);
+console.log(`S1 decode${tiny ? ' (--tiny: 1+1 heads)' : ''}, ${style}, ${I.backendInfo.isa}, ${wall ? 'wall' : 'CPU'} time, median of ${rounds} interleaved rounds x ${calls} calls`);
 for (const dtype of ['f32', 'bf16']) {
   const limit = median(samples[`${dtype} limit call`]);
   for (const id of ids.filter((x) => x.startsWith(dtype))) {
