@@ -10,6 +10,9 @@ import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';
 import { pairSections, resolveScaling, type ResolvedScaling } from './scaling.js';
 import {
+  DTYPE_BF16,
+  DTYPE_F16,
+  DTYPE_F32,
   STYLE_HALF,
   STYLE_INTERLEAVED,
   type ApplyOptions,
@@ -23,13 +26,32 @@ import {
   type RopeStyle,
   type TensorPlan,
 } from './types.js';
+import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
 import { checkPositiveInt, describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
-type AsyncEngine = Engine & { applyAsync?(plan: CallPlan): Promise<void> };
+type AsyncEngine = Engine & {
+  applyAsync?(plan: CallPlan): Promise<void>;
+  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean): StepFn | null;
+};
 
 /** rotaryDim/2 is capped so the native walk's per-token scratch stays small (native/rope.h). */
 const MAX_ROTARY_DIM = 8192;
 const MAX_HEAD_DIM = 2 ** 24;
+
+/**
+ * Async calls rotating at most this many bytes (q + k rows, rotaryDim elements each) run inline
+ * and resolve at once: below it the sync call takes less time than the thread hop alone (~20 us
+ * on a 2-vCPU EPYC: an S1 decode call is ~1 us sync, ~22 us through the libuv pool), so offloading
+ * only adds latency and blocks the event loop for no less. 512 KiB is ~16 decode tokens of a
+ * Llama-3-8B layer (f32), a sync call of ~10-20 us. Measured: docs/perf.md.
+ */
+export const ASYNC_INLINE_BYTES = 512 * 1024;
+
+function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
+  const size = (dtype: number): number => (dtype === DTYPE_F32 ? 4 : 2);
+  const row = plan.q.heads * size(plan.q.dtype) + (plan.k === null ? 0 : plan.k.heads * size(plan.k.dtype));
+  return row * rotaryDim * plan.tokens * plan.batch;
+}
 
 // createRope() sets this for the duration of one constructor call.
 let forcedEngine: 'js' | 'native' | null = null;
@@ -61,6 +83,11 @@ export class Rope {
   // #plan and #k are in use by a call: user code inside it (an options getter, a Proxy of
   // positions) that calls this Rope again gets a fresh plan instead of clobbering the outer one.
   #busy = false;
+  // applyQK's route to the engine's prepared steps (native, frequencies not sequence-dependent).
+  readonly #stepsOk: boolean;
+  readonly #steps = new Map<string, StepFn | null>();
+  #lastKey: unknown[] = [];
+  #lastStep: StepFn | null = null;
 
   constructor(options: RopeOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -102,6 +129,7 @@ export class Rope {
     this.#engineName = which;
     this.#base = base;
     this.#scalingType = options.scaling?.type ?? 'default';
+    this.#stepsOk = this.#engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen;
   }
 
   /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling, head_dim, ...). */
@@ -174,6 +202,21 @@ export class Rope {
 
   /** Rotates q and k in place in one call (each token's cos/sin computed once for both). */
   applyQK<A extends RopeArray>(q: A, k: A, opts: ApplyQKOptions<A>): void {
+    if (this.#stepsOk && typeof opts === 'object' && opts !== null) {
+      // The decode case straight to the binding's prepared-step call (lib/step.ts), which re-checks
+      // arrays and positions and writes nothing unless it rotates. Every option is read once,
+      // here; anything else goes on to the full checks with the values read.
+      const o = opts as unknown as Record<string, unknown>;
+      const dtype = o.dtype, qHeads = o.qHeads, kHeads = o.kHeads, layout = o.layout, batch = o.batch;
+      const inverse = o.inverse, threads = o.threads, tokens = o.tokens, tokenStride = o.tokenStride;
+      const qTokenStride = o.qTokenStride, kTokenStride = o.kTokenStride, positions = o.positions, seqLen = o.seqLen;
+      if (layout === undefined && batch === undefined && tokens === undefined && tokenStride === undefined &&
+          qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined) {
+        const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
+        if (fast !== null && fast(q, k, positions)) return;
+      }
+      opts = { dtype, qHeads, kHeads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as unknown as ApplyQKOptions<A>;
+    }
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
@@ -181,6 +224,52 @@ export class Rope {
     } finally {
       this.#release(plan);
     }
+  }
+
+  /**
+   * A decode step: qHeads, kHeads, dtype, threads and inverse fixed once, then
+   * step.applyQK(q, k, positions) rotates exactly as applyQK(q, k, { ...options, positions }) at
+   * about the cost of one bare native call (lib/step.ts).
+   */
+  prepare(options: PrepareOptions): RopeStep {
+    const c = checkPrepare(options);
+    const plain = (q: RopeArray, k: RopeArray, opts: object): void => this.applyQK(q as Float32Array, k as Float32Array, opts as ApplyQKOptions);
+    const engine = this.#engine;
+    const base = this.#scaling.base;
+    // A sequence-dependent scaling picks its frequencies per call: the plain call does that.
+    const code = c.dtype === 'f32' ? DTYPE_F32 : c.dtype === 'f16' ? DTYPE_F16 : DTYPE_BF16;
+    const fast =
+      engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen
+        ? engine.prepareStep(base.invFreq, base.attentionScaling, code, c.qHeads, code, c.kHeads, c.threads, c.inverse)
+        : null;
+    return new RopeStep(fast, plain, c.options);
+  }
+
+  // The engine's step for these (already read) options, or null when they are not plainly valid
+  // (the full checks then report) or the engine has none. The last one is kept at hand.
+  #stepFor(qHeads: unknown, kHeads: unknown, dtype: unknown, threads: unknown, inverse: unknown): StepFn | null {
+    if (qHeads === this.#lastKey[0] && kHeads === this.#lastKey[1] && dtype === this.#lastKey[2] &&
+        threads === this.#lastKey[3] && inverse === this.#lastKey[4]) return this.#lastStep;
+    if (typeof qHeads !== 'number' || typeof kHeads !== 'number' || !Number.isInteger(qHeads) || !Number.isInteger(kHeads) ||
+        qHeads < 1 || kHeads < 1 || qHeads > 2 ** 24 || kHeads > 2 ** 24) return null;
+    if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') return null;
+    if (inverse !== undefined && typeof inverse !== 'boolean') return null;
+    let t = 0;
+    if (threads !== undefined && threads !== 'auto') {
+      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 1024) return null;
+      t = threads;
+    }
+    const key = `${qHeads},${kHeads},${String(dtype)},${t},${inverse === true}`;
+    let step = this.#steps.get(key);
+    if (step === undefined) {
+      const code = dtype === 'f16' ? DTYPE_F16 : dtype === 'bf16' ? DTYPE_BF16 : DTYPE_F32;
+      const base = this.#scaling.base;
+      step = this.#engine.prepareStep!(base.invFreq, base.attentionScaling, code, qHeads, code, kHeads, t, inverse === true);
+      if (this.#steps.size < 64) this.#steps.set(key, step);
+    }
+    this.#lastKey = [qHeads, kHeads, dtype, threads, inverse];
+    this.#lastStep = step;
+    return step;
   }
 
   /** apply off the event loop where the engine can (native); a bad call rejects. */
@@ -220,9 +309,13 @@ export class Rope {
   }
 
   // The plan engines read synchronously; an async engine packs what it needs before returning.
+  // Small work (a decode step) runs inline: handing it to a worker costs more than doing it
+  // (see ASYNC_INLINE_BYTES), and the promise resolves at once.
   #run(plan: CallPlan): Promise<void> {
     const engine = this.#engine;
-    if (engine.applyAsync !== undefined) return engine.applyAsync(plan);
+    if (engine.applyAsync !== undefined && rotatedBytes(plan, this.#geometry.rotaryDim) > ASYNC_INLINE_BYTES) {
+      return engine.applyAsync(plan);
+    }
     engine.apply(plan);
     return Promise.resolve();
   }
