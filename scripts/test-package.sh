@@ -18,7 +18,7 @@ die() { echo "test-package: FAILED: $*" >&2; exit 1; }
 # Stale prebuilds would be rejected by the install script: say so first, plainly.
 node "$repo/scripts/check-prebuilds.mjs" >/dev/null || die 'the prebuilds do not match the sources (scripts/check-prebuilds.mjs says why): run npm run prebuild'
 
-# --- the tarball (npm pack runs "prepare" = tsup, so dist/ is fresh) --------------------------------
+# --- the tarball (npm pack runs "prepack" = tsup, so dist/ is fresh) --------------------------------
 (cd "$repo" && npm pack --silent --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/rope-simd-*.tgz)
 listing=$(tar -tzf "$tarball")
