@@ -23,7 +23,7 @@ const NAPI_CROSS = {
 const LLVM = 16;
 // Debian packages the cross builds need on the build machine (installed on demand when root).
 export const APT = [`clang-${LLVM}`, `lld-${LLVM}`, `llvm-${LLVM}`, `libc++-${LLVM}-dev`, `libc++abi-${LLVM}-dev`,
-  `libunwind-${LLVM}-dev`, 'g++-aarch64-linux-gnu', 'g++-mingw-w64-x86-64-posix', 'binutils-mingw-w64-x86-64', 'xz-utils'];
+  `libunwind-${LLVM}-dev`, 'libgcc-12-dev', 'binutils', 'g++-aarch64-linux-gnu', 'g++-mingw-w64-x86-64-posix', 'binutils-mingw-w64-x86-64', 'xz-utils'];
 
 const log = (msg) => console.log(`prebuild: ${msg}`);
 const cacheDir = process.env.ROPE_SIMD_TOOLCHAIN_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'rope-simd-prebuild');
@@ -39,7 +39,7 @@ const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ign
 export function ensureApt() {
   const tools = [`clang++-${LLVM}`, `ld.lld-${LLVM}`, `llvm-strip-${LLVM}`, 'x86_64-w64-mingw32-g++-posix', 'x86_64-w64-mingw32-dlltool', 'xz', 'objdump'];
   const libs = [`/usr/lib/llvm-${LLVM}/lib/libc++.a`, `/usr/lib/llvm-${LLVM}/lib/libc++abi.a`, `/usr/lib/llvm-${LLVM}/lib/libunwind.a`,
-    '/usr/lib/gcc-cross/aarch64-linux-gnu/12/libgcc.a'];
+    '/usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a', '/usr/lib/gcc-cross/aarch64-linux-gnu/12/libgcc.a'];
   if (tools.every(have) && libs.every((f) => existsSync(f))) return;
   if (process.getuid?.() !== 0 || !have('apt-get')) throw new Error(`missing build tools: apt-get install -y ${APT.join(' ')}`);
   log(`apt-get install ${APT.join(' ')}`);

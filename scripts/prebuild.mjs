@@ -75,7 +75,7 @@ function checkBinary(key, path) {
       requires = { glibc: g.glibc };
       log(`${key}: newest symbol version GLIBC_${g.glibc}`);
     }
-  } else if (platform === 'win32') {
+  } else if (key === 'win32-x64' && crossHost) {
     const pe = peImportProblems(path);
     problems.push(...pe.problems);
     log(`${key}: imports ${Object.entries(pe.imports).map(([d, f]) => `${d} (${f.length})`).join(', ')}`);
@@ -207,7 +207,9 @@ function merge(dirs) {
     if (m.sourceHash !== hash) fail(`${dir} was built from other sources (sourceHash ${m.sourceHash.slice(0, 16)}…, here ${hash.slice(0, 16)}…)`);
     for (const [f, h] of Object.entries(m.files)) {
       if (sha256(join(dir, f)) !== h) fail(`${dir}/${f} does not match its manifest's sha256`);
-      // Each job also carries the prebuilds it checked out: identical files are no news.
+      // Each job also carries the prebuilds it checked out: only what it built itself on that
+      // platform (toolchain.builtOn is the target) is news; the rest were built here.
+      if (m.toolchain?.[targetKeyOf(f)]?.builtOn !== targetKeyOf(f)) continue;
       const here = join(prebuildsDir, f);
       if (existsSync(here) && sha256(here) === h) continue;
       const other = added.find((a) => a.file === f);

@@ -5,7 +5,7 @@
 #      agrees with the JS engine (scripts/smoke-rotate.cjs);
 #   2. install it again with prebuilds/ removed from the tarball: the install still succeeds, the
 #      backend is js, and backendInfo.reason says there was no prebuild and no compiler.
-# No network: npm --offline (cache only: node-gyp-build, the one dependency, comes from the npm cache
+# No network: npm --offline (cache only: node-gyp-build and node-addon-api, the dependencies, come from the npm cache
 # that the repo's own npm install filled) and every proxy pointed at a closed port.
 # Usage: scripts/test-package.sh [--keep]   (about 40 s, most of it npm pack running tsup)
 set -euo pipefail
@@ -72,7 +72,7 @@ install_into() { # project dir, tarball -> npm's output in $dir/install.log
   cp "$repo/scripts/smoke-rotate.cjs" "$1/"
   if ! sandbox "$1" npm install --foreground-scripts "$2" > "$1/install.log" 2>&1; then
     cat "$1/install.log"
-    grep -q ENOTCACHED "$1/install.log" && die "node-gyp-build is not in the npm cache ($cache): run 'npm cache add node-gyp-build@4' once, with network"
+    grep -q ENOTCACHED "$1/install.log" && die "a dependency is not in the npm cache ($cache): run 'npm cache add node-gyp-build@4 node-addon-api@8' once, with network"
     die "npm install $2 failed"
   fi
 }
