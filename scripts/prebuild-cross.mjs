@@ -8,10 +8,11 @@
 //     node-api-headers' def/node_api.def, with a static runtime (-static).
 // Sources, defines and C++ flags are read from binding.gyp, so these builds compile what node-gyp does.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 
@@ -23,7 +24,7 @@ const NAPI_CROSS = {
 const LLVM = 16;
 // Debian packages the cross builds need on the build machine (installed on demand when root).
 export const APT = [`clang-${LLVM}`, `lld-${LLVM}`, `llvm-${LLVM}`, `libc++-${LLVM}-dev`, `libc++abi-${LLVM}-dev`,
-  `libunwind-${LLVM}-dev`, 'libgcc-12-dev', 'binutils', 'g++-aarch64-linux-gnu', 'g++-mingw-w64-x86-64-posix', 'binutils-mingw-w64-x86-64', 'xz-utils'];
+  `libunwind-${LLVM}-dev`, 'libgcc-12-dev', 'binutils', 'g++-aarch64-linux-gnu', 'qemu-user', 'g++-mingw-w64-x86-64-posix', 'binutils-mingw-w64-x86-64', 'xz-utils'];
 
 const log = (msg) => console.log(`prebuild: ${msg}`);
 const cacheDir = process.env.ROPE_SIMD_TOOLCHAIN_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'rope-simd-prebuild');
@@ -37,7 +38,7 @@ const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ign
 
 /** Installs the Debian packages above when a tool is missing (as root), else says which to install. */
 export function ensureApt() {
-  const tools = [`clang++-${LLVM}`, `ld.lld-${LLVM}`, `llvm-strip-${LLVM}`, 'x86_64-w64-mingw32-g++-posix', 'x86_64-w64-mingw32-dlltool', 'xz', 'objdump'];
+  const tools = [`clang++-${LLVM}`, `ld.lld-${LLVM}`, `llvm-strip-${LLVM}`, 'x86_64-w64-mingw32-g++-posix', 'x86_64-w64-mingw32-dlltool', 'xz', 'objdump', 'qemu-aarch64'];
   const libs = [`/usr/lib/llvm-${LLVM}/lib/libc++.a`, `/usr/lib/llvm-${LLVM}/lib/libc++abi.a`, `/usr/lib/llvm-${LLVM}/lib/libunwind.a`,
     '/usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a', '/usr/lib/gcc-cross/aarch64-linux-gnu/12/libgcc.a'];
   if (tools.every(have) && libs.every((f) => existsSync(f))) return;
@@ -121,7 +122,7 @@ export async function buildLinuxGnu(arch, srcDir, outFile) {
   const base = [`--target=${tc.triple}`, `--sysroot=${tc.sysroot}`, `--gcc-toolchain=${tc.root}`];
   // -mno-outline-atomics: no calls into libgcc's __aarch64_* helpers from our own objects.
   const flags = [...base, ...(arch === 'arm64' ? ['-mno-outline-atomics'] : []), '-nostdinc++', '-isystem', join(llvm, 'include', 'c++', 'v1'),
-    '-fPIC', '-pthread', ...g.cflagsCc, ...g.defines.map((d) => `-D${d}`), ...includes(), `-I${join(srcDir, 'native')}`];
+    '-fPIC', '-pthread', `-ffile-prefix-map=${srcDir}/=`, ...g.cflagsCc, ...g.defines.map((d) => `-D${d}`), ...includes(), `-I${join(srcDir, 'native')}`];
   const objDir = join(srcDir, 'build-cross', `linux-${arch}`);
   const objs = await compileAll(`clang++-${LLVM}`, flags, srcDir, objDir, g.sources);
   // libc++.a (Debian's, built by clang) calls libgcc's outline-atomic helpers on arm64: GCC 12's
@@ -131,8 +132,29 @@ export async function buildLinuxGnu(arch, srcDir, outFile) {
     join(llvm, 'lib', 'libc++.a'), join(llvm, 'lib', 'libc++abi.a'), join(llvm, 'lib', 'libunwind.a'), libgcc, '-ldl',
     '-static-libgcc', '-Wl,--exclude-libs,ALL', '-Wl,--gc-sections', '-Wl,-z,relro,-z,now', '-Wl,--build-id=none']);
   run(`llvm-strip-${LLVM}`, ['--strip-all', outFile]);
+  loadUnderSysrootGlibc(arch, tc, objDir, outFile);
   const compiler = run(`clang++-${LLVM}`, ['--version']).split('\n')[0].trim();
   return { compiler: `${compiler}, libc++ ${LLVM} static, sysroot ${tc.pkg} (glibc 2.17)` };
+}
+
+/**
+ * dlopen(RTLD_NOW) of the addon by the sysroot's own glibc 2.17 (its dynamic linker; qemu-aarch64
+ * for arm64), after a stub library standing in for node's Node-API exports: every symbol version
+ * must resolve and the static initializers run there. Built with the napi-rs toolchain's gcc (C only).
+ */
+function loadUnderSysrootGlibc(arch, tc, workDir, addon) {
+  const gcc = join(tc.root, 'bin', `${tc.triple}-gcc`);
+  const def = readFileSync(require('node-api-headers').def_paths.node_api_def, 'utf8');
+  const stubC = join(workDir, 'napi-stub.c');
+  writeFileSync(stubC, def.split('\n').map((l) => l.trim()).filter((l) => /^(napi|node_api)_\w+$/.test(l)).map((f) => `void ${f}(void) {}`).join('\n') + '\n');
+  const stub = join(workDir, 'napi-stub.so');
+  const loader = join(workDir, 'dlopen-check');
+  run(gcc, ['-shared', '-fPIC', '-o', stub, stubC]);
+  run(gcc, ['-o', loader, join(dirname(fileURLToPath(import.meta.url)), 'prebuild-dlopen.c'), '-ldl']);
+  const out = arch === 'x64'
+    ? run(join(tc.sysroot, 'lib', 'ld-linux-x86-64.so.2'), ['--library-path', `${join(tc.sysroot, 'lib64')}:${join(tc.sysroot, 'lib')}`, loader, stub, addon])
+    : run('qemu-aarch64', ['-L', tc.sysroot, loader, stub, addon]);
+  log(`linux-${arch}: ${out.trim()}`);
 }
 
 /** win32-x64 with mingw-w64: returns { compiler }. */
@@ -141,12 +163,14 @@ export async function buildWin32(srcDir, outFile) {
   const g = gypTarget(srcDir);
   const objDir = join(srcDir, 'build-cross', 'win32-x64');
   // binding.gyp's win defines (_HAS_EXCEPTIONS) are MSVC-only; -fvisibility does nothing on PE.
-  const flags = [...g.cflagsCc.filter((f) => f !== '-fvisibility=hidden'), ...g.defines.map((d) => `-D${d}`), ...includes(), `-I${join(srcDir, 'native')}`];
+  // -ffile-prefix-map: no scratch-directory path in the binary (reproducible builds).
+  const flags = [`-ffile-prefix-map=${srcDir}/=`, ...g.cflagsCc.filter((f) => f !== '-fvisibility=hidden'), ...g.defines.map((d) => `-D${d}`), ...includes(), `-I${join(srcDir, 'native')}`];
   const objs = await compileAll(cxx, flags, srcDir, objDir, g.sources);
   const def = require('node-api-headers').def_paths.node_api_def; // node.exe's Node-API exports
   const implib = join(objDir, 'node.lib');
   run('x86_64-w64-mingw32-dlltool', ['-d', def, '-D', 'node.exe', '-l', implib]);
-  run(cxx, ['-shared', '-o', outFile, ...objs, implib, '-static', '-static-libgcc', '-static-libstdc++', '-s', '-Wl,--no-insert-timestamp']);
+  run(cxx, ['-shared', '-o', outFile, ...objs, implib, '-static', '-static-libgcc', '-static-libstdc++', '-s', '-Wl,--no-insert-timestamp',
+    '-Wl,--disable-auto-image-base']);
   return { compiler: `${run(cxx, ['--version']).split('\n')[0].trim()} (posix threads, static runtime), import library from node-api-headers def/node_api.def` };
 }
 
