@@ -24,6 +24,7 @@ const ALLOWED = [
   /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^binding\.gyp$/, /^CMakeLists\.txt$/, /^scripts\/install\.cjs$/,
   /^dist\/(index|chunk-[^/]+|index-[^/]+)\.(js|cjs|d\.ts|d\.cts)$/,
   /^prebuilds\/manifest\.json$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/[^/]+\.node$/,
+  /^prebuilds\/wasm\/[^/]+\.wasm$/, // the WebAssembly engine's module, where the package ships it as a file
   /^native\/.+\.(cc|h)$/,
 ];
 
