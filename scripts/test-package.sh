@@ -24,7 +24,8 @@ tarball=$(ls "$work"/rope-simd-*.tgz)
 listing=$(tar -tzf "$tarball")
 for must in package/dist/index.js package/dist/index.cjs package/dist/index.d.ts package/dist/index.d.cts \
   package/prebuilds/manifest.json package/prebuilds/linux-x64/rope-simd.glibc.node \
-  package/prebuilds/linux-arm64/rope-simd.glibc.node package/scripts/install.cjs package/binding.gyp \
+  package/prebuilds/linux-arm64/rope-simd.glibc.node package/prebuilds/win32-x64/rope-simd.node \
+  package/LICENSE package/scripts/install.cjs package/binding.gyp \
   package/CMakeLists.txt package/native/binding.cc; do
   grep -qx "$must" <<<"$listing" || die "$must is not in the tarball"
 done
