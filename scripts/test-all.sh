@@ -46,8 +46,11 @@ stage kernels-sanitized bash -c 'source scripts/lib-need.sh && need clang-14 && 
 stage fuzz bash -c 'source scripts/lib-need.sh && need clang-14 && scripts/fuzz-kernels.sh 60'
 # 4. The Node suite against an ASan+UBSan build of the addon.
 stage asan bash -c 'scripts/test-asan.sh'
-# 5. Prebuilds: fresh for these sources, the arm64 one runs under qemu, the packed package installs.
+# 5. Prebuilds: fresh for these sources, glibc <= 2.28 / PE imports, arm64 runs under qemu, win32-x64
+#    under wine, the packed package installs.
 stage prebuilds-fresh node scripts/check-prebuilds.mjs
+stage prebuild-binaries bash -c 'source scripts/lib-need.sh && need objdump && node scripts/check-prebuilds.mjs --binaries'
+stage win32-prebuild bash -c 'source scripts/lib-need.sh && need wine && scripts/test-win32-prebuild.sh'
 stage arm64-prebuild bash -c 'source scripts/lib-need.sh && need qemu-aarch64 && scripts/test-arm64-prebuild.sh'
 stage package bash scripts/test-package.sh
 
