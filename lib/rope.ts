@@ -57,6 +57,7 @@ function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
 let forcedEngine: 'js' | 'native' | null = null;
 
 function checkNumber(name: string, v: unknown): number {
+  if (v === undefined) throw new TypeError(`${name} is required: the size of one attention head, an even number (e.g. 128)`);
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   return v;
 }
@@ -215,7 +216,9 @@ export class Rope {
         const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
         if (fast !== null && fast(q, k, positions)) return;
       }
-      opts = { dtype, qHeads, kHeads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as unknown as ApplyQKOptions<A>;
+      // (heads is read only when qHeads is missing: then the checks suggest qHeads/kHeads for it)
+      const heads = qHeads === undefined ? o.heads : undefined;
+      opts = { dtype, qHeads, kHeads, heads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as unknown as ApplyQKOptions<A>;
     }
     const plan = this.#acquire();
     try {
