@@ -1,11 +1,12 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
-import { nativeAddon, backendInfo } from './backend.js';
+import { nativeAddon, backendInfo, wasmDefault } from './backend.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';
+import { createWasmEngine } from './engine-wasm.js';
 import { pairSections, resolveScaling, type ResolvedScaling } from './scaling.js';
 import {
   STYLE_HALF,
@@ -37,7 +38,7 @@ const MAX_ROTARY_DIM = 8192;
 const MAX_HEAD_DIM = 2 ** 24;
 
 // createRope() sets this for the duration of one constructor call.
-let forcedEngine: 'js' | 'native' | null = null;
+let forcedEngine: 'js' | 'native' | 'wasm' | null = null;
 
 function checkNumber(name: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
@@ -93,10 +94,12 @@ export class Rope {
     this.#plan = newCallPlan(freq.invFreq);
     this.#plan.attentionScaling = freq.attentionScaling;
     this.#k = newTensorPlan();
-    const which = forcedEngine ?? (nativeAddon ? 'native' : 'js');
+    const which = forcedEngine ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
     if (which === 'native') {
       if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
       this.#engine = createNativeEngine(nativeAddon, this.#geometry);
+    } else if (which === 'wasm') {
+      this.#engine = createWasmEngine(this.#geometry);
     } else {
       this.#engine = createJsEngine(this.#geometry);
     }
@@ -239,9 +242,11 @@ export class Rope {
   }
 }
 
-/** A Rope on a forced engine (parity tests, the benchmark). Throws if native is unavailable. */
-export function createRope(options: RopeOptions, engine: 'js' | 'native'): Rope {
-  if (engine !== 'js' && engine !== 'native') throw new TypeError(`engine must be 'js' or 'native', got ${describe(engine)}`);
+/** A Rope on a forced engine (parity tests, the benchmark). Throws if that engine is unavailable. */
+export function createRope(options: RopeOptions, engine: 'js' | 'native' | 'wasm'): Rope {
+  if (engine !== 'js' && engine !== 'native' && engine !== 'wasm') {
+    throw new TypeError(`engine must be 'js', 'native' or 'wasm', got ${describe(engine)}`);
+  }
   forcedEngine = engine;
   try {
     return new Rope(options);

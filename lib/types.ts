@@ -105,8 +105,8 @@ export type ApplyQKOptionsF16Array = ApplyQKOptionsBase & { dtype?: 'f16' };
 export type ApplyQKOptions = ApplyQKOptionsBase & { dtype?: DTypeName };
 
 export interface BackendInfo {
-  backend: 'native' | 'js';
-  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
+  backend: 'native' | 'wasm' | 'js';
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'wasm-simd128' | 'js';
   reason?: string;
 }
 

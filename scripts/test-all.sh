@@ -28,6 +28,7 @@ build_cmake() { npx cmake-js compile -O build-cmake >/tmp/rope-simd-cmake.log 2>
 # 1. The TypeScript suite on the backend `npm install` set up (the prebuild or build/), then on JS.
 stage vitest-native vitest_with ROPE_SIMD_BACKEND=native
 stage vitest-js vitest_with ROPE_SIMD_BACKEND=js
+stage vitest-wasm vitest_with ROPE_SIMD_BACKEND=wasm
 # 2. Both build systems, the whole suite against each freshly built addon.
 stage build-node-gyp build_gyp
 stage vitest-node-gyp vitest_with ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON="$PWD/build/Release/rope_simd.node"
@@ -41,6 +42,7 @@ stage fuzz bash -c 'source scripts/lib-need.sh && need clang-14 && scripts/fuzz-
 stage asan bash -c 'scripts/test-asan.sh'
 # 5. Prebuilds: fresh for these sources, the arm64 one runs under qemu, the packed package installs.
 stage prebuilds-fresh node scripts/check-prebuilds.mjs
+stage wasm-fresh bash scripts/build-wasm.sh --check
 stage arm64-prebuild bash -c 'source scripts/lib-need.sh && need qemu-aarch64 && scripts/test-arm64-prebuild.sh'
 stage package bash scripts/test-package.sh
 

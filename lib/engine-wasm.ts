@@ -1,0 +1,229 @@
+// The WebAssembly engine: native/walk.cc with the SIMD128 kernels (prebuilds/wasm/rope-simd.wasm,
+// inline in wasm-bytes.ts so that Node, Deno, Bun and browser bundles all get it without reading a
+// file). One module instance per JS realm, shared by every Rope. The user's arrays stay the API:
+// a call copies the rows it rotates into the module's memory, walks them there, and copies them
+// back (all of a dense tensor in one set(); otherwise row by row, so that elements it does not
+// rotate are never written). A call the module refuses or traps on (out of memory) throws before
+// anything is copied back: the user's arrays are unchanged.
+import { DESC_K, DESC_LEN, DESC_Q, T_OFFSET, packPlan } from './abi.js';
+import { WASM_BASE64 } from './wasm-bytes.js';
+import type { CallPlan, Engine, RopeGeometry, TensorPlan } from './types.js';
+
+// The few WebAssembly APIs used (tsconfig's lib has no DOM, and @types/node's are partial).
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+interface WasmExports {
+  memory: { readonly buffer: ArrayBuffer };
+  rope_alloc(bytes: number): number;
+  rope_free(ptr: number): void;
+  rope_new(headDim: number, rotaryDim: number, style: number, pairSection: number, sectionRows: number): number;
+  rope_delete(handle: number): void;
+  rope_apply(handle: number, desc: number): number;
+}
+
+// native/wasm/entry.cc: the descriptor's slots after lib/abi.ts's DESC_LEN.
+const D_Q_PTR = DESC_LEN;
+const D_K_PTR = DESC_LEN + 1;
+const D_POSITIONS_PTR = DESC_LEN + 2;
+const D_INVFREQ_PTR = DESC_LEN + 3;
+const D_Q_LENGTH = DESC_LEN + 4;
+const D_K_LENGTH = DESC_LEN + 5;
+const D_HAS_K = DESC_LEN + 6;
+const D_SLOTS = DESC_LEN + 7;
+
+// libc++abi can print to stderr before it aborts (it never does on our paths): these WASI calls
+// exist only so that the module links; each answers ENOSYS.
+const ENOSYS = 52;
+const wasiStubs = { fd_close: () => ENOSYS, fd_seek: () => ENOSYS, fd_write: () => ENOSYS };
+
+function decodeBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+let wasm: WasmExports | null = null;
+
+/** The module's exports, instantiated on first use (synchronously); throws with the reason when
+ * this runtime has no WebAssembly or no SIMD128. */
+export function wasmExports(): WasmExports {
+  if (wasm !== null) return wasm;
+  const wa = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (typeof wa !== 'object' || wa === null) throw new Error('this runtime has no WebAssembly');
+  let module: object;
+  try {
+    module = new wa.Module(decodeBase64(WASM_BASE64));
+  } catch (e) {
+    throw new Error(`the wasm module did not compile (WebAssembly SIMD128 unsupported?): ${(e as Error).message}`, { cause: e });
+  }
+  const instance = new wa.Instance(module, { wasi_snapshot_preview1: wasiStubs });
+  wasm = instance.exports as unknown as WasmExports;
+  return wasm;
+}
+
+// Views of the module's memory, renewed whenever it grows (growing replaces memory.buffer).
+let buffer: ArrayBuffer | null = null;
+let f64 = new Float64Array(0);
+let f32 = new Float32Array(0);
+let u16 = new Uint16Array(0);
+let i32 = new Int32Array(0);
+let u8 = new Uint8Array(0);
+function views(x: WasmExports): void {
+  const now = x.memory.buffer;
+  if (now === buffer) return;
+  buffer = now;
+  f64 = new Float64Array(buffer);
+  f32 = new Float32Array(buffer);
+  u16 = new Uint16Array(buffer);
+  i32 = new Int32Array(buffer);
+  u8 = new Uint8Array(buffer);
+}
+
+function alloc(x: WasmExports, bytes: number): number {
+  const p = bytes <= 0xffff_fff0 ? x.rope_alloc(bytes) : 0;
+  if (p === 0) throw new RangeError(`the wasm engine could not allocate ${bytes} bytes of its memory (a wasm32 module has 4 GiB at most)`);
+  return p;
+}
+
+// One scratch area for the rows of every call (calls are synchronous: one at a time per realm).
+let arena = 0;
+let arenaBytes = 0;
+function scratch(x: WasmExports, bytes: number): number {
+  if (bytes > arenaBytes) {
+    if (arena !== 0) x.rope_free(arena);
+    arena = 0;
+    arenaBytes = 0;
+    const want = Math.max(bytes, Math.min(2 * bytes, bytes + (64 << 20)));
+    arena = alloc(x, want);
+    arenaBytes = want;
+  }
+  return arena;
+}
+
+const align16 = (n: number) => (n + 15) & ~15;
+
+// Elements [lo, lo + n) of t.data hold every row the call rotates; dense: those rows are all of it.
+interface Span {
+  lo: number;
+  n: number;
+  dense: boolean;
+}
+function span(t: TensorPlan, batch: number, tokens: number, rotaryDim: number): Span {
+  const n = (batch - 1) * t.batchStride + (tokens - 1) * t.tokenStride + (t.heads - 1) * t.headStride + rotaryDim;
+  return { lo: t.offset, n, dense: n === batch * tokens * t.heads * rotaryDim };
+}
+
+function memoryOf(t: TensorPlan): Float32Array | Uint16Array {
+  return t.data instanceof Float32Array ? f32 : u16;
+}
+
+function copyIn(t: TensorPlan, s: Span, at: number): void {
+  const mem = memoryOf(t);
+  const size = t.data.BYTES_PER_ELEMENT;
+  mem.set(t.data.subarray(s.lo, s.lo + s.n), at / size);
+}
+
+// Only the rotated rows go back (never the elements between them: another view, or another thread
+// of a SharedArrayBuffer, may own those).
+function copyOut(t: TensorPlan, s: Span, at: number, batch: number, tokens: number, rotaryDim: number): void {
+  const base = at / t.data.BYTES_PER_ELEMENT;
+  if (s.dense) {
+    t.data.set(memoryOf(t).subarray(base, base + s.n), s.lo);
+    return;
+  }
+  // Bits, not numbers: a float32 NaN read into JS may come back with other bits.
+  const f = t.data instanceof Float32Array;
+  const data = f ? new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length) : t.data;
+  const mem = f ? i32 : u16;
+  for (let b = 0; b < batch; b++) {
+    for (let tk = 0; tk < tokens; tk++) {
+      for (let h = 0; h < t.heads; h++) {
+        const rel = b * t.batchStride + tk * t.tokenStride + h * t.headStride;
+        const src = base + rel;
+        const dst = s.lo + rel;
+        for (let d = 0; d < rotaryDim; d++) data[dst + d] = mem[src + d];
+      }
+    }
+  }
+}
+
+// Handles of Ropes that were garbage-collected: their C++ side (and its cos/sin cache) is freed.
+const handles =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<{ handle: number; desc: number }>((h) => {
+        const x = wasm;
+        if (x === null) return;
+        x.rope_delete(h.handle);
+        x.rope_free(h.desc);
+      })
+    : null;
+
+export function createWasmEngine(geometry: RopeGeometry): Engine {
+  const x = wasmExports();
+  const half = geometry.rotaryDim / 2;
+  let sections = 0;
+  if (geometry.pairSection !== null) {
+    sections = alloc(x, half);
+    views(x);
+    u8.set(geometry.pairSection.subarray(0, half), sections);
+  }
+  const handle = x.rope_new(geometry.headDim, geometry.rotaryDim, geometry.style, sections, geometry.sectionRows);
+  if (sections !== 0) x.rope_free(sections);
+  if (handle === 0) throw new RangeError('the wasm engine could not create this Rope (out of memory in the module)');
+  // This Rope's descriptor and its invFreq, side by side in module memory.
+  const desc = alloc(x, D_SLOTS * 8 + half * 8);
+  const invFreqAt = desc + D_SLOTS * 8;
+  let lastInvFreq: Float64Array | null = null;
+  const rotaryDim = geometry.rotaryDim;
+  const packed = new Float64Array(D_SLOTS);
+
+  const engine: Engine = {
+    apply(plan: CallPlan): void {
+      const { batch, tokens } = plan;
+      const qs = span(plan.q, batch, tokens, rotaryDim);
+      const k = plan.k;
+      const ks = k !== null ? span(k, batch, tokens, rotaryDim) : null;
+      let posCount = 0;
+      if (plan.positions !== null) {
+        const rows = geometry.sectionRows;
+        posCount = (rows - 1) * plan.positionsRowStride + (batch - 1) * plan.positionsBatchStride + tokens;
+      }
+      const qBytes = align16(qs.n * plan.q.data.BYTES_PER_ELEMENT);
+      const kBytes = ks !== null ? align16(ks.n * k!.data.BYTES_PER_ELEMENT) : 0;
+      const base = scratch(x, qBytes + kBytes + align16(posCount * 4));
+      views(x);
+      const qAt = base;
+      const kAt = base + qBytes;
+      const posAt = kAt + kBytes;
+
+      packPlan(packed, plan);
+      // Rebased: the rows start at the start of their copy.
+      packed[DESC_Q + T_OFFSET] = 0;
+      if (k !== null) packed[DESC_K + T_OFFSET] = 0;
+      packed[D_Q_PTR] = qAt;
+      packed[D_Q_LENGTH] = qs.n;
+      packed[D_K_PTR] = k !== null ? kAt : 0;
+      packed[D_K_LENGTH] = ks !== null ? ks.n : 0;
+      packed[D_HAS_K] = k !== null ? 1 : 0;
+      packed[D_POSITIONS_PTR] = plan.positions !== null ? posAt : 0;
+      packed[D_INVFREQ_PTR] = invFreqAt;
+      f64.set(packed, desc / 8);
+      if (plan.invFreq !== lastInvFreq) {
+        f64.set(plan.invFreq, invFreqAt / 8);
+        lastInvFreq = plan.invFreq;
+      }
+      if (plan.positions !== null) i32.set(plan.positions.subarray(0, posCount), posAt / 4);
+      copyIn(plan.q, qs, qAt);
+      if (k !== null) copyIn(k, ks!, kAt);
+      if (x.rope_apply(handle, desc) !== 0) throw new Error('internal error: the wasm engine refused a checked plan');
+      views(x); // the cos/sin cache may have grown the memory
+      copyOut(plan.q, qs, qAt, batch, tokens, rotaryDim);
+      if (k !== null) copyOut(k, ks!, kAt, batch, tokens, rotaryDim);
+    },
+  };
+  handles?.register(engine, { handle, desc });
+  return engine;
+}
