@@ -2,10 +2,10 @@
 // inline in wasm-bytes.ts so that Node, Deno, Bun and browser bundles all get it without reading a
 // file). One module instance per JS realm, shared by every Rope. The user's arrays stay the API:
 // a call copies the rows it rotates into the module's memory, walks them there, and copies them
-// back (all of a dense tensor in one set(); otherwise row by row, so that elements it does not
-// rotate are never written). A call the module refuses or traps on (out of memory) throws before
-// anything is copied back: the user's arrays are unchanged.
-import { DESC_K, DESC_LEN, DESC_Q, T_OFFSET, packPlan } from './abi.js';
+// back (a dense piece in one set(); otherwise row by row, so that elements it does not rotate are
+// never written), in pieces of a few hundred KiB where the layout allows. Everything that can fail
+// (the scratch allocation, the cos/sin table) happens before the first row is copied back.
+import { DESC_K, DESC_LEN, DESC_POS_OFFSET, DESC_Q, T_OFFSET, packPlan } from './abi.js';
 import { WASM_BASE64 } from './wasm-bytes.js';
 import type { CallPlan, Engine, RopeGeometry, TensorPlan } from './types.js';
 
@@ -105,15 +105,27 @@ function scratch(x: WasmExports, bytes: number): number {
 
 const align16 = (n: number) => (n + 15) & ~15;
 
-// Elements [lo, lo + n) of t.data hold every row the call rotates; dense: those rows are all of it.
+// Token-major tensors (layouts 'shd', 'bshd') go through module memory in pieces of about this
+// many bytes: copy in, rotate and copy out stay in the cache, so the copies add little memory
+// traffic (one piece of the whole of S4 f32 made the call ~1.5x slower).
+// (Copies into module memory below ~512 KiB ran several times slower per byte in V8 here.)
+const PIECE_BYTES = 1 << 20;
+let pieceBytes = PIECE_BYTES;
+/** Tests: a small piece size makes small calls go through many pieces (0: the default). */
+export function setWasmPieceBytes(n: number): void {
+  pieceBytes = n > 0 ? n : PIECE_BYTES;
+}
+
+// A piece: batch row b, tokens [t0, t0 + tc). Elements [lo, lo + n) of t.data hold all its rows;
+// dense: its rows are all of them.
 interface Span {
   lo: number;
   n: number;
   dense: boolean;
 }
-function span(t: TensorPlan, batch: number, tokens: number, rotaryDim: number): Span {
-  const n = (batch - 1) * t.batchStride + (tokens - 1) * t.tokenStride + (t.heads - 1) * t.headStride + rotaryDim;
-  return { lo: t.offset, n, dense: n === batch * tokens * t.heads * rotaryDim };
+function span(t: TensorPlan, b: number, nb: number, t0: number, tc: number, rotaryDim: number): Span {
+  const n = (nb - 1) * t.batchStride + (tc - 1) * t.tokenStride + (t.heads - 1) * t.headStride + rotaryDim;
+  return { lo: t.offset + b * t.batchStride + t0 * t.tokenStride, n, dense: n === nb * tc * t.heads * rotaryDim };
 }
 
 function memoryOf(t: TensorPlan): Float32Array | Uint16Array {
@@ -121,14 +133,12 @@ function memoryOf(t: TensorPlan): Float32Array | Uint16Array {
 }
 
 function copyIn(t: TensorPlan, s: Span, at: number): void {
-  const mem = memoryOf(t);
-  const size = t.data.BYTES_PER_ELEMENT;
-  mem.set(t.data.subarray(s.lo, s.lo + s.n), at / size);
+  memoryOf(t).set(t.data.subarray(s.lo, s.lo + s.n), at / t.data.BYTES_PER_ELEMENT);
 }
 
 // Only the rotated rows go back (never the elements between them: another view, or another thread
 // of a SharedArrayBuffer, may own those).
-function copyOut(t: TensorPlan, s: Span, at: number, batch: number, tokens: number, rotaryDim: number): void {
+function copyOut(t: TensorPlan, s: Span, at: number, nb: number, tc: number, rotaryDim: number): void {
   const base = at / t.data.BYTES_PER_ELEMENT;
   if (s.dense) {
     t.data.set(memoryOf(t).subarray(base, base + s.n), s.lo);
@@ -138,8 +148,8 @@ function copyOut(t: TensorPlan, s: Span, at: number, batch: number, tokens: numb
   const f = t.data instanceof Float32Array;
   const data = f ? new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length) : t.data;
   const mem = f ? i32 : u16;
-  for (let b = 0; b < batch; b++) {
-    for (let tk = 0; tk < tokens; tk++) {
+  for (let b = 0; b < nb; b++) {
+    for (let tk = 0; tk < tc; tk++) {
       for (let h = 0; h < t.heads; h++) {
         const rel = b * t.batchStride + tk * t.tokenStride + h * t.headStride;
         const src = base + rel;
@@ -149,6 +159,9 @@ function copyOut(t: TensorPlan, s: Span, at: number, batch: number, tokens: numb
     }
   }
 }
+
+// Rows of one token lie before the next token's (so a run of tokens is a compact span).
+const tokenMajor = (t: TensorPlan, rotaryDim: number) => t.tokenStride >= (t.heads - 1) * t.headStride + rotaryDim;
 
 // Handles of Ropes that were garbage-collected: their C++ side (and its cos/sin cache) is freed.
 const handles =
@@ -183,16 +196,23 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
   const engine: Engine = {
     apply(plan: CallPlan): void {
       const { batch, tokens } = plan;
-      const qs = span(plan.q, batch, tokens, rotaryDim);
+      const q = plan.q;
       const k = plan.k;
-      const ks = k !== null ? span(k, batch, tokens, rotaryDim) : null;
+      const qSize = q.data.BYTES_PER_ELEMENT;
+      const kSize = k !== null ? k.data.BYTES_PER_ELEMENT : 0;
+      // Pieces of tc tokens of one batch row, or (not token-major) the whole call at once.
+      const pieces = tokenMajor(q, rotaryDim) && (k === null || tokenMajor(k, rotaryDim));
+      const perToken = q.tokenStride * qSize + (k !== null ? k.tokenStride * kSize : 0);
+      const tc = pieces ? Math.min(tokens, Math.max(1, Math.floor(pieceBytes / perToken))) : tokens;
+      const nb = pieces ? 1 : batch;
       let posCount = 0;
       if (plan.positions !== null) {
-        const rows = geometry.sectionRows;
-        posCount = (rows - 1) * plan.positionsRowStride + (batch - 1) * plan.positionsBatchStride + tokens;
+        posCount = (geometry.sectionRows - 1) * plan.positionsRowStride + (batch - 1) * plan.positionsBatchStride + tokens;
       }
-      const qBytes = align16(qs.n * plan.q.data.BYTES_PER_ELEMENT);
-      const kBytes = ks !== null ? align16(ks.n * k!.data.BYTES_PER_ELEMENT) : 0;
+      const qMax = span(q, 0, nb, 0, tc, rotaryDim).n;
+      const kMax = k !== null ? span(k, 0, nb, 0, tc, rotaryDim).n : 0;
+      const qBytes = align16(qMax * qSize);
+      const kBytes = align16(kMax * kSize);
       const base = scratch(x, qBytes + kBytes + align16(posCount * 4));
       views(x);
       const qAt = base;
@@ -200,28 +220,38 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
       const posAt = kAt + kBytes;
 
       packPlan(packed, plan);
-      // Rebased: the rows start at the start of their copy.
-      packed[DESC_Q + T_OFFSET] = 0;
+      packed[DESC_Q + T_OFFSET] = 0; // the rows start at the start of their copy
       if (k !== null) packed[DESC_K + T_OFFSET] = 0;
       packed[D_Q_PTR] = qAt;
-      packed[D_Q_LENGTH] = qs.n;
       packed[D_K_PTR] = k !== null ? kAt : 0;
-      packed[D_K_LENGTH] = ks !== null ? ks.n : 0;
       packed[D_HAS_K] = k !== null ? 1 : 0;
-      packed[D_POSITIONS_PTR] = plan.positions !== null ? posAt : 0;
       packed[D_INVFREQ_PTR] = invFreqAt;
-      f64.set(packed, desc / 8);
+      packed[0] = nb;
       if (plan.invFreq !== lastInvFreq) {
         f64.set(plan.invFreq, invFreqAt / 8);
         lastInvFreq = plan.invFreq;
       }
       if (plan.positions !== null) i32.set(plan.positions.subarray(0, posCount), posAt / 4);
-      copyIn(plan.q, qs, qAt);
-      if (k !== null) copyIn(k, ks!, kAt);
-      if (x.rope_apply(handle, desc) !== 0) throw new Error('internal error: the wasm engine refused a checked plan');
-      views(x); // the cos/sin cache may have grown the memory
-      copyOut(plan.q, qs, qAt, batch, tokens, rotaryDim);
-      if (k !== null) copyOut(k, ks!, kAt, batch, tokens, rotaryDim);
+      for (let b = 0; b < batch; b += nb) {
+        for (let t0 = 0; t0 < tokens; t0 += tc) {
+          const n = Math.min(tc, tokens - t0);
+          const qs = span(q, b, nb, t0, n, rotaryDim);
+          const ks = k !== null ? span(k, b, nb, t0, n, rotaryDim) : null;
+          packed[1] = n;
+          packed[DESC_POS_OFFSET] = plan.positionOffset + t0;
+          packed[D_POSITIONS_PTR] = plan.positions !== null ? posAt + 4 * (b * plan.positionsBatchStride + t0) : 0;
+          packed[D_Q_LENGTH] = qs.n;
+          packed[D_K_LENGTH] = ks !== null ? ks.n : 0;
+          views(x); // the cos/sin cache may have grown the memory
+          f64.set(packed, desc / 8);
+          copyIn(q, qs, qAt);
+          if (k !== null) copyIn(k, ks!, kAt);
+          if (x.rope_apply(handle, desc) !== 0) throw new Error('internal error: the wasm engine refused a checked plan');
+          views(x);
+          copyOut(q, qs, qAt, nb, n, rotaryDim);
+          if (k !== null) copyOut(k, ks!, kAt, nb, n, rotaryDim);
+        }
+      }
     },
   };
   handles?.register(engine, { handle, desc });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo, nativeAddon, selectIsa, supportedIsas } from '../lib/backend.js';
 import { numberToBf16, numberToF16 } from '../lib/dtype.js';
+import { setWasmPieceBytes } from '../lib/engine-wasm.js';
 import { createRope } from '../lib/rope.js';
 import type { DTypeName, Layout, RopeOptions, ScalingOptions } from '../lib/types.js';
 
@@ -184,7 +185,12 @@ const forced = process.env.ROPE_SIMD_BACKEND;
 
 // The wasm engine in every stage (createRope reaches it whichever engine runs by default).
 describe('wasm vs JS engine', () => {
-  it('wasm-simd128: random calls match the JS engine', () => {
+  afterAll(() => setWasmPieceBytes(0));
+  it.each([
+    ['in one piece', 0],
+    ['one token per piece', 1],
+  ])('wasm-simd128: random calls match the JS engine (%s)', (_name, pieceBytes) => {
+    setWasmPieceBytes(pieceBytes);
     fc.assert(
       fc.property(caseArb, (c) => {
         const js = runCase(c, 'js');

@@ -127,7 +127,7 @@ struct BF16Base {
     const v128 bias = wasm_i32x4_add(wasm_i32x4_splat(0x7FFF), wasm_v128_and(top, wasm_i32x4_splat(1)));
     const v128 rounded = wasm_u32x4_shr(wasm_i32x4_add(v, bias), 16);
     const v128 quiet = wasm_v128_or(top, wasm_i32x4_splat(0x40));
-    const v128 isNan = wasm_i32x4_gt(wasm_v128_and(v, wasm_i32x4_splat(0x7FFFFFFF)), wasm_i32x4_splat(0x7F800000));
+    const v128 isNan = wasm_f32x4_ne(v, v);  // (one instruction; an unsigned compare is several)
     store4x16(p, wasm_v128_bitselect(quiet, rounded, isNan));
   }
 };
