@@ -29,6 +29,9 @@ build_cmake() { npx cmake-js compile -O build-cmake >/tmp/rope-simd-cmake.log 2>
 stage vitest-native vitest_with ROPE_SIMD_BACKEND=native
 stage vitest-js vitest_with ROPE_SIMD_BACKEND=js
 stage vitest-wasm vitest_with ROPE_SIMD_BACKEND=wasm
+# The wasm engine (docs/wasm.md) in Deno and Bun, and bundled for a page in headless Chromium.
+stage wasm-runtimes bash -c 'npm run build:ts >/dev/null && scripts/test-wasm-runtimes.sh'
+stage browser-wasm bash -c '{ [ -f dist/browser.js ] || npm run build:ts >/dev/null; } && node scripts/test-browser.mjs'
 # 2. Both build systems, the whole suite against each freshly built addon.
 stage build-node-gyp build_gyp
 stage vitest-node-gyp vitest_with ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON="$PWD/build/Release/rope_simd.node"

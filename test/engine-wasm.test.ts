@@ -66,7 +66,7 @@ describe('wasm engine', () => {
     expect(w.q).not.toEqual(make(dtype, w.q.length, 1)); // it did rotate
   });
 
-  it('partial rotary and a token stride with gaps: only rotated elements are written, other bits kept (NaN payloads too)', () => {
+  it('partial rotary and a token stride with gaps: rotated elements match JS, all others keep their bits (NaN payloads too)', () => {
     const headDim = 16, rotaryDim = 8, heads = 3, tokens = 700, stride = heads * headDim + 5;
     const data = make('f32', tokens * stride, 3);
     const bits = f32bits(data);
