@@ -39,7 +39,7 @@ using RowsKernel = void (*)(void* row0, int64_t strideBytes, int64_t count, cons
                             const float* sin, int64_t half);
 
 struct KernelTable {
-  const char* isa;  // "avx512" | "avx2" | "neon" | "scalar" | "wasm-simd128"
+  const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
   RowKernel rotate[kStyleCount][kDTypeCount];
   CosSinRow cosSin;
   ScaleKernel scale[kDTypeCount];
@@ -51,6 +51,5 @@ const KernelTable& scalarKernels();
 const KernelTable& avx2Kernels();
 const KernelTable& avx512Kernels();
 const KernelTable& neonKernels();
-const KernelTable& wasmSimd128Kernels();  // only in the wasm module (native/wasm/)
 
 }  // namespace rope

@@ -172,6 +172,7 @@ constexpr KernelTable kWasm = ROPE_KERNEL_TABLE("wasm-simd128", WasmSimd, F32Io,
 
 }  // namespace
 
+const KernelTable& wasmSimd128Kernels();  // declared where used: native/wasm/entry.cc
 const KernelTable& wasmSimd128Kernels() { return kWasm; }
 
 }  // namespace rope
@@ -179,6 +180,7 @@ const KernelTable& wasmSimd128Kernels() { return kWasm; }
 #else  // not wasm32 with SIMD128: not compiled into this build
 
 namespace rope {
+const KernelTable& wasmSimd128Kernels();
 const KernelTable& wasmSimd128Kernels() {
   static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
   return t;

@@ -18,6 +18,10 @@
 #define ROPE_EXPORT(name) extern "C" __attribute__((export_name(#name)))
 
 namespace rope {
+
+// native/kernels/wasm_simd128.cc (only this module has it: the addon's dispatch never sees it).
+const KernelTable& wasmSimd128Kernels();
+
 namespace {
 
 // desc: doubles, lib/abi.ts's first DESC_LEN (20) slots, then where the data sits in memory.
