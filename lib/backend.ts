@@ -113,7 +113,7 @@ export const backendInfo: BackendInfo = nativeAddon
 /** The fallback warning's text, or null when none is due (exported for tests). */
 export function fallbackWarning(info: BackendInfo, backendEnv: string | undefined): string | null {
   if (info.backend === 'native' || (backendEnv !== undefined && backendEnv !== '')) return null;
-  const engine = info.backend === 'wasm' ? 'the WebAssembly engine (wasm-simd128, ~2-4x slower than native)' : 'the JavaScript engine (4-40x slower than native)';
+  const engine = info.backend === 'wasm' ? 'the WebAssembly engine (wasm-simd128, 3-10x slower than native)' : 'the JavaScript engine (4-40x slower than native)';
   return (
     `rope-simd is running ${engine} because the native addon did not load: ${info.reason}. ` +
     'Install a C++ toolchain and run `npm rebuild rope-simd` to build it, or set ROPE_SIMD_BACKEND=' +

@@ -68,7 +68,7 @@ describe('wasm engine', () => {
 
   it('partial rotary and a token stride with gaps: rotated elements match JS, all others keep their bits (NaN payloads too)', () => {
     const headDim = 16, rotaryDim = 8, heads = 3, tokens = 700, stride = heads * headDim + 5;
-    const data = make('f32', tokens * stride, 3);
+    const data = make('f32', tokens * stride, 3) as Float32Array;
     const bits = f32bits(data);
     // Signalling NaNs with payloads in every element no row rotates.
     for (let t = 0; t < tokens; t++)
@@ -92,7 +92,7 @@ describe('wasm engine', () => {
 
   it("'bhsd' layout (not token-major: one piece per call), batch 3", () => {
     const headDim = 64, heads = 4, tokens = 50, batch = 3;
-    const js = make('bf16', batch * heads * tokens * headDim, 4);
+    const js = make('bf16', batch * heads * tokens * headDim, 4) as Uint16Array;
     const w = js.slice();
     const opts = { heads, batch, layout: 'bhsd', positions: 1000, dtype: 'bf16' } as const;
     createRope({ headDim }, 'js').apply(js, opts);
@@ -107,7 +107,7 @@ describe('wasm engine', () => {
     for (const tokens of [3, 40000, 5]) {
       for (const rope of ropes) {
         const style = rope.style;
-        const a = make('f32', tokens * 2 * 64, tokens);
+        const a = make('f32', tokens * 2 * 64, tokens) as Float32Array;
         const b = a.slice();
         rope.apply(a, { heads: 2, positions: 17 });
         createRope({ headDim: 64, style }, 'js').apply(b, { heads: 2, positions: 17 });
@@ -119,7 +119,7 @@ describe('wasm engine', () => {
 
   it('the inverse undoes the rotation (round trip within float32 rounding)', () => {
     const rope = createRope({ headDim: 32 }, 'wasm');
-    const x = make('f32', 300 * 4 * 32, 5);
+    const x = make('f32', 300 * 4 * 32, 5) as Float32Array;
     const orig = x.slice();
     rope.apply(x, { heads: 4, positions: 123456 });
     rope.apply(x, { heads: 4, positions: 123456, inverse: true });
