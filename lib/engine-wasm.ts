@@ -128,12 +128,22 @@ function span(t: TensorPlan, b: number, nb: number, t0: number, tc: number, rota
   return { lo: t.offset + b * t.batchStride + t0 * t.tokenStride, n, dense: n === nb * tc * t.heads * rotaryDim };
 }
 
+// The built-ins, taken once: a user's typed-array subclass (a species constructor, an own `set`)
+// runs no code during a call.
+const typedSet = Object.getPrototypeOf(Uint8Array.prototype).set as (this: ArrayLike<number>, src: ArrayLike<number>, at: number) => void;
+// Elements [lo, lo + n) of t.data, as a plain view.
+function plainView(t: TensorPlan, lo: number, n: number): Float32Array | Uint16Array {
+  const d = t.data;
+  const at = d.byteOffset + lo * d.BYTES_PER_ELEMENT;
+  return d.BYTES_PER_ELEMENT === 4 ? new Float32Array(d.buffer, at, n) : new Uint16Array(d.buffer, at, n);
+}
+
 function memoryOf(t: TensorPlan): Float32Array | Uint16Array {
-  return t.data instanceof Float32Array ? f32 : u16;
+  return t.data.BYTES_PER_ELEMENT === 4 ? f32 : u16;
 }
 
 function copyIn(t: TensorPlan, s: Span, at: number): void {
-  memoryOf(t).set(t.data.subarray(s.lo, s.lo + s.n), at / t.data.BYTES_PER_ELEMENT);
+  typedSet.call(memoryOf(t), plainView(t, s.lo, s.n), at / t.data.BYTES_PER_ELEMENT);
 }
 
 // Only the rotated rows go back (never the elements between them: another view, or another thread
@@ -141,12 +151,12 @@ function copyIn(t: TensorPlan, s: Span, at: number): void {
 function copyOut(t: TensorPlan, s: Span, at: number, nb: number, tc: number, rotaryDim: number): void {
   const base = at / t.data.BYTES_PER_ELEMENT;
   if (s.dense) {
-    t.data.set(memoryOf(t).subarray(base, base + s.n), s.lo);
+    typedSet.call(plainView(t, s.lo, s.n), memoryOf(t).subarray(base, base + s.n), 0);
     return;
   }
   // Bits, not numbers: a float32 NaN read into JS may come back with other bits.
-  const f = t.data instanceof Float32Array;
-  const data = f ? new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length) : t.data;
+  const f = t.data.BYTES_PER_ELEMENT === 4;
+  const data = f ? new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length) : new Uint16Array(t.data.buffer, t.data.byteOffset, t.data.length);
   const mem = f ? i32 : u16;
   for (let b = 0; b < nb; b++) {
     for (let tk = 0; tk < tc; tk++) {
@@ -228,10 +238,13 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
       packed[D_INVFREQ_PTR] = invFreqAt;
       packed[0] = nb;
       if (plan.invFreq !== lastInvFreq) {
-        f64.set(plan.invFreq, invFreqAt / 8);
+        typedSet.call(f64, plan.invFreq, invFreqAt / 8);
         lastInvFreq = plan.invFreq;
       }
-      if (plan.positions !== null) i32.set(plan.positions.subarray(0, posCount), posAt / 4);
+      if (plan.positions !== null) {
+        const p = plan.positions;
+        typedSet.call(i32, new Int32Array(p.buffer, p.byteOffset, posCount), posAt / 4);
+      }
       for (let b = 0; b < batch; b += nb) {
         for (let t0 = 0; t0 < tokens; t0 += tc) {
           const n = Math.min(tc, tokens - t0);
