@@ -17,6 +17,8 @@ export default defineConfig([
     platform: 'node',
     sourcemap: false,
     external: ['node-gyp-build'],
+    // Classes keep their names (esbuild would rename Rope to _Rope: `Rope()` without new said so).
+    keepNames: true,
   },
   // The browser entry (package.json exports "browser"): lib/browser.ts with backend-browser.ts in
   // place of backend.ts, so the bundle imports no Node built-in; the wasm module is inline.
@@ -28,6 +30,7 @@ export default defineConfig([
     target: 'es2022',
     platform: 'browser',
     sourcemap: false,
+    keepNames: true,
     esbuildPlugins: [
       {
         name: 'browser-backend',

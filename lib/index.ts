@@ -2,6 +2,7 @@
 export { Rope } from './rope.js';
 export { backendInfo } from './backend.js';
 export type { GgufRopeTensors } from './models/gguf.js';
+export type { GGUFMetadata, HFConfig, HFRopeParameters } from './models/config-types.js';
 export type {
   ApplyOptions,
   ApplyOptions16,
@@ -15,10 +16,12 @@ export type {
   ApplyQKOptionsF32,
   BackendInfo,
   DTypeName,
+  DTypeOption,
   Float16ArrayLike,
   Layout,
   Positions,
   RopeOptions,
+  RopeArray,
   RopeStyle,
   ScalingOptions,
   Threads,

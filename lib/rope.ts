@@ -1,8 +1,10 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
 import { nativeAddon, backendInfo, wasmDefault } from './backend.js';
+import type { GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
+import { ropeLayersFromGGUF } from './models/gguf-layers.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';
@@ -12,17 +14,11 @@ import {
   STYLE_HALF,
   STYLE_INTERLEAVED,
   type ApplyOptions,
-  type ApplyOptions16,
-  type ApplyOptionsF16Array,
-  type ApplyOptionsF32,
   type ApplyQKOptions,
-  type ApplyQKOptions16,
-  type ApplyQKOptionsF16Array,
-  type ApplyQKOptionsF32,
   type CallPlan,
   type Engine,
-  type Float16ArrayLike,
   type Positions,
+  type RopeArray,
   type RopeGeometry,
   type RopeOptions,
   type RopeStyle,
@@ -31,7 +27,6 @@ import {
 import { checkPositiveInt, describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
 type AsyncEngine = Engine & { applyAsync?(plan: CallPlan): Promise<void> };
-type RopeArray = Float32Array | Uint16Array | Float16ArrayLike;
 
 /** rotaryDim/2 is capped so the native walk's per-token scratch stays small (native/rope.h). */
 const MAX_ROTARY_DIM = 8192;
@@ -59,6 +54,9 @@ export class Rope {
   readonly #plan: CallPlan;
   readonly #k: TensorPlan;
   readonly #style: RopeStyle;
+  readonly #base: number;
+  readonly #scalingType: string;
+  readonly #engineName: 'native' | 'wasm' | 'js';
   // The native binding proves q/k disjointness itself (validate.ts planApplyQK).
   readonly #engineChecksOverlap: boolean;
   // #plan and #k are in use by a call: user code inside it (an options getter, a Proxy of
@@ -104,17 +102,36 @@ export class Rope {
       this.#engine = createJsEngine(this.#geometry);
     }
     this.#engineChecksOverlap = which === 'native';
+    this.#engineName = which;
+    this.#base = base;
+    this.#scalingType = options.scaling?.type ?? 'default';
   }
 
   /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling, head_dim, ...). */
-  static fromConfig(config: object): Rope {
-    return new Rope(ropeOptionsFromConfig(config));
+  static fromConfig(config: HFConfig): Rope {
+    return construct(ropeOptionsFromConfig(config));
   }
 
   /** A Rope for GGUF metadata (llama.cpp key names, e.g. 'llama.rope.freq_base'); tensors: the
    * rope_freqs / rope_factors_* tensors llama.cpp keeps Llama 3.1 and LongRoPE scaling in. */
-  static fromGGUF(metadata: object, tensors?: GgufRopeTensors): Rope {
-    return new Rope(ropeOptionsFromGGUF(metadata, tensors));
+  static fromGGUF(metadata: GGUFMetadata, tensors?: GgufRopeTensors): Rope {
+    return construct(ropeOptionsFromGGUF(metadata, tensors));
+  }
+
+  /**
+   * One entry per block ({arch}.block_count) of a GGUF model: the Rope llama.cpp rotates that
+   * layer with, or null where it applies none (NoPE layers, layers without attention). Layers with
+   * the same settings share one Rope. Sliding-window layers follow the keys llama.cpp reads for
+   * the architecture (attention.sliding_window_pattern, rope.freq_base_swa, rope.dimension_count_swa).
+   */
+  static layersFromGGUF(metadata: GGUFMetadata, tensors?: GgufRopeTensors): (Rope | null)[] {
+    const made = new Map<object, Rope>();
+    return ropeLayersFromGGUF(metadata, tensors).map((o) => {
+      if (o === null) return null;
+      let r = made.get(o);
+      if (r === undefined) made.set(o, (r = construct(o)));
+      return r;
+    });
   }
 
   get headDim(): number {
@@ -122,6 +139,18 @@ export class Rope {
   }
   get rotaryDim(): number {
     return this.#geometry.rotaryDim;
+  }
+  /** Which engine this Rope runs on (backendInfo says why). */
+  get engine(): 'native' | 'wasm' | 'js' {
+    return this.#engineName;
+  }
+  /** The scaling the frequencies came from ('default' without one; rope_type in transformers). */
+  get scalingType(): string {
+    return this.#scalingType;
+  }
+  /** rope_theta. */
+  get base(): number {
+    return this.#base;
   }
   get style(): RopeStyle {
     return this.#style;
@@ -135,11 +164,8 @@ export class Rope {
     return this.#scaling.base.attentionScaling;
   }
 
-  /** Rotates x in place. Returns nothing. */
-  apply(x: Float32Array, opts: ApplyOptionsF32): void;
-  apply(x: Uint16Array, opts: ApplyOptions16): void;
-  apply(x: Float16ArrayLike, opts: ApplyOptionsF16Array): void;
-  apply(x: RopeArray, opts: ApplyOptions): void {
+  /** Rotates x in place. Returns nothing; a refused call throws and leaves x unchanged. */
+  apply<A extends RopeArray>(x: A, opts: ApplyOptions<A>): void {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
@@ -150,10 +176,7 @@ export class Rope {
   }
 
   /** Rotates q and k in place in one call (each token's cos/sin computed once for both). */
-  applyQK(q: Float32Array, k: Float32Array, opts: ApplyQKOptionsF32): void;
-  applyQK(q: Uint16Array, k: Uint16Array, opts: ApplyQKOptions16): void;
-  applyQK(q: Float16ArrayLike, k: Float16ArrayLike, opts: ApplyQKOptionsF16Array): void;
-  applyQK(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): void {
+  applyQK<A extends RopeArray>(q: A, k: A, opts: ApplyQKOptions<A>): void {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
@@ -164,10 +187,7 @@ export class Rope {
   }
 
   /** apply off the event loop where the engine can (native); a bad call rejects. */
-  applyAsync(x: Float32Array, opts: ApplyOptionsF32): Promise<void>;
-  applyAsync(x: Uint16Array, opts: ApplyOptions16): Promise<void>;
-  applyAsync(x: Float16ArrayLike, opts: ApplyOptionsF16Array): Promise<void>;
-  applyAsync(x: RopeArray, opts: ApplyOptions): Promise<void> {
+  applyAsync<A extends RopeArray>(x: A, opts: ApplyOptions<A>): Promise<void> {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
@@ -179,10 +199,7 @@ export class Rope {
     }
   }
 
-  applyQKAsync(q: Float32Array, k: Float32Array, opts: ApplyQKOptionsF32): Promise<void>;
-  applyQKAsync(q: Uint16Array, k: Uint16Array, opts: ApplyQKOptions16): Promise<void>;
-  applyQKAsync(q: Float16ArrayLike, k: Float16ArrayLike, opts: ApplyQKOptionsF16Array): Promise<void>;
-  applyQKAsync(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): Promise<void> {
+  applyQKAsync<A extends RopeArray>(q: A, k: A, opts: ApplyQKOptions<A>): Promise<void> {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
@@ -241,6 +258,28 @@ export class Rope {
     if (plan === this.#plan) this.#busy = false;
   }
 }
+
+// Inside the class body a `new Rope` makes the bundler rename the class (errors then said
+// "_Rope"): statics construct through this instead.
+function construct(options: RopeOptions): Rope {
+  return new Rope(options);
+}
+
+// console.log(rope), util.inspect: the class and its settings rather than an empty `Rope {}`.
+Object.defineProperty(Rope.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+  value(this: Rope, depth: number, options: object, inspect?: (v: unknown, o: object) => string): string {
+    const settings = {
+      headDim: this.headDim,
+      rotaryDim: this.rotaryDim,
+      style: this.style,
+      base: this.base,
+      scaling: this.scalingType,
+      attentionScaling: this.attentionScaling,
+      engine: this.engine,
+    };
+    return `Rope ${inspect ? inspect(settings, options) : JSON.stringify(settings)}`;
+  },
+});
 
 /** A Rope on a forced engine (parity tests, the benchmark). Throws if that engine is unavailable. */
 export function createRope(options: RopeOptions, engine: 'js' | 'native' | 'wasm'): Rope {

@@ -10,7 +10,7 @@
 # Usage: scripts/test-package.sh [--keep]   (about 40 s, most of it npm pack running tsup)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/rope-simd-package-test.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/rope-simd-package-test.XXXXXX")
 [ "${1:-}" = --keep ] && echo "test-package: keeping $work" || trap 'rm -rf "$work"' EXIT
 say() { echo "test-package: $*"; }
 die() { echo "test-package: FAILED: $*" >&2; exit 1; }
