@@ -1,6 +1,6 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
-import { nativeAddon, backendInfo } from './backend.js';
+import { nativeAddon, backendInfo, wasmDefault } from './backend.js';
 import type { GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
@@ -8,6 +8,7 @@ import { ropeLayersFromGGUF } from './models/gguf-layers.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';
+import { createWasmEngine } from './engine-wasm.js';
 import { pairSections, resolveScaling, type ResolvedScaling } from './scaling.js';
 import {
   DTYPE_BF16,
@@ -54,7 +55,7 @@ function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
 }
 
 // createRope() sets this for the duration of one constructor call.
-let forcedEngine: 'js' | 'native' | null = null;
+let forcedEngine: 'js' | 'native' | 'wasm' | null = null;
 
 function checkNumber(name: string, v: unknown): number {
   if (v === undefined) throw new TypeError(`${name} is required: the size of one attention head, an even number (e.g. 128)`);
@@ -78,7 +79,7 @@ export class Rope {
   readonly #style: RopeStyle;
   readonly #base: number;
   readonly #scalingType: string;
-  readonly #engineName: 'native' | 'js';
+  readonly #engineName: 'native' | 'wasm' | 'js';
   // The native binding proves q/k disjointness itself (validate.ts planApplyQK).
   readonly #engineChecksOverlap: boolean;
   // #plan and #k are in use by a call: user code inside it (an options getter, a Proxy of
@@ -119,10 +120,12 @@ export class Rope {
     this.#plan = newCallPlan(freq.invFreq);
     this.#plan.attentionScaling = freq.attentionScaling;
     this.#k = newTensorPlan();
-    const which = forcedEngine ?? (nativeAddon ? 'native' : 'js');
+    const which = forcedEngine ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
     if (which === 'native') {
       if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
       this.#engine = createNativeEngine(nativeAddon, this.#geometry);
+    } else if (which === 'wasm') {
+      this.#engine = createWasmEngine(this.#geometry);
     } else {
       this.#engine = createJsEngine(this.#geometry);
     }
@@ -167,7 +170,7 @@ export class Rope {
     return this.#geometry.rotaryDim;
   }
   /** Which engine this Rope runs on (backendInfo says why). */
-  get engine(): 'native' | 'js' {
+  get engine(): 'native' | 'wasm' | 'js' {
     return this.#engineName;
   }
   /** The scaling the frequencies came from ('default' without one; rope_type in transformers). */
@@ -374,9 +377,11 @@ Object.defineProperty(Rope.prototype, Symbol.for('nodejs.util.inspect.custom'), 
   },
 });
 
-/** A Rope on a forced engine (parity tests, the benchmark). Throws if native is unavailable. */
-export function createRope(options: RopeOptions, engine: 'js' | 'native'): Rope {
-  if (engine !== 'js' && engine !== 'native') throw new TypeError(`engine must be 'js' or 'native', got ${describe(engine)}`);
+/** A Rope on a forced engine (parity tests, the benchmark). Throws if that engine is unavailable. */
+export function createRope(options: RopeOptions, engine: 'js' | 'native' | 'wasm'): Rope {
+  if (engine !== 'js' && engine !== 'native' && engine !== 'wasm') {
+    throw new TypeError(`engine must be 'js', 'native' or 'wasm', got ${describe(engine)}`);
+  }
   forcedEngine = engine;
   try {
     return new Rope(options);

@@ -130,8 +130,8 @@ export type ApplyQKOptions16 = ApplyQKOptions<Uint16Array>;
 export type ApplyQKOptionsF16Array = ApplyQKOptionsBase & { dtype?: 'f16' };
 
 export interface BackendInfo {
-  backend: 'native' | 'js';
-  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
+  backend: 'native' | 'wasm' | 'js';
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'wasm-simd128' | 'js';
   reason?: string;
 }
 

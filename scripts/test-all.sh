@@ -35,6 +35,10 @@ stage types node node_modules/typescript/bin/tsc --noEmit -p .
 # 1. The TypeScript suite on the backend `npm install` set up (the prebuild or build/), then on JS.
 stage vitest-native vitest_with ROPE_SIMD_BACKEND=native
 stage vitest-js vitest_with ROPE_SIMD_BACKEND=js
+stage vitest-wasm vitest_with ROPE_SIMD_BACKEND=wasm
+# The wasm engine (docs/wasm.md) in Deno and Bun, and bundled for a page in headless Chromium.
+stage wasm-runtimes bash -c 'npm run build:ts >/dev/null && scripts/test-wasm-runtimes.sh'
+stage browser-wasm bash -c '{ [ -f dist/browser.js ] || npm run build:ts >/dev/null; } && node scripts/test-browser.mjs'
 # 2. Both build systems, the whole suite against each freshly built addon.
 stage build-node-gyp build_gyp
 stage vitest-node-gyp vitest_with ROPE_SIMD_BACKEND=native ROPE_SIMD_ADDON="$PWD/build/Release/rope_simd.node"
@@ -51,6 +55,7 @@ stage asan bash -c 'scripts/test-asan.sh'
 stage prebuilds-fresh node scripts/check-prebuilds.mjs
 stage prebuild-binaries bash -c 'source scripts/lib-need.sh && need objdump && node scripts/check-prebuilds.mjs --binaries'
 stage win32-prebuild bash -c 'source scripts/lib-need.sh && need wine && scripts/test-win32-prebuild.sh'
+stage wasm-fresh bash scripts/build-wasm.sh --check
 stage arm64-prebuild bash -c 'source scripts/lib-need.sh && need qemu-aarch64 && scripts/test-arm64-prebuild.sh'
 stage package bash scripts/test-package.sh
 

@@ -4,7 +4,7 @@
 #   1. install the tarball: the prebuild is used, ESM and CJS imports say native, and a rotation
 #      agrees with the JS engine (scripts/smoke-rotate.cjs);
 #   2. install it again with prebuilds/ removed from the tarball: the install still succeeds, the
-#      backend is js, and backendInfo.reason says there was no prebuild and no compiler.
+#      backend is wasm, and backendInfo.reason says there was no prebuild and no compiler.
 # No network: npm --offline (cache only: node-gyp-build and node-addon-api, the dependencies, come from the npm cache
 # that the repo's own npm install filled) and every proxy pointed at a closed port.
 # Usage: scripts/test-package.sh [--keep]   (about 40 s, most of it npm pack running tsup)
@@ -103,12 +103,13 @@ say "without prebuilds, install notice: ${notice:-<none>}"
 [ -n "$notice" ] || { cat "$p2/install.log"; die 'the install printed no notice'; }
 for how in esm cjs; do
   info=$(${how}_info "$p2")
-  [ "$(field "$info" backend)" = js ] || die "$how import: backendInfo $info, expected js"
+  # No addon: the wasm engine (inline in dist/, so it survives prebuilds/ being absent).
+  [ "$(field "$info" backend)" = wasm ] || die "$how import: backendInfo $info, expected wasm"
   reason=$(field "$info" reason)
   grep -qi 'no prebuild' <<<"$reason" || die "$how import: reason '$reason' does not say there is no prebuild"
   grep -qi 'compiler' <<<"$reason" || die "$how import: reason '$reason' does not say there is no compiler"
   say "without prebuilds, $how import: backendInfo $info"
 done
 sandbox "$p2" node smoke-rotate.cjs run > "$work/fallback.json"
-node "$p1/smoke-rotate.cjs" compare "$work/native.json" "$work/fallback.json" || die 'the fallback JS engine disagrees with native'
+node "$p1/smoke-rotate.cjs" compare "$work/native.json" "$work/fallback.json" || die 'the fallback wasm engine disagrees with native'
 say ok

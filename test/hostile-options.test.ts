@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Rope } from '../lib/index.js';
 import { createRope, nativeAddon } from '../lib/internal.js';
 
-const ENGINES: ('js' | 'native')[] = nativeAddon ? ['js', 'native'] : ['js'];
+const ENGINES: ('js' | 'native' | 'wasm')[] = nativeAddon ? ['js', 'wasm', 'native'] : ['js', 'wasm'];
 const R = RangeError;
 const TE = TypeError;
 type Kind = typeof TypeError | typeof RangeError;
