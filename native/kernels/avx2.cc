@@ -54,6 +54,63 @@ struct Avx2 {
     return _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(swapped, s));
   }
 
+  // Exact-product rotation (loops.h): each half of the vector as 4 doubles.
+  static __m256d lo(V v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+  static __m256d hi(V v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+  static V join(__m128 a, __m128 b) { return _mm256_insertf128_ps(_mm256_castps128_ps256(a), b, 1); }
+  // 64-bit lane masks -> 32-bit lane masks.
+  static __m128i mask32(__m256d m) {
+    __m256 f = _mm256_castpd_ps(m);
+    return _mm_castps_si128(_mm_shuffle_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1),
+                                           _MM_SHUFFLE(2, 0, 2, 0)));
+  }
+  // To f32: nearest, or to odd (no rounding-mode operand on AVX2: round to nearest, step back
+  // toward zero where that went away from it, set the lsb where inexact).
+  template <bool Odd>
+  static __m128 narrow(__m256d r) {
+    __m128 f = _mm256_cvtpd_ps(r);
+    if (!Odd) return f;
+    __m256d back = _mm256_cvtps_pd(f);
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d away = _mm256_cmp_pd(_mm256_andnot_pd(sign, back), _mm256_andnot_pd(sign, r), _CMP_GT_OQ);
+    __m256d inexact = _mm256_cmp_pd(back, r, _CMP_NEQ_OQ);
+    __m128i bits = _mm_add_epi32(_mm_castps_si128(f), mask32(away));  // -1: one step toward zero
+    bits = _mm_or_si128(bits, _mm_and_si128(mask32(inexact), _mm_set1_epi32(1)));
+    return _mm_castsi128_ps(bits);
+  }
+  template <bool Odd>
+  static void rotHalfExact(V& x, V& y, V c, V s) {
+    __m256d xl = lo(x), xh = hi(x), yl = lo(y), yh = hi(y);
+    __m256d cl = lo(c), ch = hi(c), sl = lo(s), sh = hi(s);
+    x = join(narrow<Odd>(_mm256_fmsub_pd(xl, cl, _mm256_mul_pd(yl, sl))),
+             narrow<Odd>(_mm256_fmsub_pd(xh, ch, _mm256_mul_pd(yh, sh))));
+    y = join(narrow<Odd>(_mm256_fmadd_pd(yl, cl, _mm256_mul_pd(xl, sl))),
+             narrow<Odd>(_mm256_fmadd_pd(yh, ch, _mm256_mul_pd(xh, sh))));
+  }
+  template <bool Odd>
+  static void rotPairsExact(V& a, V& b, V c, V s) {
+    const __m256i lo8 = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256i hi8 = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    a = pairExact<Odd>(a, _mm256_permutevar8x32_ps(c, lo8), _mm256_permutevar8x32_ps(s, lo8));
+    b = pairExact<Odd>(b, _mm256_permutevar8x32_ps(c, hi8), _mm256_permutevar8x32_ps(s, hi8));
+  }
+  template <bool Odd>
+  static V pairExact(V v, V c, V s) {
+    __m256d vl = lo(v), vh = hi(v);
+    __m256d rl = _mm256_fmaddsub_pd(vl, lo(c), _mm256_mul_pd(_mm256_permute_pd(vl, 0x5), lo(s)));
+    __m256d rh = _mm256_fmaddsub_pd(vh, hi(c), _mm256_mul_pd(_mm256_permute_pd(vh, 0x5), hi(s)));
+    return join(narrow<Odd>(rl), narrow<Odd>(rh));
+  }
+  static bool anyZero(V a, V b) {
+    V z = _mm256_setzero_ps();
+    return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, z, _CMP_EQ_OQ), _mm256_cmp_ps(b, z, _CMP_EQ_OQ))) != 0;
+  }
+  static bool anyNonZero(V a, V b) {
+    V z = _mm256_setzero_ps();
+    return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, z, _CMP_NEQ_UQ), _mm256_cmp_ps(b, z, _CMP_NEQ_UQ))) != 0;
+  }
+  static V whereZero(V r, V e) { return _mm256_blendv_ps(r, e, _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_EQ_OQ)); }
+
   struct D {
     using V = __m256d;
     using M = __m256d;

@@ -1,6 +1,7 @@
 // Portable kernels: one pair per step. The rotation is computed in double (x*c and y*s are exact
-// there), so this is also the most accurate kernel and the reference the SIMD ones are tested
-// against; cos/sin run the same sincos.h arithmetic as the vector kernels.
+// there), rounded once to f32 (f32 data) or to odd f32 and then once to f16/bf16: exactly what the
+// JS engine computes, and the reference the SIMD ones are tested against; cos/sin run the same
+// sincos.h arithmetic as the vector kernels.
 #include <cmath>
 #include <cstdint>
 
@@ -26,6 +27,19 @@ struct ScalarIsa {
     y = float(yd * c + xd * s);
   }
   static void rotPairs(V& a, V& b, V c, V s) { rotHalf(a, b, c, s); }  // one pair: (a, b)
+  template <bool Odd>
+  static void rotHalfExact(V& x, V& y, V c, V s) {
+    double xd = x, yd = y;
+    double rx = xd * c - yd * s, ry = yd * c + xd * s;
+    x = Odd ? toOddF32(rx) : float(rx);
+    y = Odd ? toOddF32(ry) : float(ry);
+  }
+  template <bool Odd>
+  static void rotPairsExact(V& a, V& b, V c, V s) { rotHalfExact<Odd>(a, b, c, s); }
+  // rotHalf is already the double computation: nothing to redo.
+  static bool anyZero(V, V) { return false; }
+  static bool anyNonZero(V, V) { return false; }
+  static V whereZero(V r, V) { return r; }
 
   struct D {
     using V = double;
