@@ -66,10 +66,19 @@ struct Avx2 {
   }
   // To f32: nearest, or to odd (no rounding-mode operand on AVX2: round to nearest, step back
   // toward zero where that went away from it, set the lsb where inexact).
-  template <bool Odd>
+  template <int N>
   static __m128 narrow(__m256d r) {
+    if (N == loops::kOddNormal) {
+      // Cut the double to f32's 24 significant bits, setting the lowest kept bit if anything was
+      // cut: then exact in f32 from 2^-126 up (half the instructions of the general case below).
+      const __m256i cut = _mm256_set1_epi64x(0x1FFFFFFF);
+      __m256i b = _mm256_castpd_si256(r);
+      __m256i exact = _mm256_cmpeq_epi64(_mm256_and_si256(b, cut), _mm256_setzero_si256());
+      __m256i sticky = _mm256_andnot_si256(exact, _mm256_set1_epi64x(0x20000000));
+      return _mm256_cvtpd_ps(_mm256_castsi256_pd(_mm256_or_si256(_mm256_andnot_si256(cut, b), sticky)));
+    }
     __m128 f = _mm256_cvtpd_ps(r);
-    if (!Odd) return f;
+    if (N == loops::kNearest) return f;
     __m256d back = _mm256_cvtps_pd(f);
     const __m256d sign = _mm256_set1_pd(-0.0);
     __m256d away = _mm256_cmp_pd(_mm256_andnot_pd(sign, back), _mm256_andnot_pd(sign, r), _CMP_GT_OQ);
@@ -78,28 +87,28 @@ struct Avx2 {
     bits = _mm_or_si128(bits, _mm_and_si128(mask32(inexact), _mm_set1_epi32(1)));
     return _mm_castsi128_ps(bits);
   }
-  template <bool Odd>
+  template <int N>
   static void rotHalfExact(V& x, V& y, V c, V s) {
     __m256d xl = lo(x), xh = hi(x), yl = lo(y), yh = hi(y);
     __m256d cl = lo(c), ch = hi(c), sl = lo(s), sh = hi(s);
-    x = join(narrow<Odd>(_mm256_fmsub_pd(xl, cl, _mm256_mul_pd(yl, sl))),
-             narrow<Odd>(_mm256_fmsub_pd(xh, ch, _mm256_mul_pd(yh, sh))));
-    y = join(narrow<Odd>(_mm256_fmadd_pd(yl, cl, _mm256_mul_pd(xl, sl))),
-             narrow<Odd>(_mm256_fmadd_pd(yh, ch, _mm256_mul_pd(xh, sh))));
+    x = join(narrow<N>(_mm256_fmsub_pd(xl, cl, _mm256_mul_pd(yl, sl))),
+             narrow<N>(_mm256_fmsub_pd(xh, ch, _mm256_mul_pd(yh, sh))));
+    y = join(narrow<N>(_mm256_fmadd_pd(yl, cl, _mm256_mul_pd(xl, sl))),
+             narrow<N>(_mm256_fmadd_pd(yh, ch, _mm256_mul_pd(xh, sh))));
   }
-  template <bool Odd>
+  template <int N>
   static void rotPairsExact(V& a, V& b, V c, V s) {
     const __m256i lo8 = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
     const __m256i hi8 = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
-    a = pairExact<Odd>(a, _mm256_permutevar8x32_ps(c, lo8), _mm256_permutevar8x32_ps(s, lo8));
-    b = pairExact<Odd>(b, _mm256_permutevar8x32_ps(c, hi8), _mm256_permutevar8x32_ps(s, hi8));
+    a = pairExact<N>(a, _mm256_permutevar8x32_ps(c, lo8), _mm256_permutevar8x32_ps(s, lo8));
+    b = pairExact<N>(b, _mm256_permutevar8x32_ps(c, hi8), _mm256_permutevar8x32_ps(s, hi8));
   }
-  template <bool Odd>
+  template <int N>
   static V pairExact(V v, V c, V s) {
     __m256d vl = lo(v), vh = hi(v);
     __m256d rl = _mm256_fmaddsub_pd(vl, lo(c), _mm256_mul_pd(_mm256_permute_pd(vl, 0x5), lo(s)));
     __m256d rh = _mm256_fmaddsub_pd(vh, hi(c), _mm256_mul_pd(_mm256_permute_pd(vh, 0x5), hi(s)));
-    return join(narrow<Odd>(rl), narrow<Odd>(rh));
+    return join(narrow<N>(rl), narrow<N>(rh));
   }
   static bool anyZero(V a, V b) {
     V z = _mm256_setzero_ps();
@@ -149,6 +158,7 @@ struct F32Base {
 };
 struct F16Base {
   using T = uint16_t;
+  static constexpr bool kTinyIsZero = true;  // loops.h
   static __m256 load(const T* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }

@@ -4,17 +4,22 @@
 //        rotHalf(x, y, c, s):  x' = x*c - y*s, y' = y*c + x*s  (lane j = pair j), f32 FMA
 //        rotPairs(a, b, c, s): the same for kLanes interleaved pairs held in a (pairs 0..L/2-1)
 //                              and b (pairs L/2..L-1)
-//        rotHalfExact<Odd>(x, y, c, s), rotPairsExact<Odd>(a, b, c, s): the same rotation with
-//                              every lane widened to double, where x*c and y*s are exact, one
-//                              rounding to double for the sum (fma or not: the same bits), then
-//                              narrowed to f32 rounded to odd (Odd = true: truncate, set the lsb
-//                              when inexact; NEON fcvtxn) or to nearest (Odd = false)
+//        rotHalfExact<N>(x, y, c, s), rotPairsExact<N>(a, b, c, s) (N: a loops::Narrow): the
+//                              same rotation with every lane widened to double, where x*c and y*s
+//                              are exact, one rounding to double for the sum (fma or not: the
+//                              same bits), then narrowed to f32: kNearest, or kOdd (round to odd:
+//                              truncate, set the lsb when inexact; NEON fcvtxn), or kOddNormal
+//                              (the same wherever |result| >= 2^-126 or it overflows f32; below,
+//                              any f32 of the same sign < 2^-125 will do: an ISA may treat it as
+//                              kOdd)
 //        anyZero(a, b):        some lane of a or b is +-0
 //        anyNonZero(a, b):     some lane of a or b is not +-0 (NaN counts as not zero)
 //        whereZero(r, e):      r with its +-0 lanes replaced by e's
 //        D: the double ops of sincos.h plus kLanes, load, loadN, storeF32, storeF32N
 //   Io (one per dtype): T, load(const T*), store(T*, V), loadN(const T*, n), storeN(T*, V, n)
-//        load widens to f32 exactly; store rounds f32 to T to nearest-even.
+//        load widens to f32 exactly; store rounds f32 to T to nearest-even. Optional:
+//        `static constexpr bool kTinyIsZero = true` for a 16-bit type whose every value below
+//        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal.
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
 //
@@ -71,18 +76,27 @@ inline void inRegister(V& v) {
 #endif
 }
 
+enum Narrow : int { kNearest = 0, kOdd = 1, kOddNormal = 2 };
+
+template <class Io, class = void>
+struct TinyIsZero { static constexpr bool value = false; };
+template <class Io>
+struct TinyIsZero<Io, decltype(void(Io::kTinyIsZero))> { static constexpr bool value = Io::kTinyIsZero; };
+
 // The row op by storage type (see the rounding contract above).
-template <class Isa, class T>
+template <class Isa, class Io>
 struct Op {
   using V = typename Isa::V;
+  using T = typename Io::T;
+  static constexpr int kOddMode = TinyIsZero<Io>::value ? kOddNormal : kOdd;
   static void half(V& x, V& y, V c, V s) {
     if constexpr (sizeof(T) < 4) {
-      Isa::template rotHalfExact<true>(x, y, c, s);
+      Isa::template rotHalfExact<kOddMode>(x, y, c, s);
     } else {
       V x0 = x, y0 = y;
       Isa::rotHalf(x, y, c, s);
       if (ROPE_UNLIKELY(Isa::anyZero(x, y) && Isa::anyNonZero(x0, y0))) {
-        Isa::template rotHalfExact<false>(x0, y0, c, s);
+        Isa::template rotHalfExact<kNearest>(x0, y0, c, s);
         x = Isa::whereZero(x, x0);
         y = Isa::whereZero(y, y0);
       }
@@ -90,12 +104,12 @@ struct Op {
   }
   static void pairs(V& a, V& b, V c, V s) {
     if constexpr (sizeof(T) < 4) {
-      Isa::template rotPairsExact<true>(a, b, c, s);
+      Isa::template rotPairsExact<kOddMode>(a, b, c, s);
     } else {
       V a0 = a, b0 = b;
       Isa::rotPairs(a, b, c, s);
       if (ROPE_UNLIKELY(Isa::anyZero(a, b) && Isa::anyNonZero(a0, b0))) {
-        Isa::template rotPairsExact<false>(a0, b0, c, s);
+        Isa::template rotPairsExact<kNearest>(a0, b0, c, s);
         a = Isa::whereZero(a, a0);
         b = Isa::whereZero(b, b0);
       }
@@ -116,14 +130,14 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       V x = Io::load(row + j), y = Io::load(yRow + j);
       inRegister(x);
       inRegister(y);
-      Op<Isa, T>::half(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Op<Isa, Io>::half(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
       Io::store(row + j, x);
       Io::store(yRow + j, y);
     }
     if (j < half) {
       int64_t n = half - j;
       V x = Io::loadN(row + j, n), y = Io::loadN(yRow + j, n);
-      Op<Isa, T>::half(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
+      Op<Isa, Io>::half(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
       Io::storeN(row + j, x, n);
       Io::storeN(yRow + j, y, n);
     }
@@ -134,7 +148,7 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       V a = Io::load(p), b = Io::load(p + L);
       inRegister(a);
       inRegister(b);
-      Op<Isa, T>::pairs(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Op<Isa, Io>::pairs(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
       Io::store(p, a);
       Io::store(p + L, b);
     }
@@ -145,7 +159,7 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       T* p = row + 2 * j;
       V a = Io::loadN(p, na);
       V b = nb > 0 ? Io::loadN(p + L, nb) : Isa::zero();
-      Op<Isa, T>::pairs(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
+      Op<Isa, Io>::pairs(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
       Io::storeN(p, a, na);
       if (nb > 0) Io::storeN(p + L, b, nb);
     }
@@ -175,7 +189,7 @@ void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const floa
         V x = Io::load(row + i * L), y = Io::load(yRow + i * L);
         inRegister(x);
         inRegister(y);
-        Op<Isa, T>::half(x, y, c[i], s[i]);
+        Op<Isa, Io>::half(x, y, c[i], s[i]);
         Io::store(row + i * L, x);
         Io::store(yRow + i * L, y);
       }
@@ -185,7 +199,7 @@ void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const floa
         V a = Io::load(p), b = Io::load(p + L);
         inRegister(a);
         inRegister(b);
-        Op<Isa, T>::pairs(a, b, c[i], s[i]);
+        Op<Isa, Io>::pairs(a, b, c[i], s[i]);
         Io::store(p, a);
         Io::store(p + L, b);
       }

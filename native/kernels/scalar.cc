@@ -27,15 +27,15 @@ struct ScalarIsa {
     y = float(yd * c + xd * s);
   }
   static void rotPairs(V& a, V& b, V c, V s) { rotHalf(a, b, c, s); }  // one pair: (a, b)
-  template <bool Odd>
+  template <int N>
   static void rotHalfExact(V& x, V& y, V c, V s) {
     double xd = x, yd = y;
     double rx = xd * c - yd * s, ry = yd * c + xd * s;
-    x = Odd ? toOddF32(rx) : float(rx);
-    y = Odd ? toOddF32(ry) : float(ry);
+    x = N != loops::kNearest ? toOddF32(rx) : float(rx);
+    y = N != loops::kNearest ? toOddF32(ry) : float(ry);
   }
-  template <bool Odd>
-  static void rotPairsExact(V& a, V& b, V c, V s) { rotHalfExact<Odd>(a, b, c, s); }
+  template <int N>
+  static void rotPairsExact(V& a, V& b, V c, V s) { rotHalfExact<N>(a, b, c, s); }
   // rotHalf is already the double computation: nothing to redo.
   static bool anyZero(V, V) { return false; }
   static bool anyNonZero(V, V) { return false; }
@@ -78,6 +78,7 @@ struct F32Io : OneAtATime<F32Io> {
 };
 struct F16Io : OneAtATime<F16Io> {
   using T = uint16_t;
+  static constexpr bool kTinyIsZero = true;  // loops.h
   static float load(const T* p) { return f16ToF32(*p); }
   static void store(T* p, float v) { *p = f32ToF16(v); }
 };
