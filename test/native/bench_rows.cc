@@ -1,11 +1,11 @@
 // Microbenchmark of the row kernels (not a test): ns per element of rotateRows for each ISA, dtype
 // and style, in two regimes: decode (32 heads x headDim 128, one token, L1-resident, repeated) and
-// prefill (64 MiB of rows, memory-bound). Median of `reps` timed runs. Used to measure what correct
+// prefill (64 MiB of rows, memory-bound). Thread CPU time; median and minimum of `reps` runs. Used to measure what correct
 // f16/bf16 rounding costs: build once against the old kernels, once against the new, compare.
 //   g++ -std=c++17 -O2 -o bench_rows test/native/bench_rows.cc native/dispatch.cc native/kernels/*.cc
 //   ./bench_rows [reps]
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -19,9 +19,11 @@
 using namespace rope;
 
 namespace {
+// This thread's CPU time: on a shared machine, time spent descheduled does not count.
 double nowNs() {
-  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch()).count());
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
 }
 }  // namespace
 
@@ -59,7 +61,8 @@ int main(int argc, char** argv) {
             t.push_back((nowNs() - t0) / double(loops * rows * headDim));
           }
           std::sort(t.begin(), t.end());
-          std::printf("%-7s %-5s %-12s %-8s %.4f ns/elem\n", name.c_str(), dn[d], sn[st], regime ? "prefill" : "decode", t[t.size() / 2]);
+          std::printf("%-7s %-5s %-12s %-8s %.4f %.4f ns/elem (median, min)\n", name.c_str(), dn[d], sn[st],
+                      regime ? "prefill" : "decode", t[t.size() / 2], t[0]);
         }
       }
   }
