@@ -23,12 +23,16 @@
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
 //
-// Rounding contract (what the JS engine computes, bit for bit): for c, s the f32 cos/sin row,
+// (Since issue 12: rotHalfExact, rotPairsExact, anyZero, anyNonZero, whereZero are new; an ISA
+// port written against the older contract needs those five, see avx2.cc / neon.cc.)
+//
+// Rounding contract: for c, s the f32 cos/sin row, the JS engine computes
 //   f32:    round32(round64(x*c - y*s))
 //   16-bit: round16(round64(x*c - y*s))   (f16 / bf16, nearest-even, no double rounding)
-// 16-bit types (sizeof(T) < 4) run rotHalfExact<true>: f32 rounded to odd keeps 13+ bits more
-// than f16/bf16 hold, so Io::store's nearest-even rounding then equals rounding the double once.
-// f32 runs the f32 FMA op (within 2 ulp of the row's max |value|) and redoes in double any vector
+// 16-bit types (sizeof(T) < 4) run rotHalfExact<kOdd> (f16: kOddNormal) and are bit for bit that
+// value on every ISA: f32 rounded to odd keeps 13+ bits more than f16/bf16 hold, so Io::store's
+// nearest-even rounding then equals rounding the double once.
+// f32 runs the f32 FMA op (within 2 ulp of the row's max |value|), and redoes in double any vector
 // where a result is +-0 from nonzero inputs: an f32 product can underflow and lose the exact
 // result's sign (IEEE and the JS engine keep it: -0 for a negative value too small for f32).
 #pragma once
