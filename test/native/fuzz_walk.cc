@@ -195,7 +195,7 @@ void checkTensor(const char* name, const Tensor& t, const Plan& p, const uint8_t
               fail(std::string(where) + " (infinity)");
             continue;
           }
-          if (std::fabs(double(gf) - double(want)) > 2 * test::ulpOf(kF32, rowMax) + test::ulpOf(kF32, want))
+          if (std::fabs(double(gf) - double(want)) > 2 * test::ulpOf(kF32, rowMax))
             fail(std::string(where) + " (beyond 2 ulp of the row max)");
         }
       }
