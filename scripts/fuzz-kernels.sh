@@ -1,30 +1,51 @@
 #!/usr/bin/env bash
-# Fuzzes the kernels (test/native/fuzz_kernels.cc) with libFuzzer + ASan + UBSan (clang-14 and
-# libclang-rt-14-dev): every ISA this CPU runs vs scalar, on exact-size buffers.
-# Usage: scripts/fuzz-kernels.sh [seconds]   (default 60; CI runs the default, longer runs:
-#        scripts/fuzz-kernels.sh 3600). Seeds come from test/native/corpus/ (read only: new
-#        inputs go to a temp dir, crashes to $FUZZ_DIR/crash-*). Exits non-zero on any finding.
+# libFuzzer + ASan + UBSan (clang-14 and libclang-rt-14-dev) over two targets:
+#   fuzz_kernels (test/native/fuzz_kernels.cc): single rows, every ISA this CPU runs vs scalar, on
+#     exact-size buffers;
+#   fuzz_walk (test/native/fuzz_walk.cc): the whole walk (geometry, strides, batch, tokens,
+#     positions, M-RoPE sections, threads, cos/sin cache on/off, ISA) against a brute-force model
+#     with a bounds model (every byte outside the rotated rows unchanged, poisoned canaries).
+# Usage: scripts/fuzz-kernels.sh [seconds]   (default 60, split 40% kernels / 60% walk; longer
+#        runs: scripts/fuzz-kernels.sh 3600). Seeds: test/native/corpus/ for fuzz_kernels (read
+#        only: new inputs go to a temp dir), crashes to $FUZZ_DIR/crash-*. Non-zero on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 cxx="${CXX_FUZZ:-clang++-14}"
 dir="${FUZZ_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/rope-fuzz.XXXXXX")}"
-mkdir -p "$dir/corpus"
+mkdir -p "$dir/corpus-kernels" "$dir/corpus-walk" "$dir/obj"
+flags=(-std=c++17 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined
+       -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread)
+shared=(native/dispatch.cc native/walk.cc native/threadpool.cc native/kernels/scalar.cc
+        native/kernels/avx2.cc native/kernels/avx512.cc native/kernels/neon.cc
+        test/native/fuzz_kernels.cc test/native/fuzz_walk.cc)
 
-echo "== build $dir/fuzz_kernels ($cxx -fsanitize=fuzzer,address,undefined)"
-"$cxx" -std=c++17 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=all -fno-omit-frame-pointer -o "$dir/fuzz_kernels" \
-  test/native/fuzz_kernels.cc native/dispatch.cc native/kernels/scalar.cc \
-  native/kernels/avx2.cc native/kernels/avx512.cc native/kernels/neon.cc
+echo "== build $dir/fuzz_kernels, $dir/fuzz_walk ($cxx -fsanitize=fuzzer,address,undefined)"
+for s in "${shared[@]}"; do echo "$s"; done |
+  xargs -P 2 -I{} sh -c "$cxx ${flags[*]} -c {} -o $dir/obj/\$(basename {} .cc).o"
+o="$dir/obj"
+common=("$o/dispatch.o" "$o/scalar.o" "$o/avx2.o" "$o/avx512.o" "$o/neon.o")
+link=(-fsanitize=fuzzer,address,undefined -pthread)
+"$cxx" "${link[@]}" -o "$dir/fuzz_kernels" "$o/fuzz_kernels.o" "${common[@]}"
+"$cxx" "${link[@]}" -o "$dir/fuzz_walk" "$o/fuzz_walk.o" "$o/walk.o" "$o/threadpool.o" "${common[@]}"
 
-echo "== fuzz for ${seconds}s"
 status=0
-(cd "$dir" && ./fuzz_kernels -max_total_time="$seconds" -print_final_stats=1 \
-   -artifact_prefix="$dir/" corpus "$OLDPWD/test/native/corpus") > "$dir/fuzz.log" 2>&1 || status=$?
-grep -E '^(INFO: Seed|#[0-9]+ +DONE|Done [0-9]+ runs|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|MISMATCH)' "$dir/fuzz.log" || true
-runs=$(grep -oE 'Done [0-9]+ runs' "$dir/fuzz.log" | grep -oE '[0-9]+' || echo 0)
-if [ "$status" -ne 0 ]; then
-  echo "== fuzzing FAILED (exit $status); log: $dir/fuzz.log; reproducer: $(ls "$dir"/crash-* 2>/dev/null | head -1)"
-  exit "$status"
-fi
-echo "== $runs executions ran clean in ${seconds}s (log: $dir/fuzz.log)"
+run() {  # name, seconds, corpus dirs...
+  local name="$1" secs="$2"; shift 2
+  echo "== fuzz $name for ${secs}s"
+  local st=0
+  (cd "$dir" && "./$name" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$dir/$name-" "$@") \
+    > "$dir/$name.log" 2>&1 || st=$?
+  grep -E '^(INFO: Seed|#[0-9]+ +DONE|Done [0-9]+ runs|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|MISMATCH)' "$dir/$name.log" || true
+  local runs
+  runs=$(grep -oE 'Done [0-9]+ runs' "$dir/$name.log" | grep -oE '[0-9]+' || echo 0)
+  if [ "$st" -ne 0 ]; then
+    echo "== $name FAILED (exit $st); log: $dir/$name.log; reproducer: $(ls "$dir/$name"-crash-* 2>/dev/null | head -1)"
+    status=$st
+  else
+    echo "== $name: $runs executions ran clean in ${secs}s"
+  fi
+}
+run fuzz_kernels $(( seconds * 2 / 5 )) corpus-kernels "$PWD/test/native/corpus"
+run fuzz_walk $(( seconds - seconds * 2 / 5 )) corpus-walk
+exit "$status"

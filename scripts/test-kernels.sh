@@ -3,7 +3,8 @@
 #   1. natively with g++ for baseline x86-64/armv8-a (-O2 -Wall -Wextra -Werror): every ISA this
 #      CPU can run against the scalar kernels and the test's own references;
 #   2. if aarch64-linux-gnu-g++ and qemu-aarch64 exist, a static aarch64 build under qemu (NEON);
-#   3. with --sanitize, also an ASan+UBSan build (clang-14 if present, else g++).
+#   or, with --sanitize, ONLY an ASan+UBSan build (clang-14 if present, else g++): the `kernels`
+#   stage has already run 1 and 2, `kernels-sanitized` adds just the sanitized run.
 # Usage: scripts/test-kernels.sh [--sanitize] [--no-qemu] [seed]
 # Builds go to $KERNELS_TEST_DIR (default: a fresh temp dir). Exits non-zero on any failure.
 set -euo pipefail
@@ -33,15 +34,17 @@ run() {  # label, command...
   "$@"
 }
 
-echo "== build native (g++)"
-g++ "${flags[@]}" -o "$out/kernels_test" "${src[@]}"
-run "run native" "$out/kernels_test" $seed
+if [ "$sanitize" = 0 ]; then
+  echo "== build native (g++)"
+  g++ "${flags[@]}" -o "$out/kernels_test" "${src[@]}"
+  run "run native" "$out/kernels_test" $seed
+fi
 
-if [ "$qemu" = 1 ] && command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then
+if [ "$sanitize" = 0 ] && [ "$qemu" = 1 ] && command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then
   echo "== build aarch64 (aarch64-linux-gnu-g++ -static)"
   aarch64-linux-gnu-g++ "${flags[@]}" -static -o "$out/kernels_test_aarch64" "${src[@]}"
   run "run aarch64 under qemu-aarch64" qemu-aarch64 "$out/kernels_test_aarch64" $seed
-else
+elif [ "$sanitize" = 0 ]; then
   echo "== skipping aarch64/NEON: aarch64-linux-gnu-g++ or qemu-aarch64 not found (or --no-qemu)"
 fi
 

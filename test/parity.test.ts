@@ -2,8 +2,9 @@
 // partial rotary, offsets and per-token positions up to 2^31-1, batch, the three layouts, tokenStride,
 // fused QKV views, f32/f16/bf16, inverse, q+k, M-RoPE sections, scalings with attentionScaling != 1.
 // f32: within 2 ulp of the row's largest |value| (per-element ulps mean nothing where
-// x*cos - y*sin cancels); f16/bf16: within 1 ulp of the element or that bound. Elements outside the
-// rotated part of a row must come back bit for bit.
+// x*cos - y*sin cancels), and a native +-0 is the JS value with its sign; f16/bf16: bit for bit (both
+// engines round the exact-product result once). Elements outside the rotated part of a row must come
+// back bit for bit.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo, nativeAddon, selectIsa, supportedIsas } from '../lib/backend.js';
@@ -93,7 +94,6 @@ function rowStart(c: Case, heads: number, stride: number, base: number, b: numbe
   return base + (b * c.tokens + t) * stride + h * c.headDim;
 }
 
-const ordinal16 = (h: number) => (h & 0x8000 ? -(h & 0x7fff) : h); // sign-magnitude -> ordered
 const ulpOf32 = (x: number) => (x === 0 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(x)) - 23));
 const toNumber = (dtype: DTypeName, v: number) => {
   if (dtype === 'f32') return v;
@@ -170,7 +170,12 @@ function compare(c: Case, parts: Part[], js: Float32Array | Uint16Array, nat: Fl
             const i = at + d;
             rotated[i] = 1;
             const [x, y] = [toNumber(c.dtype, js[i]), toNumber(c.dtype, nat[i])];
-            const ok = Math.abs(x - y) <= bound || (c.dtype !== 'f32' && Math.abs(ordinal16(js[i]) - ordinal16(nat[i])) <= 1);
+            const ok =
+              c.dtype !== 'f32'
+                ? js[i] === nat[i] || (Number.isNaN(x) && Number.isNaN(y)) // f16/bf16: bit for bit
+                : y === 0
+                  ? Object.is(x, y) // a native zero is the JS one, sign included
+                  : Math.abs(x - y) <= bound;
             if (!ok) return `b${b} t${t} h${h} d${d}: js ${x} native ${y} (row max ${max})`;
           }
         }

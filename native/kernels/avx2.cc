@@ -54,6 +54,72 @@ struct Avx2 {
     return _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(swapped, s));
   }
 
+  // Exact-product rotation (loops.h): each half of the vector as 4 doubles.
+  static __m256d lo(V v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+  static __m256d hi(V v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+  static V join(__m128 a, __m128 b) { return _mm256_insertf128_ps(_mm256_castps128_ps256(a), b, 1); }
+  // 64-bit lane masks -> 32-bit lane masks.
+  static __m128i mask32(__m256d m) {
+    __m256 f = _mm256_castpd_ps(m);
+    return _mm_castps_si128(_mm_shuffle_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1),
+                                           _MM_SHUFFLE(2, 0, 2, 0)));
+  }
+  // To f32: nearest, or to odd (no rounding-mode operand on AVX2: round to nearest, step back
+  // toward zero where that went away from it, set the lsb where inexact).
+  template <int N>
+  static __m128 narrow(__m256d r) {
+    if (N == loops::kOddNormal) {
+      // Cut the double to f32's 24 significant bits, setting the lowest kept bit if anything was
+      // cut: then exact in f32 from 2^-126 up (half the instructions of the general case below).
+      const __m256i cut = _mm256_set1_epi64x(0x1FFFFFFF);
+      __m256i b = _mm256_castpd_si256(r);
+      __m256i exact = _mm256_cmpeq_epi64(_mm256_and_si256(b, cut), _mm256_setzero_si256());
+      __m256i sticky = _mm256_andnot_si256(exact, _mm256_set1_epi64x(0x20000000));
+      return _mm256_cvtpd_ps(_mm256_castsi256_pd(_mm256_or_si256(_mm256_andnot_si256(cut, b), sticky)));
+    }
+    __m128 f = _mm256_cvtpd_ps(r);
+    if (N == loops::kNearest) return f;
+    __m256d back = _mm256_cvtps_pd(f);
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d away = _mm256_cmp_pd(_mm256_andnot_pd(sign, back), _mm256_andnot_pd(sign, r), _CMP_GT_OQ);
+    __m256d inexact = _mm256_cmp_pd(back, r, _CMP_NEQ_OQ);
+    __m128i bits = _mm_add_epi32(_mm_castps_si128(f), mask32(away));  // -1: one step toward zero
+    bits = _mm_or_si128(bits, _mm_and_si128(mask32(inexact), _mm_set1_epi32(1)));
+    return _mm_castsi128_ps(bits);
+  }
+  template <int N>
+  static void rotHalfExact(V& x, V& y, V c, V s) {
+    __m256d xl = lo(x), xh = hi(x), yl = lo(y), yh = hi(y);
+    __m256d cl = lo(c), ch = hi(c), sl = lo(s), sh = hi(s);
+    x = join(narrow<N>(_mm256_fmsub_pd(xl, cl, _mm256_mul_pd(yl, sl))),
+             narrow<N>(_mm256_fmsub_pd(xh, ch, _mm256_mul_pd(yh, sh))));
+    y = join(narrow<N>(_mm256_fmadd_pd(yl, cl, _mm256_mul_pd(xl, sl))),
+             narrow<N>(_mm256_fmadd_pd(yh, ch, _mm256_mul_pd(xh, sh))));
+  }
+  template <int N>
+  static void rotPairsExact(V& a, V& b, V c, V s) {
+    const __m256i lo8 = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256i hi8 = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    a = pairExact<N>(a, _mm256_permutevar8x32_ps(c, lo8), _mm256_permutevar8x32_ps(s, lo8));
+    b = pairExact<N>(b, _mm256_permutevar8x32_ps(c, hi8), _mm256_permutevar8x32_ps(s, hi8));
+  }
+  template <int N>
+  static V pairExact(V v, V c, V s) {
+    __m256d vl = lo(v), vh = hi(v);
+    __m256d rl = _mm256_fmaddsub_pd(vl, lo(c), _mm256_mul_pd(_mm256_permute_pd(vl, 0x5), lo(s)));
+    __m256d rh = _mm256_fmaddsub_pd(vh, hi(c), _mm256_mul_pd(_mm256_permute_pd(vh, 0x5), hi(s)));
+    return join(narrow<N>(rl), narrow<N>(rh));
+  }
+  static bool anyZero(V a, V b) {
+    V z = _mm256_setzero_ps();
+    return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, z, _CMP_EQ_OQ), _mm256_cmp_ps(b, z, _CMP_EQ_OQ))) != 0;
+  }
+  static bool anyNonZero(V a, V b) {
+    V z = _mm256_setzero_ps();
+    return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, z, _CMP_NEQ_UQ), _mm256_cmp_ps(b, z, _CMP_NEQ_UQ))) != 0;
+  }
+  static V whereZero(V r, V e) { return _mm256_blendv_ps(r, e, _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_EQ_OQ)); }
+
   struct D {
     using V = __m256d;
     using M = __m256d;
@@ -92,6 +158,7 @@ struct F32Base {
 };
 struct F16Base {
   using T = uint16_t;
+  static constexpr bool kTinyIsZero = true;  // loops.h
   static __m256 load(const T* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }

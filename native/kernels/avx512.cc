@@ -16,6 +16,7 @@
 #else
 // GCC 12 flags the self-initialised _mm512_undefined_*() inside its own intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
 #include <immintrin.h>
@@ -55,6 +56,54 @@ struct Avx512 {
     return _mm512_fmaddsub_ps(v, c, _mm512_mul_ps(swapped, s));
   }
 
+  // Exact-product rotation (loops.h): each half of the vector as 8 doubles.
+  static __m512d lo(V v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+  static __m512d hi(V v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
+  static V join(__m256 a, __m256 b) { return _mm512_insertf32x8(_mm512_castps256_ps512(a), b, 1); }
+  // To f32: nearest, or to odd (truncate by the embedded rounding mode, set the lsb where inexact).
+  template <int N>
+  static __m256 narrow(__m512d r) {
+    if (N == loops::kNearest) return _mm512_cvtpd_ps(r);
+    __m256 t = _mm512_cvt_roundpd_ps(r, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __mmask8 inexact = _mm512_cmp_pd_mask(_mm512_cvtps_pd(t), r, _CMP_NEQ_OQ);
+    __m256i bits = _mm256_castps_si256(t);
+    return _mm256_castsi256_ps(_mm256_mask_or_epi32(bits, inexact, bits, _mm256_set1_epi32(1)));
+  }
+  template <int N>
+  static void rotHalfExact(V& x, V& y, V c, V s) {
+    __m512d xl = lo(x), xh = hi(x), yl = lo(y), yh = hi(y);
+    __m512d cl = lo(c), ch = hi(c), sl = lo(s), sh = hi(s);
+    x = join(narrow<N>(_mm512_fmsub_pd(xl, cl, _mm512_mul_pd(yl, sl))),
+             narrow<N>(_mm512_fmsub_pd(xh, ch, _mm512_mul_pd(yh, sh))));
+    y = join(narrow<N>(_mm512_fmadd_pd(yl, cl, _mm512_mul_pd(xl, sl))),
+             narrow<N>(_mm512_fmadd_pd(yh, ch, _mm512_mul_pd(xh, sh))));
+  }
+  template <int N>
+  static void rotPairsExact(V& a, V& b, V c, V s) {
+    const __m512i lo16 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i hi16 = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    a = pairExact<N>(a, _mm512_permutexvar_ps(lo16, c), _mm512_permutexvar_ps(lo16, s));
+    b = pairExact<N>(b, _mm512_permutexvar_ps(hi16, c), _mm512_permutexvar_ps(hi16, s));
+  }
+  template <int N>
+  static V pairExact(V v, V c, V s) {
+    __m512d vl = lo(v), vh = hi(v);
+    __m512d rl = _mm512_fmaddsub_pd(vl, lo(c), _mm512_mul_pd(_mm512_permute_pd(vl, 0x55), lo(s)));
+    __m512d rh = _mm512_fmaddsub_pd(vh, hi(c), _mm512_mul_pd(_mm512_permute_pd(vh, 0x55), hi(s)));
+    return join(narrow<N>(rl), narrow<N>(rh));
+  }
+  static bool anyZero(V a, V b) {
+    V z = _mm512_setzero_ps();
+    return (_mm512_cmp_ps_mask(a, z, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(b, z, _CMP_EQ_OQ)) != 0;
+  }
+  static bool anyNonZero(V a, V b) {
+    V z = _mm512_setzero_ps();
+    return (_mm512_cmp_ps_mask(a, z, _CMP_NEQ_UQ) | _mm512_cmp_ps_mask(b, z, _CMP_NEQ_UQ)) != 0;
+  }
+  static V whereZero(V r, V e) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_EQ_OQ), r, e);
+  }
+
   struct D {
     using V = __m512d;
     using M = __mmask8;
@@ -91,6 +140,7 @@ struct F32Io {
 
 struct F16Io {
   using T = uint16_t;
+  static constexpr bool kTinyIsZero = true;  // loops.h
   static __m512 load(const T* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }

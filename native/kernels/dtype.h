@@ -2,6 +2,7 @@
 // SIMD kernels use their ISA's converts (F16C, AVX-512, NEON fcvt) and the same integer bf16 trick,
 // and kernels_test checks that every ISA agrees with these bit for bit.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -17,6 +18,19 @@ inline float bitsFloat(uint32_t u) {
   float f;
   std::memcpy(&f, &u, sizeof f);
   return f;
+}
+
+// d rounded to f32 by truncation toward zero, with the lsb set when that was inexact ("round to
+// odd"). Rounding this to a format with at least 2 fewer significand bits (f16, bf16) gives the
+// same as rounding d there directly: the odd lsb keeps "above/below the tie" that truncation
+// would lose. NaN passes through as float(d).
+inline float toOddF32(double d) {
+  float f = float(d);
+  double back = f;
+  if (back == d || d != d) return f;
+  uint32_t u = floatBits(f);
+  if (std::fabs(back) > std::fabs(d)) u -= 1;  // rounded away from zero: step back (also from inf)
+  return bitsFloat(u | 1u);
 }
 
 inline float bf16ToF32(uint16_t h) { return bitsFloat(uint32_t(h) << 16); }

@@ -14,9 +14,10 @@ enum Style : int { kHalf = 0, kInterleaved = 1, kStyleCount = 2 };
 //   kInterleaved: pairs (2j, 2j + 1)    (GPT-J, RoFormer, llama.cpp NORM)
 // For pair j with first x and second y:
 //   x' = x*cos[j] - y*sin[j];   y' = y*cos[j] + x*sin[j]
-// computed in f32 (FMA where the ISA has it) and rounded to the storage dtype once, nearest-even.
-// (SIMD kernels: x' = fma(x, c, -(y*s)); the scalar kernel evaluates in double, where the
-// products are exact, so it is the most accurate and the reference in test/native/kernels_test.)
+// with x*c and y*s exact (in double), their sum rounded once to double, then once to the storage
+// dtype, nearest-even: for f16/bf16 exactly what the JS engine gives, on every ISA (loops.h).
+// f32 on SIMD: x' = fma(x, c, -(y*s)) in f32 (within 2 ulp of the row's max |value| of the JS
+// engine's value, and the exact one wherever that is +-0); the scalar kernel is exact for f32 too.
 // cos/sin already carry attentionScaling and, for the inverse rotation, the sign of sin.
 // Tails (half not a multiple of the lane count) are masked or done scalar: never read or write
 // past row + 2*half elements.

@@ -1,16 +1,54 @@
 // The row loops, written once for every ISA. An ISA file supplies:
 //   Isa: V (f32 vector), kLanes, zero(), set1(float), mul(V,V), loadF(const float*),
 //        loadFN(const float*, n) (zero-filled beyond n, never reads past p+n),
-//        rotHalf(x, y, c, s):  x' = x*c - y*s, y' = y*c + x*s  (lane j = pair j)
+//        rotHalf(x, y, c, s):  x' = x*c - y*s, y' = y*c + x*s  (lane j = pair j), f32 FMA
 //        rotPairs(a, b, c, s): the same for kLanes interleaved pairs held in a (pairs 0..L/2-1)
 //                              and b (pairs L/2..L-1)
+//        rotHalfExact<N>(x, y, c, s), rotPairsExact<N>(a, b, c, s) (N: a loops::Narrow): the
+//                              same rotation with every lane widened to double, where x*c and y*s
+//                              are exact, one rounding to double for the sum (fma or not: the
+//                              same bits), then narrowed to f32: kNearest, or kOdd (round to odd:
+//                              truncate, set the lsb when inexact; NEON fcvtxn), or kOddNormal
+//                              (the same wherever |result| >= 2^-126 or it overflows f32; below,
+//                              any f32 of the same sign < 2^-125 will do: an ISA may treat it as
+//                              kOdd)
+//        anyZero(a, b):        some lane of a or b is +-0
+//        anyNonZero(a, b):     some lane of a or b is not +-0 (NaN counts as not zero)
+//        whereZero(r, e):      r with its +-0 lanes replaced by e's
 //        D: the double ops of sincos.h plus kLanes, load, loadN, storeF32, storeF32N
 //   Io (one per dtype): T, load(const T*), store(T*, V), loadN(const T*, n), storeN(T*, V, n)
+//        load widens to f32 exactly; store rounds f32 to T to nearest-even. Optional:
+//        `static constexpr bool kTinyIsZero = true` for a 16-bit type whose every value below
+//        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal.
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
+//
+// (Since issue 12: rotHalfExact, rotPairsExact, anyZero, anyNonZero, whereZero are new; an ISA
+// port written against the older contract needs those five, see avx2.cc / neon.cc.)
+//
+// Rounding contract: for c, s the f32 cos/sin row, the JS engine computes
+//   f32:    round32(round64(x*c - y*s))
+//   16-bit: round16(round64(x*c - y*s))   (f16 / bf16, nearest-even, no double rounding)
+// 16-bit types (sizeof(T) < 4) run rotHalfExact<kOdd> (f16: kOddNormal) and are bit for bit that
+// value on every ISA: f32 rounded to odd keeps 13+ bits more than f16/bf16 hold, so Io::store's
+// nearest-even rounding then equals rounding the double once.
+// f32 runs the f32 FMA op (within 2 ulp of the row's max |value|), and redoes in double any vector
+// where a result is +-0 from nonzero inputs: an f32 product can underflow and lose the exact
+// result's sign (IEEE and the JS engine keep it: -0 for a negative value too small for f32).
 #pragma once
 #include <cstdint>
 #include <cstring>
+
+#if defined(__GNUC__)
+#define ROPE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ROPE_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define ROPE_UNLIKELY(x) (x)
+#define ROPE_NOINLINE __declspec(noinline)
+#else
+#define ROPE_UNLIKELY(x) (x)
+#define ROPE_NOINLINE
+#endif
 
 namespace rope {
 namespace loops {
@@ -47,6 +85,50 @@ inline void inRegister(V& v) {
 #endif
 }
 
+enum Narrow : int { kNearest = 0, kOdd = 1, kOddNormal = 2 };
+
+template <class Io, class = void>
+struct TinyIsZero { static constexpr bool value = false; };
+template <class Io>
+struct TinyIsZero<Io, decltype(void(Io::kTinyIsZero))> { static constexpr bool value = Io::kTinyIsZero; };
+
+// The row op by storage type (see the rounding contract above).
+template <class Isa, class Io>
+struct Op {
+  using V = typename Isa::V;
+  using T = typename Io::T;
+  static constexpr int kOddMode = TinyIsZero<Io>::value ? kOddNormal : kOdd;
+  static void half(V& x, V& y, V c, V s) {
+    if constexpr (sizeof(T) < 4) {
+      Isa::template rotHalfExact<kOddMode>(x, y, c, s);
+    } else {
+      V x0 = x, y0 = y;
+      Isa::rotHalf(x, y, c, s);
+      if (ROPE_UNLIKELY(Isa::anyZero(x, y) && Isa::anyNonZero(x0, y0))) {
+        Isa::template rotHalfExact<kNearest>(x0, y0, c, s);
+        x = Isa::whereZero(x, x0);
+        y = Isa::whereZero(y, y0);
+      }
+    }
+  }
+  // Out of line for pairs (inlined, GCC's interleaved f32 loop ran ~1.7x slower) but not for
+  // half (out of line, that one ran ~1.3x slower): measured on AVX2, bench_rows.cc.
+  static ROPE_NOINLINE void redoPairs(V& a, V& b, V a0, V b0, V c, V s) {
+    Isa::template rotPairsExact<kNearest>(a0, b0, c, s);
+    a = Isa::whereZero(a, a0);
+    b = Isa::whereZero(b, b0);
+  }
+  static void pairs(V& a, V& b, V c, V s) {
+    if constexpr (sizeof(T) < 4) {
+      Isa::template rotPairsExact<kOddMode>(a, b, c, s);
+    } else {
+      V a0 = a, b0 = b;
+      Isa::rotPairs(a, b, c, s);
+      if (ROPE_UNLIKELY(Isa::anyZero(a, b) && Isa::anyNonZero(a0, b0))) redoPairs(a, b, a0, b0, c, s);
+    }
+  }
+};
+
 template <class Isa, class Io, Style S>
 void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
   using V = typename Isa::V;
@@ -60,14 +142,14 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       V x = Io::load(row + j), y = Io::load(yRow + j);
       inRegister(x);
       inRegister(y);
-      Isa::rotHalf(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Op<Isa, Io>::half(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
       Io::store(row + j, x);
       Io::store(yRow + j, y);
     }
     if (j < half) {
       int64_t n = half - j;
       V x = Io::loadN(row + j, n), y = Io::loadN(yRow + j, n);
-      Isa::rotHalf(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
+      Op<Isa, Io>::half(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
       Io::storeN(row + j, x, n);
       Io::storeN(yRow + j, y, n);
     }
@@ -78,7 +160,7 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       V a = Io::load(p), b = Io::load(p + L);
       inRegister(a);
       inRegister(b);
-      Isa::rotPairs(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Op<Isa, Io>::pairs(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
       Io::store(p, a);
       Io::store(p + L, b);
     }
@@ -89,7 +171,7 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       T* p = row + 2 * j;
       V a = Io::loadN(p, na);
       V b = nb > 0 ? Io::loadN(p + L, nb) : Isa::zero();
-      Isa::rotPairs(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
+      Op<Isa, Io>::pairs(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
       Io::storeN(p, a, na);
       if (nb > 0) Io::storeN(p + L, b, nb);
     }
@@ -119,7 +201,7 @@ void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const floa
         V x = Io::load(row + i * L), y = Io::load(yRow + i * L);
         inRegister(x);
         inRegister(y);
-        Isa::rotHalf(x, y, c[i], s[i]);
+        Op<Isa, Io>::half(x, y, c[i], s[i]);
         Io::store(row + i * L, x);
         Io::store(yRow + i * L, y);
       }
@@ -129,7 +211,7 @@ void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const floa
         V a = Io::load(p), b = Io::load(p + L);
         inRegister(a);
         inRegister(b);
-        Isa::rotPairs(a, b, c[i], s[i]);
+        Op<Isa, Io>::pairs(a, b, c[i], s[i]);
         Io::store(p, a);
         Io::store(p + L, b);
       }

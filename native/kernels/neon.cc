@@ -41,6 +41,32 @@ struct Neon {
     b = vzip2q_f32(x, y);
   }
 
+  // Exact-product rotation (loops.h): each half of the vector as 2 doubles; fcvtxn narrows
+  // rounding to odd.
+  template <int N>
+  static float32x2_t narrow(float64x2_t r) { return N != loops::kNearest ? vcvtx_f32_f64(r) : vcvt_f32_f64(r); }
+  template <int N>
+  static void rotHalfExact(V& x, V& y, V c, V s) {
+    float64x2_t xl = vcvt_f64_f32(vget_low_f32(x)), xh = vcvt_high_f64_f32(x);
+    float64x2_t yl = vcvt_f64_f32(vget_low_f32(y)), yh = vcvt_high_f64_f32(y);
+    float64x2_t cl = vcvt_f64_f32(vget_low_f32(c)), ch = vcvt_high_f64_f32(c);
+    float64x2_t sl = vcvt_f64_f32(vget_low_f32(s)), sh = vcvt_high_f64_f32(s);
+    x = vcombine_f32(narrow<N>(vfmaq_f64(vnegq_f64(vmulq_f64(yl, sl)), xl, cl)),
+                     narrow<N>(vfmaq_f64(vnegq_f64(vmulq_f64(yh, sh)), xh, ch)));
+    y = vcombine_f32(narrow<N>(vfmaq_f64(vmulq_f64(xl, sl), yl, cl)),
+                     narrow<N>(vfmaq_f64(vmulq_f64(xh, sh), yh, ch)));
+  }
+  template <int N>
+  static void rotPairsExact(V& a, V& b, V c, V s) {
+    V x = vuzp1q_f32(a, b), y = vuzp2q_f32(a, b);
+    rotHalfExact<N>(x, y, c, s);
+    a = vzip1q_f32(x, y);
+    b = vzip2q_f32(x, y);
+  }
+  static bool anyZero(V a, V b) { return vmaxvq_u32(vorrq_u32(vceqzq_f32(a), vceqzq_f32(b))) != 0; }
+  static bool anyNonZero(V a, V b) { return vminvq_u32(vandq_u32(vceqzq_f32(a), vceqzq_f32(b))) == 0; }
+  static V whereZero(V r, V e) { return vbslq_f32(vceqzq_f32(r), e, r); }
+
   struct D {
     using V = float64x2_t;
     using M = uint64x2_t;
@@ -79,6 +105,7 @@ struct F32Base {
 };
 struct F16Base {
   using T = uint16_t;
+  static constexpr bool kTinyIsZero = true;  // loops.h
   static float32x4_t load(const T* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static void store(T* p, float32x4_t v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
 };

@@ -1,6 +1,7 @@
 // Portable kernels: one pair per step. The rotation is computed in double (x*c and y*s are exact
-// there), so this is also the most accurate kernel and the reference the SIMD ones are tested
-// against; cos/sin run the same sincos.h arithmetic as the vector kernels.
+// there), rounded once to f32 (f32 data) or to odd f32 and then once to f16/bf16: exactly what the
+// JS engine computes, and the reference the SIMD ones are tested against; cos/sin run the same
+// sincos.h arithmetic as the vector kernels.
 #include <cmath>
 #include <cstdint>
 
@@ -26,6 +27,19 @@ struct ScalarIsa {
     y = float(yd * c + xd * s);
   }
   static void rotPairs(V& a, V& b, V c, V s) { rotHalf(a, b, c, s); }  // one pair: (a, b)
+  template <int N>
+  static void rotHalfExact(V& x, V& y, V c, V s) {
+    double xd = x, yd = y;
+    double rx = xd * c - yd * s, ry = yd * c + xd * s;
+    x = N != loops::kNearest ? toOddF32(rx) : float(rx);
+    y = N != loops::kNearest ? toOddF32(ry) : float(ry);
+  }
+  template <int N>
+  static void rotPairsExact(V& a, V& b, V c, V s) { rotHalfExact<N>(a, b, c, s); }
+  // rotHalf is already the double computation: nothing to redo.
+  static bool anyZero(V, V) { return false; }
+  static bool anyNonZero(V, V) { return false; }
+  static V whereZero(V r, V) { return r; }
 
   struct D {
     using V = double;
@@ -64,6 +78,7 @@ struct F32Io : OneAtATime<F32Io> {
 };
 struct F16Io : OneAtATime<F16Io> {
   using T = uint16_t;
+  static constexpr bool kTinyIsZero = true;  // loops.h
   static float load(const T* p) { return f16ToF32(*p); }
   static void store(T* p, float v) { *p = f32ToF16(v); }
 };

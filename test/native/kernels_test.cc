@@ -70,6 +70,20 @@ bool closeEnough(DType t, double got, double want, double exact, double rowMax) 
   return std::fabs(got - want) <= elemUlp + tol && std::fabs(got - exact) <= refUlp + tol;
 }
 
+// The JS engine's value of one element whose products are exact in double (d = round64(x*c - y*s)):
+// f16/bf16 round16(d), bit for bit on every ISA (NaN: any NaN). f32: round32(d) wherever the
+// kernel's result is +-0 (an underflowing f32 product must not flip the sign of zero, item 11);
+// elsewhere f32 is held to closeEnough's tolerance.
+bool jsBits(DType t, const void* row, size_t i, double d) {
+  if (t == kF32) {
+    float got = static_cast<const float*>(row)[i], want = float(d);
+    return got != 0 || std::memcmp(&got, &want, 4) == 0;
+  }
+  uint16_t got = static_cast<const uint16_t*>(row)[i];
+  if (std::isnan(d)) return std::isnan(decode(t, row, i));
+  return got == test::encode16(t, d);
+}
+
 void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style st, int64_t half,
                 int64_t extra, bool special) {
   const size_t sz = test::dtypeSize(t), n = size_t(2 * half + extra);
@@ -114,7 +128,7 @@ void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style s
   bool ok = true;
   for (size_t i = 0; i < size_t(2 * half) && ok; ++i) {
     double got = decode(t, row, i), w = decode(t, want.data(), i);
-    ok = closeEnough(t, got, w, exact[i], rowMax);
+    ok = closeEnough(t, got, w, exact[i], rowMax) && jsBits(t, row, i, exact[i]);
     if (!ok)
       std::fprintf(stderr, "  %s [%zu]: got %.9g scalar %.9g exact %.9g rowMax %g\n", name.c_str(), i,
                    got, w, exact[i], rowMax);
@@ -179,6 +193,93 @@ void tieCase(const KernelTable& isa, DType t, Style st, int64_t half) {
                    kDtypeName[t], (long long)j, row[ix], row[iy], wx, wy);
   }
   check(ok, std::string(isa.isa) + " ties " + kDtypeName[t] + " " + kStyleName[st] + " half=" + std::to_string(half));
+}
+
+// Bit for bit against round16(round64(x*c - y*s)) where f32-then-16-bit rounding used to fail:
+// values at the top of the 16-bit range (the issue's f16 x=0xfb27, y=0xfa80 at position 3 became
+// -inf), subnormals, +-0 and 16-bit ties, with cos/sin of small positions from the ISA's own
+// cosSin (as the walk uses them), or +-1, +-0.5, 0.
+void edge16Case(const KernelTable& isa, DType t, Style st, int64_t half) {
+  const size_t n = size_t(2 * half);
+  const uint16_t maxFinite = t == kF16 ? 0x7BFF : 0x7F7F, maxSub = t == kF16 ? 0x3FF : 0x7F;
+  std::vector<uint16_t> in(n);
+  for (auto& h : in) {
+    uint16_t sign = uint16_t(irand(0, 1) << 15);
+    switch (irand(0, 4)) {
+      case 0: case 1: h = uint16_t(sign | (maxFinite - irand(0, 0x1FF))); break;  // near the top
+      case 2: h = uint16_t(sign | irand(0, maxSub)); break;                       // subnormal, +-0
+      case 3: h = uint16_t(sign | irand(maxSub + 1, 6 * (maxSub + 1))); break;    // smallest normals
+      default: h = test::encode16(t, uniform(-4, 4)); break;
+    }
+  }
+  std::vector<double> pos(static_cast<size_t>(half)), freq(static_cast<size_t>(half), 1.0);
+  for (auto& p : pos) p = double(irand(0, 64));
+  std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+  isa.cosSin(pos.data(), freq.data(), half, 1.0, irand(0, 1) ? 1.0 : -1.0, c.data(), s.data());
+  for (int64_t j = 0; j < half; ++j)
+    if (irand(0, 3) == 0) {
+      const float pick[] = {1.0f, -1.0f, 0.5f, -0.5f, 0.0f};
+      c[j] = pick[irand(0, 4)], s[j] = pick[irand(0, 4)];
+    }
+  uint16_t* row = gRow.place<uint16_t>(n);
+  std::memcpy(row, in.data(), n * 2);
+  isa.rotate[st][t](row, c.data(), s.data(), half);
+  bool ok = true;
+  for (int64_t j = 0; j < half && ok; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
+    double rx = x * c[j] - y * s[j], ry = y * c[j] + x * s[j];
+    ok = jsBits(t, row, ix, rx) && jsBits(t, row, iy, ry);
+    if (!ok)
+      std::fprintf(stderr, "  %s %s edge pair %lld: x 0x%04x y 0x%04x c %a s %a: got 0x%04x 0x%04x want 0x%04x 0x%04x\n",
+                   isa.isa, kDtypeName[t], (long long)j, in[ix], in[iy], c[j], s[j], row[ix], row[iy],
+                   test::encode16(t, rx), test::encode16(t, ry));
+  }
+  check(ok, std::string(isa.isa) + " edge16 " + kDtypeName[t] + " " + kStyleName[st] + " half=" + std::to_string(half));
+}
+
+// The issue's case: f16 x=0xfb27 (-58592), y=0xfa80 (-53248) at position 3, headDim 2 (invFreq 1).
+// Double rounding made x' +inf; the exactly rounded value is the largest finite f16, 65504.
+void issueCase(const KernelTable& isa) {
+  double pos = 3, freq = 1;
+  float c, s;
+  isa.cosSin(&pos, &freq, 1, 1.0, 1.0, &c, &s);
+  for (int st = 0; st < kStyleCount; ++st) {
+    uint16_t row[2] = {0xfb27, 0xfa80};
+    isa.rotate[st][kF16](row, &c, &s, 1);
+    double x = test::decodeF16(0xfb27), y = test::decodeF16(0xfa80);
+    uint16_t wx = test::encode16(kF16, x * c - y * s), wy = test::encode16(kF16, y * c + x * s);
+    check(wx == 0x7bff && row[0] == wx && row[1] == wy,
+          std::string(isa.isa) + " issue case " + kStyleName[st] + ": got " + std::to_string(row[0]) +
+              " " + std::to_string(row[1]) + " want " + std::to_string(wx) + " " + std::to_string(wy));
+  }
+}
+
+// f32 data so small that x*c and y*s underflow in f32: wherever a kernel's result is +-0 it must
+// be round32(round64(x*c - y*s)) with that value's sign (native gave +0 where JS gave -0).
+void f32ZeroCase(const KernelTable& isa, Style st, int64_t half) {
+  const size_t n = size_t(2 * half);
+  std::vector<float> in(n);
+  for (auto& v : in) {
+    uint32_t u = uint32_t(irand(0, 1) << 31) | uint32_t(irand(0, 3) == 0 ? 0 : irand(1, 64));
+    std::memcpy(&v, &u, 4);
+  }
+  std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+  for (int64_t j = 0; j < half; ++j) c[j] = float(uniform(-1, 1)), s[j] = float(uniform(-1, 1));
+  float* row = gRow.place<float>(n);
+  std::memcpy(row, in.data(), n * 4);
+  isa.rotate[st][kF32](row, c.data(), s.data(), half);
+  bool ok = true;
+  for (int64_t j = 0; j < half && ok; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    double x = in[ix], y = in[iy];
+    ok = jsBits(kF32, row, ix, x * c[j] - y * s[j]) && jsBits(kF32, row, iy, y * c[j] + x * s[j]);
+    if (!ok)
+      std::fprintf(stderr, "  %s f32 zero pair %lld: x %a y %a c %a s %a: got %a %a want %a %a\n", isa.isa,
+                   (long long)j, x, y, c[j], s[j], row[ix], row[iy], float(x * c[j] - y * s[j]),
+                   float(y * c[j] + x * s[j]));
+  }
+  check(ok, std::string(isa.isa) + " f32 signed zeros " + kStyleName[st] + " half=" + std::to_string(half));
 }
 
 // Scale: every ISA bit-identical to scalar (NaN: both NaN) and to the f32 product rounded to the
@@ -353,6 +454,14 @@ int main(int argc, char** argv) {
         for (int rep = 0; rep < 4; ++rep) {
           tieCase(*t, kF16, Style(st), half);
           tieCase(*t, kBF16, Style(st), half);
+        }
+    issueCase(*t);
+    for (int st = 0; st < kStyleCount; ++st)
+      for (int64_t half = 1; half <= 40; ++half)
+        for (int rep = 0; rep < 4; ++rep) {
+          edge16Case(*t, kF16, Style(st), half);
+          edge16Case(*t, kBF16, Style(st), half);
+          f32ZeroCase(*t, Style(st), half);
         }
     CosSinStats stats;
     for (int64_t n = 1; n <= 70; ++n)
