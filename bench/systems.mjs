@@ -19,7 +19,10 @@ export const STYLES = ['half', 'interleaved'];
  * with createRope(options, engine). An engine this build cannot create is left out with a note.
  * Adding an engine is one line here (e.g. { id: 'wasm', engine: 'wasm', label: 'WebAssembly engine' }).
  */
-export const ENGINE_ROWS = [{ id: 'js', engine: 'js', label: 'JS engine' }];
+export const ENGINE_ROWS = [
+  { id: 'wasm', engine: 'wasm', label: 'WebAssembly engine (copies included)' },
+  { id: 'js', engine: 'js', label: 'JS engine' },
+];
 /** The threads rows (issue 13): half f32 cells, the best ISA. 'auto' at every shape (it must
  * never lose), 2 threads and the 2-thread limit at S3/S4. threads=1 is the main native row. */
 export const THREADS_SHAPES = ['S3', 'S4'];
