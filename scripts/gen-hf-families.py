@@ -68,6 +68,30 @@ def classify(src):
     return 'half', 'first/second halves (x1, x2 = chunk(2))', None
 
 
+def layer_rules(src):
+    """Per-layer rules visible in the attention code."""
+    rules = {}
+    if re.search(r'self\.use_rope = config\.no_rope_layers\[layer_idx\]', src):
+        rules['noRopeLayers'] = True  # no_rope_layers[i] == 0: layer i applies no rotation
+    if re.search(r'if self\.sliding_window is not None:\s*\n\s*query_states, key_states = apply_rotary', src):
+        rules['ropeOnlySliding'] = 'always'  # Cohere2
+    elif re.search(r'if self\.sliding_window is None or self\.is_sliding:', src):
+        rules['ropeOnlySliding'] = 'ifAnySliding'  # EXAONE 4
+    return rules
+
+
+def default_theta(model_type):
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    try:
+        t = getattr(CONFIG_MAPPING[model_type], 'default_theta', 10000.0)
+    except Exception:
+        return None
+    if isinstance(t, dict):
+        alias = {'full_attention': 'global', 'sliding_attention': 'local'}
+        return {alias.get(k, k): float(v) for k, v in t.items()}
+    return None if float(t) == 10000.0 else float(t)
+
+
 def main():
     rows = {}
     by_module = {}
@@ -84,7 +108,7 @@ def main():
             src = open(os.path.join(d, f)).read()
             r = classify(src)
             if r is not None:
-                res = (r[0], r[1], f'models/{mod}/{f}', r[2])
+                res = (r[0], r[1], f'models/{mod}/{f}', r[2], layer_rules(src), default_theta(model_type))
                 break
         if res is not None:
             rows[model_type] = res
@@ -105,6 +129,12 @@ def main():
         'export interface HfFamily {',
         '  style: RopeStyle;',
         "  interleaveKey?: 'rope_interleave';",
+        '  /** The config class\'s default_theta when not 10000 (Gemma 3: global/local). */',
+        '  defaultTheta?: number | { global: number; local: number };',
+        '  /** config.no_rope_layers[i] == 0 makes layer i NoPE (Llama 4, SmolLM3). */',
+        '  noRopeLayers?: true;',
+        "  /** Rotation only in sliding-window layers: 'always' (Cohere2), or 'ifAnySliding' (EXAONE 4). */",
+        "  ropeOnlySliding?: 'always' | 'ifAnySliding';",
         '  from: string;',
         '}',
         '',
@@ -112,8 +142,14 @@ def main():
         'export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {',
     ]
     for k in sorted(rows):
-        style, why, f, key = rows[k]
+        style, why, f, key, rules, theta = rows[k]
         extra = f", interleaveKey: '{key}'" if key else ''
+        if theta is not None:
+            extra += ', defaultTheta: ' + (str(theta).replace("'", '').replace('.0,', ',').replace('.0}', ' }').replace('{', '{ ') if isinstance(theta, dict) else repr(theta).removesuffix('.0'))
+        if rules.get('noRopeLayers'):
+            extra += ', noRopeLayers: true'
+        if rules.get('ropeOnlySliding'):
+            extra += ", ropeOnlySliding: '" + rules['ropeOnlySliding'] + "'"
         lines.append(f"  '{k}': {{ style: '{style}'{extra}, from: '{f}: {why}' }},")
     lines.append('};')
     text = '\n'.join(lines) + '\n'
