@@ -2,6 +2,7 @@
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
 import { nativeAddon, backendInfo } from './backend.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
+import { ropeLayerOptionsFromConfig } from './models/hf-layers.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
@@ -103,9 +104,26 @@ export class Rope {
     this.#engineChecksOverlap = which === 'native';
   }
 
-  /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling, head_dim, ...). */
+  /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling or rope_parameters,
+   * head_dim, ...): the rotation of the model's full-attention layers, what transformers calls the
+   * model's rotary embedding. Models whose layers differ (Gemma 2/3 sliding layers, NoPE layers,
+   * hybrid models): use layersFromConfig. */
   static fromConfig(config: object): Rope {
     return new Rope(ropeOptionsFromConfig(config));
+  }
+
+  /** One entry per decoder layer (config.num_hidden_layers): the Rope that layer applies, or null
+   * where it applies none (NoPE layers, layers without attention). Layers with equal settings share
+   * one instance. */
+  static layersFromConfig(config: object): (Rope | null)[] {
+    const made = new Map<string, Rope>();
+    return ropeLayerOptionsFromConfig(config).map((o) => {
+      if (o === null) return null;
+      const key = JSON.stringify(o);
+      let r = made.get(key);
+      if (r === undefined) made.set(key, (r = new Rope(o)));
+      return r;
+    });
   }
 
   /** A Rope for GGUF metadata (llama.cpp key names, e.g. 'llama.rope.freq_base'); tensors: the
