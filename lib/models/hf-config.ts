@@ -59,7 +59,8 @@ function layerParams(c: Obj, fam: HfFamily | undefined, layerType: string): Laye
   if (nested) {
     const key = isObj(rs![layerType]) ? layerType : 'full_attention';
     if (!isObj(rs![key])) {
-      throw new TypeError(`${where} is nested per layer type but has no '${layerType}' or 'full_attention' entry, got keys ${Object.keys(rs!).join(', ')}`);
+      const wanted = layerType === 'full_attention' ? "a 'full_attention' object" : `a '${layerType}' or 'full_attention' object`;
+      throw new TypeError(`${where} is nested per layer type and needs ${wanted}, got ${show(rs!.full_attention)} for 'full_attention' (keys: ${Object.keys(rs!).join(', ')})`);
     }
     where = `${where}.${key}`;
     rs = rs![key] as Obj;
