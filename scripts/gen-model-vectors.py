@@ -224,6 +224,38 @@ def cases():
     return out
 
 
+# Families the generic harness cannot yet drive faithfully: not written, listed in docs/models-hf.md.
+EXCLUDED = {
+    'nanochat': 'output differs from the harness (rotation convention not yet read)',
+    'minimax_m3_vl_text': 'rotary_dim 64 of head_dim 128 with a layout the harness does not reproduce',
+    'zamba2': 'hybrid layers: the harness finds no attention module per layer',
+    'modernbert-decoder': "attention module is named 'attn': the per-layer harness does not see it",
+}
+
+
+def default_cases(covered):
+    """Every other model_type of the family table whose config class builds with its defaults and
+    whose rotary module runs through the harness: the config class's own defaults are the values."""
+    import re as _re
+    table = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib', 'models', 'hf-families.ts')).read()
+    types = _re.findall(r"^  '([^']+)': \{", table, _re.M)
+    out = []
+    for t in types:
+        if t in covered or t in EXCLUDED or _re.search(r'vision|audio|encoder|sam|video|image|speech|_vit|patcher|loftr|dinov|detr|depth|mask', t):
+            continue
+        try:
+            cfg = AutoConfig.for_model(t)
+        except Exception:
+            continue
+        tc = text_config(cfg)
+        if not getattr(tc, 'num_attention_heads', None) or not getattr(tc, 'max_position_embeddings', None):
+            continue
+        mp = int(tc.max_position_embeddings)
+        out.append((f'default-{t}', f'transformers {transformers.__version__} {type(cfg).__name__}() defaults',
+                    {'model_type': t}, [0, 3, mp - 1]))
+    return out
+
+
 # ---- float64 execution of transformers' own code ----------------------------------------------
 
 @contextlib.contextmanager
@@ -304,7 +336,7 @@ def apply(m, model_type, tcfg, q, emb):
         out, _ = m.apply_rotary_emb(q, q, emb)
         return out
     cos, sin = emb
-    if model_type in ('deepseek_v3',) and getattr(tcfg, 'rope_interleave', False):
+    if hasattr(m, 'apply_rotary_pos_emb_interleave') and getattr(tcfg, 'rope_interleave', False):
         out, _ = m.apply_rotary_pos_emb_interleave(q, q, cos, sin)
         return out
     rd = cos.shape[-1]
@@ -360,7 +392,7 @@ def style_probe(model_type, tcfg):
     v = out[0, 0, 0]
     # Slot 1's partner: 0 when pairs are (2j, 2j+1); 1 + rd/2 when pairs are (j, j + rd/2).
     nz = [i for i in range(D) if i != 1 and abs(float(v[i])) > 1e-12]
-    if model_type == 'deepseek_v3' and getattr(tcfg, 'rope_interleave', False):
+    if hasattr(m, 'apply_rotary_pos_emb_interleave') and getattr(tcfg, 'rope_interleave', False):
         return 'interleaved'  # input (0,1) pair lands in slots (0, rd/2): adjacent input pairs
     return 'interleaved' if nz and nz[0] == 0 else 'half'
 
@@ -398,6 +430,9 @@ def attention_layers(model_type, tcfg):
                     and attn.sliding_window is not None and not attn.is_sliding:
                 out.append(None)  # EXAONE 4: with sliding layers, full layers are NoPE
                 continue
+            if lt in ('linear_attention', 'mamba', 'conv'):
+                out.append(None)  # MiniMax, OLMo-hybrid: the linear-attention module is also called self_attn
+                continue
             out.append(lt)
     return out
 
@@ -426,14 +461,37 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     only = set(sys.argv[1:])
     index = []
-    for seed, (case, source, published, positions) in enumerate(cases(), start=1):
+    listed = cases()
+    covered = {c[2]['model_type'] for c in listed} | {c[2].get('text_config', {}).get('model_type') for c in listed}
+    if '--defaults' in only:
+        only = set()
+        listed = default_cases(covered)
+    for seed, (case, source, published, positions) in enumerate(listed, start=1):
         if only and case not in only:
             continue
+        try:
+            fx = make_fixture(case, source, published, positions, seed)
+        except Exception as e:  # defaults mode: a family the harness cannot drive is reported, not written
+            if not case.startswith('default-'):
+                raise
+            print(f'{case}: skipped ({type(e).__name__}: {str(e)[:100]})')
+            continue
+        path = os.path.join(OUT, case + '.json')
+        with open(path, 'w') as f:
+            json.dump(fx, f, separators=(',', ':'))
+        print(f"{case}: {fx['model_type']} style={fx['style']} f32-vs-f64 {fx['max_abs_diff_f32']:.2e}"
+              + (f" layers={sum(1 for l in fx['layers'] if l)}/{len(fx['layers'])}" if 'layers' in fx else ''))
+
+
+def make_fixture(case, source, published, positions, seed):
+    if True:
         kw = copy.deepcopy(published)
         model_type = kw.pop('model_type')
         cfg = AutoConfig.for_model(model_type, **kw)
         tcfg = text_config(cfg)
         tmt = tcfg.model_type if model_type not in ('llama4',) else 'llama4'
+        if not published.get('text_config') and model_type != tcfg.model_type and case.startswith('default-'):
+            raise RuntimeError('text config of another type')
         tmt = {'gemma3_text': 'gemma3', 'qwen3_vl_text': 'qwen3_vl', 'qwen2_5_vl_text': 'qwen2_5_vl',
                'qwen2_vl_text': 'qwen2_vl', 'llama4_text': 'llama4', 'gemma3n_text': 'gemma3n'}.get(tmt, tmt)
         heads = 2
@@ -450,7 +508,8 @@ def main():
             'model_type': model_type,
             'transformers': transformers.__version__,
             'source': source,
-            'config_published': published,
+            # defaults cases: the class's defaults are the published values, saved as transformers 5 saves them
+            'config_published': published if not case.startswith('default-') else json.loads(cfg.to_json_string(use_diff=False)),
             'config_saved': json.loads(cfg.to_json_string(use_diff=False)),
             'rot_head_dim': int(x.shape[2]),
             'heads': heads,
@@ -465,12 +524,7 @@ def main():
             per_layer = attention_layers(tmt, tcfg)
             fx['layers'] = per_layer
             fx['layer_rotary'] = layer_rotary(tmt, tcfg, per_layer)
-        path = os.path.join(OUT, case + '.json')
-        with open(path, 'w') as f:
-            json.dump(fx, f, separators=(',', ':'))
-        index.append(case)
-        print(f"{case}: {model_type} style={fx['style']} f32-vs-f64 {fx['max_abs_diff_f32']:.2e}"
-              + (f" layers={sum(1 for l in fx['layers'] if l)}/{len(fx['layers'])}" if layered else ''))
+        return fx
 
 
 main()

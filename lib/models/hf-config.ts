@@ -50,8 +50,11 @@ function layerParams(c: Obj, fam: HfFamily | undefined, layerType: string): Laye
   const theta = fam?.defaultTheta;
   const local = typeof theta === 'object';
   const defaultBase = typeof theta === 'number' ? theta : local ? theta.global : 10000;
+  // (DBRX keeps rope_theta in attn_config)
   const topBase = (): number | undefined =>
-    optNum('config.rope_theta', c.rope_theta) ?? optNum('config.rotary_emb_base', c.rotary_emb_base);
+    optNum('config.rope_theta', c.rope_theta) ??
+    optNum('config.rotary_emb_base', c.rotary_emb_base) ??
+    (isObj(c.attn_config) ? optNum('config.attn_config.rope_theta', c.attn_config.rope_theta) : undefined);
 
   let where = isObj(c.rope_scaling) ? 'config.rope_scaling' : 'config.rope_parameters';
   let rs: Obj | undefined = isObj(c.rope_scaling) ? c.rope_scaling : isObj(c.rope_parameters) ? c.rope_parameters : undefined;
@@ -91,10 +94,18 @@ function styleOf(c: Obj, fam: HfFamily | undefined): RopeStyle {
 }
 
 function headDimOf(c: Obj): number {
-  const explicit = optNum('config.head_dim', c.head_dim);
+  // head size under the names families use for it (JetMoE: kv_channels)
+  const explicit =
+    optNum('config.head_dim', c.head_dim) ??
+    optNum('config.attention_head_dim', c.attention_head_dim) ??
+    optNum('config.kv_channels', c.kv_channels);
   if (explicit !== undefined) return explicit;
-  const hidden = optNum('config.hidden_size', c.hidden_size) ?? optNum('config.n_embd', c.n_embd);
-  const heads = optNum('config.num_attention_heads', c.num_attention_heads) ?? optNum('config.n_head', c.n_head);
+  const hidden = optNum('config.hidden_size', c.hidden_size) ?? optNum('config.n_embd', c.n_embd) ?? optNum('config.d_model', c.d_model);
+  const heads =
+    optNum('config.num_attention_heads', c.num_attention_heads) ??
+    optNum('config.n_head', c.n_head) ??
+    optNum('config.n_heads', c.n_heads) ??
+    optNum('config.decoder_num_attention_heads', c.decoder_num_attention_heads);
   if (hidden === undefined || heads === undefined) {
     throw new TypeError(
       'config needs head_dim, or hidden_size and num_attention_heads, to know the head size; got ' +

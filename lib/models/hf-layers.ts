@@ -7,7 +7,9 @@ import { show } from '../scaling.js';
 import { familyOf, ropeOptionsFromConfig, textConfig } from './hf-config.js';
 import { isObj, optNum, type Obj } from './read.js';
 
-const ATTENTION = new Set(['full_attention', 'sliding_attention', 'chunked_attention', 'attention', 'global_attention', 'local_attention']);
+const ATTENTION = new Set([
+  'full_attention', 'sliding_attention', 'chunked_attention', 'indexed_attention', 'attention', 'global_attention', 'local_attention', 'hybrid',
+]);
 const NO_ATTENTION = new Set(['linear_attention', 'mamba', 'mamba2', 'conv', 'short_conv', 'ssm', 'recurrent', 'rwkv', 'deltanet', 'gated_deltanet']);
 
 // The default layer_types of config classes that derive them from a pattern key (transformers 5.18,
@@ -55,6 +57,13 @@ function layerTypes(c: Obj, n: number): string[] {
       }
     }
     return lt.slice(0, n) as string[];
+  }
+  // Bamba-style hybrids: attention only at attn_layer_indices (none listed: all Mamba)
+  if (Object.prototype.hasOwnProperty.call(c, 'attn_layer_indices')) {
+    const idx = c.attn_layer_indices;
+    if (idx !== null && !Array.isArray(idx)) throw new TypeError(`config.attn_layer_indices must be an array of layer indices or null, got ${show(idx)}`);
+    const set = new Set((idx ?? []) as unknown[]);
+    return Array.from({ length: n }, (_, i) => (set.has(i) ? 'attention' : 'mamba'));
   }
   const model = typeof c.model_type === 'string' ? c.model_type : '';
   const rule = PATTERNS[model] ?? PATTERNS[model.replace(/_text$/, '')] ?? PATTERNS[`${model}_text`];
