@@ -68,6 +68,22 @@ def classify(src):
     return 'half', 'first/second halves (x1, x2 = chunk(2))', None
 
 
+def mrope_rules(src):
+    """Text M-RoPE families: the section default of the text rotary class, and whether its
+    recomposition interleaves sections (slice(offset, length, 3)) or lays them out in blocks."""
+    out = {}
+    for cls in classes_src(src, 'RotaryEmbedding'):
+        if 'Vision' in cls.split('(')[0]:
+            continue
+        m = re.search(r'rope_parameters\.get\("mrope_section", (\[[\d, ]+\])\)', cls)
+        if not m:
+            continue
+        out['mropeDefault'] = [int(v) for v in re.findall(r'\d+', m.group(1))]
+        out['mropeInterleaved'] = bool(re.search(r'slice\(offset, length, 3\)|apply_interleaved_mrope', cls))
+        break
+    return out
+
+
 def layer_rules(src):
     """Per-layer rules visible in the attention code."""
     rules = {}
@@ -108,7 +124,7 @@ def main():
             src = open(os.path.join(d, f)).read()
             r = classify(src)
             if r is not None:
-                res = (r[0], r[1], f'models/{mod}/{f}', r[2], layer_rules(src), default_theta(model_type))
+                res = (r[0], r[1], f'models/{mod}/{f}', r[2], {**layer_rules(src), **mrope_rules(src)}, default_theta(model_type))
                 break
         if res is not None:
             rows[model_type] = res
@@ -135,6 +151,10 @@ def main():
         '  noRopeLayers?: true;',
         "  /** Rotation only in sliding-window layers: 'always' (Cohere2), or 'ifAnySliding' (EXAONE 4). */",
         "  ropeOnlySliding?: 'always' | 'ifAnySliding';",
+        '  /** M-RoPE text rotary: the mrope_section it uses when the config has none, and whether it',
+        '   * assigns pairs to sections round-robin (Qwen3-VL, Qwen3.5) or in blocks (Qwen2-VL). */',
+        '  mropeDefault?: number[];',
+        '  mropeInterleaved?: boolean;',
         '  from: string;',
         '}',
         '',
@@ -148,6 +168,9 @@ def main():
             extra += ', defaultTheta: ' + (str(theta).replace("'", '').replace('.0,', ',').replace('.0}', ' }').replace('{', '{ ') if isinstance(theta, dict) else repr(theta).removesuffix('.0'))
         if rules.get('noRopeLayers'):
             extra += ', noRopeLayers: true'
+        if rules.get('mropeDefault'):
+            extra += ', mropeDefault: [' + ', '.join(map(str, rules['mropeDefault'])) + ']'
+            extra += ', mropeInterleaved: ' + ('true' if rules['mropeInterleaved'] else 'false')
         if rules.get('ropeOnlySliding'):
             extra += ", ropeOnlySliding: '" + rules['ropeOnlySliding'] + "'"
         lines.append(f"  '{k}': {{ style: '{style}'{extra}, from: '{f}: {why}' }},")

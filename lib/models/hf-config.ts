@@ -159,9 +159,10 @@ export function ropeOptionsFromConfig(config: object, layerType = 'full_attentio
     if (typeof rawType !== 'string' || !HF_TYPES.includes(rawType)) {
       throw new TypeError(`${where}.rope_type must be one of ${HF_TYPES.map((t) => `'${t}'`).join(', ')}, got ${show(rawType)}`);
     }
-    const section = rs.mrope_section ?? c.mrope_section;
+    // M-RoPE: the family's text rotary decides the layout (and a section default) where it has one
+    const section = rs.mrope_section ?? c.mrope_section ?? fam?.mropeDefault;
     if (section !== undefined && section !== null) opts.mropeSection = toList(`${where}.mrope_section`, section);
-    const interleaved = rs.mrope_interleaved ?? c.mrope_interleaved;
+    const interleaved = fam?.mropeDefault !== undefined ? fam.mropeInterleaved : (rs.mrope_interleaved ?? c.mrope_interleaved);
     if (interleaved === true) opts.mropeInterleaved = true;
     const scaling = hfScaling(rawType, rs, c, where, maxPositions);
     if (scaling) opts.scaling = scaling;
