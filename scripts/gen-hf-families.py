@@ -87,6 +87,11 @@ def mrope_rules(src):
 def layer_rules(src):
     """Per-layer rules visible in the attention code."""
     rules = {}
+    # apply_rotary_pos_emb defined (copied from Llama) but no rotary module feeding the attention:
+    # the family applies no RoPE (Jamba, Nemotron-H).
+    if not re.search(r'RotaryEmbedding\(|RotaryPositionalEmbedding|cos, sin = position_embeddings|freqs_cis|'
+                     r'position_embeddings\[|create_sinusoidal_positions', src):
+        rules['noRope'] = True
     if re.search(r'self\.use_rope = config\.no_rope_layers\[layer_idx\]', src):
         rules['noRopeLayers'] = True  # no_rope_layers[i] == 0: layer i applies no rotation
     if re.search(r'if self\.sliding_window is not None:\s*\n\s*query_states, key_states = apply_rotary', src):
@@ -147,6 +152,8 @@ def main():
         "  interleaveKey?: 'rope_interleave';",
         '  /** The config class\'s default_theta when not 10000 (Gemma 3: global/local). */',
         '  defaultTheta?: number | { global: number; local: number };',
+        '  /** The modeling code defines an apply function but its attention uses no rotary embedding. */',
+        '  noRope?: true;',
         '  /** config.no_rope_layers[i] == 0 makes layer i NoPE (Llama 4, SmolLM3). */',
         '  noRopeLayers?: true;',
         "  /** Rotation only in sliding-window layers: 'always' (Cohere2), or 'ifAnySliding' (EXAONE 4). */",
@@ -166,6 +173,8 @@ def main():
         extra = f", interleaveKey: '{key}'" if key else ''
         if theta is not None:
             extra += ', defaultTheta: ' + (str(theta).replace("'", '').replace('.0,', ',').replace('.0}', ' }').replace('{', '{ ') if isinstance(theta, dict) else repr(theta).removesuffix('.0'))
+        if rules.get('noRope'):
+            extra += ', noRope: true'
         if rules.get('noRopeLayers'):
             extra += ', noRopeLayers: true'
         if rules.get('mropeDefault'):

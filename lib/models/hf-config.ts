@@ -131,6 +131,11 @@ function headDimOf(c: Obj): number {
 export function ropeOptionsFromConfig(config: object, layerType = 'full_attention'): RopeOptions {
   const c = textConfig(config);
   const fam = familyOf(c);
+  if (fam?.noRope) {
+    throw new TypeError(
+      `config.model_type '${String(c.model_type)}' applies no RoPE in transformers (its attention uses no rotary embedding), so there is no rotation to build; got this model_type`,
+    );
+  }
   const { where, rs, base } = layerParams(c, fam, layerType);
   const maxPositions =
     optNum('config.max_position_embeddings', c.max_position_embeddings) ?? optNum('config.n_positions', c.n_positions);

@@ -12,6 +12,8 @@ export interface HfFamily {
   interleaveKey?: 'rope_interleave';
   /** The config class's default_theta when not 10000 (Gemma 3: global/local). */
   defaultTheta?: number | { global: number; local: number };
+  /** The modeling code defines an apply function but its attention uses no rotary embedding. */
+  noRope?: true;
   /** config.no_rope_layers[i] == 0 makes layer i NoPE (Llama 4, SmolLM3). */
   noRopeLayers?: true;
   /** Rotation only in sliding-window layers: 'always' (Cohere2), or 'ifAnySliding' (EXAONE 4). */
@@ -164,7 +166,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'idefics_perciever': { style: 'half', from: 'models/idefics/modeling_idefics.py: rotate_half' },
   'idefics_vision': { style: 'half', from: 'models/idefics/modeling_idefics.py: rotate_half' },
   'jais2': { style: 'half', from: 'models/jais2/modeling_jais2.py: rotate_half' },
-  'jamba': { style: 'half', from: 'models/jamba/modeling_jamba.py: rotate_half' },
+  'jamba': { style: 'half', noRope: true, from: 'models/jamba/modeling_jamba.py: rotate_half' },
   'jetmoe': { style: 'half', from: 'models/jetmoe/modeling_jetmoe.py: rotate_half' },
   'jina_embeddings_v3': { style: 'half', defaultTheta: 20000, from: 'models/jina_embeddings_v3/modeling_jina_embeddings_v3.py: rotate_half' },
   'kyutai_speech_to_text': { style: 'half', from: 'models/kyutai_speech_to_text/modeling_kyutai_speech_to_text.py: rotate_half' },
@@ -212,9 +214,9 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'nemotron': { style: 'half', from: 'models/nemotron/modeling_nemotron.py: rotate_half' },
   'nemotron3_diarization': { style: 'half', from: 'models/nemotron3_diarization/modeling_nemotron3_diarization.py: rotate_half' },
   'nemotron3_diarization_audio': { style: 'half', from: 'models/nemotron3_diarization/modeling_nemotron3_diarization.py: rotate_half' },
-  'nemotron_asr_streaming': { style: 'half', from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
-  'nemotron_asr_streaming_encoder': { style: 'half', from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
-  'nemotron_h': { style: 'half', from: 'models/nemotron_h/modeling_nemotron_h.py: rotate_half' },
+  'nemotron_asr_streaming': { style: 'half', noRope: true, from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
+  'nemotron_asr_streaming_encoder': { style: 'half', noRope: true, from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
+  'nemotron_h': { style: 'half', noRope: true, from: 'models/nemotron_h/modeling_nemotron_h.py: rotate_half' },
   'neomme': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, from: 'models/neomme/modeling_neomme.py: rotate_half' },
   'neucodec': { style: 'half', from: 'models/neucodec/modeling_neucodec.py: rotate_half' },
   'nomic_bert': { style: 'half', defaultTheta: 1000, from: 'models/nomic_bert/modeling_nomic_bert.py: rotate_half' },
@@ -227,10 +229,10 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'paddleocr_vl': { style: 'half', mropeDefault: [16, 24, 24], mropeInterleaved: false, from: 'models/paddleocr_vl/modeling_paddleocr_vl.py: rotate_half' },
   'paddleocr_vl_text': { style: 'half', defaultTheta: 500000, mropeDefault: [16, 24, 24], mropeInterleaved: false, from: 'models/paddleocr_vl/modeling_paddleocr_vl.py: rotate_half' },
   'paddleocr_vl_vision': { style: 'half', mropeDefault: [16, 24, 24], mropeInterleaved: false, from: 'models/paddleocr_vl/modeling_paddleocr_vl.py: rotate_half' },
-  'parakeet_ctc': { style: 'half', from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
-  'parakeet_encoder': { style: 'half', from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
-  'parakeet_rnnt': { style: 'half', from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
-  'parakeet_tdt': { style: 'half', from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
+  'parakeet_ctc': { style: 'half', noRope: true, from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
+  'parakeet_encoder': { style: 'half', noRope: true, from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
+  'parakeet_rnnt': { style: 'half', noRope: true, from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
+  'parakeet_tdt': { style: 'half', noRope: true, from: 'models/parakeet/modeling_parakeet.py: rotate_half' },
   'pe_audio': { style: 'half', from: 'models/pe_audio/modeling_pe_audio.py: first/second halves (x1, x2 = chunk(2))' },
   'pe_audio_encoder': { style: 'half', from: 'models/pe_audio/modeling_pe_audio.py: first/second halves (x1, x2 = chunk(2))' },
   'pe_audio_video': { style: 'half', from: 'models/pe_audio_video/modeling_pe_audio_video.py: first/second halves (x1, x2 = chunk(2))' },

@@ -93,6 +93,7 @@ export function ropeLayerTypesFromConfig(config: object): (string | null)[] {
     throw new TypeError(`config.num_hidden_layers must be a positive integer (the decoder layer count), got ${show(c.num_hidden_layers)}`);
   }
   const fam = familyOf(c);
+  if (fam?.noRope) return Array.from({ length: n }, () => null);
   const types = layerTypes(c, n);
   const rope = fam?.noRopeLayers ? ropeFlags(c, n) : null;
   const anySliding = types.includes('sliding_attention');

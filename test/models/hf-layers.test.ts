@@ -74,6 +74,11 @@ describe('Rope.layersFromConfig', () => {
     expect(h.map((l) => (l ? 1 : 0))).toEqual([0, 1, 0]);
   });
 
+  it('families whose attention applies no RoPE (Jamba, Nemotron-H): fromConfig refuses, every layer null', () => {
+    expect(() => Rope.fromConfig({ ...base, model_type: 'jamba' })).toThrow(/config\.model_type 'jamba' applies no RoPE in transformers/);
+    expect(Rope.layersFromConfig({ ...base, model_type: 'nemotron_h', num_hidden_layers: 3 })).toEqual([null, null, null]);
+  });
+
   it('bad configs: the message names the key, what was expected and what came', () => {
     expect(() => Rope.layersFromConfig({ ...base, model_type: 'llama' })).toThrow(
       /config\.num_hidden_layers must be a positive integer \(the decoder layer count\), got undefined/,
