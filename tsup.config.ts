@@ -1,18 +1,43 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'tsup';
 
 // One source tree, two formats: dist/index.js (ESM) and dist/index.cjs (CJS), each with types. A
 // second entry, dist/internal.{js,cjs} (not in package exports), serves the benchmark and parity
 // tests; splitting (in both formats) puts the shared modules in one chunk so that both entries see
 // the same backend state (one backendInfo, one selectIsa).
-export default defineConfig({
-  entry: { index: 'lib/index.ts', internal: 'lib/internal.ts' },
-  splitting: true,
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  shims: true, // import.meta.url in CJS, __dirname in ESM: backend.ts locates the package root either way
-  target: 'node18',
-  platform: 'node',
-  sourcemap: false,
-  external: ['node-gyp-build'],
-});
+export default defineConfig([
+  {
+    entry: { index: 'lib/index.ts', internal: 'lib/internal.ts' },
+    splitting: true,
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: true,
+    shims: true, // import.meta.url in CJS, __dirname in ESM: backend.ts locates the package root either way
+    target: 'node18',
+    platform: 'node',
+    sourcemap: false,
+    external: ['node-gyp-build'],
+    // Classes keep their names (esbuild would rename Rope to _Rope: `Rope()` without new said so).
+    keepNames: true,
+  },
+  // The browser entry (package.json exports "browser"): lib/browser.ts with backend-browser.ts in
+  // place of backend.ts, so the bundle imports no Node built-in; the wasm module is inline.
+  {
+    entry: { browser: 'lib/browser.ts' },
+    format: ['esm'],
+    dts: false,
+    clean: false,
+    target: 'es2022',
+    platform: 'browser',
+    sourcemap: false,
+    keepNames: true,
+    esbuildPlugins: [
+      {
+        name: 'browser-backend',
+        setup(build) {
+          build.onResolve({ filter: /^\.\/backend\.js$/ }, (args) => ({ path: resolve(args.resolveDir, 'backend-browser.ts') }));
+        },
+      },
+    ],
+  },
+]);

@@ -1,7 +1,11 @@
-// Which engine runs: the native addon (node-gyp-build: prebuilds/ first, then build/) or the JS
-// engine, decided once at import. Environment:
-//   ROPE_SIMD_BACKEND=js      never load the addon
+// Which engine runs, decided once at import: the native addon (node-gyp-build: prebuilds/ first,
+// then build/), else the WebAssembly engine (engine-wasm.ts), else the JS engine. When a slower
+// engine runs than this platform could have, a warning says so once (ROPE_SIMD_FALLBACK), naming
+// the engine and why the faster one did not load. Environment:
+//   ROPE_SIMD_BACKEND=js      never load the addon or the wasm module
+//   ROPE_SIMD_BACKEND=wasm    the wasm engine; a failure to instantiate it throws here
 //   ROPE_SIMD_BACKEND=native  a load failure throws here instead of falling back
+//   (any of these, or =auto, is a choice: it silences the fallback warning)
 //   ROPE_SIMD_ADDON=file.node load exactly that file (CI runs the suite on the cmake-js and the
 //                             node-gyp build this way); a failure throws
 //   ROPE_SIMD_ISA=scalar|avx2|avx512|neon  force those kernels; throws if this CPU/build lacks them
@@ -10,6 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NativeAddon } from './abi.js';
+import { wasmExports } from './engine-wasm.js';
 import type { BackendInfo } from './types.js';
 
 const ISAS = ['scalar', 'avx2', 'avx512', 'neon'];
@@ -47,11 +52,11 @@ function isAddon(a: unknown): a is NativeAddon {
 }
 
 function load(): { addon: NativeAddon | null; reason?: string } {
-  const mode = process.env.ROPE_SIMD_BACKEND ?? '';
-  if (mode !== '' && mode !== 'auto' && mode !== 'js' && mode !== 'native') {
-    throw new Error(`ROPE_SIMD_BACKEND must be 'js', 'native' or unset, got '${mode}'`);
+  if (mode !== '' && mode !== 'auto' && mode !== 'js' && mode !== 'native' && mode !== 'wasm') {
+    throw new Error(`ROPE_SIMD_BACKEND must be 'native', 'wasm', 'js', 'auto' or unset, got '${mode}'`);
   }
   if (mode === 'js') return { addon: null, reason: 'ROPE_SIMD_BACKEND=js' };
+  if (mode === 'wasm') return { addon: null, reason: 'ROPE_SIMD_BACKEND=wasm' };
   if (forcedIsa !== undefined && !ISAS.includes(forcedIsa)) {
     throw new Error(`ROPE_SIMD_ISA must be one of ${ISAS.join(', ')}, got '${forcedIsa}'`);
   }
@@ -74,16 +79,52 @@ function load(): { addon: NativeAddon | null; reason?: string } {
   }
 }
 
+// Without the addon: the wasm engine unless ROPE_SIMD_BACKEND=js; null if it cannot run here (the
+// reason, e.g. no WebAssembly SIMD, in wasmReason). ROPE_SIMD_BACKEND=wasm makes a failure throw.
+function loadWasm(mode: string): { ok: boolean; reason?: string } {
+  if (mode === 'js') return { ok: false }; // (the reason is load()'s)
+  try {
+    wasmExports();
+    return { ok: true };
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (mode === 'wasm') throw new Error(`ROPE_SIMD_BACKEND=wasm but the wasm engine did not load: ${msg}`, { cause: err });
+    return { ok: false, reason: msg };
+  }
+}
+
 const forcedIsa = process.env.ROPE_SIMD_ISA || undefined;
+const mode = process.env.ROPE_SIMD_BACKEND ?? '';
 const loaded = load();
+const wasmLoaded = loaded.addon ? { ok: false } : loadWasm(mode);
 
 /** The loaded addon, or null (internal: parity tests, the benchmark). */
 export const nativeAddon: NativeAddon | null = loaded.addon;
+/** Whether the engine that runs by default is the wasm one. */
+export const wasmDefault: boolean = wasmLoaded.ok;
 
 /** Which backend runs, live: `isa` follows selectIsa(). */
 export const backendInfo: BackendInfo = nativeAddon
   ? { backend: 'native', isa: nativeAddon.isa() as BackendInfo['isa'] }
-  : { backend: 'js', isa: 'js', reason: loaded.reason };
+  : wasmLoaded.ok
+    ? { backend: 'wasm', isa: 'wasm-simd128', reason: loaded.reason }
+    : { backend: 'js', isa: 'js', reason: wasmLoaded.reason === undefined ? loaded.reason : `${loaded.reason}; wasm: ${wasmLoaded.reason}` };
+
+/** The fallback warning's text, or null when none is due (exported for tests). */
+export function fallbackWarning(info: BackendInfo, backendEnv: string | undefined): string | null {
+  if (info.backend === 'native' || (backendEnv !== undefined && backendEnv !== '')) return null;
+  const engine = info.backend === 'wasm' ? 'the WebAssembly engine (wasm-simd128, 3-10x slower than native)' : 'the JavaScript engine (4-40x slower than native)';
+  return (
+    `rope-simd is running ${engine} because the native addon did not load: ${info.reason}. ` +
+    'Install a C++ toolchain and run `npm rebuild rope-simd` to build it, or set ROPE_SIMD_BACKEND=' +
+    `${info.backend} to choose this engine and silence this warning.`
+  );
+}
+
+const warning = fallbackWarning(backendInfo, process.env.ROPE_SIMD_BACKEND);
+if (warning !== null && typeof process.emitWarning === 'function') {
+  process.emitWarning(warning, { code: 'ROPE_SIMD_FALLBACK' });
+}
 
 /** ISAs this CPU and build can run, best first ([] without the addon). */
 export function supportedIsas(): string[] {
@@ -102,7 +143,7 @@ export function selectIsa(name: string): void {
   backendInfo.isa = nativeAddon.isa() as BackendInfo['isa'];
 }
 
-if (forcedIsa !== undefined && process.env.ROPE_SIMD_BACKEND !== 'js') {
+if (forcedIsa !== undefined && mode !== 'js' && mode !== 'wasm') {
   if (!nativeAddon) throw new Error(`ROPE_SIMD_ISA=${forcedIsa} needs the native addon, which did not load: ${backendInfo.reason}`);
   try {
     selectIsa(forcedIsa);

@@ -16,7 +16,7 @@ const T = 3; // tokens
 const QH = 4;
 const KH = 2;
 const P = 5;
-const ENGINES: ('js' | 'native')[] = nativeAddon ? ['js', 'native'] : ['js'];
+const ENGINES: ('js' | 'native' | 'wasm')[] = nativeAddon ? ['js', 'wasm', 'native'] : ['js', 'wasm'];
 
 type Kind = typeof TypeError | typeof RangeError;
 type Call = { x: unknown; opts: unknown } | { q: unknown; k: unknown; opts: unknown };

@@ -39,9 +39,9 @@ function both(options: RopeOptions, rope: ReturnType<typeof createRope>, c: Call
 const native = nativeAddon !== null;
 
 // The native stages of `npm test` run this file; the ROPE_SIMD_BACKEND=js stage has no native
-// engine by request (the same split as test/parity.test.ts).
-if (process.env.ROPE_SIMD_BACKEND === 'js') {
-  describe('native cos/sin cache (JS-only run)', () => {
+// engine by request, nor has the ROPE_SIMD_BACKEND=wasm one (the same split as test/parity.test.ts).
+if (process.env.ROPE_SIMD_BACKEND === 'js' || process.env.ROPE_SIMD_BACKEND === 'wasm') {
+  describe(`native cos/sin cache (${process.env.ROPE_SIMD_BACKEND}-only run)`, () => {
     it('has no native engine, by request', () => expect(native).toBe(false));
   });
 } else describe('native cos/sin cache', () => {

@@ -1,14 +1,14 @@
 // The built package as a user gets it: `npm run build:ts`, then import 'rope-simd' from ESM and
 // require('rope-simd') from CJS in a separate project (exports map, types), and the backend
 // environment switches, each in a fresh node process.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeAddon } from '../lib/internal.js';
+import { backendInfo, nativeAddon } from '../lib/internal.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 let project = ''; // a consumer project whose node_modules/rope-simd links to this repo
@@ -38,14 +38,14 @@ const esm = (cwd: string, env?: Record<string, string>) =>
 const cjs = (cwd: string, env?: Record<string, string>) =>
   node(cwd, ['-e', `const { Rope, backendInfo } = require('rope-simd');\n${ROTATE}`], env);
 
-function result(r: Run): { info: { backend: string; isa: string; reason?: string }; x: number[] } {
-  expect(r.err).toBe('');
+function result(r: Run, stderr = ''): { info: { backend: string; isa: string; reason?: string }; x: number[] } {
+  expect(r.err).toBe(stderr);
   expect(r.status).toBe(0);
   return JSON.parse(r.out);
 }
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'pipe' });
+  // (dist/ is built once for the whole run by test/helpers/build-dist.ts)
   project = mkdtempSync(join(tmpdir(), 'rope-entry-'));
   mkdirSync(join(project, 'node_modules'));
   symlinkSync(root, join(project, 'node_modules', 'rope-simd'), 'dir');
@@ -71,7 +71,7 @@ describe('the built package', () => {
     for (const k of ['ROPE_SIMD_BACKEND', 'ROPE_SIMD_ADDON', 'ROPE_SIMD_ISA']) if (process.env[k]) same[k] = process.env[k]!;
     const { info, x } = result(run(project, same));
     for (let i = 0; i < 4; i++) expect(Math.abs(x[i] - expected[i])).toBeLessThanOrEqual(1e-7);
-    expect(info.backend).toBe(nativeAddon ? 'native' : 'js');
+    expect(info.backend).toBe(backendInfo.backend);
   });
 
   it('ships types for both entry points (exports map paths exist and declare Rope and backendInfo)', () => {
@@ -100,8 +100,9 @@ rope.apply(new Float32Array(8), { heads: 1, positions: 0 });
 rope.apply(new Uint16Array(8), { heads: 1, positions: 0, dtype: 'bf16' });
 // @ts-expect-error a Uint16Array needs its dtype
 rope.apply(new Uint16Array(8), { heads: 1, positions: 0 });
-const b: 'native' | 'js' = backendInfo.backend;
-export { b };
+const b: 'native' | 'wasm' | 'js' = backendInfo.backend;
+const i: 'wasm-simd128' | 'avx2' | 'js' | 'avx512' | 'neon' | 'scalar' = backendInfo.isa;
+export { b, i };
 `;
     writeFileSync(join(project, 'consumer.mts'), body("import { Rope, backendInfo } from 'rope-simd';"));
     writeFileSync(join(project, 'consumer.cts'), body("import rs = require('rope-simd');\nconst { Rope, backendInfo } = rs;"));
@@ -136,15 +137,43 @@ describe('backend selection', () => {
     }
   });
 
-  it('without any native build the package falls back to JS with the reason', () => {
+  it('without any native build the package runs wasm, and warns once (ROPE_SIMD_FALLBACK) naming engine and reason', () => {
+    const reason = `no native build for ${process.platform}-${process.arch} (no prebuild, no build/Release)`;
     for (const run of [esm, cjs]) {
-      const { info } = result(run(bare));
-      expect(info).toEqual({
-        backend: 'js',
-        isa: 'js',
-        reason: `no native build for ${process.platform}-${process.arch} (no prebuild, no build/Release)`,
-      });
+      const r = run(bare);
+      // One warning, before the result: process.emitWarning's line, with its code.
+      const lines = r.err.trim().split('\n').filter((l) => l.includes('ROPE_SIMD_FALLBACK'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('[ROPE_SIMD_FALLBACK] Warning: rope-simd is running the WebAssembly engine');
+      expect(lines[0]).toContain(reason);
+      const { info, x } = result(r, r.err);
+      expect(info).toEqual({ backend: 'wasm', isa: 'wasm-simd128', reason });
+      for (let i = 0; i < 4; i++) expect(Math.abs(x[i] - expected[i])).toBeLessThanOrEqual(1e-7);
     }
+  });
+
+  it('an explicit ROPE_SIMD_BACKEND silences the warning: wasm, auto, js', () => {
+    const wasm = result(esm(bare, { ROPE_SIMD_BACKEND: 'wasm' }));
+    expect(wasm.info).toEqual({ backend: 'wasm', isa: 'wasm-simd128', reason: 'ROPE_SIMD_BACKEND=wasm' });
+    expect(result(cjs(bare, { ROPE_SIMD_BACKEND: 'auto' })).info.backend).toBe('wasm');
+    expect(result(cjs(bare, { ROPE_SIMD_BACKEND: 'js' })).info.backend).toBe('js');
+  });
+
+  it('without native and without WebAssembly the package runs JS, and the warning names both reasons', () => {
+    const r = node(bare, ['--input-type=module', '-e', `delete globalThis.WebAssembly; const { Rope, backendInfo } = await import('rope-simd');\n${ROTATE}`]);
+    expect(r.err).toContain('[ROPE_SIMD_FALLBACK] Warning: rope-simd is running the JavaScript engine');
+    const { info } = result(r, r.err);
+    expect(info).toEqual({
+      backend: 'js',
+      isa: 'js',
+      reason: `no native build for ${process.platform}-${process.arch} (no prebuild, no build/Release); wasm: this runtime has no WebAssembly`,
+    });
+  });
+
+  it('ROPE_SIMD_BACKEND=wasm forces the wasm engine even where the addon loads', () => {
+    const { info, x } = result(esm(project, { ROPE_SIMD_BACKEND: 'wasm' }));
+    expect(info).toEqual({ backend: 'wasm', isa: 'wasm-simd128', reason: 'ROPE_SIMD_BACKEND=wasm' });
+    for (let i = 0; i < 4; i++) expect(Math.abs(x[i] - expected[i])).toBeLessThanOrEqual(1e-7);
   });
 
   it('ROPE_SIMD_BACKEND=native makes a missing addon an import error', () => {
@@ -159,7 +188,7 @@ describe('backend selection', () => {
     expect(missing.err).toContain('ROPE_SIMD_ADDON=/nonexistent/rope_simd.node');
     const bogus = cjs(project, { ROPE_SIMD_BACKEND: 'gpu' });
     expect(bogus.status).not.toBe(0);
-    expect(bogus.err).toContain("ROPE_SIMD_BACKEND must be 'js', 'native' or unset, got 'gpu'");
+    expect(bogus.err).toContain("ROPE_SIMD_BACKEND must be 'native', 'wasm', 'js', 'auto' or unset, got 'gpu'");
     const isa = cjs(project, { ROPE_SIMD_ISA: 'sse9' });
     expect(isa.status).not.toBe(0);
     expect(isa.err).toContain("ROPE_SIMD_ISA must be one of scalar, avx2, avx512, neon, got 'sse9'");

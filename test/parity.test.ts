@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo, nativeAddon, selectIsa, supportedIsas } from '../lib/backend.js';
 import { numberToBf16, numberToF16 } from '../lib/dtype.js';
+import { setWasmPieceBytes } from '../lib/engine-wasm.js';
 import { createRope } from '../lib/rope.js';
 import type { DTypeName, Layout, RopeOptions, ScalingOptions } from '../lib/types.js';
 
@@ -112,7 +113,7 @@ interface Result {
   arrays: Array<{ data: Float32Array | Uint16Array; parts: Part[] }>;
 }
 
-function runCase(c: Case, engine: 'js' | 'native'): Result {
+function runCase(c: Case, engine: 'js' | 'native' | 'wasm'): Result {
   const opts: RopeOptions = { headDim: c.headDim, rotaryDim: c.rotaryDim, style: c.style, scaling: c.scaling, maxPositions: 32768 };
   if (c.mrope) Object.assign(opts, { mropeSection: c.mrope.section, mropeInterleaved: c.mrope.interleaved });
   const rope = createRope(opts, engine);
@@ -180,11 +181,35 @@ function compare(c: Case, parts: Part[], js: Float32Array | Uint16Array, nat: Fl
 }
 
 const isas = nativeAddon ? supportedIsas() : [];
+const forced = process.env.ROPE_SIMD_BACKEND;
 
-if (process.env.ROPE_SIMD_BACKEND === 'js') {
-  describe('parity (JS-only run)', () => {
+// The wasm engine in every stage (createRope reaches it whichever engine runs by default).
+describe('wasm vs JS engine', () => {
+  afterAll(() => setWasmPieceBytes(0));
+  it.each([
+    ['in one piece', 0],
+    ['one token per piece', 1],
+  ])('wasm-simd128: random calls match the JS engine (%s)', (_name, pieceBytes) => {
+    setWasmPieceBytes(pieceBytes);
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const js = runCase(c, 'js');
+        const w = runCase(c, 'wasm');
+        js.arrays.forEach((a, i) => {
+          const bad = compare(c, a.parts, a.data, w.arrays[i].data);
+          expect(bad, `array ${i}: ${bad}`).toBe('');
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+if (forced === 'js' || forced === 'wasm') {
+  describe(`parity (${forced}-only run)`, () => {
     it('has no native engine to compare, by request', () => {
-      expect(backendInfo).toMatchObject({ backend: 'js', reason: 'ROPE_SIMD_BACKEND=js' });
+      expect(nativeAddon).toBeNull();
+      expect(backendInfo).toMatchObject({ backend: forced, reason: `ROPE_SIMD_BACKEND=${forced}` });
     });
   });
 } else {

@@ -27,7 +27,7 @@ describe('README example', () => {
     await import(/* @vite-ignore */ example);
     expect(logs).toHaveLength(4);
     const [info] = logs[0] as [{ backend: string; isa: string }];
-    expect(['native', 'js']).toContain(info.backend);
+    expect(['native', 'wasm', 'js']).toContain(info.backend);
     const [roundTrip] = logs[1] as [number];
     expect(roundTrip).toBeGreaterThanOrEqual(0);
     expect(roundTrip).toBeLessThan(1e-6);

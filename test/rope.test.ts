@@ -260,15 +260,18 @@ describe('Rope', () => {
       expect(backendInfo.backend).toBe('native');
     } else {
       expect(() => createRope({ headDim: 16 }, 'native')).toThrow(/native engine is not available/);
-      expect(backendInfo.backend).toBe('js');
+      expect(backendInfo.backend).toBe(process.env.ROPE_SIMD_BACKEND === 'js' ? 'js' : 'wasm');
     }
+    const z = data(2 * 16, 2);
+    createRope({ headDim: 16 }, 'wasm').apply(z, { heads: 1, positions: 5 });
+    expect(maxAbsDiff(z, ref)).toBeLessThanOrEqual(1e-6);
     expect(() => createRope({ headDim: 16 }, 'gpu' as never)).toThrow(TypeError);
   });
 });
 
 describe('errors name the caller\'s parameter on either engine', () => {
-  it.each(['js', ...(nativeAddon ? ['native'] : [])] as const)('%s: apply says x, applyQK says q', async (engine) => {
-    const rope = createRope({ headDim: 8 }, engine as 'js' | 'native');
+  it.each(['js', 'wasm', ...(nativeAddon ? ['native'] : [])] as const)('%s: apply says x, applyQK says q', async (engine) => {
+    const rope = createRope({ headDim: 8 }, engine as 'js' | 'native' | 'wasm');
     const x = new Float32Array(8 * 3).fill(0.5);
     const before = x.slice();
     // tokenStride pushes the last row past the end: a bounds error, found by whichever layer checks it

@@ -98,7 +98,7 @@ describe('Rope.layersFromConfig', () => {
     expect(() => Rope.fromConfig({ ...base, rope_parameters: { full_attention: 5, sliding_attention: { rope_theta: 1 } } })).toThrow(
       /config\.rope_parameters is nested per layer type and needs a 'full_attention' object, got 5 for 'full_attention'/,
     );
-    expect(() => Rope.fromConfig({ ...base, rope_parameters: 'x' })).toThrow(/config\.rope_parameters must be an object or null, got 'x'/);
-    expect(() => Rope.layersFromConfig(null as unknown as object)).toThrow(/config must be a parsed config\.json object, got null/);
+    expect(() => Rope.fromConfig({ ...base, rope_parameters: 'x' as never })).toThrow(/config\.rope_parameters must be an object or null, got 'x'/);
+    expect(() => Rope.layersFromConfig(null as never)).toThrow(/config must be a parsed config\.json object, got null/);
   });
 });

@@ -1,0 +1,272 @@
+// The WebAssembly engine: native/walk.cc with the SIMD128 kernels (prebuilds/wasm/rope-simd.wasm,
+// inline in wasm-bytes.ts so that Node, Deno, Bun and browser bundles all get it without reading a
+// file). One module instance per JS realm, shared by every Rope. The user's arrays stay the API:
+// a call copies the rows it rotates into the module's memory, walks them there, and copies them
+// back (a dense piece in one set(); otherwise row by row, so that elements it does not rotate are
+// never written), in pieces of a few hundred KiB where the layout allows. Everything that can fail
+// (the scratch allocation, the cos/sin table) happens before the first row is copied back.
+import { DESC_K, DESC_LEN, DESC_POS_OFFSET, DESC_Q, T_OFFSET, packPlan } from './abi.js';
+import { WASM_BASE64 } from './wasm-bytes.js';
+import type { CallPlan, Engine, RopeGeometry, TensorPlan } from './types.js';
+
+// The few WebAssembly APIs used (tsconfig's lib has no DOM, and @types/node's are partial).
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+interface WasmExports {
+  memory: { readonly buffer: ArrayBuffer };
+  rope_alloc(bytes: number): number;
+  rope_free(ptr: number): void;
+  rope_new(headDim: number, rotaryDim: number, style: number, pairSection: number, sectionRows: number): number;
+  rope_delete(handle: number): void;
+  rope_apply(handle: number, desc: number): number;
+}
+
+// native/wasm/entry.cc: the descriptor's slots after lib/abi.ts's DESC_LEN.
+const D_Q_PTR = DESC_LEN;
+const D_K_PTR = DESC_LEN + 1;
+const D_POSITIONS_PTR = DESC_LEN + 2;
+const D_INVFREQ_PTR = DESC_LEN + 3;
+const D_Q_LENGTH = DESC_LEN + 4;
+const D_K_LENGTH = DESC_LEN + 5;
+const D_HAS_K = DESC_LEN + 6;
+const D_SLOTS = DESC_LEN + 7;
+
+// libc++abi can print to stderr before it aborts (it never does on our paths): these WASI calls
+// exist only so that the module links; each answers ENOSYS.
+const ENOSYS = 52;
+const wasiStubs = { fd_close: () => ENOSYS, fd_seek: () => ENOSYS, fd_write: () => ENOSYS };
+
+function decodeBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+let wasm: WasmExports | null = null;
+
+/** The module's exports, instantiated on first use (synchronously); throws with the reason when
+ * this runtime has no WebAssembly or no SIMD128. */
+export function wasmExports(): WasmExports {
+  if (wasm !== null) return wasm;
+  const wa = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (typeof wa !== 'object' || wa === null) throw new Error('this runtime has no WebAssembly');
+  let module: object;
+  try {
+    module = new wa.Module(decodeBase64(WASM_BASE64));
+  } catch (e) {
+    throw new Error(`the wasm module did not compile (WebAssembly SIMD128 unsupported?): ${(e as Error).message}`, { cause: e });
+  }
+  const instance = new wa.Instance(module, { wasi_snapshot_preview1: wasiStubs });
+  wasm = instance.exports as unknown as WasmExports;
+  return wasm;
+}
+
+// Views of the module's memory, renewed whenever it grows (growing replaces memory.buffer).
+let buffer: ArrayBuffer | null = null;
+let f64 = new Float64Array(0);
+let f32 = new Float32Array(0);
+let u16 = new Uint16Array(0);
+let i32 = new Int32Array(0);
+let u8 = new Uint8Array(0);
+function views(x: WasmExports): void {
+  const now = x.memory.buffer;
+  if (now === buffer) return;
+  buffer = now;
+  f64 = new Float64Array(buffer);
+  f32 = new Float32Array(buffer);
+  u16 = new Uint16Array(buffer);
+  i32 = new Int32Array(buffer);
+  u8 = new Uint8Array(buffer);
+}
+
+function alloc(x: WasmExports, bytes: number): number {
+  const p = bytes <= 0xffff_fff0 ? x.rope_alloc(bytes) : 0;
+  if (p === 0) throw new RangeError(`the wasm engine could not allocate ${bytes} bytes of its memory (a wasm32 module has 4 GiB at most)`);
+  return p;
+}
+
+// One scratch area for the rows of every call (calls are synchronous: one at a time per realm).
+let arena = 0;
+let arenaBytes = 0;
+function scratch(x: WasmExports, bytes: number): number {
+  if (bytes > arenaBytes) {
+    if (arena !== 0) x.rope_free(arena);
+    arena = 0;
+    arenaBytes = 0;
+    const want = Math.max(bytes, Math.min(2 * bytes, bytes + (64 << 20)));
+    arena = alloc(x, want);
+    arenaBytes = want;
+  }
+  return arena;
+}
+
+const align16 = (n: number) => (n + 15) & ~15;
+
+// Token-major tensors (layouts 'shd', 'bshd') go through module memory in pieces of about this
+// many bytes: copy in, rotate and copy out stay in the cache, so the copies add little memory
+// traffic (one piece of the whole of S4 f32 made the call ~1.5x slower).
+// (Copies into module memory below ~512 KiB ran several times slower per byte in V8 here.)
+const PIECE_BYTES = 1 << 20;
+let pieceBytes = PIECE_BYTES;
+/** Tests: a small piece size makes small calls go through many pieces (0: the default). */
+export function setWasmPieceBytes(n: number): void {
+  pieceBytes = n > 0 ? n : PIECE_BYTES;
+}
+
+// A piece: batch row b, tokens [t0, t0 + tc). Elements [lo, lo + n) of t.data hold all its rows;
+// dense: its rows are all of them.
+interface Span {
+  lo: number;
+  n: number;
+  dense: boolean;
+}
+function span(t: TensorPlan, b: number, nb: number, t0: number, tc: number, rotaryDim: number): Span {
+  const n = (nb - 1) * t.batchStride + (tc - 1) * t.tokenStride + (t.heads - 1) * t.headStride + rotaryDim;
+  return { lo: t.offset + b * t.batchStride + t0 * t.tokenStride, n, dense: n === nb * tc * t.heads * rotaryDim };
+}
+
+// The built-ins, taken once: a user's typed-array subclass (a species constructor, an own `set`)
+// runs no code during a call.
+const typedSet = Object.getPrototypeOf(Uint8Array.prototype).set as (this: ArrayLike<number>, src: ArrayLike<number>, at: number) => void;
+// Elements [lo, lo + n) of t.data, as a plain view.
+function plainView(t: TensorPlan, lo: number, n: number): Float32Array | Uint16Array {
+  const d = t.data;
+  const at = d.byteOffset + lo * d.BYTES_PER_ELEMENT;
+  return d.BYTES_PER_ELEMENT === 4 ? new Float32Array(d.buffer, at, n) : new Uint16Array(d.buffer, at, n);
+}
+
+function memoryOf(t: TensorPlan): Float32Array | Uint16Array {
+  return t.data.BYTES_PER_ELEMENT === 4 ? f32 : u16;
+}
+
+function copyIn(t: TensorPlan, s: Span, at: number): void {
+  typedSet.call(memoryOf(t), plainView(t, s.lo, s.n), at / t.data.BYTES_PER_ELEMENT);
+}
+
+// Only the rotated rows go back (never the elements between them: another view, or another thread
+// of a SharedArrayBuffer, may own those).
+function copyOut(t: TensorPlan, s: Span, at: number, nb: number, tc: number, rotaryDim: number): void {
+  const base = at / t.data.BYTES_PER_ELEMENT;
+  if (s.dense) {
+    typedSet.call(plainView(t, s.lo, s.n), memoryOf(t).subarray(base, base + s.n), 0);
+    return;
+  }
+  // Bits, not numbers: a float32 NaN read into JS may come back with other bits.
+  const f = t.data.BYTES_PER_ELEMENT === 4;
+  const data = f ? new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length) : new Uint16Array(t.data.buffer, t.data.byteOffset, t.data.length);
+  const mem = f ? i32 : u16;
+  for (let b = 0; b < nb; b++) {
+    for (let tk = 0; tk < tc; tk++) {
+      for (let h = 0; h < t.heads; h++) {
+        const rel = b * t.batchStride + tk * t.tokenStride + h * t.headStride;
+        const src = base + rel;
+        const dst = s.lo + rel;
+        for (let d = 0; d < rotaryDim; d++) data[dst + d] = mem[src + d];
+      }
+    }
+  }
+}
+
+// Rows of one token lie before the next token's (so a run of tokens is a compact span).
+const tokenMajor = (t: TensorPlan, rotaryDim: number) => t.tokenStride >= (t.heads - 1) * t.headStride + rotaryDim;
+
+// Handles of Ropes that were garbage-collected: their C++ side (and its cos/sin cache) is freed.
+const handles =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<{ handle: number; desc: number }>((h) => {
+        const x = wasm;
+        if (x === null) return;
+        x.rope_delete(h.handle);
+        x.rope_free(h.desc);
+      })
+    : null;
+
+export function createWasmEngine(geometry: RopeGeometry): Engine {
+  const x = wasmExports();
+  const half = geometry.rotaryDim / 2;
+  let sections = 0;
+  if (geometry.pairSection !== null) {
+    sections = alloc(x, half);
+    views(x);
+    u8.set(geometry.pairSection.subarray(0, half), sections);
+  }
+  const handle = x.rope_new(geometry.headDim, geometry.rotaryDim, geometry.style, sections, geometry.sectionRows);
+  if (sections !== 0) x.rope_free(sections);
+  if (handle === 0) throw new RangeError('the wasm engine could not create this Rope (out of memory in the module)');
+  // This Rope's descriptor and its invFreq, side by side in module memory.
+  const desc = alloc(x, D_SLOTS * 8 + half * 8);
+  const invFreqAt = desc + D_SLOTS * 8;
+  let lastInvFreq: Float64Array | null = null;
+  const rotaryDim = geometry.rotaryDim;
+  const packed = new Float64Array(D_SLOTS);
+
+  const engine: Engine = {
+    apply(plan: CallPlan): void {
+      const { batch, tokens } = plan;
+      const q = plan.q;
+      const k = plan.k;
+      const qSize = q.data.BYTES_PER_ELEMENT;
+      const kSize = k !== null ? k.data.BYTES_PER_ELEMENT : 0;
+      // Pieces of tc tokens of one batch row, or (not token-major) the whole call at once.
+      const pieces = tokenMajor(q, rotaryDim) && (k === null || tokenMajor(k, rotaryDim));
+      const perToken = q.tokenStride * qSize + (k !== null ? k.tokenStride * kSize : 0);
+      const tc = pieces ? Math.min(tokens, Math.max(1, Math.floor(pieceBytes / perToken))) : tokens;
+      const nb = pieces ? 1 : batch;
+      let posCount = 0;
+      if (plan.positions !== null) {
+        posCount = (geometry.sectionRows - 1) * plan.positionsRowStride + (batch - 1) * plan.positionsBatchStride + tokens;
+      }
+      const qMax = span(q, 0, nb, 0, tc, rotaryDim).n;
+      const kMax = k !== null ? span(k, 0, nb, 0, tc, rotaryDim).n : 0;
+      const qBytes = align16(qMax * qSize);
+      const kBytes = align16(kMax * kSize);
+      const base = scratch(x, qBytes + kBytes + align16(posCount * 4));
+      views(x);
+      const qAt = base;
+      const kAt = base + qBytes;
+      const posAt = kAt + kBytes;
+
+      packPlan(packed, plan);
+      packed[DESC_Q + T_OFFSET] = 0; // the rows start at the start of their copy
+      if (k !== null) packed[DESC_K + T_OFFSET] = 0;
+      packed[D_Q_PTR] = qAt;
+      packed[D_K_PTR] = k !== null ? kAt : 0;
+      packed[D_HAS_K] = k !== null ? 1 : 0;
+      packed[D_INVFREQ_PTR] = invFreqAt;
+      packed[0] = nb;
+      if (plan.invFreq !== lastInvFreq) {
+        typedSet.call(f64, plan.invFreq, invFreqAt / 8);
+        lastInvFreq = plan.invFreq;
+      }
+      if (plan.positions !== null) {
+        const p = plan.positions;
+        typedSet.call(i32, new Int32Array(p.buffer, p.byteOffset, posCount), posAt / 4);
+      }
+      for (let b = 0; b < batch; b += nb) {
+        for (let t0 = 0; t0 < tokens; t0 += tc) {
+          const n = Math.min(tc, tokens - t0);
+          const qs = span(q, b, nb, t0, n, rotaryDim);
+          const ks = k !== null ? span(k, b, nb, t0, n, rotaryDim) : null;
+          packed[1] = n;
+          packed[DESC_POS_OFFSET] = plan.positionOffset + t0;
+          packed[D_POSITIONS_PTR] = plan.positions !== null ? posAt + 4 * (b * plan.positionsBatchStride + t0) : 0;
+          packed[D_Q_LENGTH] = qs.n;
+          packed[D_K_LENGTH] = ks !== null ? ks.n : 0;
+          views(x); // the cos/sin cache may have grown the memory
+          f64.set(packed, desc / 8);
+          copyIn(q, qs, qAt);
+          if (k !== null) copyIn(k, ks!, kAt);
+          if (x.rope_apply(handle, desc) !== 0) throw new Error('internal error: the wasm engine refused a checked plan');
+          views(x);
+          copyOut(q, qs, qAt, nb, n, rotaryDim);
+          if (k !== null) copyOut(k, ks!, kAt, nb, n, rotaryDim);
+        }
+      }
+    },
+  };
+  handles?.register(engine, { handle, desc });
+  return engine;
+}

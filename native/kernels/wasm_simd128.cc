@@ -1,0 +1,190 @@
+// WebAssembly SIMD128: 4 floats per vector, cos/sin in 2 doubles. Only compiled into the wasm
+// module (scripts/build-wasm.sh); the addon gets an empty table.
+//
+// SIMD128 has no fused multiply-add (relaxed-simd's madd may or may not fuse, by machine), so:
+// - the rotation is evaluated in double, as the scalar kernel does (x*c and y*s are exact there,
+//   one rounding to f32): the same bits as the scalar reference, deterministic on every machine;
+// - sincos.h's fma is emulated exactly enough for the two reductions that must be exact
+//   (Dekker's product: a*b = p + e exactly, then (p + c) + e), see D::fma.
+// f16 and bf16 go through integer code (no f16 conversions in SIMD128) doing what dtype.h does.
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+
+#if defined(__wasm_simd128__)
+
+#include <wasm_simd128.h>
+
+#include "sincos.h"
+#include "loops.h"
+
+namespace rope {
+namespace {
+
+using v128 = v128_t;
+
+// f32x4 -> two f64x2 (lanes 0-1, lanes 2-3) and back.
+inline v128 lo64(v128 v) { return wasm_f64x2_promote_low_f32x4(v); }
+inline v128 hi64(v128 v) { return wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3)); }
+inline v128 join32(v128 lo, v128 hi) {
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+struct WasmSimd {
+  using V = v128;
+  static constexpr int kLanes = 4;
+  static V zero() { return wasm_f32x4_splat(0.0f); }
+  static V set1(float f) { return wasm_f32x4_splat(f); }
+  static V mul(V a, V b) { return wasm_f32x4_mul(a, b); }
+  static V loadF(const float* p) { return wasm_v128_load(p); }
+  static V loadFN(const float* p, int64_t n) {
+    float tmp[4] = {};
+    std::memcpy(tmp, p, size_t(n) * sizeof(float));
+    return wasm_v128_load(tmp);
+  }
+  // x' = x*c - y*s, y' = y*c + x*s in double (products exact), rounded to f32 once.
+  static void rotHalf(V& x, V& y, V c, V s) {
+    const v128 xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
+    const v128 cl = lo64(c), ch = hi64(c), sl = lo64(s), sh = hi64(s);
+    x = join32(wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), wasm_f64x2_mul(yl, sl)),
+               wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), wasm_f64x2_mul(yh, sh)));
+    y = join32(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), wasm_f64x2_mul(xl, sl)),
+               wasm_f64x2_add(wasm_f64x2_mul(yh, ch), wasm_f64x2_mul(xh, sh)));
+  }
+  static void rotPairs(V& a, V& b, V c, V s) {
+    V x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+    rotHalf(x, y, c, s);
+    a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
+    b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
+  }
+
+  struct D {
+    using V = v128;
+    using M = v128;
+    static constexpr int kLanes = 2;
+    static V set(double d) { return wasm_f64x2_splat(d); }
+    static V mul(V a, V b) { return wasm_f64x2_mul(a, b); }
+    static V add(V a, V b) { return wasm_f64x2_add(a, b); }
+    // a*b + c without a fused instruction: a*b = p + e exactly (Veltkamp split, Dekker product),
+    // then (p + c) + e. Exact where sincos.h needs it: lo = fma(p, f, -hi) gives e itself, and
+    // r = fma(-k, pi/2 hi part, hi) has p + c exact (Sterbenz: hi is within pi/4 of k*pi/2) and
+    // a representable result. Elsewhere (polynomials) it is as accurate as a fused one, or
+    // within an ulp of it, far below what the f32 result keeps.
+    static void split(V a, V* hi, V* lo) {
+      V t = wasm_f64x2_mul(a, wasm_f64x2_splat(134217729.0));  // 2^27 + 1
+      *hi = wasm_f64x2_sub(t, wasm_f64x2_sub(t, a));
+      *lo = wasm_f64x2_sub(a, *hi);
+    }
+    static V fma(V a, V b, V c) {
+      V p = wasm_f64x2_mul(a, b);
+      V ah, al, bh, bl;
+      split(a, &ah, &al);
+      split(b, &bh, &bl);
+      V e = wasm_f64x2_sub(wasm_f64x2_mul(ah, bh), p);
+      e = wasm_f64x2_add(e, wasm_f64x2_mul(ah, bl));
+      e = wasm_f64x2_add(e, wasm_f64x2_mul(al, bh));
+      e = wasm_f64x2_add(e, wasm_f64x2_mul(al, bl));
+      return wasm_f64x2_add(wasm_f64x2_add(p, c), e);
+    }
+    static V neg(V a) { return wasm_f64x2_neg(a); }
+    static V round(V a) { return wasm_f64x2_nearest(a); }
+    static V floor(V a) { return wasm_f64x2_floor(a); }
+    static M eq(V a, V b) { return wasm_f64x2_eq(a, b); }
+    static M ge(V a, V b) { return wasm_f64x2_ge(a, b); }
+    static M orm(M a, M b) { return wasm_v128_or(a, b); }
+    static V sel(M m, V a, V b) { return wasm_v128_bitselect(a, b, m); }
+    static V load(const double* p) { return wasm_v128_load(p); }
+    static V loadN(const double* p, int64_t n) {
+      double tmp[2] = {};
+      std::memcpy(tmp, p, size_t(n) * sizeof(double));
+      return wasm_v128_load(tmp);
+    }
+    static void storeF32(float* p, V v) { wasm_v128_store64_lane(p, wasm_f32x4_demote_f64x2_zero(v), 0); }
+    static void storeF32N(float* p, V v, int64_t n) {
+      float tmp[4];
+      wasm_v128_store(tmp, wasm_f32x4_demote_f64x2_zero(v));
+      std::memcpy(p, tmp, size_t(n) * sizeof(float));
+    }
+  };
+};
+
+// Four u32 lanes (each <= 0xFFFF) -> four u16 at p.
+inline void store4x16(uint16_t* p, v128 u32) { wasm_v128_store64_lane(p, wasm_u16x8_narrow_i32x4(u32, u32), 0); }
+
+struct F32Base {
+  using T = float;
+  static v128 load(const T* p) { return wasm_v128_load(p); }
+  static void store(T* p, v128 v) { wasm_v128_store(p, v); }
+};
+
+struct BF16Base {
+  using T = uint16_t;
+  static v128 load(const T* p) { return wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16); }
+  // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
+  static void store(T* p, v128 v) {
+    const v128 top = wasm_u32x4_shr(v, 16);
+    const v128 bias = wasm_i32x4_add(wasm_i32x4_splat(0x7FFF), wasm_v128_and(top, wasm_i32x4_splat(1)));
+    const v128 rounded = wasm_u32x4_shr(wasm_i32x4_add(v, bias), 16);
+    const v128 quiet = wasm_v128_or(top, wasm_i32x4_splat(0x40));
+    const v128 isNan = wasm_f32x4_ne(v, v);  // (one instruction; an unsigned compare is several)
+    store4x16(p, wasm_v128_bitselect(quiet, rounded, isNan));
+  }
+};
+
+struct F16Base {
+  using T = uint16_t;
+  // dtype.h's f16ToF32: finite values are exact as (bits << 13) * 2^112 (subnormals included);
+  // exponent 31 becomes inf / a quiet NaN with the payload.
+  static v128 load(const T* p) {
+    const v128 h = wasm_u32x4_load16x4(p);
+    const v128 sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+    const v128 em = wasm_v128_and(h, wasm_i32x4_splat(0x7FFF));
+    const v128 finite = wasm_f32x4_mul(wasm_i32x4_shl(em, 13), wasm_f32x4_splat(5.192296858534828e33f));  // 2^112
+    const v128 quietBit = wasm_v128_and(wasm_i32x4_gt(em, wasm_i32x4_splat(0x7C00)), wasm_i32x4_splat(0x00400000));
+    const v128 special = wasm_v128_or(wasm_v128_or(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(0x7F800000)), quietBit);
+    const v128 isSpecial = wasm_i32x4_ge(em, wasm_i32x4_splat(0x7C00));
+    return wasm_v128_or(sign, wasm_v128_bitselect(special, finite, isSpecial));
+  }
+  // dtype.h's f32ToF16, branch-free: normal results by integer rounding, subnormal ones by adding
+  // 0.5f (its ulp, 2^-24, is the f16 subnormal step: the FPU rounds to nearest even).
+  static void store(T* p, v128 v) {
+    const v128 sign = wasm_v128_and(wasm_u32x4_shr(v, 16), wasm_i32x4_splat(0x8000));
+    const v128 a = wasm_v128_and(v, wasm_i32x4_splat(0x7FFFFFFF));
+    const v128 b = wasm_i32x4_sub(a, wasm_i32x4_splat(112 << 23));
+    const v128 normal = wasm_u32x4_shr(
+        wasm_i32x4_add(b, wasm_i32x4_add(wasm_i32x4_splat(0xFFF), wasm_v128_and(wasm_u32x4_shr(b, 13), wasm_i32x4_splat(1)))), 13);
+    const v128 sub = wasm_i32x4_sub(wasm_f32x4_add(a, wasm_f32x4_splat(0.5f)), wasm_i32x4_splat(0x3F000000));
+    const v128 nan = wasm_v128_or(wasm_i32x4_splat(0x7E00), wasm_v128_and(wasm_u32x4_shr(a, 13), wasm_i32x4_splat(0x3FF)));
+    v128 r = wasm_v128_bitselect(normal, sub, wasm_i32x4_ge(a, wasm_i32x4_splat(0x38800000)));
+    r = wasm_v128_bitselect(wasm_i32x4_splat(0x7C00), r, wasm_i32x4_ge(a, wasm_i32x4_splat(0x477FF000)));
+    r = wasm_v128_bitselect(nan, r, wasm_i32x4_gt(a, wasm_i32x4_splat(0x7F800000)));
+    store4x16(p, wasm_v128_or(r, sign));
+  }
+};
+
+// SIMD128 has no masked loads: tails go through a stack buffer (loops::TempTail).
+using F32Io = loops::TempTail<F32Base, 4>;
+using F16Io = loops::TempTail<F16Base, 4>;
+using BF16Io = loops::TempTail<BF16Base, 4>;
+
+constexpr KernelTable kWasm = ROPE_KERNEL_TABLE("wasm-simd128", WasmSimd, F32Io, F16Io, BF16Io);
+
+}  // namespace
+
+const KernelTable& wasmSimd128Kernels();  // declared where used: native/wasm/entry.cc
+const KernelTable& wasmSimd128Kernels() { return kWasm; }
+
+}  // namespace rope
+
+#else  // not wasm32 with SIMD128: not compiled into this build
+
+namespace rope {
+const KernelTable& wasmSimd128Kernels();
+const KernelTable& wasmSimd128Kernels() {
+  static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
+  return t;
+}
+}  // namespace rope
+
+#endif

@@ -1,0 +1,121 @@
+// The wasm module's entry points: the same walk (walk.cc) and cos/sin cache as the addon, over the
+// SIMD128 kernels, without Node-API. lib/engine-wasm.ts checks every call (lib/validate.ts) and
+// copies the rows into this module's memory before rope_apply, so the plan here is trusted; and
+// whatever it says, a wasm module can only read and write its own memory.
+//
+// Exports (C names): rope_alloc(bytes) -> ptr | 0, rope_free(ptr), rope_new(headDim, rotaryDim,
+// style, pairSection ptr | 0, sectionRows) -> handle | 0, rope_delete(handle),
+// rope_apply(handle, desc ptr) -> 0 | error code.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "../cossin_cache.h"
+#include "../rope.h"
+#include "../walk.h"
+
+#define ROPE_EXPORT(name) extern "C" __attribute__((export_name(#name)))
+
+namespace rope {
+
+// native/kernels/wasm_simd128.cc (only this module has it: the addon's dispatch never sees it).
+const KernelTable& wasmSimd128Kernels();
+
+namespace {
+
+// desc: doubles, lib/abi.ts's first DESC_LEN (20) slots, then where the data sits in memory.
+constexpr int kQ = 8, kK = 14;
+constexpr int kQPtr = 20, kKPtr = 21, kPositionsPtr = 22, kInvFreqPtr = 23, kQLength = 24, kKLength = 25,
+              kHasK = 26;
+
+struct WasmRope {
+  Geometry geo;
+  uint8_t* sections = nullptr;
+  CosSinCache cache;
+};
+
+TensorRef tensor(const double* d, int at, double ptr, double length) {
+  TensorRef t;
+  t.data = reinterpret_cast<void*>(uintptr_t(ptr));
+  t.length = int64_t(length);
+  t.dtype = DType(int(d[at]));
+  t.heads = int64_t(d[at + 1]);
+  t.offset = int64_t(d[at + 2]);
+  t.batchStride = int64_t(d[at + 3]);
+  t.tokenStride = int64_t(d[at + 4]);
+  t.headStride = int64_t(d[at + 5]);
+  return t;
+}
+
+bool validDType(const double* d, int at) { return d[at] == 0 || d[at] == 1 || d[at] == 2; }
+
+}  // namespace
+}  // namespace rope
+
+using namespace rope;
+
+ROPE_EXPORT(rope_alloc) void* ropeAlloc(uint32_t bytes) { return std::malloc(bytes == 0 ? 1 : bytes); }
+ROPE_EXPORT(rope_free) void ropeFree(void* p) { std::free(p); }
+
+ROPE_EXPORT(rope_new)
+WasmRope* ropeNew(int32_t headDim, int32_t rotaryDim, int32_t style, const uint8_t* pairSection, int32_t sectionRows) {
+  if (rotaryDim < 2 || rotaryDim % 2 != 0 || rotaryDim > headDim || rotaryDim / 2 > kMaxHalf) return nullptr;
+  if (style != kHalf && style != kInterleaved) return nullptr;
+  WasmRope* r = new (std::nothrow) WasmRope();
+  if (r == nullptr) return nullptr;
+  r->geo.headDim = headDim;
+  r->geo.rotaryDim = rotaryDim;
+  r->geo.style = Style(style);
+  r->geo.sectionRows = sectionRows;
+  if (pairSection != nullptr) {
+    const int32_t half = rotaryDim / 2;
+    r->sections = static_cast<uint8_t*>(std::malloc(size_t(half)));
+    if (r->sections == nullptr) {
+      delete r;
+      return nullptr;
+    }
+    std::memcpy(r->sections, pairSection, size_t(half));
+    r->geo.pairSection = r->sections;
+  }
+  return r;
+}
+
+ROPE_EXPORT(rope_delete) void ropeDelete(WasmRope* r) {
+  if (r == nullptr) return;
+  std::free(r->sections);
+  delete r;
+}
+
+// 0: done. 1: a descriptor the facade would never send (nothing written).
+ROPE_EXPORT(rope_apply) int32_t ropeApply(WasmRope* r, const double* d) {
+  if (r == nullptr || !validDType(d, kQ) || (d[kHasK] != 0 && !validDType(d, kK))) return 1;
+  Plan p;
+  p.kernels = &wasmSimd128Kernels();
+  p.geo = r->geo;
+  p.batch = int64_t(d[0]);
+  p.tokens = int64_t(d[1]);
+  p.inverse = d[2] != 0;
+  p.positionOffset = int64_t(d[3]);
+  p.positionsBatchStride = int64_t(d[4]);
+  p.positionsRowStride = int64_t(d[5]);
+  p.threads = 1;
+  p.attentionScaling = d[7];
+  p.q = tensor(d, kQ, d[kQPtr], d[kQLength]);
+  p.hasK = d[kHasK] != 0;
+  if (p.hasK) p.k = tensor(d, kK, d[kKPtr], d[kKLength]);
+  p.positions = d[kPositionsPtr] != 0 ? reinterpret_cast<const int32_t*>(uintptr_t(d[kPositionsPtr])) : nullptr;
+  p.invFreq = reinterpret_cast<const double*>(uintptr_t(d[kInvFreqPtr]));
+  const int64_t half = p.geo.rotaryDim / 2;
+  // As the binding: one position per token and the forward rotation are worth caching.
+  if (p.geo.pairSection == nullptr && !p.inverse) {
+    const std::shared_ptr<CosSinTable>* table = r->cache.find(p.kernels, p.invFreq, half, p.attentionScaling);
+    if (table == nullptr) table = &r->cache.insert(p.kernels, p.invFreq, half, p.attentionScaling);
+    if (*table) {
+      p.cache = table->get();
+      p.invFreq = (*table)->invFreq();
+    }
+  }
+  walk(p);
+  return 0;
+}
