@@ -3,6 +3,7 @@
 import { nativeAddon, backendInfo, wasmDefault } from './backend.js';
 import type { GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
+import { ropeLayerOptionsFromConfig } from './models/hf-layers.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
 import { ropeLayersFromGGUF } from './models/gguf-layers.js';
 import { cosSinTable } from './cossin.js';
@@ -136,9 +137,26 @@ export class Rope {
     this.#stepsOk = this.#engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen;
   }
 
-  /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling, head_dim, ...). */
+  /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling or rope_parameters,
+   * head_dim, ...): the rotation of the model's full-attention layers, what transformers calls the
+   * model's rotary embedding. Models whose layers differ (Gemma 2/3 sliding layers, NoPE layers,
+   * hybrid models): use layersFromConfig. */
   static fromConfig(config: HFConfig): Rope {
     return construct(ropeOptionsFromConfig(config));
+  }
+
+  /** One entry per decoder layer (config.num_hidden_layers): the Rope that layer applies, or null
+   * where it applies none (NoPE layers, layers without attention). Layers with equal settings share
+   * one instance. */
+  static layersFromConfig(config: HFConfig): (Rope | null)[] {
+    const made = new Map<string, Rope>();
+    return ropeLayerOptionsFromConfig(config).map((o) => {
+      if (o === null) return null;
+      const key = JSON.stringify(o);
+      let r = made.get(key);
+      if (r === undefined) made.set(key, (r = construct(o)));
+      return r;
+    });
   }
 
   /** A Rope for GGUF metadata (llama.cpp key names, e.g. 'llama.rope.freq_base'); tensors: the

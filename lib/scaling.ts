@@ -17,7 +17,7 @@ export interface ResolvedScaling {
   forSeqLen(seqLen: number): Frequencies;
 }
 
-export const SCALING_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'freqFactors'] as const;
+export const SCALING_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'proportional', 'freqFactors'] as const;
 
 /** invFreq_j = base^(-2j/rotaryDim), float64. */
 export function defaultInvFreq(base: number, rotaryDim: number): Float64Array {
@@ -145,8 +145,9 @@ function llama3(s: Extract<ScalingOptions, { type: 'llama3' }>, base: number, di
     'scaling.originalMaxPositions',
     required('scaling.originalMaxPositions', s.originalMaxPositions, 'llama3'),
   );
-  if (!(low < high)) {
-    throw new RangeError(`scaling.lowFreqFactor must be < scaling.highFreqFactor, got ${low} >= ${high}`);
+  // transformers accepts low == high (Llama 4 Scout): the medium band is then empty.
+  if (!(low <= high)) {
+    throw new RangeError(`scaling.lowFreqFactor must be <= scaling.highFreqFactor, got ${low} > ${high}`);
   }
   const lowFreqWavelen = orig / low;
   const highFreqWavelen = orig / high;
@@ -155,7 +156,7 @@ function llama3(s: Extract<ScalingOptions, { type: 'llama3' }>, base: number, di
     const inv = invFreq[j];
     const wavelen = (2 * Math.PI) / inv;
     if (wavelen > lowFreqWavelen) invFreq[j] = inv / factor; // long wavelengths: interpolate fully
-    else if (!(wavelen < highFreqWavelen)) {
+    else if (!(wavelen < highFreqWavelen) && low < high) {
       // medium band: blend between interpolation and the original frequency
       const smooth = (orig / wavelen - low) / (high - low);
       invFreq[j] = ((1 - smooth) * inv) / factor + smooth * inv;
@@ -223,18 +224,21 @@ function longrope(
     }
     attentionScaling = factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(orig));
   }
-  const withFactors = (ext: Float64Array): Frequencies => {
+  // Phi-3.5-MoE: cos/sin scaled by short/long mscale instead of the attention factor.
+  const shortMscale = s.shortMscale === undefined ? attentionScaling : positive('scaling.shortMscale', s.shortMscale);
+  const longMscale = s.longMscale === undefined ? attentionScaling : positive('scaling.longMscale', s.longMscale);
+  const withFactors = (ext: Float64Array, scale: number): Frequencies => {
     const invFreq = new Float64Array(half);
     for (let j = 0; j < half; j++) invFreq[j] = 1 / (ext[j] * Math.pow(base, (2 * j) / dim));
-    return { invFreq, attentionScaling };
+    return { invFreq, attentionScaling: scale };
   };
-  const short = withFactors(shortFactor);
+  const short = withFactors(shortFactor, shortMscale);
   let long: Frequencies | null = null; // built on the first long call, then reused
   return {
     base: short,
     dependsOnSeqLen: true,
     forSeqLen(seqLen: number): Frequencies {
-      if (seqLen > orig) return (long ??= withFactors(longFactor));
+      if (seqLen > orig) return (long ??= withFactors(longFactor, longMscale));
       return short;
     },
   };
@@ -265,6 +269,18 @@ export function resolveScaling(opts: Required<Pick<RopeOptions, 'rotaryDim' | 'b
       return fixed(llama3(s as Extract<ScalingOptions, { type: 'llama3' }>, base, dim));
     case 'longrope':
       return longrope(s as Extract<ScalingOptions, { type: 'longrope' }>, base, dim, opts.maxPositions);
+    case 'proportional': {
+      // transformers' _compute_proportional_rope_parameters: rope_angles = int(fraction * dim // 2)
+      // pairs at base^(-2j/dim), the rest 0 (no rotation), all divided by factor.
+      const p = s as Extract<ScalingOptions, { type: 'proportional' }>;
+      const factor = optionalPositive('scaling.factor', p.factor) ?? 1;
+      const fraction = p.rotaryFraction === undefined ? 1 : num('scaling.rotaryFraction', p.rotaryFraction);
+      if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`scaling.rotaryFraction must be in [0, 1], got ${fraction}`);
+      const angles = Math.floor((fraction * dim) / 2);
+      const invFreq = new Float64Array(dim / 2);
+      for (let j = 0; j < angles; j++) invFreq[j] = 1 / Math.pow(base, (2 * j) / dim) / factor;
+      return fixed({ invFreq, attentionScaling: 1 });
+    }
     case 'freqFactors': {
       // llama.cpp's rope_freqs / freq_factors tensor: theta_j = position * base^(-2j/n) / factors[j].
       const f = s as Extract<ScalingOptions, { type: 'freqFactors' }>;

@@ -36,7 +36,14 @@ export type ScalingOptions =
       factor?: number;
       maxPositions?: number;
       attentionFactor?: number;
+      /** Phi-3.5-MoE: cos/sin multiplied by shortMscale up to originalMaxPositions, longMscale past
+       * it (in place of the attention factor). */
+      shortMscale?: number;
+      longMscale?: number;
     }
+  /** Gemma 4 'proportional': the first rotaryFraction of the pairs rotate at base^(-2j/rotaryDim),
+   * the others keep angle 0; every frequency divided by factor (default 1). */
+  | { type: 'proportional'; factor?: number; rotaryFraction?: number }
   /** llama.cpp's rope_freqs tensor (Llama 3.1 GGUF): invFreq_j = base^(-2j/rotaryDim) / factors[j]. */
   | { type: 'freqFactors'; factors: number[] };
 

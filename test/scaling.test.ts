@@ -87,6 +87,36 @@ describe('per-type rules', () => {
     }
   });
 
+  it('llama3 with lowFreqFactor == highFreqFactor (Llama 4 Scout): no medium band', () => {
+    const r = resolve({
+      headDim: 128,
+      base: 500000,
+      scaling: { type: 'llama3', factor: 16, lowFreqFactor: 1, highFreqFactor: 1, originalMaxPositions: 8192 },
+    });
+    const d = defaultInvFreq(500000, 128);
+    for (let j = 0; j < 64; j++) {
+      const wavelen = (2 * Math.PI) / d[j];
+      expect(r.base.invFreq[j]).toBe(wavelen > 8192 ? d[j] / 16 : d[j]);
+    }
+  });
+
+  it('longrope with Phi-3.5-MoE short/long mscale: cos/sin scaled by the one for the sequence length', () => {
+    const f = [1, 2];
+    const r = resolve({
+      headDim: 4,
+      scaling: { type: 'longrope', shortFactor: f, longFactor: f, originalMaxPositions: 4096, factor: 32, shortMscale: 1.25, longMscale: 1.5 },
+    });
+    expect(r.forSeqLen(4096).attentionScaling).toBe(1.25);
+    expect(r.forSeqLen(4097).attentionScaling).toBe(1.5);
+    expect(r.base.attentionScaling).toBe(1.25);
+  });
+
+  it('proportional (Gemma 4): the first fraction of pairs at base^(-2j/d) / factor, the rest 0', () => {
+    const r = resolve({ headDim: 16, base: 1e6, scaling: { type: 'proportional', rotaryFraction: 0.25, factor: 2 } });
+    // rope_angles = int(0.25 * 16 // 2) = 2
+    expect(Array.from(r.base.invFreq)).toEqual([1 / 2, 1 / Math.pow(1e6, 2 / 16) / 2, 0, 0, 0, 0, 0, 0]);
+  });
+
   it('yarn: DeepSeek mscale/mscaleAllDim ratio, truncate=false, explicit attentionFactor', () => {
     const ds = { type: 'yarn', factor: 40, originalMaxPositions: 4096, betaFast: 32, betaSlow: 1 } as const;
     expect(resolve({ headDim: 64, scaling: { ...ds, mscale: 0.707, mscaleAllDim: 0.707 } }).base.attentionScaling).toBe(1);
@@ -152,7 +182,9 @@ describe('errors name the parameter, expected and got', () => {
     ['factor string', { headDim: 64, scaling: { type: 'linear', factor: '2' as unknown as number } }, /scaling\.factor must be a number, got '2'/, TypeError],
     ['missing originalMaxPositions', { headDim: 64, scaling: { type: 'yarn', factor: 4 } as ScalingOptions }, /scaling\.originalMaxPositions is required for scaling\.type 'yarn'/, TypeError],
     ['dynamic negative factor', { headDim: 64, scaling: { type: 'dynamic', factor: -1, originalMaxPositions: 8 } }, /scaling\.factor must be > 0, got -1/, RangeError],
-    ['llama3 low >= high', { headDim: 64, scaling: { type: 'llama3', factor: 8, lowFreqFactor: 4, highFreqFactor: 1, originalMaxPositions: 8192 } }, /lowFreqFactor must be < scaling\.highFreqFactor, got 4 >= 1/, RangeError],
+    ['llama3 low > high', { headDim: 64, scaling: { type: 'llama3', factor: 8, lowFreqFactor: 4, highFreqFactor: 1, originalMaxPositions: 8192 } }, /lowFreqFactor must be <= scaling\.highFreqFactor, got 4 > 1/, RangeError],
+    ['proportional fraction > 1', { headDim: 8, scaling: { type: 'proportional', rotaryFraction: 2 } }, /scaling\.rotaryFraction must be in \[0, 1\], got 2/, RangeError],
+    ['longrope mscale 0', { headDim: 4, scaling: { type: 'longrope', shortFactor: [1, 1], longFactor: [1, 1], originalMaxPositions: 8, attentionFactor: 1, longMscale: 0 } }, /scaling\.longMscale must be > 0, got 0/, RangeError],
     ['longrope wrong length', { headDim: 64, scaling: { type: 'longrope', shortFactor: [1, 2], longFactor: [1, 2], originalMaxPositions: 8, attentionFactor: 1 } }, /scaling\.shortFactor\.length must be rotaryDim\/2 = 32, got 2/, RangeError],
     ['longrope no attention source', { headDim: 4, scaling: { type: 'longrope', shortFactor: [1, 1], longFactor: [1, 1], originalMaxPositions: 8 } }, /needs scaling\.attentionFactor, scaling\.factor or maxPositions/, TypeError],
     ['yarn betaFast 0', { headDim: 64, scaling: { type: 'yarn', factor: 4, originalMaxPositions: 8, betaFast: 0 } }, /scaling\.betaFast must be > 0, got 0/, RangeError],

@@ -1,106 +1,189 @@
-// Hugging Face config.json -> RopeOptions, as transformers reads it. Only maps names; lib/scaling.ts
-// does the math.
+// Hugging Face config.json -> RopeOptions, as transformers 5 reads it (modeling_rope_utils.py, the
+// family's config class and modeling code). Only maps names; lib/scaling.ts does the math, the family
+// table (hf-families.ts, generated from transformers' source) gives pair styles and default thetas.
 import type { RopeOptions, RopeStyle, ScalingOptions } from '../types.js';
 import { show } from '../scaling.js';
+import { HF_FAMILY_STYLE, type HfFamily } from './hf-families.js';
 import { isObj, optNum, toList, type Obj } from './read.js';
 
-// ------------------------------------------------------------------------------------------------
-// Hugging Face config.json
+const HF_TYPES = ['default', 'mrope', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'su', 'proportional'];
 
-const HF_TYPES = ['default', 'mrope', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'su'];
+/** The language model's settings: vision-language configs keep them in text_config. */
+export function textConfig(config: object): Obj {
+  if (!isObj(config)) throw new TypeError(`config must be a parsed config.json object, got ${show(config)}`);
+  if (isObj(config.text_config) && config.num_attention_heads === undefined && config.head_dim === undefined) {
+    const t = config.text_config;
+    // the text model's own model_type (gemma3_text, llama4_text, ...) names its family
+    return { ...config, ...t, model_type: t.model_type ?? config.model_type };
+  }
+  return config;
+}
+
+export function familyOf(c: Obj): HfFamily | undefined {
+  const t = c.model_type;
+  if (typeof t !== 'string') return undefined;
+  return Object.prototype.hasOwnProperty.call(HF_FAMILY_STYLE, t) ? HF_FAMILY_STYLE[t] : undefined;
+}
+
+/** Layer types whose rope parameters a nested transformers-5 rope_parameters may hold. */
+const NESTED_KEYS = ['full_attention', 'sliding_attention', 'chunked_attention', 'attention'];
+
+interface LayerParams {
+  where: string;
+  /** the rope_scaling / rope_parameters block for this layer type (undefined: none) */
+  rs: Obj | undefined;
+  base: number;
+}
 
 /**
- * RopeOptions from a parsed config.json, with transformers' reading of it (modeling_rope_utils and
- * the model's config class): rope_theta (GPT-NeoX: rotary_emb_base), head_dim else
- * hidden_size // num_attention_heads (GPT-J: n_embd, n_head), partial_rotary_factor / rotary_pct /
- * rotary_dim, max_position_embeddings (GPT-J: n_positions), rope_scaling (or v5 rope_parameters)
- * with rope_type or the legacy type key.
+ * The rope parameters one layer type uses. transformers 5 nests rope_parameters per layer type
+ * ({full_attention: {...}, sliding_attention: {...}}); older configs are flat, and Gemma 3/3n keep
+ * the sliding layers' base in rope_local_base_freq (their scaling applies to full layers only).
  */
-export function ropeOptionsFromConfig(config: object): RopeOptions {
-  if (!isObj(config)) throw new TypeError(`config must be a parsed config.json object, got ${show(config)}`);
-  // Vision-language configs keep the language model's settings in text_config.
-  const c: Obj =
-    isObj(config.text_config) && config.num_attention_heads === undefined && config.head_dim === undefined
-      ? { ...config, ...config.text_config }
-      : config;
-  const params = isObj(c.rope_parameters) ? c.rope_parameters : undefined; // transformers v5 layout
-  const rs: Obj | undefined = isObj(c.rope_scaling) ? c.rope_scaling : params;
+function layerParams(c: Obj, fam: HfFamily | undefined, layerType: string): LayerParams {
   if (c.rope_scaling !== undefined && c.rope_scaling !== null && !isObj(c.rope_scaling)) {
     throw new TypeError(`config.rope_scaling must be an object or null, got ${show(c.rope_scaling)}`);
   }
-
-  const base =
+  if (c.rope_parameters !== undefined && c.rope_parameters !== null && !isObj(c.rope_parameters)) {
+    throw new TypeError(`config.rope_parameters must be an object or null, got ${show(c.rope_parameters)}`);
+  }
+  const theta = fam?.defaultTheta;
+  const local = typeof theta === 'object';
+  const defaultBase = typeof theta === 'number' ? theta : local ? theta.global : 10000;
+  // (DBRX keeps rope_theta in attn_config)
+  const topBase = (): number | undefined =>
     optNum('config.rope_theta', c.rope_theta) ??
-    optNum('config.rope_parameters.rope_theta', params?.rope_theta) ??
     optNum('config.rotary_emb_base', c.rotary_emb_base) ??
-    10000;
+    (isObj(c.attn_config) ? optNum('config.attn_config.rope_theta', c.attn_config.rope_theta) : undefined);
+
+  let where = isObj(c.rope_scaling) ? 'config.rope_scaling' : 'config.rope_parameters';
+  let rs: Obj | undefined = isObj(c.rope_scaling) ? c.rope_scaling : isObj(c.rope_parameters) ? c.rope_parameters : undefined;
+  const nested = rs !== undefined && NESTED_KEYS.some((k) => isObj(rs![k]));
+  if (nested) {
+    const key = isObj(rs![layerType]) ? layerType : 'full_attention';
+    if (!isObj(rs![key])) {
+      const wanted = layerType === 'full_attention' ? "a 'full_attention' object" : `a '${layerType}' or 'full_attention' object`;
+      throw new TypeError(`${where} is nested per layer type and needs ${wanted}, got ${show(rs!.full_attention)} for 'full_attention' (keys: ${Object.keys(rs!).join(', ')})`);
+    }
+    where = `${where}.${key}`;
+    rs = rs![key] as Obj;
+    const base = optNum(`${where}.rope_theta`, rs.rope_theta) ?? topBase() ?? (key === 'sliding_attention' && local ? theta.local : defaultBase);
+    return { where, rs, base };
+  }
+  if (layerType === 'sliding_attention' && (local || c.rope_local_base_freq !== undefined)) {
+    const base = optNum('config.rope_local_base_freq', c.rope_local_base_freq) ?? (local ? theta.local : 10000);
+    return { where: 'config.rope_local_base_freq', rs: undefined, base };
+  }
+  const base = optNum(`${where}.rope_theta`, rs?.rope_theta) ?? topBase() ?? defaultBase;
+  return { where, rs, base };
+}
+
+/** Pair style: the family's (from its modeling code), else the keys older code looked at. */
+function styleOf(c: Obj, fam: HfFamily | undefined): RopeStyle {
+  if (fam !== undefined) {
+    // DeepSeek-V3 and kin: rope_interleave (default true) rotates adjacent pairs (2j, 2j+1), then
+    // transformers writes them to rotate_half slots; q.k is the same, rope-simd keeps them adjacent.
+    if (fam.interleaveKey !== undefined) return c[fam.interleaveKey] === false ? 'half' : 'interleaved';
+    return fam.style;
+  }
+  if (c.qk_rope_head_dim !== undefined && c.qk_rope_head_dim !== null) return c.rope_interleave === false ? 'half' : 'interleaved';
+  if (c.model_type === 'gptj' || c.rotary_emb_interleaved === true || c.rope_interleaved === true || c.rotary_interleaved === true) {
+    return 'interleaved';
+  }
+  return 'half';
+}
+
+function headDimOf(c: Obj): number {
+  // head size under the names families use for it (JetMoE: kv_channels)
+  const explicit =
+    optNum('config.head_dim', c.head_dim) ??
+    optNum('config.attention_head_dim', c.attention_head_dim) ??
+    optNum('config.kv_channels', c.kv_channels);
+  if (explicit !== undefined) return explicit;
+  const hidden = optNum('config.hidden_size', c.hidden_size) ?? optNum('config.n_embd', c.n_embd) ?? optNum('config.d_model', c.d_model);
+  const heads =
+    optNum('config.num_attention_heads', c.num_attention_heads) ??
+    optNum('config.n_head', c.n_head) ??
+    optNum('config.n_heads', c.n_heads) ??
+    optNum('config.decoder_num_attention_heads', c.decoder_num_attention_heads);
+  if (hidden === undefined || heads === undefined) {
+    throw new TypeError(
+      'config needs head_dim, or hidden_size and num_attention_heads, to know the head size; got ' +
+        `head_dim ${show(c.head_dim)}, hidden_size ${show(hidden)}, num_attention_heads ${show(heads)}`,
+    );
+  }
+  // (a head count of 0, negative or fractional would make a meaningless headDim: name it here)
+  if (!Number.isInteger(heads) || heads <= 0) {
+    const name = optNum('config.num_attention_heads', c.num_attention_heads) !== undefined ? 'config.num_attention_heads' : 'config.n_head';
+    throw new RangeError(`${name} must be a positive integer (head_dim = hidden_size / ${name.slice(7)}), got ${show(heads)}`);
+  }
+  return Math.floor(hidden / heads);
+}
+
+/**
+ * RopeOptions for the layers of one layer type ('full_attention' by default: what transformers calls
+ * the model's rotary embedding) from a parsed config.json: rope_theta (GPT-NeoX: rotary_emb_base;
+ * else the config class's default_theta), head_dim else hidden_size // num_attention_heads (GPT-J:
+ * n_embd, n_head; MLA: qk_rope_head_dim), partial_rotary_factor / rotary_pct / rotary_dim,
+ * max_position_embeddings (GPT-J: n_positions), rope_scaling or transformers-5 rope_parameters
+ * (flat or nested per layer type) with rope_type or the legacy type key.
+ */
+export function ropeOptionsFromConfig(config: object, layerType = 'full_attention'): RopeOptions {
+  const c = textConfig(config);
+  const fam = familyOf(c);
+  if (fam?.noRope) {
+    throw new TypeError(
+      `config.model_type '${String(c.model_type)}' applies no RoPE in transformers (its attention uses no rotary embedding), so there is no rotation to build; got this model_type`,
+    );
+  }
+  const { where, rs, base } = layerParams(c, fam, layerType);
   const maxPositions =
     optNum('config.max_position_embeddings', c.max_position_embeddings) ?? optNum('config.n_positions', c.n_positions);
 
-  // DeepSeek-V2/V3 (MLA): rope acts on the separate qk_rope_head_dim slice (q_pe, k_pe); transformers
-  // sets head_dim = qk_rope_head_dim. V2 rotates (2j, 2j+1) pairs as complex numbers; V3 with
-  // rope_interleave (default true) permutes pairs into rotate_half order, which rotates the same
-  // pairs by the same angles (only the layout of q_pe/k_pe differs, which q.k ignores).
+  // MLA (DeepSeek-V2/V3, MiniCPM3, ...): rope acts on the separate qk_rope_head_dim slice (q_pe, k_pe).
   const ropeHeadDim = optNum('config.qk_rope_head_dim', c.qk_rope_head_dim);
   let headDim: number;
   let rotaryDim: number;
-  let style: RopeStyle = 'half';
-  if (ropeHeadDim !== undefined) {
-    headDim = rotaryDim = ropeHeadDim;
-    style = c.rope_interleave === false ? 'half' : 'interleaved';
-  } else {
-    const explicit = optNum('config.head_dim', c.head_dim);
-    if (explicit !== undefined) headDim = explicit;
-    else {
-      const hidden = optNum('config.hidden_size', c.hidden_size) ?? optNum('config.n_embd', c.n_embd);
-      const heads = optNum('config.num_attention_heads', c.num_attention_heads) ?? optNum('config.n_head', c.n_head);
-      if (hidden === undefined || heads === undefined) {
-        throw new TypeError(
-          'config needs head_dim, or hidden_size and num_attention_heads, to know the head size; got ' +
-            `head_dim ${show(c.head_dim)}, hidden_size ${show(hidden)}, num_attention_heads ${show(heads)}`,
-        );
-      }
-      // (a head count of 0, negative or fractional would make a meaningless headDim: name it here)
-      if (!Number.isInteger(heads) || heads <= 0) {
-        const name = optNum('config.num_attention_heads', c.num_attention_heads) !== undefined ? 'config.num_attention_heads' : 'config.n_head';
-        throw new RangeError(`${name} must be a positive integer (head_dim = hidden_size / ${name.slice(7)}), got ${show(heads)}`);
-      }
-      headDim = Math.floor(hidden / heads);
-    }
+  if (ropeHeadDim !== undefined) headDim = rotaryDim = ropeHeadDim;
+  else {
+    headDim = headDimOf(c);
     const rotary = optNum('config.rotary_dim', c.rotary_dim);
     const partial =
+      optNum(`${where}.partial_rotary_factor`, rs?.partial_rotary_factor) ??
       optNum('config.partial_rotary_factor', c.partial_rotary_factor) ??
-      optNum('config.rope_parameters.partial_rotary_factor', params?.partial_rotary_factor) ??
       optNum('config.rotary_pct', c.rotary_pct);
     // transformers: dim = int(head_dim * partial_rotary_factor)
     rotaryDim = rotary ?? (partial !== undefined ? Math.trunc(headDim * partial) : headDim);
-    if (c.model_type === 'gptj' || c.rotary_emb_interleaved === true || c.rope_interleaved === true || c.rotary_interleaved === true) {
-      style = 'interleaved';
-    }
   }
 
-  const opts: RopeOptions = { headDim, rotaryDim, base, style };
+  const opts: RopeOptions = { headDim, rotaryDim, base, style: styleOf(c, fam) };
   if (maxPositions !== undefined) opts.maxPositions = maxPositions;
 
   if (rs !== undefined) {
-    const where = isObj(c.rope_scaling) ? 'config.rope_scaling' : 'config.rope_parameters';
     const rawType = rs.rope_type ?? rs.type ?? 'default';
     if (typeof rawType !== 'string' || !HF_TYPES.includes(rawType)) {
       throw new TypeError(`${where}.rope_type must be one of ${HF_TYPES.map((t) => `'${t}'`).join(', ')}, got ${show(rawType)}`);
     }
-    const section = rs.mrope_section ?? c.mrope_section;
+    // M-RoPE: the family's text rotary decides the layout (and a section default) where it has one
+    const section = rs.mrope_section ?? c.mrope_section ?? fam?.mropeDefault;
     if (section !== undefined && section !== null) opts.mropeSection = toList(`${where}.mrope_section`, section);
-    const interleaved = rs.mrope_interleaved ?? c.mrope_interleaved;
+    const interleaved = fam?.mropeDefault !== undefined ? fam.mropeInterleaved : (rs.mrope_interleaved ?? c.mrope_interleaved);
     if (interleaved === true) opts.mropeInterleaved = true;
     const scaling = hfScaling(rawType, rs, c, where, maxPositions);
     if (scaling) opts.scaling = scaling;
+    // proportional keeps the whole head as rotary dim; its fraction zeroes the trailing frequencies
+    if (scaling?.type === 'proportional') opts.rotaryDim = headDim;
   }
   return opts;
 }
 
 function hfScaling(type: string, rs: Obj, c: Obj, where: string, maxPositions: number | undefined): ScalingOptions | undefined {
   const factor = optNum(`${where}.factor`, rs.factor);
-  const origInScaling = optNum(`${where}.original_max_position_embeddings`, rs.original_max_position_embeddings);
+  // transformers 5 (standardize_rope_params): for llama3/yarn/longrope a top-level
+  // original_max_position_embeddings replaces the one in rope_parameters; else it defaults to
+  // max_position_embeddings.
+  const topOrig = optNum('config.original_max_position_embeddings', c.original_max_position_embeddings);
+  const origInScaling = topOrig ?? optNum(`${where}.original_max_position_embeddings`, rs.original_max_position_embeddings);
   const need = (name: string, v: number | undefined): number => {
     if (v === undefined) throw new TypeError(`${name} is required for rope_type '${type}', got undefined`);
     return v;
@@ -111,25 +194,32 @@ function hfScaling(type: string, rs: Obj, c: Obj, where: string, maxPositions: n
       return undefined;
     case 'linear':
       return { type: 'linear', factor: need(`${where}.factor`, factor) };
+    case 'proportional': {
+      // Gemma 4: the first partial_rotary_factor of the pairs rotate with exponents over the whole
+      // head, the rest keep angle 0; all frequencies divided by factor (default 1).
+      const p: Extract<ScalingOptions, { type: 'proportional' }> = { type: 'proportional' };
+      if (factor !== undefined) p.factor = factor;
+      const fraction = optNum(`${where}.partial_rotary_factor`, rs.partial_rotary_factor) ?? optNum('config.partial_rotary_factor', c.partial_rotary_factor);
+      if (fraction !== undefined) p.rotaryFraction = fraction;
+      return p;
+    }
     case 'dynamic':
-      // transformers' dynamic NTK compares with config.max_position_embeddings (it ignores
-      // rope_scaling.original_max_position_embeddings, a TODO there).
+      // transformers' dynamic NTK compares with config.max_position_embeddings.
       return {
         type: 'dynamic',
         factor: need(`${where}.factor`, factor),
         originalMaxPositions: need('config.max_position_embeddings', maxPositions),
       };
     case 'yarn': {
-      // original context: rope_scaling.original_max_position_embeddings, else max_position_embeddings;
-      // factor: given, else max_position_embeddings / original (DeepSeek-V3 note in transformers).
       const orig = origInScaling ?? need('config.max_position_embeddings', maxPositions);
+      // factor: given, else max_position_embeddings / original
       const f = factor ?? (maxPositions !== undefined && origInScaling !== undefined ? maxPositions / origInScaling : undefined);
       const y: Extract<ScalingOptions, { type: 'yarn' }> = {
         type: 'yarn',
         factor: need(`${where}.factor`, f),
         originalMaxPositions: orig,
       };
-      // transformers: `rope_scaling.get("beta_fast") or 32` -- 0 and null mean the default.
+      // transformers: `rope_parameters.get("beta_fast") or 32` -- 0 and null mean the default.
       const betaFast = optNum(`${where}.beta_fast`, rs.beta_fast);
       const betaSlow = optNum(`${where}.beta_slow`, rs.beta_slow);
       if (betaFast) y.betaFast = betaFast;
@@ -152,25 +242,31 @@ function hfScaling(type: string, rs: Obj, c: Obj, where: string, maxPositions: n
         factor: need(`${where}.factor`, factor),
         lowFreqFactor: need(`${where}.low_freq_factor`, optNum(`${where}.low_freq_factor`, rs.low_freq_factor)),
         highFreqFactor: need(`${where}.high_freq_factor`, optNum(`${where}.high_freq_factor`, rs.high_freq_factor)),
-        originalMaxPositions: need(`${where}.original_max_position_embeddings`, origInScaling),
+        originalMaxPositions: need(`${where}.original_max_position_embeddings`, origInScaling ?? maxPositions),
       };
     case 'longrope':
     case 'su': {
-      // Phi-3 keeps the pretraining context in a top-level original_max_position_embeddings.
-      const topOrig = optNum('config.original_max_position_embeddings', c.original_max_position_embeddings);
+      const short = toList(`${where}.short_factor`, rs.short_factor);
       const l: Extract<ScalingOptions, { type: 'longrope' }> = {
         type: 'longrope',
-        shortFactor: toList(`${where}.short_factor`, rs.short_factor),
+        shortFactor: short,
         longFactor: toList(`${where}.long_factor`, rs.long_factor),
-        originalMaxPositions: need('config.original_max_position_embeddings', topOrig ?? origInScaling ?? maxPositions),
+        originalMaxPositions: need('config.original_max_position_embeddings', origInScaling ?? maxPositions),
       };
-      if (factor !== undefined && topOrig === undefined) l.factor = factor;
+      // transformers 5: factor if given, else max_position_embeddings / original
+      if (factor !== undefined) l.factor = factor;
       if (maxPositions !== undefined) l.maxPositions = maxPositions;
       const attentionFactor = optNum(`${where}.attention_factor`, rs.attention_factor);
       if (attentionFactor !== undefined) l.attentionFactor = attentionFactor;
+      if (c.model_type === 'phimoe') {
+        // PhimoeRotaryEmbedding.forward recomputes inv_freq without seq_len (so always the short
+        // factors) and multiplies cos/sin by long_mscale past the original context, short_mscale within.
+        l.longFactor = short;
+        l.shortMscale = need(`${where}.short_mscale`, optNum(`${where}.short_mscale`, rs.short_mscale));
+        l.longMscale = need(`${where}.long_mscale`, optNum(`${where}.long_mscale`, rs.long_mscale));
+      }
       return l;
     }
   }
   return undefined;
 }
-

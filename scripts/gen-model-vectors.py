@@ -1,0 +1,547 @@
+#!/usr/bin/env python3
+"""Writes test/fixtures/models/<case>.json: for each model family, what transformers' own code does.
+
+For every case: the config is built with the family's own config class (AutoConfig.for_model) from
+published config.json values (each case names its source); the family's own rotary embedding module
+produces cos/sin and the family's own apply function rotates q. Run twice:
+  - float64: torch.float/float32 and Tensor.float() are redirected to float64 while transformers'
+    code runs, so the same code computes inv_freq, angles, cos/sin and the rotation in float64;
+  - float32: unpatched, what transformers computes in practice (kept only as max_abs_diff_f32).
+Inputs are not stored: q[t, h, d] (layout [tokens, heads, rotHeadDim]) comes from element index i
+and the case's seed s: u = (i * 2654435761 + s * 40503) mod 2^32, x = float32(u / 2^32 * 2 - 1),
+as in test/fixtures/README.md. The output (float64 rounded to float32 once) is stored as base64.
+For layered families the per-layer truth comes from the family's own attention modules (built on
+the meta device): which layer type each layer's attention takes its cos/sin from, or null where the
+layer applies no rotation (NoPE, rope only on sliding layers, or no attention), plus the float64
+inv_freq and attention scaling of each layer type.
+Also stored: `config_saved`, the config as transformers 5 saves it (config.to_dict()).
+Usage: python3 scripts/gen-model-vectors.py [case ...]"""
+import base64, contextlib, copy, importlib, inspect, json, math, os, re, sys
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoConfig
+from transformers.models.auto.configuration_auto import model_type_to_module_name
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'models')
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'configs')
+
+
+def load_config(name):
+    with open(os.path.join(CONFIGS, name)) as f:
+        c = json.load(f)
+    src = c.pop('_source', None)
+    return c, src
+
+
+PUB = 'published config.json of {} on the Hugging Face Hub, from memory (no network here); RoPE keys only'
+
+# (case, model_type, source, config, positions). Positions past the original context where the
+# family extends it; heads 2; tokens = len(positions).
+def cases():
+    out = []
+
+    def add(case, source, config, positions):
+        out.append((case, source, config, positions))
+
+    add('llama-2-7b', PUB.format('meta-llama/Llama-2-7b-hf'),
+        dict(model_type='llama', hidden_size=4096, num_attention_heads=32, num_key_value_heads=32,
+             max_position_embeddings=4096, rope_theta=10000.0, num_hidden_layers=32), [0, 1, 5, 4095])
+    c, s = load_config('llama-3.1-8b.json')
+    add('llama-3.1-8b', s, c, [0, 3, 8191, 8192, 100000, 131071])
+    add('llama4-scout', PUB.format('meta-llama/Llama-4-Scout-17B-16E-Instruct (text_config)'),
+        dict(model_type='llama4', text_config=dict(
+            hidden_size=5120, num_attention_heads=40, num_key_value_heads=8, head_dim=128,
+            max_position_embeddings=10485760, rope_theta=500000.0, num_hidden_layers=48,
+            rope_scaling=dict(rope_type='llama3', factor=16.0, low_freq_factor=1.0, high_freq_factor=1.0,
+                              original_max_position_embeddings=8192),
+            no_rope_layers=[], interleave_moe_layer_step=1, attention_chunk_size=8192, use_qk_norm=True)),
+        [0, 7, 8191, 8192, 1000000, 10485759])
+    c, s = load_config('mistral-7b-v0.1.json')
+    add('mistral-7b', s, c, [0, 2, 4095, 32767])
+    add('mixtral-8x7b', PUB.format('mistralai/Mixtral-8x7B-v0.1'),
+        dict(model_type='mixtral', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8,
+             max_position_embeddings=32768, rope_theta=1000000.0, num_hidden_layers=32), [0, 1, 30000])
+    c, s = load_config('qwen2.5-7b.json')
+    add('qwen2.5-7b', s, c, [0, 9, 32767])
+    add('qwen2-moe', PUB.format('Qwen/Qwen1.5-MoE-A2.7B'),
+        dict(model_type='qwen2_moe', hidden_size=2048, num_attention_heads=16, num_key_value_heads=16,
+             max_position_embeddings=8192, rope_theta=1000000.0, num_hidden_layers=24), [0, 4, 8191])
+    add('qwen3-8b-yarn', PUB.format('Qwen/Qwen3-8B') + ' plus the rope_scaling its model card gives for 131072 tokens',
+        dict(model_type='qwen3', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8, head_dim=128,
+             max_position_embeddings=40960, rope_theta=1000000.0, num_hidden_layers=36,
+             rope_scaling=dict(rope_type='yarn', factor=4.0, original_max_position_embeddings=32768)),
+        [0, 5, 32768, 131071])
+    add('qwen3-moe', PUB.format('Qwen/Qwen3-30B-A3B'),
+        dict(model_type='qwen3_moe', hidden_size=2048, num_attention_heads=32, num_key_value_heads=4, head_dim=128,
+             max_position_embeddings=40960, rope_theta=1000000.0, num_hidden_layers=48), [0, 3, 40959])
+    add('qwen3-next', PUB.format('Qwen/Qwen3-Next-80B-A3B-Instruct'),
+        dict(model_type='qwen3_next', hidden_size=2048, num_attention_heads=16, num_key_value_heads=2, head_dim=256,
+             partial_rotary_factor=0.25, max_position_embeddings=262144, rope_theta=10000000.0,
+             num_hidden_layers=48, full_attention_interval=4), [0, 1, 262143])
+    c, s = load_config('qwen2-vl-7b-instruct.json')
+    add('qwen2-vl-7b', s, c, [[0, 1, 2, 3, 4, 5], [0, 1, 1, 2, 9, 5], [0, 2, 1, 3, 7, 5]])
+    add('qwen2.5-vl-7b', PUB.format('Qwen/Qwen2.5-VL-7B-Instruct'),
+        dict(model_type='qwen2_5_vl', hidden_size=3584, num_attention_heads=28, num_key_value_heads=4,
+             max_position_embeddings=128000, rope_theta=1000000.0, num_hidden_layers=28,
+             rope_scaling=dict(type='mrope', mrope_section=[16, 24, 24])),
+        [[0, 1, 2, 3, 4, 5], [0, 1, 1, 2, 9, 5], [0, 2, 1, 3, 7, 5]])
+    add('qwen3-vl-8b', PUB.format('Qwen/Qwen3-VL-8B-Instruct (text_config)'),
+        dict(model_type='qwen3_vl', text_config=dict(
+            hidden_size=4096, num_attention_heads=32, num_key_value_heads=8, head_dim=128,
+            max_position_embeddings=262144, rope_theta=5000000.0, num_hidden_layers=36,
+            rope_scaling=dict(rope_type='default', mrope_section=[24, 20, 20], mrope_interleaved=True))),
+        [[0, 1, 2, 3, 4, 5], [0, 1, 1, 2, 9, 5], [0, 2, 1, 3, 7, 5]])
+    add('phi-2', PUB.format('microsoft/phi-2'),
+        dict(model_type='phi', hidden_size=2560, num_attention_heads=32, partial_rotary_factor=0.4,
+             max_position_embeddings=2048, rope_theta=10000.0, num_hidden_layers=32), [0, 6, 2047])
+    c, s = load_config('phi-3-mini-128k-instruct.json')
+    # transformers 5.18 refuses the April 'su' spelling (KeyError: original_max_position_embeddings,
+    # its standardize step copies it only for 'longrope'); the June release says 'longrope'.
+    c['rope_scaling']['type'] = 'longrope'
+    s += " rope_scaling.type set to 'longrope' (the June 2024 spelling; transformers 5.18 refuses 'su' here)."
+    add('phi-3-mini-128k-short', s, c, [0, 1, 4095])
+    add('phi-3-mini-128k-long', s, c, [0, 1, 4096, 131071])
+    phimoe_factors = [1.0 + 0.5 * j for j in range(64)]
+    add('phimoe-long', PUB.format('microsoft/Phi-3.5-MoE-instruct') +
+        '; short/long_mscale as published, short_factor/long_factor replaced by a ramp (not remembered)',
+        dict(model_type='phimoe', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8,
+             max_position_embeddings=131072, original_max_position_embeddings=4096, rope_theta=10000.0,
+             num_hidden_layers=32, sliding_window=131072,
+             rope_scaling=dict(type='longrope', short_factor=phimoe_factors[::-1], long_factor=phimoe_factors,
+                               short_mscale=1.243163121016122, long_mscale=1.243163121016122,
+                               original_max_position_embeddings=4096)),
+        [0, 2, 4096, 131071])
+    c, s = load_config('gpt-neox-20b.json')
+    add('gpt-neox-20b', s, c, [0, 3, 2047])
+    c, s = load_config('pythia-160m.json')
+    add('pythia-160m', s, c, [0, 3, 2047])
+    c, s = load_config('gpt-j-6b.json')
+    add('gpt-j-6b', s, c, [0, 3, 2047])
+    add('falcon-7b', PUB.format('tiiuae/falcon-7b'),
+        dict(model_type='falcon', hidden_size=4544, num_attention_heads=71, max_position_embeddings=2048,
+             rope_theta=10000.0, alibi=False, new_decoder_architecture=False, multi_query=True,
+             num_hidden_layers=32), [0, 3, 2047])
+    add('stablelm-3b', PUB.format('stabilityai/stablelm-3b-4e1t'),
+        dict(model_type='stablelm', hidden_size=2560, num_attention_heads=32, num_key_value_heads=32,
+             partial_rotary_factor=0.25, max_position_embeddings=4096, rope_theta=10000.0,
+             num_hidden_layers=32), [0, 3, 4095])
+    add('persimmon-8b', PUB.format('adept/persimmon-8b-base'),
+        dict(model_type='persimmon', hidden_size=4096, num_attention_heads=64, partial_rotary_factor=0.5,
+             max_position_embeddings=16384, rope_theta=25000.0, num_hidden_layers=36), [0, 3, 16383])
+    add('gemma-7b', PUB.format('google/gemma-7b'),
+        dict(model_type='gemma', hidden_size=3072, num_attention_heads=16, num_key_value_heads=16, head_dim=256,
+             max_position_embeddings=8192, rope_theta=10000.0, num_hidden_layers=28), [0, 3, 8191])
+    add('gemma2-9b', PUB.format('google/gemma-2-9b'),
+        dict(model_type='gemma2', hidden_size=3584, num_attention_heads=16, num_key_value_heads=8, head_dim=256,
+             max_position_embeddings=8192, rope_theta=10000.0, num_hidden_layers=42, sliding_window=4096),
+        [0, 3, 8191])
+    add('gemma3-27b', PUB.format('google/gemma-3-27b-it (text_config)'),
+        dict(model_type='gemma3', text_config=dict(
+            model_type='gemma3_text', hidden_size=5376, num_attention_heads=32, num_key_value_heads=16,
+            head_dim=128, max_position_embeddings=131072, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+            rope_scaling=dict(rope_type='linear', factor=8.0), num_hidden_layers=62, sliding_window=1024,
+            sliding_window_pattern=6)),
+        [0, 3, 32768, 131071])
+    add('gemma3-1b', PUB.format('google/gemma-3-1b-it'),
+        dict(model_type='gemma3_text', hidden_size=1152, num_attention_heads=4, num_key_value_heads=1,
+             head_dim=256, max_position_embeddings=32768, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+             num_hidden_layers=26, sliding_window=512, sliding_window_pattern=6), [0, 3, 32767])
+    add('gemma3n-e4b', PUB.format('google/gemma-3n-E4B-it (text_config)') + '; layer_types from the config class defaults',
+        dict(model_type='gemma3n_text', hidden_size=2048, num_attention_heads=8, num_key_value_heads=2,
+             head_dim=256, max_position_embeddings=32768, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+             num_hidden_layers=35, sliding_window=512), [0, 3, 32767])
+    add('command-r', PUB.format('CohereForAI/c4ai-command-r-v01'),
+        dict(model_type='cohere', hidden_size=8192, num_attention_heads=64, num_key_value_heads=64,
+             max_position_embeddings=8192, rope_theta=8000000.0, num_hidden_layers=40), [0, 3, 8191])
+    add('command-r7b', PUB.format('CohereForAI/c4ai-command-r7b-12-2024'),
+        dict(model_type='cohere2', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8,
+             max_position_embeddings=8192, rope_theta=50000.0, num_hidden_layers=32, sliding_window=4096,
+             sliding_window_pattern=4), [0, 3, 8191])
+    add('glm-4-9b-chat-hf', PUB.format('THUDM/glm-4-9b-chat-hf'),
+        dict(model_type='glm', hidden_size=4096, num_attention_heads=32, num_key_value_heads=2, head_dim=128,
+             partial_rotary_factor=0.5, max_position_embeddings=131072, rope_theta=10000.0,
+             num_hidden_layers=40), [0, 3, 131071])
+    add('glm-4-9b-0414', PUB.format('THUDM/GLM-4-9B-0414'),
+        dict(model_type='glm4', hidden_size=4096, num_attention_heads=32, num_key_value_heads=2, head_dim=128,
+             partial_rotary_factor=0.5, max_position_embeddings=32768, rope_theta=10000.0,
+             num_hidden_layers=40), [0, 3, 32767])
+    add('glm-4.5-air', PUB.format('zai-org/GLM-4.5-Air'),
+        dict(model_type='glm4_moe', hidden_size=4096, num_attention_heads=96, num_key_value_heads=8, head_dim=128,
+             partial_rotary_factor=0.5, max_position_embeddings=131072, rope_theta=1000000.0,
+             num_hidden_layers=46), [0, 3, 131071])
+    add('ernie-4.5-0.3b', PUB.format('baidu/ERNIE-4.5-0.3B-PT'),
+        dict(model_type='ernie4_5', hidden_size=1024, num_attention_heads=16, num_key_value_heads=2, head_dim=128,
+             max_position_embeddings=131072, rope_theta=500000.0, num_hidden_layers=18), [0, 3, 131071])
+    add('ernie-4.5-21b-a3b', PUB.format('baidu/ERNIE-4.5-21B-A3B-PT'),
+        dict(model_type='ernie4_5_moe', hidden_size=2560, num_attention_heads=20, num_key_value_heads=4,
+             head_dim=128, max_position_embeddings=131072, rope_theta=500000.0, num_hidden_layers=28),
+        [0, 3, 131071])
+    c, s = load_config('deepseek-v2.json')
+    add('deepseek-v2', s, c, [0, 3, 4096, 163839])
+    c, s = load_config('deepseek-v3.json')
+    add('deepseek-v3', s, c, [0, 3, 4096, 163839])
+    add('minicpm3-4b', PUB.format('openbmb/MiniCPM3-4B') + '; its longrope factors left out (not remembered)',
+        dict(model_type='minicpm3', hidden_size=2560, num_attention_heads=40, num_key_value_heads=40,
+             qk_nope_head_dim=64, qk_rope_head_dim=32, kv_lora_rank=256, q_lora_rank=768, v_head_dim=64,
+             max_position_embeddings=32768, rope_theta=10000.0, num_hidden_layers=62), [0, 3, 32767])
+    add('olmo-7b', PUB.format('allenai/OLMo-7B-hf'),
+        dict(model_type='olmo', hidden_size=4096, num_attention_heads=32, max_position_embeddings=2048,
+             rope_theta=10000.0, num_hidden_layers=32), [0, 3, 2047])
+    add('olmo2-7b', PUB.format('allenai/OLMo-2-1124-7B'),
+        dict(model_type='olmo2', hidden_size=4096, num_attention_heads=32, max_position_embeddings=4096,
+             rope_theta=500000.0, num_hidden_layers=32), [0, 3, 4095])
+    add('granite-3.0-8b', PUB.format('ibm-granite/granite-3.0-8b-base'),
+        dict(model_type='granite', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8,
+             max_position_embeddings=4096, rope_theta=10000.0, num_hidden_layers=40), [0, 3, 4095])
+    add('granitemoe-3b', PUB.format('ibm-granite/granite-3.0-3b-a800m-base'),
+        dict(model_type='granitemoe', hidden_size=1536, num_attention_heads=24, num_key_value_heads=8,
+             max_position_embeddings=4096, rope_theta=10000.0, num_hidden_layers=32), [0, 3, 4095])
+    add('exaone-4.0-32b', PUB.format('LGAI-EXAONE/EXAONE-4.0-32B') + "; its 'LLLG' pattern given as layer_types",
+        dict(model_type='exaone4', hidden_size=5120, num_attention_heads=40, num_key_value_heads=8, head_dim=128,
+             max_position_embeddings=131072, rope_theta=1000000.0, num_hidden_layers=64, sliding_window=4096,
+             sliding_window_pattern=4,
+             layer_types=['sliding_attention' if (i + 1) % 4 else 'full_attention' for i in range(64)],
+             rope_scaling=dict(rope_type='llama3', factor=16.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                               original_max_position_embeddings=8192)), [0, 3, 8192, 131071])
+    add('gpt-oss-20b', PUB.format('openai/gpt-oss-20b'),
+        dict(model_type='gpt_oss', hidden_size=2880, num_attention_heads=64, num_key_value_heads=8, head_dim=64,
+             max_position_embeddings=131072, rope_theta=150000.0, num_hidden_layers=24, sliding_window=128,
+             rope_scaling=dict(rope_type='yarn', factor=32.0, beta_fast=32.0, beta_slow=1.0, truncate=False,
+                               original_max_position_embeddings=4096)), [0, 3, 4096, 131071])
+    add('starcoder2-7b', PUB.format('bigcode/starcoder2-7b'),
+        dict(model_type='starcoder2', hidden_size=4608, num_attention_heads=36, num_key_value_heads=4,
+             max_position_embeddings=16384, rope_theta=1000000.0, num_hidden_layers=32), [0, 3, 16383])
+    add('nemotron-minitron-8b', PUB.format('nvidia/Minitron-8B-Base'),
+        dict(model_type='nemotron', hidden_size=4096, num_attention_heads=48, num_key_value_heads=8, head_dim=128,
+             partial_rotary_factor=0.5, max_position_embeddings=4096, rope_theta=10000.0,
+             num_hidden_layers=32), [0, 3, 4095])
+    add('smollm3-3b', PUB.format('HuggingFaceTB/SmolLM3-3B'),
+        dict(model_type='smollm3', hidden_size=2048, num_attention_heads=16, num_key_value_heads=4,
+             max_position_embeddings=65536, rope_theta=5000000.0, num_hidden_layers=36,
+             no_rope_layer_interval=4), [0, 3, 65535])
+    return out
+
+
+# Families the generic harness cannot yet drive faithfully: not written, listed in docs/models-hf.md.
+EXCLUDED = {
+    'nanochat': 'output differs from the harness (rotation convention not yet read)',
+    'minimax_m3_vl_text': 'rotary_dim 64 of head_dim 128 with a layout the harness does not reproduce',
+    'zamba2': 'hybrid layers: the harness finds no attention module per layer',
+    'modernbert-decoder': "attention module is named 'attn': the per-layer harness does not see it",
+    'ernie4_5_vl_moe_text': 'adjacent pairs with 3-D M-RoPE sections in a layout rope-simd does not read yet',
+    'qwen3_omni_moe_talker_text': 'its rotary dim does not match the mrope_section default the reader applies',
+}
+
+
+def default_cases(covered):
+    """Every other model_type of the family table whose config class builds with its defaults and
+    whose rotary module runs through the harness: the config class's own defaults are the values."""
+    import re as _re
+    table = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib', 'models', 'hf-families.ts')).read()
+    types = _re.findall(r"^  '([^']+)': \{", table, _re.M)
+    out = []
+    for t in types:
+        if t in covered or t in EXCLUDED or _re.search(r'vision|audio|encoder|sam|video|image|speech|_vit|patcher|loftr|dinov|detr|depth|mask', t):
+            continue
+        try:
+            cfg = AutoConfig.for_model(t)
+        except Exception:
+            continue
+        tc = text_config(cfg)
+        if not getattr(tc, 'num_attention_heads', None) or not getattr(tc, 'max_position_embeddings', None):
+            continue
+        mp = int(tc.max_position_embeddings)
+        pos = [0, 3, mp - 1]
+        rp = getattr(tc, 'rope_parameters', None) or {}
+        try:
+            fwd = inspect.getsource(rotary_class(modeling(t), tc).forward)
+        except Exception:
+            fwd = ''
+        if (isinstance(rp, dict) and rp.get('mrope_section')) or 'position_ids[:, :, None, :]' in fwd:
+            pos = [pos, [0, 1, 2], [0, 2, 1]]  # M-RoPE: temporal, height, width rows
+        out.append((f'default-{t}', f'transformers {transformers.__version__} {type(cfg).__name__}() defaults',
+                    {'model_type': t}, pos))
+    return out
+
+
+# ---- float64 execution of transformers' own code ----------------------------------------------
+
+@contextlib.contextmanager
+def float64_everywhere():
+    saved = (torch.float, torch.float32, torch.Tensor.float, torch.get_default_dtype())
+    torch.float = torch.float64
+    torch.float32 = torch.float64
+    torch.Tensor.float = lambda self, *a, **k: self.double()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.float, torch.float32, torch.Tensor.float = saved[0], saved[1], saved[2]
+        torch.set_default_dtype(saved[3])
+
+
+def modeling(model_type):
+    mod = model_type_to_module_name(model_type)
+    try:
+        return importlib.import_module(f'transformers.models.{mod}.modeling_{mod}')
+    except ImportError:
+        if not mod.endswith('_text'):
+            raise
+        mod = mod[: -len('_text')]  # text half of a multimodal family lives in the family's module
+        return importlib.import_module(f'transformers.models.{mod}.modeling_{mod}')
+
+
+def text_config(cfg):
+    return cfg.get_text_config(decoder=True) if hasattr(cfg, 'get_text_config') else cfg
+
+
+def rotary_class(m, tcfg):
+    names = [n for n, c in vars(m).items() if inspect.isclass(c) and n.endswith('RotaryEmbedding')
+             and 'Vision' not in n and 'Audio' not in n and c.__module__ == m.__name__]
+    # prefer the text model's own rotary class
+    names.sort(key=lambda n: (0 if 'Text' in n else 1, len(n)))
+    if not names:
+        raise RuntimeError(f'no rotary embedding class in {m.__name__}')
+    return vars(m)[names[0]]
+
+
+def gen_input(count, seed):
+    i = np.arange(count, dtype=np.uint64)
+    u = (i * np.uint64(2654435761) + np.uint64(seed * 40503)) % np.uint64(2 ** 32)
+    return (u.astype(np.float64) / 2 ** 32 * 2 - 1).astype(np.float32)
+
+
+def rope_head_dim(tcfg):
+    if getattr(tcfg, 'qk_rope_head_dim', None):
+        return tcfg.qk_rope_head_dim
+    return getattr(tcfg, 'head_dim', None) or tcfg.hidden_size // tcfg.num_attention_heads
+
+
+def run_family(model_type, tcfg, positions, heads, seed, layer_type=None):
+    """q rotated by the family's own code: float64 (rounded to f32 once) and float32."""
+    m = modeling(model_type)
+    D = rope_head_dim(tcfg)
+    T = len(positions[0]) if isinstance(positions[0], list) else len(positions)
+    x = gen_input(T * heads * D, seed).reshape(T, heads, D)
+    outs = {}
+    for prec in ('f64', 'f32'):
+        ctx = float64_everywhere() if prec == 'f64' else contextlib.nullcontext()
+        with ctx, torch.no_grad():
+            dt = torch.float64 if prec == 'f64' else torch.float32
+            q = torch.tensor(x, dtype=dt).permute(1, 0, 2)[None].contiguous()  # [1, heads, T, D]
+            if model_type == 'gptj':
+                out = gptj_apply(m, tcfg, q, positions, dt)
+            else:
+                rot = rotary_class(m, tcfg)(config=tcfg)
+                pos = torch.tensor(positions, dtype=torch.int64)
+                pos = pos[:, None, :] if pos.dim() == 2 else pos[None]
+                args = (q, pos) if layer_type is None else (q, pos, layer_type)
+                emb = rot(*args)
+                out = apply(m, model_type, tcfg, q, emb)
+            outs[prec] = out[0].permute(1, 0, 2).contiguous().to(torch.float64).numpy()
+    return x, outs
+
+
+def apply(m, model_type, tcfg, q, emb):
+    if model_type.startswith('llama4'):
+        out, _ = m.apply_rotary_emb(q.transpose(1, 2), q.transpose(1, 2), emb)
+        return out.transpose(1, 2)
+    if model_type == 'deepseek_v2':
+        out, _ = m.apply_rotary_emb(q, q, emb)
+        return out
+    cos, sin = emb
+    if hasattr(m, 'apply_rotary_pos_emb_interleave') and getattr(tcfg, 'rope_interleave', False):
+        out, _ = m.apply_rotary_pos_emb_interleave(q, q, cos, sin)
+        return out
+    rd = cos.shape[-1]
+    if model_type == 'gpt_oss':
+        rd = q.shape[-1]  # cos/sin hold one value per pair (no cat): the whole head rotates
+    q_rot, q_pass = q[..., :rd], q[..., rd:]  # the attention's partial slicing (phi, persimmon, ...)
+    fn = m.apply_rotary_pos_emb
+    params = inspect.signature(fn).parameters
+    if list(params)[:3] == ['x', 'cos', 'sin']:  # Gemma 3n: one tensor per call
+        return torch.cat([fn(q_rot, cos, sin), q_pass], dim=-1)
+    if 'mrope_section' in params:
+        out, _ = fn(q_rot, q_rot, cos, sin, tcfg.rope_parameters['mrope_section'])
+    else:
+        out, _ = fn(q_rot, q_rot, cos, sin)
+    return torch.cat([out, q_pass], dim=-1)
+
+
+def gptj_apply(m, tcfg, q, positions, dt):
+    # GPTJAttention: embed_positions = create_sinusoidal_positions(max_positions, rotary_dim); sincos
+    # gathered by position, split into sin and cos; apply_rotary_pos_emb on [batch, seq, heads, dim].
+    rd = tcfg.rotary_dim or q.shape[-1]
+    table = m.create_sinusoidal_positions(max(positions) + 1, rd).to(dt)
+    sincos = table[torch.tensor(positions)][None]
+    sin, cos = torch.split(sincos, sincos.shape[-1] // 2, dim=-1)
+    x = q.permute(0, 2, 1, 3)
+    rot = m.apply_rotary_pos_emb(x[..., :rd], sin, cos)
+    return torch.cat([rot, x[..., rd:]], dim=-1).permute(0, 2, 1, 3)
+
+
+def style_probe(model_type, tcfg):
+    """Which slot a unit vector in slot 0 moves to at position 1: 1 -> interleaved, rd/2 -> half.
+    For DeepSeek-V3's rope_interleave, the input pair is what counts: slot 1 feeds slot 0."""
+    m = modeling(model_type)
+    D = rope_head_dim(tcfg)
+    with float64_everywhere(), torch.no_grad():
+        if model_type == 'gptj':
+            rd = tcfg.rotary_dim or D
+            q = torch.zeros(1, 1, 1, D)
+            q[..., 1] = 1.0
+            out = gptj_apply(m, tcfg, q, [1], torch.float64)
+        else:
+            rot = rotary_class(m, tcfg)(config=tcfg)
+            q = torch.zeros(1, 1, 1, D)
+            q[..., 1] = 1.0
+            pos = torch.tensor([[1]])
+            if (getattr(tcfg, 'rope_parameters', None) and 'mrope_section' in (tcfg.rope_parameters or {})) \
+                    or 'position_ids[:, :, None, :]' in inspect.getsource(type(rot).forward):
+                pos = torch.tensor([[[1]]] * 3)  # M-RoPE rotary modules take (3, batch, seq) positions
+            lt = None
+            if hasattr(rot, 'layer_types'):
+                lt = 'full_attention' if 'full_attention' in rot.layer_types else rot.layer_types[0]
+            emb = rot(q, pos) if lt is None else rot(q, pos, lt)
+            out = apply(m, model_type, tcfg, q, emb)
+    v = out[0, 0, 0]
+    # Slot 1's partner: 0 when pairs are (2j, 2j+1); 1 + rd/2 when pairs are (j, j + rd/2).
+    nz = [i for i in range(D) if i != 1 and abs(float(v[i])) > 1e-12]
+    if hasattr(m, 'apply_rotary_pos_emb_interleave') and getattr(tcfg, 'rope_interleave', False):
+        return 'interleaved'  # input (0,1) pair lands in slots (0, rd/2): adjacent input pairs
+    return 'interleaved' if nz and nz[0] == 0 else 'half'
+
+
+# ---- per-layer truth -------------------------------------------------------------------------
+
+def attention_layers(model_type, tcfg):
+    """For each decoder layer: the layer type whose cos/sin its attention uses, or None (no rotation).
+    Read from the family's own decoder-layer/attention modules, built on the meta device."""
+    m = modeling(model_type)
+    n = tcfg.num_hidden_layers
+    layer_cls = [c for name, c in vars(m).items() if inspect.isclass(c) and name.endswith('DecoderLayer')
+                 and c.__module__ == m.__name__ and 'Vision' not in name]
+    layer_cls.sort(key=lambda c: (0 if 'Text' in c.__name__ else 1, len(c.__name__)))
+    attn_src = None
+    out = []
+    with torch.device('meta'):
+        for i in range(n):
+            lt = tcfg.layer_types[i] if getattr(tcfg, 'layer_types', None) else None
+            layer = layer_cls[0](tcfg, i)
+            attn = getattr(layer, 'self_attn', None) or getattr(layer, 'attention', None)
+            if attn is None:
+                out.append(None)  # linear attention / mamba: no rotation
+                continue
+            if attn_src is None:
+                attn_src = inspect.getsource(type(attn).forward)
+            if getattr(attn, 'use_rope', True) in (False, 0):
+                out.append(None)
+                continue
+            if re.search(r'if self\.sliding_window is not None:\s*\n\s*query_states, key_states = apply_rotary', attn_src) \
+                    and attn.sliding_window is None:
+                out.append(None)  # Cohere2: rope only in sliding-window layers
+                continue
+            if re.search(r'if self\.sliding_window is None or self\.is_sliding:', attn_src) \
+                    and attn.sliding_window is not None and not attn.is_sliding:
+                out.append(None)  # EXAONE 4: with sliding layers, full layers are NoPE
+                continue
+            if lt in ('linear_attention', 'mamba', 'conv'):
+                out.append(None)  # MiniMax, OLMo-hybrid: the linear-attention module is also called self_attn
+                continue
+            out.append(lt)
+    return out
+
+
+def layer_rotary(model_type, tcfg, layer_types):
+    """inv_freq (float64) and attention scaling per layer type, from the family's rotary module."""
+    m = modeling(model_type)
+    res = {}
+    with float64_everywhere(), torch.no_grad():
+        rot = rotary_class(m, tcfg)(config=tcfg)
+        for lt in sorted({t for t in layer_types if t is not None}):
+            if hasattr(rot, 'layer_types'):
+                inv = getattr(rot, f'{lt}_inv_freq')
+                sc = getattr(rot, f'{lt}_attention_scaling')
+            else:
+                inv, sc = rot.inv_freq, rot.attention_scaling
+            res[lt] = {'inv_freq': [float(v) for v in inv], 'attention_scaling': float(sc)}
+    return res
+
+
+def b64(a):
+    return base64.b64encode(np.ascontiguousarray(a, dtype='<f4').tobytes()).decode()
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    only = set(sys.argv[1:])
+    index = []
+    listed = cases()
+    covered = {c[2]['model_type'] for c in listed} | {c[2].get('text_config', {}).get('model_type') for c in listed}
+    if '--defaults' in only:
+        only = set()
+        listed = default_cases(covered)
+    for seed, (case, source, published, positions) in enumerate(listed, start=1):
+        if only and case not in only:
+            continue
+        try:
+            fx = make_fixture(case, source, published, positions, seed)
+        except Exception as e:  # defaults mode: a family the harness cannot drive is reported, not written
+            if not case.startswith('default-'):
+                raise
+            print(f'{case}: skipped ({type(e).__name__}: {str(e)[:100]})')
+            continue
+        path = os.path.join(OUT, case + '.json')
+        with open(path, 'w') as f:
+            json.dump(fx, f, separators=(',', ':'))
+        print(f"{case}: {fx['model_type']} style={fx['style']} f32-vs-f64 {fx['max_abs_diff_f32']:.2e}"
+              + (f" layers={sum(1 for l in fx['layers'] if l)}/{len(fx['layers'])}" if 'layers' in fx else ''))
+
+
+def make_fixture(case, source, published, positions, seed):
+    if True:
+        kw = copy.deepcopy(published)
+        model_type = kw.pop('model_type')
+        cfg = AutoConfig.for_model(model_type, **kw)
+        tcfg = text_config(cfg)
+        tmt = tcfg.model_type if model_type not in ('llama4',) else 'llama4'
+        if not published.get('text_config') and model_type != tcfg.model_type and case.startswith('default-'):
+            raise RuntimeError('text config of another type')
+        tmt = {'gemma3_text': 'gemma3', 'qwen3_vl_text': 'qwen3_vl', 'qwen2_5_vl_text': 'qwen2_5_vl',
+               'qwen2_vl_text': 'qwen2_vl', 'llama4_text': 'llama4', 'gemma3n_text': 'gemma3n'}.get(tmt, tmt)
+        heads = 2
+        layered = getattr(tcfg, 'layer_types', None) is not None or hasattr(tcfg, 'no_rope_layers')
+        main_lt = None
+        rot = rotary_class(modeling(tmt), tcfg)(config=tcfg) if tmt != 'gptj' else None
+        if rot is not None and hasattr(rot, 'layer_types'):
+            main_lt = 'full_attention'
+        x, outs = run_family(tmt, tcfg, positions, heads, seed, main_lt)
+        f64 = outs['f64']
+        scale = float(np.max(np.abs(f64))) or 1.0
+        fx = {
+            'case': case,
+            'model_type': model_type,
+            'transformers': transformers.__version__,
+            'source': source,
+            # defaults cases: the class's defaults are the published values, saved as transformers 5 saves them
+            'config_published': published if not case.startswith('default-') else json.loads(cfg.to_json_string(use_diff=False)),
+            'config_saved': json.loads(cfg.to_json_string(use_diff=False)),
+            'rot_head_dim': int(x.shape[2]),
+            'heads': heads,
+            'tokens': int(x.shape[0]),
+            'positions': positions,
+            'seed': seed,
+            'style': style_probe(tmt, tcfg),
+            'output_f64': b64(f64),
+            'max_abs_diff_f32': float(np.max(np.abs(outs['f32'] - f64))) / scale,
+        }
+        if layered:
+            per_layer = attention_layers(tmt, tcfg)
+            fx['layers'] = per_layer
+            fx['layer_rotary'] = layer_rotary(tmt, tcfg, per_layer)
+        return fx
+
+
+main()

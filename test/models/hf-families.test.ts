@@ -1,0 +1,154 @@
+// Every model family against transformers' own code: fixtures from scripts/gen-model-vectors.py
+// (the family's config class, rotary module and apply function, run in float64). Each case is
+// checked from the published config.json and from the config as transformers 5 saves it, on the
+// JS and native engines; layered families are checked layer by layer against the attention
+// modules' own choice of rotation.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Rope, createRope } from '../../lib/rope.js';
+import { ropeOptionsFromConfig } from '../../lib/models/hf-config.js';
+import { HF_FAMILY_STYLE } from '../../lib/models/hf-families.js';
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'models');
+
+interface Fixture {
+  case: string;
+  model_type: string;
+  source: string;
+  config_published: Record<string, unknown>;
+  config_saved: Record<string, unknown>;
+  rot_head_dim: number;
+  heads: number;
+  tokens: number;
+  positions: number[] | number[][];
+  seed: number;
+  style: 'half' | 'interleaved';
+  output_f64: string;
+  layers?: (string | null)[];
+  layer_rotary?: Record<string, { inv_freq: number[]; attention_scaling: number }>;
+}
+
+const FIXTURES: Fixture[] = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Fixture);
+
+/** The fixtures' input generator (test/fixtures/README.md). */
+function input(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const u = Number((BigInt(i) * 2654435761n + BigInt(seed) * 40503n) % 4294967296n);
+    out[i] = Math.fround((u / 4294967296) * 2 - 1);
+  }
+  return out;
+}
+
+function f32(b64: string): Float32Array {
+  const buf = Buffer.from(b64, 'base64');
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+function positionsOf(fx: Fixture): Int32Array {
+  return Int32Array.from((fx.positions as (number | number[])[]).flat());
+}
+
+function maxRelErr(got: Float32Array, want: Float32Array): number {
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]));
+    err = Math.max(err, Math.abs(got[i] - want[i]));
+  }
+  return err / scale;
+}
+
+const CONFIGS = ['config_published', 'config_saved'] as const;
+
+/** DeepSeek-V3's rope_interleave: transformers rotates the adjacent pairs (2j, 2j+1) but writes pair j
+ * to slots (j, j + d/2) (apply_rotary_pos_emb_interleave); rope-simd leaves it in (2j, 2j+1). q.k
+ * is the same; to compare values, put transformers' output back in adjacent slots. */
+function toAdjacent(fx: Fixture, want: Float32Array): Float32Array {
+  const c = fx.config_published;
+  const fam = HF_FAMILY_STYLE[fx.model_type];
+  if (!fam?.interleaveKey || c[fam.interleaveKey] === false) return want;
+  const d = fx.rot_head_dim;
+  const out = new Float32Array(want.length);
+  for (let row = 0; row < want.length; row += d) {
+    for (let j = 0; j < d / 2; j++) {
+      out[row + 2 * j] = want[row + j];
+      out[row + 2 * j + 1] = want[row + j + d / 2];
+    }
+  }
+  return out;
+}
+
+describe('model families against transformers 5 (float64)', () => {
+  it('has fixtures for the families the issue lists', () => {
+    const types = new Set(FIXTURES.map((f) => f.model_type));
+    for (const t of ['llama', 'llama4', 'mistral', 'mixtral', 'qwen2', 'qwen2_moe', 'qwen3', 'qwen3_moe', 'qwen3_next',
+      'qwen2_vl', 'qwen2_5_vl', 'qwen3_vl', 'phi', 'phi3', 'phimoe', 'gpt_neox', 'gptj', 'falcon', 'stablelm', 'persimmon',
+      'gemma', 'gemma2', 'gemma3', 'gemma3_text', 'gemma3n_text', 'cohere', 'cohere2', 'glm', 'glm4', 'glm4_moe', 'ernie4_5',
+      'ernie4_5_moe', 'deepseek_v2', 'deepseek_v3', 'minicpm3', 'olmo', 'olmo2', 'granite', 'granitemoe', 'exaone4',
+      'gpt_oss', 'starcoder2', 'nemotron', 'smollm3']) {
+      expect(types, t).toContain(t);
+    }
+  });
+
+  for (const fx of FIXTURES) {
+    describe(fx.case, () => {
+      const want = toAdjacent(fx, f32(fx.output_f64));
+      for (const which of CONFIGS) {
+        for (const engine of ['js', 'native'] as const) {
+          it(`${which}, ${engine} engine`, () => {
+            const opts = ropeOptionsFromConfig(fx[which]);
+            expect(opts.style).toBe(fx.style);
+            const rope = createRope(opts, engine);
+            expect(rope.headDim).toBe(fx.rot_head_dim);
+            const x = input(fx.tokens * fx.heads * fx.rot_head_dim, fx.seed);
+            rope.apply(x, { positions: positionsOf(fx), heads: fx.heads, tokens: fx.tokens });
+            expect(maxRelErr(x, want)).toBeLessThan(1e-5);
+          });
+        }
+      }
+      it('the family table gives the style the family code uses', () => {
+        const c = fx.config_published;
+        const t = ((c.text_config as { model_type?: string } | undefined)?.model_type ?? c.model_type) as string;
+        const fam = HF_FAMILY_STYLE[t] ?? HF_FAMILY_STYLE[fx.model_type];
+        expect(fam, t).toBeDefined();
+        const style = fam.interleaveKey ? (c[fam.interleaveKey] === false ? 'half' : 'interleaved') : fam.style;
+        expect(style).toBe(fx.style);
+      });
+      if (fx.layers) {
+        const truth = fx.layers;
+        for (const which of CONFIGS) {
+          it(`layersFromConfig(${which}) matches each layer's attention module`, () => {
+            const layers = Rope.layersFromConfig(fx[which]);
+            expect(layers.length).toBe(truth.length);
+            const byType = new Map<string, Rope>();
+            layers.forEach((rope, i) => {
+              const t = truth[i];
+              if (t === null) {
+                expect(rope, `layer ${i}`).toBeNull();
+                return;
+              }
+              expect(rope, `layer ${i}`).not.toBeNull();
+              const r = fx.layer_rotary![t];
+              const inv = rope!.invFreq;
+              expect(inv.length).toBe(r.inv_freq.length);
+              for (let j = 0; j < inv.length; j++) {
+                expect(Math.abs(inv[j] - r.inv_freq[j]), `layer ${i} invFreq[${j}]`).toBeLessThanOrEqual(1e-12 * Math.abs(r.inv_freq[j]) + 1e-300);
+              }
+              expect(rope!.attentionScaling).toBeCloseTo(r.attention_scaling, 12);
+              // one instance per layer type
+              const prev = byType.get(t);
+              if (prev) expect(rope).toBe(prev);
+              else byType.set(t, rope!);
+            });
+          });
+        }
+      }
+    });
+  }
+});
