@@ -15,6 +15,11 @@ rope.applyQK(q, k, { qHeads: 32, kHeads: 8, positions: 0 }); // in place
 const kBf16 = new Uint16Array(8 * 128).fill(0x3f80); // bf16 1.0
 rope.apply(kBf16, { heads: 8, positions: 16, dtype: 'bf16' });
 
+// A decode loop: options checked once, then each call costs about one bare native call.
+const step = rope.prepare({ qHeads: 32, kHeads: 8 });
+const q1 = q.subarray(0, 32 * 128), k1 = k.subarray(0, 8 * 128);
+for (let position = 16; position < 20; position++) step.applyQK(q1, k1, position);
+
 // Per-token positions, and the inverse rotation that undoes it.
 const x = new Float32Array(3 * 8 * 128).fill(0.5);
 const positions = Int32Array.from([7, 3, 9]);
@@ -38,3 +43,12 @@ const llama31 = Rope.fromConfig({
                   original_max_position_embeddings: 8192 },
 });
 await llama31.applyQKAsync(q, k, { qHeads: 32, kHeads: 8, positions: 20000 });
+
+// Models whose layers rotate differently (Gemma 3: local layers at base 10000, global ones at 1e6,
+// 5 local : 1 global): one Rope per layer, shared where the settings are the same.
+const layers = Rope.layersFromConfig({
+  model_type: 'gemma3_text', num_hidden_layers: 6, head_dim: 256, num_attention_heads: 8,
+  rope_theta: 1000000, rope_local_base_freq: 10000, sliding_window_pattern: 6,
+});
+console.log(layers.map((r) => r.base)); // [10000, 10000, 10000, 10000, 10000, 1000000]
+

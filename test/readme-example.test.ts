@@ -25,7 +25,7 @@ describe('README example', () => {
     vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void logs.push(args));
     const example = '../examples/readme.mjs'; // a path in a variable: the .mjs has no type declarations
     await import(/* @vite-ignore */ example);
-    expect(logs).toHaveLength(4);
+    expect(logs).toHaveLength(5);
     const [info] = logs[0] as [{ backend: string; isa: string }];
     expect(['native', 'wasm', 'js']).toContain(info.backend);
     const [roundTrip] = logs[1] as [number];
@@ -36,5 +36,7 @@ describe('README example', () => {
     expect(n).toBe(384);
     // sin(1 * invFreq_1), invFreq_1 = 500000^(-2/128), rounded to float32
     expect(s).toBe(Math.fround(Math.sin(Math.pow(500000, -2 / 128))));
+    // Gemma 3: five sliding-window layers at rope_local_base_freq, then a global one at rope_theta.
+    expect(logs[4]).toEqual([[10000, 10000, 10000, 10000, 10000, 1000000]]);
   });
 });
