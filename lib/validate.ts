@@ -10,7 +10,7 @@ import {
   type RopeGeometry,
   type TensorPlan,
 } from './types.js';
-import { rotatedRowsOverlap } from './overlap.js';
+import { rotatedRowsOverlap, sameMemory } from './overlap.js';
 import { checkPositions, checkPositionsApart, POSITION_LIMIT } from './positions.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
 
@@ -306,7 +306,8 @@ export function planApplyQK(
   const q = plan.q;
   checkData('q', qArr, dtype, q);
   checkData('k', kArr, dtype, k);
-  const sameBuffer = !engineChecksOverlap && bufferOf(q.data) === bufferOf(k.data);
+  // By memory, not object: two SharedArrayBuffer objects can be one memory (lib/overlap.ts).
+  const sameBuffer = !engineChecksOverlap && sameMemory(bufferOf(q.data), bufferOf(k.data), byteOffsetOf(q.data));
   if (sameBuffer && byteOffsetOf(q.data) === byteOffsetOf(k.data)) {
     throw new RangeError(Q_K_SAME_ARRAY);
   }
