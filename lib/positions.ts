@@ -46,7 +46,7 @@ export function checkPositions(plan: CallPlan, rows: number, p: unknown): number
   }
   const src = p as Int32Array | readonly unknown[];
   if (tag !== undefined && isDetached(bufferOf(src as Int32Array), byteLengthOf(src as Int32Array))) {
-    throw new TypeError("positions' buffer is detached (or has byteLength 0)");
+    throw new TypeError("positions' buffer is detached");
   }
   const n = tag !== undefined ? lengthOf(src as Int32Array) : src.length;
   if (n === rows * tokens) {

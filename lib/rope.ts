@@ -186,7 +186,7 @@ export class Rope {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
-      this.#engine.apply(plan);
+      if (plan.tokens !== 0) this.#engine.apply(plan); // (0 tokens: an empty array, nothing to do)
     } finally {
       this.#release(plan);
     }
@@ -200,7 +200,7 @@ export class Rope {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
-      this.#engine.apply(plan);
+      if (plan.tokens !== 0) this.#engine.apply(plan); // (0 tokens: an empty array, nothing to do)
     } finally {
       this.#release(plan);
     }
@@ -250,6 +250,7 @@ export class Rope {
 
   // The plan engines read synchronously; an async engine packs what it needs before returning.
   #run(plan: CallPlan): Promise<void> {
+    if (plan.tokens === 0) return Promise.resolve(); // an empty array: nothing to do
     const engine = this.#engine;
     if (engine.applyAsync !== undefined) return engine.applyAsync(plan);
     engine.apply(plan);

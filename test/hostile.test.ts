@@ -88,7 +88,7 @@ const BAD_ENUMS: [string, unknown][] = [['null', null], ['0', 0], ['1', 1], ["''
 const BAD_THREADS: [string, unknown][] = [["'AUTO'", 'AUTO'], ["''", ''], ["'2'", '2'], ['false', false]];
 const BAD_POSITIONS: [string, unknown, Kind, string][] = [
   ['null', null, TE, 'positions'], ['{}', {}, TE, 'positions'], ["'5'", '5', TE, 'positions'], ['true', true, TE, 'positions'],
-  ['5n', 5n, TE, 'positions'], ['a function', () => 5, TE, 'positions'], ['empty Int32Array', new Int32Array(0), TE, 'positions'],
+  ['5n', 5n, TE, 'positions'], ['a function', () => 5, TE, 'positions'], ['empty Int32Array', new Int32Array(0), R, 'positions.length 0'],
   ['BigInt64Array', new BigInt64Array(3), TE, 'BigInt64Array'], ['Int16Array', new Int16Array(3), TE, 'Int16Array'],
   ['Float64Array', new Float64Array(3), TE, 'Float64Array'], ['an array-like', { length: 3, 0: 1, 1: 2, 2: 3 }, TE, 'positions'],
   ['a sparse array', [5, , 6], TE, 'positions[1]'], ['MAX_VALUE', Number.MAX_VALUE, R, 'positions'],
@@ -105,7 +105,7 @@ const notArrays: [string, (t: Tracker) => unknown, string][] = [
   ['BigInt64Array', (t) => t.track(new BigInt64Array(48)), 'BigInt64Array'], ['an ArrayBuffer', () => new ArrayBuffer(192), 'ArrayBuffer'],
   ['a SharedArrayBuffer', () => new SharedArrayBuffer(192), 'must be'], ['a string', () => 'x'.repeat(48), 'must be'],
   ['a number', () => 48, 'must be'], ['an array-like', () => ({ length: 48, BYTES_PER_ELEMENT: 4 }), 'must be'],
-  ['undefined', () => undefined, 'must be'], ['a zero-length Float32Array', () => new Float32Array(0), 'buffer'],
+  ['undefined', () => undefined, 'must be']
 ];
 
 function intSweep(param: string, set: (v: unknown) => (t: Tracker) => Call, accepts2p31 = false): Case[] {
@@ -133,12 +133,6 @@ const applyCases: Case[] = [
   ['options an array', TE, 'heads', (t) => ({ x: t.x(), opts: [] })],
   ['an options getter throwing', Error as never, 'boom', (t) => ({ x: t.x(), opts: { heads: H, get positions(): number { throw new Error('boom in positions'); } } })],
   ['x transferred', TE, "x's buffer", (t) => ({ x: t.transfer(t.x()), opts: { heads: H, positions: P } })],
-  ['x a view left out of bounds by a resizable buffer shrink', R, 'x is empty', (t) => {
-    const buf = resizable(4 * 64, 4 * 64);
-    const x = t.track(fill(new Float32Array(buf, 4 * 16, T * H * D)));
-    buf.resize(4 * 32);
-    return { x, opts: { heads: H, positions: P } };
-  }],
   ['x length-tracking, resizable buffer shrunk to one short', R, 'x.length 47', (t) => {
     const buf = resizable(4 * 48, 4 * 96);
     const x = t.track(fill(new Float32Array(buf)));
