@@ -52,6 +52,13 @@ async function asyncCases() {
   const q = data(T * H * D, 4), k = data(T * D, 5);
   await rope.applyQKAsync(q, k, { qHeads: H, kHeads: 1, positions: Int32Array.from({ length: T }, (_, i) => i * 9) });
   out.asyncQK = fnv(q) + fnv(k);
+  // An ArrayBuffer transferred while the call is pending: native rejects and writes nothing, the
+  // JS engine has rotated already (the hash says which); never a crash.
+  const y = data(T * H * D, 12);
+  const p = rope.applyAsync(y, { heads: H, positions: 1 });
+  const moved = structuredClone(y.buffer, { transfer: [y.buffer] });
+  out.asyncTransferred = await p.then(() => 'resolved', (e) => `${e.constructor.name}: ${e.message}`);
+  out.asyncTransferredBytes = fnv(new Float32Array(moved));
   return out;
 }
 // Mistakes: the error's class and message, which must not depend on the runtime.
@@ -86,7 +93,12 @@ function errors() {
   return out;
 }
 
-if (!isMainThread) {
+if (!isMainThread && workerData.pendingThenTerminated) {
+  // A worker with async calls pending when it is terminated (the parent does it at once).
+  const x = data(4096 * H * D, 13);
+  for (let i = 0; i < 3; i++) rope.applyAsync(x, { heads: H, positions: i }).catch(() => {});
+  parentPort.postMessage('pending');
+} else if (!isMainThread) {
   const out = {};
   for (const [name, f] of Object.entries(cases)) out[name] = f();
   Object.assign(out, await asyncCases());
@@ -104,5 +116,14 @@ if (!isMainThread) {
     w.once('error', reject);
   });
   const workerSame = JSON.stringify(worker) === JSON.stringify({ ...sync, ...asyncOut });
-  console.log(JSON.stringify({ backend: backendInfo.backend, sync, async: asyncOut, workerSame, errors: errors() }));
+  let terminated = 0;
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve, reject) => {
+      const w = new Worker(fileURLToPath(import.meta.url), { workerData: { bundle, pendingThenTerminated: true } });
+      w.once('message', () => w.terminate().then(resolve, reject));
+      w.once('error', reject);
+    });
+    terminated++;
+  }
+  console.log(JSON.stringify({ backend: backendInfo.backend, sync, async: asyncOut, workerSame, terminated, errors: errors() }));
 }
