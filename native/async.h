@@ -42,40 +42,58 @@
 
 namespace rope {
 
-// Per environment: walks queued or running; its cleanup hook waits for zero.
+// Per environment: walks running now. Its cleanup hook marks the environment closing and waits
+// until none runs; a walk that starts after that (a runtime may still start queued work) skips
+// itself, touching nothing. Queued work that never starts is harmless, so nothing waits for it
+// (a runtime that drops queued work at teardown cannot hang the hook). Shared with every call, so
+// it outlives the environment's instance data if a late walk still looks at it.
 struct EnvAsync {
   std::mutex m;
   std::condition_variable cv;
-  int64_t inflight = 0;
-  void add() {
+  int64_t running = 0;
+  bool closing = false;
+  // Before a walk: false if the environment is closing (then skip it).
+  bool begin() {
     std::lock_guard<std::mutex> g(m);
-    inflight++;
+    if (closing) return false;
+    running++;
+    return true;
   }
-  void done() {
+  void end() {
     std::lock_guard<std::mutex> g(m);
-    if (--inflight == 0) cv.notify_all();
+    if (--running == 0) cv.notify_all();
   }
   static void waitAll(void* arg) {
-    EnvAsync* s = static_cast<EnvAsync*>(arg);
+    EnvAsync* s = static_cast<std::shared_ptr<EnvAsync>*>(arg)->get();
     std::unique_lock<std::mutex> g(s->m);
-    s->cv.wait(g, [s] { return s->inflight == 0; });
+    s->closing = true;
+    s->cv.wait(g, [s] { return s->running == 0; });
   }
 };
 
 // Called once per env from Init (never throws; false: async calls will be refused).
 inline bool initEnvAsync(napi_env env) {
-  EnvAsync* s = new (std::nothrow) EnvAsync();
-  if (s == nullptr) return false;
-  if (napi_set_instance_data(env, s, [](napi_env, void* d, void*) { delete static_cast<EnvAsync*>(d); }, nullptr) != napi_ok) {
-    delete s;
+  auto* holder = new (std::nothrow) std::shared_ptr<EnvAsync>();
+  if (holder == nullptr) return false;
+  try {
+    *holder = std::make_shared<EnvAsync>();
+  } catch (...) {
+    delete holder;
     return false;
   }
-  return napi_add_env_cleanup_hook(env, EnvAsync::waitAll, s) == napi_ok;
+  if (napi_set_instance_data(
+          env, holder, [](napi_env, void* d, void*) { delete static_cast<std::shared_ptr<EnvAsync>*>(d); }, nullptr) !=
+      napi_ok) {
+    delete holder;
+    return false;
+  }
+  return napi_add_env_cleanup_hook(env, EnvAsync::waitAll, holder) == napi_ok;
 }
 
-inline EnvAsync* envAsync(napi_env env) {
+inline std::shared_ptr<EnvAsync> envAsync(napi_env env) {
   void* d = nullptr;
-  return napi_get_instance_data(env, &d) == napi_ok ? static_cast<EnvAsync*>(d) : nullptr;
+  if (napi_get_instance_data(env, &d) != napi_ok || d == nullptr) return nullptr;
+  return *static_cast<std::shared_ptr<EnvAsync>*>(d);
 }
 
 // Whether a typed array's memory may be rotated in place off the JS thread (see above).
@@ -153,7 +171,7 @@ inline void packPositions(Plan* p, std::vector<int32_t>* out) {
 struct AsyncCall {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
-  EnvAsync* envState = nullptr;
+  std::shared_ptr<EnvAsync> envState;
   bool executed = false;
   Plan plan;
   std::vector<double> invFreq;
@@ -168,9 +186,10 @@ struct AsyncCall {
 
   static void execute(napi_env, void* data) {
     AsyncCall* c = static_cast<AsyncCall*>(data);
-    walkThreaded(c->plan);  // never throws (threadpool.h)
+    if (!c->envState->begin()) return;  // the environment is closing: touch nothing
+    walkThreaded(c->plan);               // never throws (threadpool.h)
     c->executed = true;
-    if (c->envState != nullptr) c->envState->done();
+    c->envState->end();
   }
 
   // The error to reject with, or nullptr once the rows are back (see the top of this file).
@@ -222,7 +241,6 @@ struct AsyncCall {
   // is ignored: there is nobody left to tell.
   static void complete(napi_env env, napi_status status, void* data) {
     std::unique_ptr<AsyncCall> c(static_cast<AsyncCall*>(data));
-    if (!c->executed && c->envState != nullptr) c->envState->done();  // cancelled before it ran
     napi_value err = nullptr;
     bool failed = false;
     try {
@@ -230,7 +248,7 @@ struct AsyncCall {
         err = c->commit(env);
         failed = err != nullptr;
       } else {
-        err = error(env, "Error", "applyAsync was cancelled: nothing was written");
+        err = error(env, "Error", "applyAsync was cancelled (its environment is closing): nothing was written");
         failed = true;
       }
     } catch (...) {

@@ -102,8 +102,8 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   // leaves no deferred unsettled and writes nothing.
   Napi::Value ApplyAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    EnvAsync* state = envAsync(env);
-    if (state == nullptr) throw Napi::Error::New(env, "applyAsync: not available in this environment (use apply)");
+    std::shared_ptr<EnvAsync> state = envAsync(env);
+    if (!state) throw Napi::Error::New(env, "applyAsync: not available in this environment (use apply)");
     std::unique_ptr<AsyncCall> c;
     try {
       c.reset(new AsyncCall());
@@ -119,8 +119,11 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     c->onDone = &NativeRope::reportMemoryOf;
     try {
       TensorRef* tensors[2] = {&plan.q, plan.hasK ? &plan.k : nullptr};
+      // One call, one outcome: if either tensor needs a copy, both are copied, so a rejection at
+      // completion leaves the shared one unwritten too.
+      const bool copyAll = !sharedMemory(env, info[0]) || (plan.hasK && !sharedMemory(env, info[1]));
       for (int i = 0; i < 2; i++) {
-        if (tensors[i] == nullptr || sharedMemory(env, info[i])) continue;
+        if (tensors[i] == nullptr || !copyAll) continue;
         stageTensor(tensors[i], plan.batch, plan.tokens, geo_.headDim, geo_.rotaryDim, &c->staged[i]);
         c->isStaged[i] = true;
         c->externalBytes += c->staged[i].bytes;
@@ -143,16 +146,14 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     napi_value promise = nullptr;
     ok = ok && napi_create_promise(e, &c->deferred, &promise) == napi_ok;
     if (!ok) {
+      c->externalBytes = 0;  // (not reported yet)
       c->release(e);
       throw Napi::Error::New(env, "applyAsync: could not queue the work (Node-API failed)");
     }
     int64_t ignored = 0;
     if (c->externalBytes != 0) napi_adjust_external_memory(e, c->externalBytes, &ignored);
-    c->envState = state;
-    state->add();
+    c->envState = std::move(state);
     if (napi_queue_async_work(e, c->work) != napi_ok) {
-      state->done();
-      c->envState = nullptr;
       napi_value err = AsyncCall::error(e, "Error", "applyAsync: could not queue the work: nothing was written");
       if (err != nullptr) napi_reject_deferred(e, c->deferred, err);
       c->release(e);

@@ -33,8 +33,8 @@ for r in $which; do
         echo "runtimes: $r ($("$bin" --version)) vitest FAILED"; grep -E "FAIL|Tests " "$tmp/$r.log" | sort -u | head -40; fail=1
       fi
       continue ;;
-    bun) out=$("$bin" scripts/smoke-runtime.mjs "$tmp/rope-simd.mjs" 2>"$tmp/$r.err") ;;
-    deno) out=$(DENO_NO_UPDATE_CHECK=1 "$bin" run -A --quiet scripts/smoke-runtime.mjs "$tmp/rope-simd.mjs" 2>"$tmp/$r.err") ;;
+    bun) out=$(timeout 120 "$bin" scripts/smoke-runtime.mjs "$tmp/rope-simd.mjs" 2>"$tmp/$r.err") ;;
+    deno) out=$(DENO_NO_UPDATE_CHECK=1 timeout 120 "$bin" run -A --quiet scripts/smoke-runtime.mjs "$tmp/rope-simd.mjs" 2>"$tmp/$r.err") ;;
   esac
   if [ "$out" = "$(cat "$tmp/node.json")" ]; then
     echo "runtimes: $r ($("$bin" --version | head -1)) smoke = Node's ($(( $(date +%s) - s ))s)"

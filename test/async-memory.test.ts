@@ -148,6 +148,22 @@ describe.each(engines)('%s engine: buffers changed while applyAsync is pending',
     }
   });
 
+  it('q on a SharedArrayBuffer, k on an ArrayBuffer transferred mid-call: native rejects and q is not written either', async () => {
+    const q = fill(new Float32Array(new SharedArrayBuffer(T * H * D * 4)), 14);
+    const k = fill(new Float32Array(T * 2 * D), 15);
+    const q0 = bytesOf(q), k0 = bytesOf(k);
+    const p = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 2, positions: 4 });
+    const moved = structuredClone(k.buffer as ArrayBuffer, { transfer: [k.buffer as ArrayBuffer] });
+    if (engine === 'native') {
+      await expect(p).rejects.toThrow(/k's buffer was detached/);
+      expect(bytesOf(q).equals(q0)).toBe(true);
+      expect(bytesOf(moved).equals(k0)).toBe(true);
+    } else {
+      await expect(p).resolves.toBeUndefined();
+      expect(bytesOf(q).equals(q0)).toBe(false);
+    }
+  });
+
   it('SharedArrayBuffer memory is rotated in place; growing it mid-call changes nothing', async () => {
     const SAB = SharedArrayBuffer as unknown as new (n: number, o?: object) => SharedArrayBuffer & { grow?(n: number): void };
     const sab = new SAB(T * H * D * 4, { maxByteLength: T * H * D * 8 });

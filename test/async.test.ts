@@ -247,6 +247,39 @@ describe('the addon on the libuv pool (loaded directly)', () => {
     expect(diff(s, z)).toBe(-1);
   });
 
+  it('handle.desc stays valid memory whoever lets go first (external buffer owned by two)', async () => {
+    type WithDesc = NativeRopeHandle & { desc?: Float64Array };
+    let h: WithDesc | null = new addon.NativeRope(D, D, 0, null, 1) as WithDesc;
+    expect(h.desc).toBeInstanceOf(Float64Array);
+    expect(h.desc!.length).toBe(20 + D / 2);
+    // The handle goes first: JS keeps writing its desc.
+    const kept = h.desc!;
+    h = null;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    kept.fill(1.5);
+    expect(kept[kept.length - 1]).toBe(1.5);
+    // The buffer goes first (transferred, the new owner dropped): the handle still works.
+    const h2 = new addon.NativeRope(D, D, 0, null, 1) as WithDesc;
+    const d = h2.desc!;
+    try {
+      structuredClone(d.buffer as ArrayBuffer, { transfer: [d.buffer as ArrayBuffer] });
+    } catch {
+      // a runtime may refuse to transfer an external buffer: also fine
+    }
+    // Detached (Node may instead copy a buffer it cannot detach): either way the handle's memory
+    // is its own.
+    expect([0, 20 + D / 2]).toContain(d.length);
+    gc();
+    await new Promise((r) => setImmediate(r));
+    const x = random(4 * D, 5), y = x.slice();
+    h2.apply(x, null, null, invFreq, desc(4, 1, 1, 1));
+    handle.apply(y, null, null, invFreq, desc(4, 1, 1, 1));
+    expect(diff(x, y)).toBe(-1);
+  });
+
   it('SharedArrayBuffer positions rewritten mid-call (negative, huge) cannot break memory safety', async () => {
     const T = 2048, H = 16;
     const x = random(T * H * D, 31);
