@@ -193,6 +193,10 @@ describe('native memory V8 can see: Ropes built and dropped in a loop', () => {
     expect(r.status).toBe(0);
     const { base, peak } = JSON.parse(r.stdout) as { base: number; peak: number };
     expect(base).toBeGreaterThan(0);
+    // Under the ASan stage (its runtime LD_PRELOADed) freed memory stays in ASan's quarantine and
+    // size-class caches, so RSS says nothing about what V8 collected: there the loop is checked
+    // for running clean (any sanitizer report fails that stage), and the bound on plain runs.
+    if (/asan/.test(process.env.LD_PRELOAD ?? '')) return expect(peak).toBeGreaterThan(base);
     expect(peak - base).toBeLessThan(limit); // MiB (measured 2026-11-30, native: +52 with the caches reported to V8, +438 without)
   });
 });
