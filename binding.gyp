@@ -15,8 +15,10 @@
         "native/kernels/avx512.cc",
         "native/kernels/neon.cc"
       ],
+      # node-addon-api's headers come from the npm package (a dependency, so a user's source build
+      # has them); asking node keeps the path right wherever npm put the package.
       "include_dirs": [
-        "native/vendor/node-addon-api",
+        "<!(node -p \"require('node-addon-api').include_dir\")",
         "native"
       ],
       "defines": [

@@ -15,4 +15,6 @@ export default defineConfig({
   platform: 'node',
   sourcemap: false,
   external: ['node-gyp-build'],
+  // Classes keep their names (esbuild would rename Rope to _Rope: `Rope()` without new said so).
+  keepNames: true,
 });

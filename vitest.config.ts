@@ -6,7 +6,9 @@ export default defineConfig({
   resolve: { alias: { 'rope-simd': fileURLToPath(new URL('./lib/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
-    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
+    // Type-level tests (test/*.test-d.ts) are compiled by `tsc --noEmit` (npm test's `types`
+    // stage), not by vitest's experimental typecheck mode.
+    globalSetup: ['test/helpers/build-dist.ts'],
     testTimeout: 60_000,
     pool: 'forks',
   },

@@ -1,10 +1,12 @@
 // SVG chart of a benchmark result, no dependencies: one panel per dtype, one group of bars per
 // (shape, style), one bar per system (effective GB/s, log scale, since the naive baseline and the
-// native kernels are orders of magnitude apart), and the limit drawn as a black line over each group.
+// native kernels are orders of magnitude apart), and the limit drawn as a black line over each group;
+// then a decode panel: time per call at S1 (what a token costs). Whiskers span the min..max samples.
 
 const PALETTE = {
   native: ['#1f4e9c', '#3b7dd8', '#7fb0ee', '#b9d4f5'],
   threads: ['#0e7c6b', '#2bb39b', '#8fdcca'],
+  async: ['#6a3d9a'],
   js: ['#e07b00'],
   table: ['#8c8c8c'],
   naive: ['#d6604d'],
@@ -37,7 +39,7 @@ const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? 
  */
 export function renderChart(results) {
   const { meta, systems, cells } = results;
-  const barSystems = systems.filter((s) => s.kind !== 'limit');
+  const barSystems = systems.filter((s) => s.kind !== 'limit' && s.kind !== 'limit2');
   const limit = systems.find((s) => s.kind === 'limit');
   const colors = systemColors(barSystems);
   const dtypes = [...new Set(cells.map((c) => c.dtype))];
@@ -53,11 +55,14 @@ export function renderChart(results) {
   const W = Math.max(900, 110 + maxGroups * 130);
   const left = 70;
   const right = 20;
-  const top = 96;
+  const top = 96 + 16 * (legendLines(barSystems, limit, left, Math.max(900, 110 + maxGroups * 130) - right) - 1);
   const panelH = 300;
   const panelGap = 74;
   const plotW = W - left - right;
-  const H = top + dtypes.length * (panelH + panelGap) + 10;
+  const decodeCells = cells.filter((c) => c.shape === 'S1');
+  const decodeTop = top + dtypes.length * (panelH + panelGap);
+  const hasTimes = decodeCells.some((c) => Object.values(c.results).some((r) => r && r.min > 0));
+  const H = decodeTop + (hasTimes ? panelH + panelGap : 0) + 10;
   const y = (v, y0) => y0 + panelH - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * panelH;
 
   const out = [];
@@ -72,13 +77,22 @@ export function renderChart(results) {
     (meta.quick ? ' Quick run.' : '');
   out.push(`<text x="${W / 2}" y="42" text-anchor="middle" fill="#444">${escapeXml(sub)}</text>`);
 
-  // Legend: bar systems, then the limit line.
+  // Legend: bar systems, then the limit line (wrapping onto a second line: see legendLines).
   let lx = left;
-  const ly = 62;
+  let ly = 62;
   for (const s of barSystems) {
+    const w = 24 + 7 * (s.label ?? s.id).length;
+    if (lx + w > W - right && lx > left) {
+      lx = left;
+      ly += 16;
+    }
     out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colors[s.id]}"/>`);
     out.push(`<text x="${lx + 16}" y="${ly}">${escapeXml(s.label ?? s.id)}</text>`);
-    lx += 24 + 7 * (s.label ?? s.id).length;
+    lx += w;
+  }
+  if (limit && lx + 40 + 7 * (limit.label ?? 'limit').length > W - right) {
+    lx = left;
+    ly += 16;
   }
   if (limit) {
     out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="black" stroke-width="2.5"/>`);
@@ -122,6 +136,9 @@ export function renderChart(results) {
         out.push(
           `<rect class="bar" data-system="${escapeXml(s.id)}" data-cell="${escapeXml(cell.id)}" x="${(bx0 + i * bw).toFixed(1)}" y="${top_.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${colors[s.id]}"><title>${escapeXml(tip)}</title></rect>`,
         );
+        // min..max whisker: GB/s of the slowest and fastest sample.
+        if (r.min > 0 && r.max > 0)
+          whisker(out, bx0 + i * bw + (bw - 1) / 2, y((r.gbps * r.median) / r.max, y0), y((r.gbps * r.median) / r.min, y0), y0, y0 + panelH);
       });
       const lr = limit && cell.results[limit.id];
       if (lr) {
@@ -137,10 +154,80 @@ export function renderChart(results) {
     });
     out.push('</g>');
   });
+  if (decodeCells.length) decodePanel(out, { cells: decodeCells, systems: barSystems, colors, left, right, W, y0: decodeTop, panelH, limit });
   const foot = [meta.node && `node ${meta.node}`, meta.platform, meta.command, meta.loadavgBefore && `load avg ${meta.loadavgBefore[0]}`]
     .filter(Boolean)
     .join(' · ');
   if (foot) out.push(`<text x="${W - right}" y="${H - 8}" text-anchor="end" font-size="10" fill="#777">${escapeXml(foot)}</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+function legendLines(barSystems, limit, left, end) {
+  let lx = left;
+  let lines = 1;
+  for (const s of barSystems) {
+    const w = 24 + 7 * (s.label ?? s.id).length;
+    if (lx + w > end && lx > left) {
+      lx = left;
+      lines++;
+    }
+    lx += w;
+  }
+  if (limit && lx + 40 + 7 * (limit.label ?? 'limit').length > end) lines++;
+  return lines;
+}
+
+// A min..max whisker, clipped to the panel [yTop, yBottom] (a sample can fall off the axis).
+function whisker(out, x, yA, yB, yTop = -Infinity, yBottom = Infinity) {
+  const clip = (v) => Math.min(yBottom, Math.max(yTop, v));
+  const a = clip(Math.min(yA, yB)).toFixed(1);
+  const b = clip(Math.max(yA, yB)).toFixed(1);
+  const xs = x.toFixed(1);
+  out.push(`<path class="whisker" d="M${xs} ${a}V${b}M${(x - 3).toFixed(1)} ${a}h6M${(x - 3).toFixed(1)} ${b}h6" stroke="#222" stroke-width="1" fill="none"/>`);
+}
+
+const fmtNs = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toPrecision(3)} ms` : ns >= 1e3 ? `${(ns / 1e3).toPrecision(3)} µs` : `${Math.round(ns)} ns`);
+
+/** Decode (S1): time per call, log scale, lower is better; the limit call as a line. */
+function decodePanel(out, { cells, systems, colors, left, right, W, y0, panelH, limit }) {
+  const values = [];
+  for (const c of cells) for (const r of Object.values(c.results)) if (r && r.min > 0) values.push(r.min, r.max);
+  if (values.length === 0) return; // (results without samples: nothing to draw)
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values) * 1.05)));
+  const y = (v) => y0 + panelH - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * panelH;
+  out.push('<g class="panel" data-panel="decode">');
+  out.push(`<text x="${left}" y="${y0 - 8}" font-size="14" font-weight="bold">decode (S1, one token): time per call, lower is better</text>`);
+  for (let d = lo; d <= hi * 1.0001; d *= 10) {
+    const yy = y(d).toFixed(1);
+    out.push(`<line x1="${left}" y1="${yy}" x2="${W - right}" y2="${yy}" stroke="#ccc"/>`);
+    out.push(`<text x="${left - 6}" y="${Number(yy) + 4}" text-anchor="end">${fmtNs(d)}</text>`);
+  }
+  out.push(`<line x1="${left}" y1="${y0}" x2="${left}" y2="${y0 + panelH}" stroke="black"/>`);
+  out.push(`<line x1="${left}" y1="${y0 + panelH}" x2="${W - right}" y2="${y0 + panelH}" stroke="black"/>`);
+  const gw = (W - left - right) / cells.length;
+  cells.forEach((cell, g) => {
+    const gx = left + g * gw;
+    const present = systems.filter((s) => cell.results[s.id]?.min > 0);
+    const bw = Math.min(22, (gw * 0.84) / Math.max(1, present.length));
+    const bx0 = gx + (gw - bw * present.length) / 2;
+    present.forEach((s, i) => {
+      const r = cell.results[s.id];
+      const t = y(r.median);
+      const tip = `${s.label ?? s.id}, ${cell.id}: median ${fmtNs(r.median)} per call (min ${fmtNs(r.min)}, max ${fmtNs(r.max)})`;
+      out.push(
+        `<rect class="tbar" data-system="${escapeXml(s.id)}" data-cell="${escapeXml(cell.id)}" x="${(bx0 + i * bw).toFixed(1)}" y="${t.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${Math.max(0.5, y0 + panelH - t).toFixed(1)}" fill="${colors[s.id]}"><title>${escapeXml(tip)}</title></rect>`,
+      );
+      whisker(out, bx0 + i * bw + (bw - 1) / 2, y(r.min), y(r.max), y0, y0 + panelH);
+    });
+    const lr = limit && cell.results[limit.id];
+    if (lr) {
+      const yy = y(lr.median).toFixed(1);
+      out.push(`<line class="tlimit" x1="${(bx0 - 4).toFixed(1)}" y1="${yy}" x2="${(bx0 + bw * present.length + 3).toFixed(1)}" y2="${yy}" stroke="black" stroke-width="2.5"><title>${escapeXml(`limit call, ${cell.id}: ${fmtNs(lr.median)}`)}</title></line>`);
+      out.push(`<text x="${(gx + gw / 2).toFixed(1)}" y="${Number(yy) - 5}" text-anchor="middle" font-size="10">${fmtNs(lr.median)}</text>`);
+    }
+    out.push(`<text x="${(gx + gw / 2).toFixed(1)}" y="${y0 + panelH + 16}" text-anchor="middle" font-weight="bold">${escapeXml(`${cell.style} ${cell.dtype}`)}</text>`);
+  });
+  out.push('</g>');
 }

@@ -25,10 +25,25 @@ export function cellMetrics(
   samples: Record<string, number[]>,
   callsPerSample: Record<string, number>,
 ): Record<string, SystemResult>;
-export function checkTargets(
-  cells: { id: string; shape: string; style: string; dtype: string; results: Record<string, SystemResult> }[],
-  meta: { nativeOk: boolean; backendInfo: { isa: string } },
-): Target[];
+export interface ThreadsRow {
+  id: string;
+  cell: string;
+  shape: string;
+  threads: number | 'auto';
+  bytes: number;
+  ns: number;
+  min: number;
+  max: number;
+  gbps: number;
+  speedup: number;
+  limitNs: number | null;
+  fracLimit: number | null;
+}
+type BenchCell = { id: string; shape: string; style: string; dtype: string; bytes?: number; results: Record<string, SystemResult> };
+type BenchMeta = { nativeOk: boolean; backendInfo: { isa: string }; cores?: number };
+export function threadsRows(cells: BenchCell[], meta: BenchMeta): ThreadsRow[];
+export function checkTargets(cells: BenchCell[], meta: BenchMeta, threads?: ThreadsRow[]): Target[];
+export function formatThreads(rows: ThreadsRow[]): string;
 export function formatTable(results: unknown): string;
 export function formatTargets(targets: Target[]): string;
 export function formatMarkdown(results: unknown): string;

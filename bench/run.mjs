@@ -3,9 +3,12 @@
 // JS engine vs hand-written JS, against the machine's in-place memory limit. Runs the BUILT package
 // (dist/), as a user would; rebuilds it first when dist is missing or older than lib/.
 //
-//   node bench/run.mjs [--quick] [--json FILE] [--shapes S1,S3] [--no-build]
+//   node bench/run.mjs [--quick] [--out DIR] [--json FILE] [--shapes S1,S3] [--no-build] [--markdown]
+//
+// Every configuration is measured once, in one table of cells; the threads and async rows are
+// systems of those cells, so every other table (threads, targets, chart) reuses the same numbers.
+// Results go to --out DIR (default: <os tmpdir>/rope-simd-bench; never into the source tree).
 
-import { runThreadsBench } from './threads.mjs';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,27 +16,29 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bf16ToF32 } from './baselines.mjs';
 import { renderChart } from './chart.mjs';
-import { cellMetrics, checkTargets, formatMarkdown, formatTable, formatTargets } from './report.mjs';
+import { cellMetrics, checkTargets, formatMarkdown, formatTable, formatTargets, formatThreads, threadsRows } from './report.mjs';
 import { callsPerSample } from './stats.mjs';
 import { SHAPES, buildSystems, makeCells, makeContext, makeInputs, restoreIsa } from './systems.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv) {
-  const args = { quick: false, json: null, shapes: null, build: true, markdown: false };
+  const args = { quick: false, json: null, out: null, shapes: null, build: true, markdown: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
     else if (a === '--json') args.json = argv[++i];
+    else if (a === '--out') args.out = argv[++i];
     else if (a === '--shapes') args.shapes = argv[++i].split(',');
     else if (a === '--no-build') args.build = false;
     else if (a === '--markdown') args.markdown = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--json FILE] [--shapes S1,S2,S3,S4] [--no-build] [--markdown]');
+      console.log('usage: node bench/run.mjs [--quick] [--out DIR] [--json FILE] [--shapes S1,S2,S3,S4] [--no-build] [--markdown]');
       process.exit(0);
     } else throw new RangeError(`unknown argument ${a} (try --help)`);
   }
   if (args.json === undefined) throw new RangeError('--json needs a file name');
+  if (args.out === undefined) throw new RangeError('--out needs a directory');
   const known = SHAPES.map((s) => s.shape);
   for (const s of args.shapes ?? [])
     if (!known.includes(s)) throw new RangeError(`--shapes: unknown shape '${s}', expected some of ${known.join(',')}`);
@@ -78,23 +83,29 @@ const progress = {
   },
 };
 
-function timeSample(sys, n) {
+// An async system (runAsync) is timed call by call, each awaited: the latency a caller sees.
+async function timeSample(sys, n) {
   if (sys.before) sys.before();
+  if (sys.runAsync) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await sys.runAsync();
+    return Number(process.hrtime.bigint() - t0) / n;
+  }
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) sys.run();
   return Number(process.hrtime.bigint() - t0) / n;
 }
 
 /** Warm a system up (JIT, caches, page faults) and estimate one call's time. */
-function calibrate(sys, plan) {
-  const first = timeSample(sys, 1);
+async function calibrate(sys, plan) {
+  const first = await timeSample(sys, 1);
   // A call this long has run on smaller shapes already (JIT warm); more warm-up only costs time.
   if (first > 100e6) return first;
   let n = 1;
   let spent = first;
   let est = first;
   for (let it = 0; spent < plan.warmNs || it < 3; it++) {
-    const t = timeSample(sys, n);
+    const t = await timeSample(sys, n);
     spent += t * n;
     // The fastest batch: a neighbour's burst on the shared cores must not inflate the estimate.
     est = Math.min(est, t);
@@ -104,13 +115,13 @@ function calibrate(sys, plan) {
 }
 
 /** All systems of one cell: warm-up, then interleaved rounds (A B C A B C ...). */
-function measureCell(cell, systems, plan, label) {
+async function measureCell(cell, systems, plan, label) {
   const est = {};
   const calls = {};
   const maxReps = {};
   for (const s of systems) {
     progress.show(`${label} warm-up ${s.id}`, false);
-    est[s.id] = calibrate(s, plan);
+    est[s.id] = await calibrate(s, plan);
     calls[s.id] = est[s.id] < BATCH_BELOW_NS ? callsPerSample(est[s.id], plan.sampleNs) : 1;
     const sampleNs = est[s.id] * calls[s.id];
     maxReps[s.id] = Math.max(plan.minReps, Math.min(plan.reps, Math.floor(plan.systemBudgetNs / sampleNs)));
@@ -122,7 +133,7 @@ function measureCell(cell, systems, plan, label) {
     // Rotate who goes first so no system always runs right after the same neighbour.
     for (let i = 0; i < systems.length; i++) {
       const s = systems[(i + r) % systems.length];
-      if (samples[s.id].length < maxReps[s.id]) samples[s.id].push(timeSample(s, calls[s.id]));
+      if (samples[s.id].length < maxReps[s.id]) samples[s.id].push(await timeSample(s, calls[s.id]));
     }
   }
   return { samples, calls };
@@ -130,7 +141,7 @@ function measureCell(cell, systems, plan, label) {
 
 /** Every system on fresh copies of the same input must give the naive result: a guard against
  * benchmarking a no-op or a wrong kernel. */
-function agreementCheck(ctx, cell) {
+async function agreementCheck(ctx, cell) {
   const ref = makeInputs(cell);
   const refSys = buildSystems(ctx, cell, ref.q, ref.k).find((s) => s.id === 'naive');
   refSys.run();
@@ -138,11 +149,12 @@ function agreementCheck(ctx, cell) {
   const tol = cell.dtype === 'f32' ? 1e-5 : 1 / 128;
   const out = {};
   for (const id of buildSystems(ctx, cell, ref.q, ref.k).map((s) => s.id)) {
-    if (id === 'naive' || id === 'limit') continue;
+    if (id === 'naive' || id.startsWith('limit')) continue;
     const x = makeInputs(cell);
     const s = buildSystems(ctx, cell, x.q, x.k).find((t) => t.id === id);
     if (s.before) s.before();
-    s.run();
+    if (s.runAsync) await s.runAsync();
+    else s.run();
     let maxDiff = 0;
     for (const [a, b] of [
       [x.q, ref.q],
@@ -194,6 +206,7 @@ async function main() {
   // Other processes on the cores skew every number: say so (the JSON keeps the load averages).
   if (meta.loadavgBefore[0] > 0.5 * meta.cores)
     console.log(`note: load average ${meta.loadavgBefore[0]} on ${meta.cores} cores: other work is running, expect noisy numbers`);
+  for (const note of ctx.engineNotes ?? []) console.log(`engine row left out: ${note}`);
   if (ctx.nativeOk) console.log(`native ISAs measured: ${ctx.isas.join(', ')}`);
   else console.log(`native engine unavailable (${ctx.nativeError}): measuring the JS systems only, no limit line`);
 
@@ -204,11 +217,11 @@ async function main() {
   for (const [i, cell] of cells.entries()) {
     const label = `[${String(i + 1).padStart(2)}/${cells.length}] ${cell.id}`;
     progress.show(label, true);
-    if (cell.shape !== 'S4') checks[cell.id] = agreementCheck(ctx, cell);
+    if (cell.shape !== 'S4') checks[cell.id] = await agreementCheck(ctx, cell);
     const { q, k } = makeInputs(cell);
     const systems = buildSystems(ctx, cell, q, k).filter((s) => !s.shapes || s.shapes.includes(cell.shape));
     for (const s of systems) if (!systemsSeen.has(s.id)) systemsSeen.set(s.id, { id: s.id, kind: s.kind, label: s.label });
-    const { samples, calls } = measureCell(cell, systems, plan, label);
+    const { samples, calls } = await measureCell(cell, systems, plan, label);
     cell.results = cellMetrics(cell, systems, samples, calls);
     // Rotations keep norms, so the data must still be finite after every repetition.
     if (!Number.isFinite(q[0]) || !Number.isFinite(k[k.length - 1])) throw new Error(`${cell.id}: data became non-finite`);
@@ -218,30 +231,28 @@ async function main() {
   meta.seconds = Math.round((Date.now() - t0) / 100) / 10;
   meta.loadavgAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
-  // Issue 7: S3/S4 with threads = 1, 2, 'auto' against the 2-thread limit (native only).
-  const threads = ctx.nativeOk && (!args.shapes || args.shapes.some((s) => s === 'S3' || s === 'S4'))
-    ? await runThreadsBench({ quick: args.quick, progress: (m) => progress.show(`threads ${m}`, true), internal })
-    : { rows: [], table: '', skipped: 'native engine unavailable or S3/S4 not selected' };
-  progress.done();
-
-  const results = { meta, systems: [...systemsSeen.values()], cells, checks, threads: threads.rows };
-  results.targets = checkTargets(cells, meta);
+  const results = { meta, systems: [...systemsSeen.values()], cells, checks };
+  // Threads and async rows: read off the cells (the same samples as the main table).
+  results.threads = threadsRows(cells, meta);
+  results.targets = checkTargets(cells, meta, results.threads);
   console.log(formatTable(results));
-  if (threads.table) console.log(`\n${threads.table}`);
+  if (results.threads.length) console.log(`\n${formatThreads(results.threads)}`);
   const bad = Object.entries(checks).flatMap(([c, r]) => Object.entries(r).filter(([, v]) => !v.ok).map(([id, v]) => `${c} ${id} (max |diff| ${v.maxDiff})`));
   console.log(bad.length ? `\nWARNING: results disagree with the naive reference: ${bad.join('; ')}` : '\nAll systems agree with the naive reference on S1-S3 (f32 within 1e-5, bf16 within 1/128).');
   console.log(formatTargets(results.targets));
   if (args.markdown) console.log(`\n${formatMarkdown(results)}`);
 
+  const outDir = args.out ?? path.join(os.tmpdir(), 'rope-simd-bench');
   const base = args.json
     ? args.json.replace(/\.json$/, '')
-    : path.join(root, 'bench', 'results', `${meta.date}-${cpuSlug(cpu)}${args.quick ? '-quick' : ''}`);
+    : path.join(outDir, `${meta.date}-${cpuSlug(cpu)}${args.quick ? '-quick' : ''}`);
   fs.mkdirSync(path.dirname(path.resolve(base)), { recursive: true });
   // One line per array of numbers keeps the file readable with the raw samples in it.
   const json = JSON.stringify(results, null, 1).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, a) => `[${a.replace(/\s+/g, '')}]`);
   fs.writeFileSync(`${base}.json`, json + '\n');
   fs.writeFileSync(`${base}.svg`, renderChart(results));
-  console.log(`\nwrote ${path.relative(process.cwd(), `${base}.json`)} and .svg (${meta.seconds} s)`);
+  // The whole run, start of the process to here (build, checks, warm-ups and all).
+  console.log(`\nwrote ${base}.json and .svg; this run took ${process.uptime().toFixed(1)} s wall time (measuring ${meta.seconds} s)`);
 }
 
 main().catch((e) => {

@@ -14,6 +14,15 @@ export const SHAPES = [
   { shape: 'S4', tokens: 4096, start: 0, note: '4096 tok @0' },
 ];
 export const STYLES = ['half', 'interleaved'];
+/**
+ * The package's engines measured besides native (which gets a row per ISA): one row each, made
+ * with createRope(options, engine). An engine this build cannot create is left out with a note.
+ * Adding an engine is one line here (e.g. { id: 'wasm', engine: 'wasm', label: 'WebAssembly engine' }).
+ */
+export const ENGINE_ROWS = [{ id: 'js', engine: 'js', label: 'JS engine' }];
+/** The threads rows (issue 13): half f32 cells, the best ISA. 'auto' at every shape (it must
+ * never lose), 2 threads and the 2-thread limit at S3/S4. threads=1 is the main native row. */
+export const THREADS_SHAPES = ['S3', 'S4'];
 export const DTYPES = ['f32', 'bf16'];
 const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 };
 
@@ -76,6 +85,7 @@ export function buildSystems(ctx, cell, q, k) {
   const opts = { qHeads, kHeads, positions: cell.start, dtype: cell.dtype, threads: 1 };
   const systems = [];
   const ropes = ctx.ropes[cell.style];
+  const best = ctx.backendInfo?.isa;
   if (ctx.nativeOk) {
     for (const isa of ctx.isas) {
       systems.push({
@@ -86,8 +96,36 @@ export function buildSystems(ctx, cell, q, k) {
         run: () => ropes.native.applyQK(q, k, opts),
       });
     }
+    const useBest = () => ctx.internal.selectIsa(best);
+    if (cell.style === 'half' && cell.dtype === 'f32') {
+      for (const threads of ['auto', 2]) {
+        const topts = { ...opts, threads }; // (made once: an object per call would tax only these rows)
+        systems.push({
+          id: `native/${best} threads=${threads}`,
+          kind: 'threads',
+          label: `native ${best}, threads ${threads}`,
+          threads,
+          shapes: threads === 'auto' ? undefined : THREADS_SHAPES,
+          before: useBest,
+          run: () => ropes.native.applyQK(q, k, topts),
+        });
+      }
+    }
+    if (cell.shape === 'S1') {
+      // Issue 13: an S1 applyQKAsync (small work runs inline in the facade, resolves at once).
+      systems.push({
+        id: `native/${best} async`,
+        kind: 'async',
+        label: `native ${best}, applyQKAsync`,
+        before: useBest,
+        runAsync: () => ropes.native.applyQKAsync(q, k, opts),
+      });
+    }
   }
-  systems.push({ id: 'js', kind: 'js', label: 'JS engine', run: () => ropes.js.applyQK(q, k, opts) });
+  for (const row of ENGINE_ROWS) {
+    const rope = ropes.engines[row.id];
+    if (rope) systems.push({ id: row.id, kind: row.id, label: row.label, run: () => rope.applyQK(q, k, opts) });
+  }
   const table = tableApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, table: ctx.table });
   systems.push({ id: 'table', kind: 'table', label: 'hand-written JS, table', run: () => table(q, k, cell.start) });
   const naive = naiveApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, base });
@@ -95,17 +133,32 @@ export function buildSystems(ctx, cell, q, k) {
   const addon = ctx.internal.nativeAddon;
   if (addon && typeof addon.limitPass === 'function') {
     const code = DTYPE_CODE[cell.dtype];
+    // The floor for the same bytes: ONE call into the addon with q and k (as applyQK makes), an
+    // unrolled x1.0 pass at the widest vectors the CPU runs (the package's default ISA).
+    const one = typeof addon.limitPassQK === 'function';
+    const before = ctx.nativeOk ? () => ctx.internal.selectIsa(ctx.backendInfo.isa) : undefined;
     systems.push({
       id: 'limit',
       kind: 'limit',
-      label: 'limit (in-place x1.0 pass, same bytes)',
-      // limitPass runs with the active ISA: use the package's default (best) one, not the last forced.
-      before: ctx.nativeOk ? () => ctx.internal.selectIsa(ctx.backendInfo.isa) : undefined,
-      run: () => {
-        addon.limitPass(q, code, 1.0);
-        addon.limitPass(k, code, 1.0);
-      },
+      label: 'limit (one call, in-place x1.0 pass, same bytes)',
+      before,
+      run: one
+        ? () => addon.limitPassQK(q, k, code, 1.0)
+        : () => {
+            addon.limitPass(q, code, 1.0);
+            addon.limitPass(k, code, 1.0);
+          },
     });
+    if (one && cell.style === 'half' && cell.dtype === 'f32') {
+      systems.push({
+        id: 'limit threads=2',
+        kind: 'limit2',
+        label: 'limit, 2 threads',
+        shapes: THREADS_SHAPES,
+        before,
+        run: () => addon.limitPassQK(q, k, code, 1.0, 2),
+      });
+    }
   }
   return systems;
 }
@@ -124,9 +177,18 @@ export function makeContext(internal) {
   const ropes = {};
   let nativeOk = info?.backend === 'native' && isas.length > 0;
   let nativeError = nativeOk ? null : (info?.reason ?? 'native backend not loaded');
+  const engineNotes = [];
   for (const style of STYLES) {
     const options = { headDim, base, style };
-    ropes[style] = { js: internal.createRope(options, 'js'), native: null };
+    ropes[style] = { engines: {}, native: null };
+    for (const row of ENGINE_ROWS) {
+      try {
+        ropes[style].engines[row.id] = internal.createRope(options, row.engine);
+      } catch (e) {
+        if (style === STYLES[0]) engineNotes.push(`${row.id}: ${e.message}`);
+      }
+    }
+    ropes[style].js = ropes[style].engines.js ?? null;
     if (nativeOk) {
       try {
         ropes[style].native = internal.createRope(options, 'native');
@@ -137,7 +199,7 @@ export function makeContext(internal) {
     }
   }
   const maxPos = Math.max(...SHAPES.map((s) => s.start + s.tokens));
-  return { internal, ropes, isas, nativeOk, nativeError, table: makeTable(maxPos, headDim, base), backendInfo: info };
+  return { internal, ropes, isas, nativeOk, nativeError, engineNotes, table: makeTable(maxPos, headDim, base), backendInfo: info };
 }
 
 /** Restore the ISA the package picked by itself, so nothing after the bench inherits a forced one. */

@@ -6,7 +6,8 @@
 //
 //   node bench/threads.mjs [--quick] [--crossover]     (uses the built package, dist/)
 //
-// From bench/run.mjs: `const { rows, table } = await runThreadsBench({ quick, progress })`.
+// bench/run.mjs no longer calls runThreadsBench: its threads rows are systems of the main cells
+// (one measurement per configuration); this file is the standalone tool and the crossover sweep.
 
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

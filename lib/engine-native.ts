@@ -2,9 +2,15 @@
 // reused descriptor, so a decode-sized call allocates nothing and crosses into C++ with six
 // arguments (lib/abi.ts). The binding re-checks every bound itself.
 import { DESC_LEN, packPlan, type NativeAddon, type NativeRopeHandle } from './abi.js';
+import type { StepFn } from './step.js';
 import type { CallPlan, Engine, RopeGeometry } from './types.js';
 
-export type NativeEngine = Engine & { applyAsync(plan: CallPlan): Promise<void> };
+export type NativeEngine = Engine & {
+  applyAsync(plan: CallPlan): Promise<void>;
+  /** The binding's fast call for one prepared configuration (lib/step.ts), or null when the
+   * binding has none (an older build) or no slot is left. */
+  prepareStep(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean): StepFn | null;
+};
 
 // handle.desc (native/binding.cc): the handle's own Float64Array(DESC_LEN + rotaryDim/2), a
 // descriptor followed by invFreq. Passed as desc, with invFreq null (read from its tail), it spares
@@ -16,6 +22,8 @@ type HandleWithDesc = NativeRopeHandle & {
   readonly desc?: Float64Array;
   apply(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): void;
   applyAsync?(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): Promise<void>;
+  /** The binding's step(q, k, positions) -> boolean for this configuration, or null (no slot left). */
+  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: number): StepFn | null;
 };
 
 // The binding's first parameter is q (apply(q, k, ...)); a facade apply(x, ...) call passes x there
@@ -79,6 +87,11 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       } catch (e) {
         return Promise.reject(k === null ? namingX(e) : e);
       }
+    },
+    prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse): StepFn | null {
+      if (typeof handle.prepareStep !== 'function') return null;
+      const step = handle.prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse ? 1 : 0);
+      return typeof step === 'function' ? step : null;
     },
   };
 }

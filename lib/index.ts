@@ -1,7 +1,9 @@
 // Public entry: the Rope class, which backend runs, and the option types.
 export { Rope } from './rope.js';
 export { backendInfo } from './backend.js';
+export { RopeStep, type PrepareOptions } from './step.js';
 export type { GgufRopeTensors } from './models/gguf.js';
+export type { GGUFMetadata, HFConfig, HFRopeParameters } from './models/config-types.js';
 export type {
   ApplyOptions,
   ApplyOptions16,
@@ -15,10 +17,12 @@ export type {
   ApplyQKOptionsF32,
   BackendInfo,
   DTypeName,
+  DTypeOption,
   Float16ArrayLike,
   Layout,
   Positions,
   RopeOptions,
+  RopeArray,
   RopeStyle,
   ScalingOptions,
   Threads,

@@ -1,45 +1,63 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
 import { nativeAddon, backendInfo } from './backend.js';
+import type { GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
+import { ropeLayersFromGGUF } from './models/gguf-layers.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
 import { createNativeEngine } from './engine-native.js';
 import { pairSections, resolveScaling, type ResolvedScaling } from './scaling.js';
 import {
+  DTYPE_BF16,
+  DTYPE_F16,
+  DTYPE_F32,
   STYLE_HALF,
   STYLE_INTERLEAVED,
   type ApplyOptions,
-  type ApplyOptions16,
-  type ApplyOptionsF16Array,
-  type ApplyOptionsF32,
   type ApplyQKOptions,
-  type ApplyQKOptions16,
-  type ApplyQKOptionsF16Array,
-  type ApplyQKOptionsF32,
   type CallPlan,
   type Engine,
-  type Float16ArrayLike,
   type Positions,
+  type RopeArray,
   type RopeGeometry,
   type RopeOptions,
   type RopeStyle,
   type TensorPlan,
 } from './types.js';
+import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
 import { checkPositiveInt, describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
-type AsyncEngine = Engine & { applyAsync?(plan: CallPlan): Promise<void> };
-type RopeArray = Float32Array | Uint16Array | Float16ArrayLike;
+type AsyncEngine = Engine & {
+  applyAsync?(plan: CallPlan): Promise<void>;
+  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean): StepFn | null;
+};
 
 /** rotaryDim/2 is capped so the native walk's per-token scratch stays small (native/rope.h). */
 const MAX_ROTARY_DIM = 8192;
 const MAX_HEAD_DIM = 2 ** 24;
 
+/**
+ * Async calls rotating at most this many bytes (q + k rows, rotaryDim elements each) run inline
+ * and resolve at once: below it the sync call takes less time than the thread hop alone (~20 us
+ * on a 2-vCPU EPYC: an S1 decode call is ~1 us sync, ~22 us through the libuv pool), so offloading
+ * only adds latency and blocks the event loop for no less. 512 KiB is ~16 decode tokens of a
+ * Llama-3-8B layer (f32), a sync call of ~10-20 us. Measured: docs/perf.md.
+ */
+export const ASYNC_INLINE_BYTES = 512 * 1024;
+
+function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
+  const size = (dtype: number): number => (dtype === DTYPE_F32 ? 4 : 2);
+  const row = plan.q.heads * size(plan.q.dtype) + (plan.k === null ? 0 : plan.k.heads * size(plan.k.dtype));
+  return row * rotaryDim * plan.tokens * plan.batch;
+}
+
 // createRope() sets this for the duration of one constructor call.
 let forcedEngine: 'js' | 'native' | null = null;
 
 function checkNumber(name: string, v: unknown): number {
+  if (v === undefined) throw new TypeError(`${name} is required: the size of one attention head, an even number (e.g. 128)`);
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   return v;
 }
@@ -103,11 +121,19 @@ export class Rope {
   readonly #plan: CallPlan;
   readonly #k: TensorPlan;
   readonly #style: RopeStyle;
+  readonly #base: number;
+  readonly #scalingType: string;
+  readonly #engineName: 'native' | 'js';
   // The native binding proves q/k disjointness itself (validate.ts planApplyQK).
   readonly #engineChecksOverlap: boolean;
   // #plan and #k are in use by a call: user code inside it (an options getter, a Proxy of
   // positions) that calls this Rope again gets a fresh plan instead of clobbering the outer one.
   #busy = false;
+  // applyQK's route to the engine's prepared steps (native, frequencies not sequence-dependent).
+  readonly #stepsOk: boolean;
+  readonly #steps = new Map<string, StepFn | null>();
+  #lastKey: unknown[] = [];
+  #lastStep: StepFn | null = null;
 
   constructor(options: RopeOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -147,17 +173,37 @@ export class Rope {
       this.#engine = createJsEngine(this.#geometry);
     }
     this.#engineChecksOverlap = which === 'native';
+    this.#engineName = which;
+    this.#base = base;
+    this.#scalingType = options.scaling?.type ?? 'default';
+    this.#stepsOk = this.#engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen;
   }
 
   /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling, head_dim, ...). */
-  static fromConfig(config: object): Rope {
-    return new Rope(ropeOptionsFromConfig(config));
+  static fromConfig(config: HFConfig): Rope {
+    return construct(ropeOptionsFromConfig(config));
   }
 
   /** A Rope for GGUF metadata (llama.cpp key names, e.g. 'llama.rope.freq_base'); tensors: the
    * rope_freqs / rope_factors_* tensors llama.cpp keeps Llama 3.1 and LongRoPE scaling in. */
-  static fromGGUF(metadata: object, tensors?: GgufRopeTensors): Rope {
-    return new Rope(ropeOptionsFromGGUF(metadata, tensors));
+  static fromGGUF(metadata: GGUFMetadata, tensors?: GgufRopeTensors): Rope {
+    return construct(ropeOptionsFromGGUF(metadata, tensors));
+  }
+
+  /**
+   * One entry per block ({arch}.block_count) of a GGUF model: the Rope llama.cpp rotates that
+   * layer with, or null where it applies none (NoPE layers, layers without attention). Layers with
+   * the same settings share one Rope. Sliding-window layers follow the keys llama.cpp reads for
+   * the architecture (attention.sliding_window_pattern, rope.freq_base_swa, rope.dimension_count_swa).
+   */
+  static layersFromGGUF(metadata: GGUFMetadata, tensors?: GgufRopeTensors): (Rope | null)[] {
+    const made = new Map<object, Rope>();
+    return ropeLayersFromGGUF(metadata, tensors).map((o) => {
+      if (o === null) return null;
+      let r = made.get(o);
+      if (r === undefined) made.set(o, (r = construct(o)));
+      return r;
+    });
   }
 
   get headDim(): number {
@@ -165,6 +211,18 @@ export class Rope {
   }
   get rotaryDim(): number {
     return this.#geometry.rotaryDim;
+  }
+  /** Which engine this Rope runs on (backendInfo says why). */
+  get engine(): 'native' | 'js' {
+    return this.#engineName;
+  }
+  /** The scaling the frequencies came from ('default' without one; rope_type in transformers). */
+  get scalingType(): string {
+    return this.#scalingType;
+  }
+  /** rope_theta. */
+  get base(): number {
+    return this.#base;
   }
   get style(): RopeStyle {
     return this.#style;
@@ -178,11 +236,8 @@ export class Rope {
     return this.#scaling.base.attentionScaling;
   }
 
-  /** Rotates x in place. Returns nothing. */
-  apply(x: Float32Array, opts: ApplyOptionsF32): void;
-  apply(x: Uint16Array, opts: ApplyOptions16): void;
-  apply(x: Float16ArrayLike, opts: ApplyOptionsF16Array): void;
-  apply(x: RopeArray, opts: ApplyOptions): void {
+  /** Rotates x in place. Returns nothing; a refused call throws and leaves x unchanged. */
+  apply<A extends RopeArray>(x: A, opts: ApplyOptions<A>): void {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
@@ -193,10 +248,24 @@ export class Rope {
   }
 
   /** Rotates q and k in place in one call (each token's cos/sin computed once for both). */
-  applyQK(q: Float32Array, k: Float32Array, opts: ApplyQKOptionsF32): void;
-  applyQK(q: Uint16Array, k: Uint16Array, opts: ApplyQKOptions16): void;
-  applyQK(q: Float16ArrayLike, k: Float16ArrayLike, opts: ApplyQKOptionsF16Array): void;
-  applyQK(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): void {
+  applyQK<A extends RopeArray>(q: A, k: A, opts: ApplyQKOptions<A>): void {
+    if (this.#stepsOk && typeof opts === 'object' && opts !== null) {
+      // The decode case straight to the binding's prepared-step call (lib/step.ts), which re-checks
+      // arrays and positions and writes nothing unless it rotates. Every option is read once,
+      // here; anything else goes on to the full checks with the values read.
+      const o = opts as unknown as Record<string, unknown>;
+      const dtype = o.dtype, qHeads = o.qHeads, kHeads = o.kHeads, layout = o.layout, batch = o.batch;
+      const inverse = o.inverse, threads = o.threads, tokens = o.tokens, tokenStride = o.tokenStride;
+      const qTokenStride = o.qTokenStride, kTokenStride = o.kTokenStride, positions = o.positions, seqLen = o.seqLen;
+      if (layout === undefined && batch === undefined && tokens === undefined && tokenStride === undefined &&
+          qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined) {
+        const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
+        if (fast !== null && fast(q, k, positions)) return;
+      }
+      // (heads is read only when qHeads is missing: then the checks suggest qHeads/kHeads for it)
+      const heads = qHeads === undefined ? o.heads : undefined;
+      opts = { dtype, qHeads, kHeads, heads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as unknown as ApplyQKOptions<A>;
+    }
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
@@ -206,11 +275,54 @@ export class Rope {
     }
   }
 
+  /**
+   * A decode step: qHeads, kHeads, dtype, threads and inverse fixed once, then
+   * step.applyQK(q, k, positions) rotates exactly as applyQK(q, k, { ...options, positions }) at
+   * about the cost of one bare native call (lib/step.ts).
+   */
+  prepare(options: PrepareOptions): RopeStep {
+    const c = checkPrepare(options);
+    const plain = (q: RopeArray, k: RopeArray, opts: object): void => this.applyQK(q as Float32Array, k as Float32Array, opts as ApplyQKOptions);
+    const engine = this.#engine;
+    const base = this.#scaling.base;
+    // A sequence-dependent scaling picks its frequencies per call: the plain call does that.
+    const code = c.dtype === 'f32' ? DTYPE_F32 : c.dtype === 'f16' ? DTYPE_F16 : DTYPE_BF16;
+    const fast =
+      engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen
+        ? engine.prepareStep(base.invFreq, base.attentionScaling, code, c.qHeads, code, c.kHeads, c.threads, c.inverse)
+        : null;
+    return new RopeStep(fast, plain, c.options);
+  }
+
+  // The engine's step for these (already read) options, or null when they are not plainly valid
+  // (the full checks then report) or the engine has none. The last one is kept at hand.
+  #stepFor(qHeads: unknown, kHeads: unknown, dtype: unknown, threads: unknown, inverse: unknown): StepFn | null {
+    if (qHeads === this.#lastKey[0] && kHeads === this.#lastKey[1] && dtype === this.#lastKey[2] &&
+        threads === this.#lastKey[3] && inverse === this.#lastKey[4]) return this.#lastStep;
+    if (typeof qHeads !== 'number' || typeof kHeads !== 'number' || !Number.isInteger(qHeads) || !Number.isInteger(kHeads) ||
+        qHeads < 1 || kHeads < 1 || qHeads > 2 ** 24 || kHeads > 2 ** 24) return null;
+    if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') return null;
+    if (inverse !== undefined && typeof inverse !== 'boolean') return null;
+    let t = 0;
+    if (threads !== undefined && threads !== 'auto') {
+      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 1024) return null;
+      t = threads;
+    }
+    const key = `${qHeads},${kHeads},${String(dtype)},${t},${inverse === true}`;
+    let step = this.#steps.get(key);
+    if (step === undefined) {
+      const code = dtype === 'f16' ? DTYPE_F16 : dtype === 'bf16' ? DTYPE_BF16 : DTYPE_F32;
+      const base = this.#scaling.base;
+      step = this.#engine.prepareStep!(base.invFreq, base.attentionScaling, code, qHeads, code, kHeads, t, inverse === true);
+      if (this.#steps.size < 64) this.#steps.set(key, step);
+    }
+    this.#lastKey = [qHeads, kHeads, dtype, threads, inverse];
+    this.#lastStep = step;
+    return step;
+  }
+
   /** apply off the event loop where the engine can (native); a bad call rejects. */
-  applyAsync(x: Float32Array, opts: ApplyOptionsF32): Promise<void>;
-  applyAsync(x: Uint16Array, opts: ApplyOptions16): Promise<void>;
-  applyAsync(x: Float16ArrayLike, opts: ApplyOptionsF16Array): Promise<void>;
-  applyAsync(x: RopeArray, opts: ApplyOptions): Promise<void> {
+  applyAsync<A extends RopeArray>(x: A, opts: ApplyOptions<A>): Promise<void> {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
@@ -222,10 +334,7 @@ export class Rope {
     }
   }
 
-  applyQKAsync(q: Float32Array, k: Float32Array, opts: ApplyQKOptionsF32): Promise<void>;
-  applyQKAsync(q: Uint16Array, k: Uint16Array, opts: ApplyQKOptions16): Promise<void>;
-  applyQKAsync(q: Float16ArrayLike, k: Float16ArrayLike, opts: ApplyQKOptionsF16Array): Promise<void>;
-  applyQKAsync(q: RopeArray, k: RopeArray, opts: ApplyQKOptions): Promise<void> {
+  applyQKAsync<A extends RopeArray>(q: A, k: A, opts: ApplyQKOptions<A>): Promise<void> {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
@@ -249,10 +358,14 @@ export class Rope {
   }
 
   // The plan engines read synchronously; an async engine packs what it needs before returning.
+  // Small work (a decode step) runs inline: handing it to a worker costs more than doing it
+  // (see ASYNC_INLINE_BYTES), and the promise resolves at once.
   #run(plan: CallPlan): Promise<void> {
     if (plan.tokens === 0) return Promise.resolve(); // an empty array: nothing to do
     const engine = this.#engine;
-    if (engine.applyAsync !== undefined) return engine.applyAsync(plan);
+    if (engine.applyAsync !== undefined && rotatedBytes(plan, this.#geometry.rotaryDim) > ASYNC_INLINE_BYTES) {
+      return engine.applyAsync(plan);
+    }
     engine.apply(plan);
     return Promise.resolve();
   }
@@ -285,6 +398,28 @@ export class Rope {
     if (plan === this.#plan) this.#busy = false;
   }
 }
+
+// Inside the class body a `new Rope` makes the bundler rename the class (errors then said
+// "_Rope"): statics construct through this instead.
+function construct(options: RopeOptions): Rope {
+  return new Rope(options);
+}
+
+// console.log(rope), util.inspect: the class and its settings rather than an empty `Rope {}`.
+Object.defineProperty(Rope.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+  value(this: Rope, depth: number, options: object, inspect?: (v: unknown, o: object) => string): string {
+    const settings = {
+      headDim: this.headDim,
+      rotaryDim: this.rotaryDim,
+      style: this.style,
+      base: this.base,
+      scaling: this.scalingType,
+      attentionScaling: this.attentionScaling,
+      engine: this.engine,
+    };
+    return `Rope ${inspect ? inspect(settings, options) : JSON.stringify(settings)}`;
+  },
+});
 
 /** A Rope on a forced engine (parity tests, the benchmark). Throws if native is unavailable. */
 export function createRope(options: RopeOptions, engine: 'js' | 'native'): Rope {

@@ -280,10 +280,12 @@ export function resolveScaling(opts: Required<Pick<RopeOptions, 'rotaryDim' | 'b
 
 /**
  * pairSection[j] = the positions row that pair j reads, for M-RoPE; null without sections.
- * Blocks (Qwen2-VL): pairs [0, s0) read row 0, [s0, s0+s1) row 1, ... Interleaved (Qwen3-VL,
- * llama.cpp IMROPE) with n sections: pair j reads row r >= 1 when j % n == r and j < n*s_r, and
- * row 0 otherwise (transformers' apply_interleaved_mrope; llama.cpp sends those leftover pairs to its
- * unused 4th row, which equals row 0 for text tokens).
+ * Blocks (Qwen2-VL): pairs [0, s0) read row 0, [s0, s0+s1) row 1, ... Interleaved (Qwen3-VL) with
+ * 2 or 3 sections, as transformers' apply_interleaved_mrope: pair j reads row r >= 1 when j % n == r
+ * and j < n*s_r, and row 0 otherwise. With 4 sections [t, h, w, e], llama.cpp's layout (ggml
+ * rope_multi, IMROPE): pair j reads row j % 3 when j < 3*s_(j%3), else row 3, a fourth positions row
+ * that llama.cpp fills with 0 for text tokens (llm_graph_input_pos::set_input); so those leftover
+ * pairs rotate by position 0 in llama.cpp and by the text position in transformers.
  */
 export function pairSections(rotaryDim: number, mropeSection?: number[], interleaved?: boolean): Uint8Array | null {
   if (mropeSection === undefined || mropeSection === null) {
@@ -291,10 +293,10 @@ export function pairSections(rotaryDim: number, mropeSection?: number[], interle
     return null;
   }
   if (!Array.isArray(mropeSection)) {
-    throw new TypeError(`mropeSection must be an array of 2 or 3 section sizes, got ${show(mropeSection)}`);
+    throw new TypeError(`mropeSection must be an array of 2 to 4 section sizes, got ${show(mropeSection)}`);
   }
   const n = mropeSection.length;
-  if (n !== 2 && n !== 3) throw new RangeError(`mropeSection must have 2 or 3 sections, got ${n}`);
+  if (n < 2 || n > 4) throw new RangeError(`mropeSection must have 2 to 4 sections, got ${n}`);
   let sum = 0;
   for (let r = 0; r < n; r++) {
     const v = num(`mropeSection[${r}]`, mropeSection[r]);
@@ -309,7 +311,12 @@ export function pairSections(rotaryDim: number, mropeSection?: number[], interle
     throw new TypeError(`mropeInterleaved must be a boolean, got ${show(interleaved)}`);
   }
   const out = new Uint8Array(half);
-  if (interleaved) {
+  if (interleaved && n === 4) {
+    for (let j = 0; j < half; j++) {
+      const r = j % 3;
+      out[j] = j < 3 * mropeSection[r] ? r : 3;
+    }
+  } else if (interleaved) {
     for (let j = 0; j < half; j++) {
       const r = j % n;
       out[j] = r !== 0 && j < n * mropeSection[r] ? r : 0;

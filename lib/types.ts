@@ -53,45 +53,69 @@ export interface RopeOptions {
   scaling?: ScalingOptions;
   /** max_position_embeddings of the model (LongRoPE/YaRN read it where transformers does). */
   maxPositions?: number;
-  /** M-RoPE sections [t, h, w] (or [h, w]), summing to rotaryDim/2. */
+  /** M-RoPE sections [t, h, w] (or [h, w]), summing to rotaryDim/2; four [t, h, w, e] is llama.cpp's
+   * layout (4 position rows; Rope.fromGGUF gives it). */
   mropeSection?: number[];
   /** Assign pairs to sections round-robin (Qwen3-VL, llama.cpp IMROPE) instead of in blocks. */
   mropeInterleaved?: boolean;
 }
 
-/** A Float16Array where the runtime has one (Node >= 24 or with the flag); typed loosely so the
- * package compiles on runtimes without it. */
-export interface Float16ArrayLike extends ArrayBufferView {
-  readonly length: number;
-  readonly BYTES_PER_ELEMENT: 2;
-  readonly [Symbol.toStringTag]: 'Float16Array';
-}
+/**
+ * The runtime's Float16Array type where the TypeScript lib declares one (lib "esnext.float16" or
+ * later; Node >= 24 has the class), else `never`. Looked up through globalThis so that these
+ * declarations compile with any lib and target (no Symbol or Float16Array name is needed).
+ */
+export type Float16ArrayLike = typeof globalThis extends { Float16Array: { prototype: infer P } } ? P : never;
+
+/** The arrays a Rope rotates: f32 as Float32Array, f16/bf16 bits as Uint16Array, or a Float16Array. */
+export type RopeArray = Float32Array | Uint16Array | Float16ArrayLike;
+
+/** The dtype option an array of type A takes: optional 'f32' for a Float32Array, required 'f16' |
+ * 'bf16' for a Uint16Array (its bits are not self-describing), optional 'f16' for a Float16Array.
+ * (With lib es5 the typed arrays are structurally identical, so A matches both of the first two
+ * tests: dtype is then only checked at run time.) */
+export type DTypeOption<A extends RopeArray> = A extends Float32Array
+  ? A extends Uint16Array
+    ? { dtype?: DTypeName }
+    : { dtype?: 'f32' }
+  : A extends Uint16Array
+    ? { dtype: 'f16' | 'bf16' }
+    : { dtype?: 'f16' };
 
 export type Positions = number | Int32Array | readonly number[];
 
 interface CommonApplyOptions {
+  /** Position of each token: a number (the first token's position; the rest follow it), or one per
+   * token (per batch row with layout 'bshd'/'bhsd'; per M-RoPE section row). Required: a forgotten
+   * offset is the classic KV-cache bug. */
   positions: Positions;
+  /** Default 'shd'. */
   layout?: Layout;
   batch?: number;
   /** Required with tokenStride; otherwise derived from the array's length. */
   tokens?: number;
+  /** Rotate by -angle (undo a rotation; shift a KV cache). */
   inverse?: boolean;
   /** Sequence length for sequence-dependent scalings (dynamic, longrope); default max position + 1. */
   seqLen?: number;
+  /** Default 'auto'. */
   threads?: Threads;
 }
 
 export interface ApplyOptionsBase extends CommonApplyOptions {
+  /** Heads in x (per token). */
   heads: number;
   /** Elements from one token's first head to the next token's ('shd'/'bshd' only). */
   tokenStride?: number;
 }
-export type ApplyOptionsF32 = ApplyOptionsBase & { dtype?: 'f32' };
-export type ApplyOptions16 = ApplyOptionsBase & { dtype: 'f16' | 'bf16' };
+/** rope.apply's options for an array of type A (default Float32Array). */
+export type ApplyOptions<A extends RopeArray = Float32Array> = ApplyOptionsBase & DTypeOption<A>;
+export type ApplyOptionsF32 = ApplyOptions<Float32Array>;
+export type ApplyOptions16 = ApplyOptions<Uint16Array>;
 export type ApplyOptionsF16Array = ApplyOptionsBase & { dtype?: 'f16' };
-export type ApplyOptions = ApplyOptionsBase & { dtype?: DTypeName };
 
 export interface ApplyQKOptionsBase extends CommonApplyOptions {
+  /** Heads in q and in k (per token; grouped-query attention: kHeads < qHeads). */
   qHeads: number;
   kHeads: number;
   /** Token stride for both q and k (fused QKV buffers); qTokenStride/kTokenStride override it. */
@@ -99,10 +123,11 @@ export interface ApplyQKOptionsBase extends CommonApplyOptions {
   qTokenStride?: number;
   kTokenStride?: number;
 }
-export type ApplyQKOptionsF32 = ApplyQKOptionsBase & { dtype?: 'f32' };
-export type ApplyQKOptions16 = ApplyQKOptionsBase & { dtype: 'f16' | 'bf16' };
+/** rope.applyQK's options for arrays of type A (default Float32Array). */
+export type ApplyQKOptions<A extends RopeArray = Float32Array> = ApplyQKOptionsBase & DTypeOption<A>;
+export type ApplyQKOptionsF32 = ApplyQKOptions<Float32Array>;
+export type ApplyQKOptions16 = ApplyQKOptions<Uint16Array>;
 export type ApplyQKOptionsF16Array = ApplyQKOptionsBase & { dtype?: 'f16' };
-export type ApplyQKOptions = ApplyQKOptionsBase & { dtype?: DTypeName };
 
 export interface BackendInfo {
   backend: 'native' | 'js';

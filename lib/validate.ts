@@ -247,6 +247,9 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
   const seqLen = o.seqLen;
   const q = plan.q;
   checkData('x', x, dtype, q);
+  if (heads === undefined && ((o as { qHeads?: unknown }).qHeads !== undefined || (o as { kHeads?: unknown }).kHeads !== undefined)) {
+    throw new TypeError('apply takes heads (heads per token in x), not qHeads/kHeads: to rotate q and k in one call use applyQK');
+  }
   q.heads = checkPositiveInt('heads', heads);
   const layout = checkCommon(plan, layoutOpt, batch, inverse, threads);
   const tokens = optionalPositiveInt('tokens', tokensOpt);
@@ -311,6 +314,9 @@ export function planApplyQK(
   if (sameBuffer && byteOffsetOf(q.data) === byteOffsetOf(k.data)) {
     throw new RangeError(Q_K_SAME_ARRAY);
   }
+  if (qHeads === undefined && kHeads === undefined && (o as { heads?: unknown }).heads !== undefined) {
+    throw new TypeError('applyQK takes qHeads and kHeads (heads per token in q and in k), not heads (that is apply\'s option)');
+  }
   q.heads = checkPositiveInt('qHeads', qHeads);
   k.heads = checkPositiveInt('kHeads', kHeads);
   const layout = checkCommon(plan, layoutOpt, batch, inverse, threads);
@@ -324,7 +330,8 @@ export function planApplyQK(
   const qTokens = checkShape('q', 'qHeads', q, headDim, layout, plan.batch, tokens, qStride, qName);
   const kTokens = checkShape('k', 'kHeads', k, headDim, layout, plan.batch, tokens, kStride, kName);
   if (qTokens !== kTokens) {
-    throw new RangeError(`k holds ${kTokens} tokens (k.length ${lengthOf(k.data)}) but q holds ${qTokens} (q.length ${lengthOf(q.data)}); they must match`);
+    const n = (c: number) => `${c} token${c === 1 ? '' : 's'}`;
+    throw new RangeError(`k holds ${n(kTokens)} (k.length ${lengthOf(k.data)}) but q holds ${n(qTokens)} (q.length ${lengthOf(q.data)}); they must match`);
   }
   plan.tokens = qTokens;
   plan.k = k;

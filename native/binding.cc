@@ -23,6 +23,7 @@
 #include "walk.h"
 
 #include "args.h"
+#include "step.h"
 
 namespace {
 using namespace rope;
@@ -31,7 +32,8 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply"),
-                                           InstanceMethod<&NativeRope::ApplyAsync>("applyAsync")});
+                                           InstanceMethod<&NativeRope::ApplyAsync>("applyAsync"),
+                                           InstanceMethod<&NativeRope::PrepareStep>("prepareStep")});
   }
 
   explicit NativeRope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRope>(info) {
@@ -94,6 +96,82 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     }
   }
   static void reportMemoryOf(napi_env env, void* self) { static_cast<NativeRope*>(self)->reportMemory(env); }
+
+  // prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse) ->
+  // step(q, k, positions) or null: fixes everything of a decode call but the arrays and positions
+  // (rope.prepare, lib/step.ts). invFreq is copied and checked here, once. Identical
+  // configurations share a slot; null when kMaxSteps slots are taken (the facade then makes plain
+  // calls). The step is a plain function carrying (this, slot) as its data, so a call skips the
+  // ObjectWrap unwrap (a private-symbol property lookup, ~15% of a small call); it holds this
+  // NativeRope's JS object alive through a non-enumerable property.
+  Napi::Value PrepareStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 8) throwType(env, "prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse): expected 8 arguments, got " + std::to_string(info.Length()));
+    const int64_t half = geo_.rotaryDim / 2;
+    const View f = typedArg(env, info[0], "invFreq", napi_float64_array);
+    if (f.length != half) throwRange(env, "invFreq.length " + std::to_string(f.length) + " is not rotaryDim/2 = " + std::to_string(half));
+    StepConfig c;
+    c.invFreq.assign(static_cast<const double*>(f.data), static_cast<const double*>(f.data) + half);
+    for (int64_t j = 0; j < half; j++)
+      if (!(std::fabs(c.invFreq[size_t(j)]) < 2097152.0))  // the bound prepare() applies (exact angles)
+        throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite and below 2^21 in magnitude, got " + fmt(c.invFreq[size_t(j)]));
+    c.attentionScaling = numberArg(env, info[1], "attentionScaling");
+    if (!std::isfinite(c.attentionScaling)) throwRange(env, "attentionScaling must be finite, got " + fmt(c.attentionScaling));
+    c.qDtype = DType(intIn(env, numberArg(env, info[2], "qDtype"), "qDtype", "", 0, 2));
+    c.qHeads = intIn(env, numberArg(env, info[3], "qHeads"), "qHeads", "", 1, double(int64_t(1) << 24));
+    c.kDtype = DType(intIn(env, numberArg(env, info[4], "kDtype"), "kDtype", "", 0, 2));
+    c.kHeads = intIn(env, numberArg(env, info[5], "kHeads"), "kHeads", "", 1, double(int64_t(1) << 24));
+    c.threads = intIn(env, numberArg(env, info[6], "threads"), "threads", "", 0, 1024);  // 0 = auto
+    c.inverse = intIn(env, numberArg(env, info[7], "inverse"), "inverse", "", 0, 1) == 1;
+    size_t slot = 0;
+    while (slot < steps_.size() && !steps_[slot]->same(c)) slot++;
+    if (slot == steps_.size()) {
+      if (steps_.size() >= kMaxSteps) return env.Null();
+      steps_.emplace_back(new StepConfig(std::move(c)));
+    }
+    std::unique_ptr<StepBinding> b(new StepBinding{this, uint32_t(slot)});
+    napi_value fn = nullptr;
+    if (napi_create_function(env, "step", NAPI_AUTO_LENGTH, &NativeRope::StepCallback, b.get(), &fn) != napi_ok)
+      throw Napi::Error::New(env, "prepareStep: cannot create the step function");
+    if (napi_add_finalizer(env, fn, b.get(), [](napi_env, void* data, void*) { delete static_cast<StepBinding*>(data); },
+                           nullptr, nullptr) != napi_ok)
+      throw Napi::Error::New(env, "prepareStep: cannot attach the step's data");
+    b.release();
+    Napi::Object stepFn(env, fn);
+    stepFn.DefineProperty(Napi::PropertyDescriptor::Value("rope", info.This(), napi_default));
+    return stepFn;
+  }
+
+  struct StepBinding {
+    NativeRope* rope;
+    uint32_t slot;
+  };
+
+  static napi_value StepCallback(napi_env env, napi_callback_info cbinfo) {
+    size_t argc = 3;
+    napi_value argv[3] = {nullptr, nullptr, nullptr};
+    void* data = nullptr;
+    napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data);
+    const StepBinding* b = static_cast<const StepBinding*>(data);
+    bool done = false;
+    try {
+      done = argc >= 3 && b->rope->runStep(env, b->slot, argv);
+    } catch (...) {  // (nothing in runStep throws; a JS error rather than a crash if it ever did)
+      napi_throw_error(env, nullptr, "rope-simd: step failed");
+      return nullptr;
+    }
+    napi_value out = nullptr;
+    napi_get_boolean(env, done, &out);
+    return out;
+  }
+
+  bool runStep(napi_env env, uint32_t slot, const napi_value* argv) {
+    Plan p;
+    if (!stepPlan(env, geo_, cache_, *steps_[slot], argv, &p)) return false;
+    walkThreaded(p);
+    reportMemory(env);
+    return true;
+  }
 
   // Same checks as apply (thrown synchronously: the facade turns them into a rejection), then the
   // walk runs on the libuv pool, on memory no JS can pull away (native/async.h: SharedArrayBuffer
@@ -382,6 +460,8 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     }
   }
 
+  static constexpr size_t kMaxSteps = 64;
+  std::vector<std::unique_ptr<StepConfig>> steps_;
   Geometry geo_;
   std::vector<uint8_t> pairSection_;
   std::vector<int32_t> posCopy_;  // a sync call's positions when they share memory with q or k
@@ -440,6 +520,31 @@ void LimitPass(const Napi::CallbackInfo& info) {
   parallelFor(t == 1 ? 1 : t * kChunksPerThread, t, limitPart, &job);
 }
 
+// limitPassQK(q, k, dtype, factor[, threads]): the bench's floor for one applyQK call: both arrays
+// x factor in place in ONE call, as cheap a crossing as the binding can make (two typed-array reads,
+// two numbers), then the active ISA's unrolled scale pass. Threads split q and k alike.
+void LimitPassQK(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4) throwType(env, "limitPassQK(q, k, dtype, factor[, threads]): expected 4 or 5 arguments, got " + std::to_string(info.Length()));
+  const int64_t dtype = intIn(env, numberArg(env, info[2], "dtype"), "dtype", "", 0, 2);
+  const double factor = numberArg(env, info[3], "factor");
+  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
+  const int64_t threads =
+      info.Length() < 5 || info[4].IsUndefined() ? 1 : intIn(env, numberArg(env, info[4], "threads"), "threads", "", 1, 1024);
+  const View q = typedArg(env, info[0], "q", arrayTypeFor(dtype), dtype);
+  const View k = typedArg(env, info[1], "k", arrayTypeFor(dtype), dtype);
+  const int64_t t = std::min(threads, kMaxPoolThreads);
+  if (t == 1) {
+    limitPass(activeKernels(), q.data, q.length, DType(dtype), float(factor));
+    limitPass(activeKernels(), k.data, k.length, DType(dtype), float(factor));
+    return;
+  }
+  LimitJob jq{static_cast<char*>(q.data), q.length, DType(dtype), float(factor)};
+  LimitJob jk{static_cast<char*>(k.data), k.length, DType(dtype), float(factor)};
+  parallelFor(t * kChunksPerThread, t, limitPart, &jq);
+  parallelFor(t * kChunksPerThread, t, limitPart, &jk);
+}
+
 // Whether applyAsync rotates this typed array in place (SharedArrayBuffer memory) rather than in a
 // native copy (native/async.h); tests and docs.
 Napi::Value RunsInPlace(const Napi::CallbackInfo& info) {
@@ -462,6 +567,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isa", Napi::Function::New<Isa>(env, "isa"));
   exports.Set("selectIsa", Napi::Function::New<SelectIsa>(env, "selectIsa"));
   exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
+  exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
   exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
   initEnvAsync(env);  // (false: applyAsync refuses with a message; nothing else depends on it)
   exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));

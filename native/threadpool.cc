@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -135,11 +136,69 @@ int64_t planBytes(const Plan& p) {
   return bytes >= 9.0e18 ? INT64_MAX : int64_t(bytes);
 }
 
+// 'auto' above kAutoMinBytes learns, per process and per size class (a power of two of bytes),
+// whether several threads beat one: it keeps the ns per byte of the last kAutoWindow calls of each
+// choice, compares their medians (robust to a call that lost its core for a while), takes the
+// better one, and re-tries the other every kAutoProbeEvery calls of that class (the first calls
+// try both). So it follows the machine it runs on (cores shared with other work, memory
+// bandwidth, a CPU it was never measured on) instead of a threshold tuned elsewhere: the 2026-11
+// measurements behind issue 13 had 2 threads at 1.12x-2.9x on one 2-core machine and 0.75x-0.86x
+// at 10-80 MiB on another with busy cores. Races between concurrent calls only lose a sample.
+namespace {
+constexpr int kAutoClasses = 48;
+constexpr int kAutoWindow = 5;
+constexpr uint32_t kAutoProbeEvery = 16;
+// Several threads must win by this factor: when the two are close, one thread (no helper that a
+// busy machine can preempt mid-chunk) is the choice that cannot lose much.
+constexpr double kAutoMargin = 0.9;
+struct AutoClass {
+  std::atomic<double> nsPerByte[2][kAutoWindow] = {};  // [0] one thread, [1] several; 0 = no sample
+  std::atomic<uint32_t> filled[2] = {};                 // samples recorded per choice
+  std::atomic<uint32_t> calls{0};
+};
+AutoClass* autoClasses() {
+  static AutoClass* a = new AutoClass[kAutoClasses];  // never destroyed (pool threads may use it)
+  return a;
+}
+int autoClass(int64_t bytes) {
+  int c = 0;
+  while (c + 1 < kAutoClasses && (bytes >> (c + 1)) >= kAutoMinBytes) c++;
+  return c;
+}
+// Median of a choice's recorded samples (0 if none).
+double autoEstimate(AutoClass& a, int choice) {
+  double v[kAutoWindow];
+  int n = 0;
+  for (int i = 0; i < kAutoWindow; i++) {
+    const double x = a.nsPerByte[choice][i].load(std::memory_order_relaxed);
+    if (x > 0.0) v[n++] = x;
+  }
+  if (n == 0) return 0.0;
+  std::sort(v, v + n);
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+// Which choice a call of this class makes: 0 one thread, 1 several.
+int autoChoice(AutoClass& a) {
+  const uint32_t n = a.calls.fetch_add(1, std::memory_order_relaxed);
+  // The first calls alternate until each choice has two samples.
+  if (a.filled[0].load(std::memory_order_relaxed) < 2 || a.filled[1].load(std::memory_order_relaxed) < 2) return int(n % 2);
+  const int best = autoEstimate(a, 1) < autoEstimate(a, 0) * kAutoMargin ? 1 : 0;
+  return n % kAutoProbeEvery == kAutoProbeEvery - 1 ? 1 - best : best;
+}
+void autoRecord(AutoClass& a, int choice, double ns, int64_t bytes) {
+  const uint32_t i = a.filled[choice].fetch_add(1, std::memory_order_relaxed);
+  a.nsPerByte[choice][i % kAutoWindow].store(ns / double(bytes), std::memory_order_relaxed);
+}
+int64_t autoThreads(int64_t bytes) {
+  return std::min({cores(), kAutoMaxThreads, bytes / (kAutoMinBytes / 2)});
+}
+}  // namespace
+
 int64_t resolveThreads(const Plan& p) {
   int64_t n = p.threads;
   if (n == kThreadsAuto) {
     const int64_t bytes = planBytes(p);
-    n = bytes < kAutoMinBytes ? 1 : std::min({cores(), kAutoMaxThreads, bytes / (kAutoMinBytes / 2)});
+    n = bytes < kAutoMinBytes ? 1 : autoThreads(bytes);
   }
   n = std::min({n, kMaxPoolThreads, p.tokens});
   return n < 1 ? 1 : n;
@@ -180,7 +239,20 @@ void walkPart(void* ctx, int64_t i, int64_t parts) {
 }
 
 void walkThreaded(const Plan& p) {
-  const int64_t threads = resolveThreads(p);
+  int64_t threads = resolveThreads(p);
+  if (p.threads == kThreadsAuto && threads > 1) {
+    const int64_t bytes = planBytes(p);
+    AutoClass& a = autoClasses()[autoClass(bytes)];
+    const int choice = autoChoice(a);
+    if (choice == 0) threads = 1;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (threads == 1)
+      walk(p);
+    else
+      parallelFor(std::min(p.tokens, threads * kChunksPerThread), threads, walkPart, const_cast<Plan*>(&p));
+    autoRecord(a, choice, double(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()), bytes);
+    return;
+  }
   if (threads == 1) {
     walk(p);  // the decode path: no job, no allocation, no lock
     return;

@@ -17,11 +17,10 @@ constexpr int64_t kMaxPoolThreads = 64;
 // threads than memory channels only add contention.
 constexpr int64_t kAutoMaxThreads = 16;
 // 'auto' uses one thread below this many bytes of rotated rows per call (q + k, all heads, batch,
-// tokens, rotaryDim elements each), and about one thread per kAutoMinBytes/2 above it, up to the
-// machine's cores. Measured on the 2-core dev machine with both cores free (2026-11-22,
-// `npm run build:ts && node bench/threads.mjs --crossover`: f32, 32 q + 8 k heads of 128,
-// threads=2 vs 1, fastest sample): 2 threads lose up to 1.25 MiB (0.64x-0.97x), win 1.12x at
-// 2.5 MiB, 1.58x at 5 MiB, 2.9x at 20 MiB. So: one thread below 2 MiB.
+// tokens, rotaryDim elements each): there a helper's wake-up costs more than it can save. Above
+// it, 'auto' learns per process and size class whether about one thread per kAutoMinBytes/2 (up
+// to the machine's cores) beats one thread, by timing its own calls (threadpool.cc), so no
+// threshold tuned on one CPU decides for another. docs/perf.md has the measurements.
 constexpr int64_t kAutoMinBytes = int64_t(2) << 20;
 
 // Bytes of rows a plan rotates (saturating; only compared with thresholds).

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // rope-simd's install script. It never fails the install: a usable prebuild -> done; else build the
-// addon with node-gyp; if that cannot work, say why in one line and let the package run on the JS
-// engine. The outcome is also written to build/install-status.json for backendInfo.reason.
+// addon with node-gyp; if that cannot work, say why in one line and let the package run on a slower
+// engine (WebAssembly, else JS). The outcome is also written to build/install-status.json for
+// backendInfo.reason and the run-time warning.
+// npm 7+ (10 and 11 alike) hides an install script's stdout AND stderr unless the script fails or
+// --foreground-scripts is set, so the fallback line also goes to the terminal (/dev/tty, CONOUT$ on
+// Windows) when there is one; without a terminal (CI) the run-time warning is what people see.
 //   ROPE_SIMD_SKIP_BUILD=1         never compile (use a prebuild or the JS engine)
 //   npm_config_build_from_source   compile even when a prebuild fits
 'use strict';
@@ -37,6 +41,31 @@ function sourceHash(dir = root) {
     h.update('\0');
   }
   return h.digest('hex');
+}
+
+/** The engine that runs when no addon loads: the package embeds the wasm engine when it was built with one. */
+function fallbackEngine() {
+  try {
+    const dist = path.join(root, 'dist');
+    const wasm = fs.existsSync(path.join(root, 'prebuilds', 'wasm', 'rope-simd.wasm')) ||
+      fs.readdirSync(dist).some((f) => /\.c?js$/.test(f) && fs.readFileSync(path.join(dist, f), 'latin1').includes('wasm-simd128'));
+    if (wasm) return 'the WebAssembly engine (wasm-simd128)';
+  } catch {}
+  return 'the JS engine';
+}
+
+/** The fallback line: stderr (shown with --foreground-scripts) and the user's terminal if any. */
+function notice(line) {
+  console.error(line);
+  if (['true', '1'].includes(String(process.env.npm_config_foreground_scripts))) return; // already visible
+  try {
+    const fd = fs.openSync(process.platform === 'win32' ? 'CONOUT$' : '/dev/tty', 'w');
+    // \r and erase-line: npm's progress spinner may be drawing on this line.
+    fs.writeSync(fd, `\r\x1b[K${line}\n`);
+    fs.closeSync(fd);
+  } catch {
+    // no terminal (CI, a pipe): the run-time warning (ROPE_SIMD_FALLBACK) carries the reason
+  }
 }
 
 function writeStatus(status) {
@@ -142,10 +171,12 @@ function build() {
 
 function main() {
   const force = ['true', '1'].includes(String(process.env.npm_config_build_from_source));
-  let why = 'no prebuild for ' + `${process.platform}-${process.arch}`;
+  // musl (Alpine): no glibc in the process report; node-gyp-build tags those prebuilds "musl".
+  const musl = process.platform === 'linux' && !(process.report && process.report.getReport().header.glibcVersionRuntime);
+  let why = `no prebuild for ${process.platform}-${process.arch}${musl ? ' (musl)' : ''}`;
   // node-gyp-build loads a prebuild whatever its manifest says: if no build replaces a stale one,
   // that stale one runs, and the notice must say so rather than promise the JS engine.
-  let fallback = 'using the JS engine';
+  let fallback = `rope-simd will run ${fallbackEngine()}, slower than native (see backendInfo; ROPE_SIMD_BACKEND silences the run-time warning)`;
   const prebuild = findPrebuild();
   if (prebuild && !tryLoad(prebuild).error) fallback = `falling back to ${path.relative(root, prebuild)}`;
   if (force) why = 'build from source requested';
@@ -163,14 +194,14 @@ function main() {
   }
   if (process.env.ROPE_SIMD_SKIP_BUILD) {
     const reason = `${why}; build skipped (ROPE_SIMD_SKIP_BUILD)`;
-    console.log(`${tag} ${reason}; ${fallback}`);
+    notice(`${tag} ${reason}; ${fallback}`);
     writeStatus({ ok: false, reason });
     return;
   }
   const r = build();
   if (r.error) {
     const reason = `${why}; native build failed (${r.error})`;
-    console.log(`${tag} ${reason}; ${fallback}`);
+    notice(`${tag} ${reason}; ${fallback}`);
     writeStatus({ ok: false, reason });
     return;
   }
@@ -185,7 +216,7 @@ if (require.main === module) {
     main();
   } catch (e) {
     // Whatever happened, the JS engine still works: never fail the install.
-    console.log(`${tag} install step skipped (${e && e.message}); using the JS engine`);
+    notice(`${tag} install step skipped (${e && e.message}); rope-simd will run ${fallbackEngine()}`);
   }
   process.exitCode = 0;
 }

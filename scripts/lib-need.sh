@@ -3,7 +3,7 @@ need() {
   local t
   for t in "$@"; do
     if ! command -v "$t" >/dev/null 2>&1; then
-      echo "missing '$t': apt-get install -y clang-14 libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user (see README)"
+      echo "missing '$t': apt-get install -y $(cat "$(dirname "${BASH_SOURCE[0]}")/../.ci/apt-packages") (see CONTRIBUTING.md)"
       return 1
     fi
   done

@@ -1,5 +1,6 @@
 // Shared by prebuild.mjs and check-prebuilds.mjs: the manifest format, file hashes, ELF checks.
 // The source hash itself is install.cjs's (one definition: the install script checks the same one).
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,7 +14,10 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const prebuildsDir = join(root, 'prebuilds');
 export const manifestPath = join(prebuildsDir, 'manifest.json');
 /** The prebuilds this repo commits (built on a linux-x64 machine); CI checks they are all there. */
-export const REQUIRED = ['linux-x64/rope-simd.glibc.node', 'linux-arm64/rope-simd.glibc.node'];
+export const REQUIRED = ['linux-x64/rope-simd.glibc.node', 'linux-arm64/rope-simd.glibc.node', 'win32-x64/rope-simd.node'];
+
+/** Node's own floor on Linux (Node 18-24's official binaries need glibc 2.28): no prebuild may need more. */
+export const GLIBC_MAX = '2.28';
 
 export const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -79,4 +83,67 @@ export function glibcRequires(file) {
     return v.length ? v[v.length - 1].join('.') : null;
   };
   return { glibc: newest(/GLIBC_(\d+\.\d+(?:\.\d+)?)/g), glibcxx: newest(/GLIBCXX_(\d+\.\d+\.\d+)/g) };
+}
+
+const objdump = (args, file) => execFileSync('objdump', [...args, file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+const verCmp = (a, b) => {
+  const x = a.split('.').map(Number), y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+};
+// Weak references the C runtime start files make; unresolved is fine.
+const WEAK_OK = new Set(['__gmon_start__', '_ITM_deregisterTMCloneTable', '_ITM_registerTMCloneTable', '_Jv_RegisterClasses']);
+const isNodeApi = (name) => /^(napi_|node_api_)/.test(name);
+
+/**
+ * A glibc Linux prebuild's dynamic symbols (objdump -T), read for what the loader will demand:
+ * { glibc: newest GLIBC_x version, problems: [...] }. Problems: a GLIBC version above GLIBC_MAX, any
+ * libstdc++/libgcc_s version (GLIBCXX_, CXXABI_, GCC_: the C++ runtime must be static), and any
+ * undefined symbol that no versioned library provides except Node-API's and the crt's weak ones.
+ */
+export function glibcSymbolProblems(file) {
+  const problems = [];
+  let newest = '0';
+  for (const line of objdump(['-T'], file).split('\n')) {
+    const m = line.match(/^\S+\s+(.{7})\s+(\S+)\s+\S+\s+(?:\((\S+)\)|(\S+))?\s+(\S+)$/);
+    if (!m) continue;
+    const [, flags, section, verHidden, verShown, name] = m;
+    const ver = verHidden || verShown || '';
+    const g = ver.match(/^GLIBC_(\d+(?:\.\d+)+)$/);
+    if (g) {
+      if (verCmp(g[1], newest) > 0) newest = g[1];
+      if (verCmp(g[1], GLIBC_MAX) > 0) problems.push(`${name} needs ${ver} (above GLIBC_${GLIBC_MAX}, Node's floor)`);
+    } else if (/^(GLIBCXX|CXXABI|GCC)_/.test(ver)) {
+      problems.push(`${name} needs ${ver}: the C++ runtime must be linked statically`);
+    } else if (section === '*UND*' && !isNodeApi(name) && !(flags.includes('w') && WEAK_OK.has(name))) {
+      problems.push(`${name} is undefined and no versioned library provides it: it would fail to load`);
+    }
+  }
+  return { glibc: newest, problems: problems.map((p) => `${file}: ${p}`) };
+}
+
+// DLLs every Windows has; anything else (libstdc++-6.dll, libwinpthread-1.dll...) would not be there.
+const SYSTEM_DLL = /^(kernel32|msvcrt|ucrtbase|advapi32|user32|ws2_32|bcrypt|ntdll|api-ms-win-[a-z0-9-]+)\.dll$/i;
+
+/** A win32 prebuild's PE imports (objdump -p): only node.exe's Node-API functions and system DLLs. */
+export function peImportProblems(file) {
+  const problems = [];
+  const imports = {};
+  let dll = null;
+  for (const line of objdump(['-p'], file).split('\n')) {
+    const d = line.match(/^\s*DLL Name: (\S+)/);
+    if (d) { dll = d[1]; imports[dll] = []; continue; }
+    if (/^\s*$/.test(line) || /^\S/.test(line)) { dll = null; continue; }
+    const f = dll && line.match(/^\s+[0-9a-f]+\s+\d+\s+(\S+)$/);
+    if (f) imports[dll].push(f[1]);
+  }
+  if (!imports['node.exe']) problems.push('imports nothing from node.exe: not a Node-API addon');
+  for (const [name, fns] of Object.entries(imports)) {
+    if (name === 'node.exe') {
+      for (const fn of fns) if (!isNodeApi(fn)) problems.push(`imports ${fn} from node.exe: only Node-API functions are stable`);
+    } else if (!SYSTEM_DLL.test(name)) {
+      problems.push(`imports from ${name}, which is not a Windows system DLL (link the runtime statically)`);
+    }
+  }
+  return { imports, problems: problems.map((p) => `${file}: ${p}`) };
 }

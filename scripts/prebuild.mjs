@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// `npm run prebuild`: rebuilds the committed prebuilds with prebuildify (--napi --strip, node-gyp
-// backend) and writes prebuilds/manifest.json. On linux-x64 it builds linux-x64 natively and
-// linux-arm64 with Debian's aarch64-linux-gnu-g++; elsewhere (the CI workflow) it builds the host.
-//   node scripts/prebuild.mjs [--targets linux-x64,linux-arm64]
+// `npm run prebuild`: rebuilds the committed prebuilds and writes prebuilds/manifest.json.
+// On a linux-x64 Debian machine, one command builds linux-x64 and linux-arm64 (glibc <= 2.28, static
+// C++ runtime) and win32-x64 (mingw-w64) with the cross toolchains of scripts/prebuild-cross.mjs
+// (fetched or installed on first use; docs/prebuilds.md). Elsewhere (the CI workflow) it builds the
+// host with prebuildify (--napi --strip, node-gyp backend).
+//   node scripts/prebuild.mjs [--targets linux-x64,linux-arm64,win32-x64]
 //   node scripts/prebuild.mjs --merge DIR...   (CI: add the artifacts of other platforms' jobs)
-// The build runs in a scratch copy of the sources (never the shared build/), offline: headers come
-// from the running node's prefix (include/node) when it has them, else node-gyp downloads them.
+// The build runs in a scratch copy of the sources (never the shared build/). Every binary is checked
+// before it replaces anything: ELF header, glibc symbol versions / PE imports, and the host one loads.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { buildLinuxGnu, buildWin32, ensureApt } from './prebuild-cross.mjs';
 import {
-  elfProblems, glibcRequires, listPrebuilds, manifestPath, prebuildsDir, readManifest, root, sha256, sourceDigests, sourceFiles, sourceHash,
+  elfProblems, glibcSymbolProblems, peImportProblems, listPrebuilds, manifestPath, prebuildsDir, readManifest, root, sha256, sourceDigests, sourceFiles, sourceHash,
 } from './prebuild-lib.mjs';
 
 const log = (msg) => console.log(`prebuild: ${msg}`);
@@ -24,10 +27,14 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const isMusl = process.platform === 'linux' && existsSync('/etc/alpine-release');
 const hostKey = `${process.platform}-${process.arch}${isMusl ? '-musl' : ''}`;
 
-// Cross toolchains this script knows (Debian package names in the error message).
+// What a linux-x64 machine builds with the cross toolchains (all three, the host one included, so
+// that linux-x64 gets the old-glibc sysroot too): target -> file under prebuilds/.
 const CROSS = {
-  'linux-arm64': { prefix: 'aarch64-linux-gnu-', apt: 'g++-aarch64-linux-gnu' },
+  'linux-x64': 'linux-x64/rope-simd.glibc.node',
+  'linux-arm64': 'linux-arm64/rope-simd.glibc.node',
+  'win32-x64': 'win32-x64/rope-simd.node',
 };
+const crossHost = hostKey === 'linux-x64' && !process.env.ROPE_SIMD_PREBUILDIFY;
 
 /** "linux-x64/rope-simd.musl.node" -> "linux-x64-musl": which build produced a file. */
 const targetKeyOf = (file) => file.split('/')[0] + (file.includes('.musl.') ? '-musl' : '');
@@ -36,9 +43,6 @@ function firstLine(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', shell: process.platform === 'win32' });
   return r.status === 0 ? r.stdout.split('\n')[0].trim() : null;
 }
-
-const onPath = (name) =>
-  (process.env.PATH || '').split(process.platform === 'win32' ? ';' : ':').some((d) => d && existsSync(join(d, name)));
 
 // Build flags must stay baseline (the kernels pick their ISA in the source): no -march=native etc.
 function checkBaselineFlags(buildDir) {
@@ -58,28 +62,49 @@ function checkBaselineFlags(buildDir) {
   if (found.length) fail(`non-baseline ISA flags in the build:\n  ${found.join('\n  ')}`);
 }
 
+/** Checks a freshly built prebuild; fails the run on any problem. Returns what glibc it needs. */
+function checkBinary(key, path) {
+  const [platform, arch] = key.split('-');
+  const problems = [];
+  let requires;
+  if (platform === 'linux') {
+    problems.push(...elfProblems(path, arch));
+    if (!key.endsWith('-musl')) {
+      const g = glibcSymbolProblems(path);
+      problems.push(...g.problems);
+      requires = { glibc: g.glibc };
+      log(`${key}: newest symbol version GLIBC_${g.glibc}`);
+    }
+  } else if (key === 'win32-x64' && crossHost) {
+    const pe = peImportProblems(path);
+    problems.push(...pe.problems);
+    log(`${key}: imports ${Object.entries(pe.imports).map(([d, f]) => `${d} (${f.length})`).join(', ')}`);
+  }
+  if (problems.length) fail(problems.join('\n'));
+  return requires;
+}
+
+async function buildCross(key, srcDir, outDir) {
+  const file = CROSS[key];
+  const out = join(outDir, 'prebuilds', file);
+  mkdirSync(dirname(out), { recursive: true });
+  log(`building ${key} (cross)`);
+  const { compiler } = key === 'win32-x64' ? await buildWin32(srcDir, out) : await buildLinuxGnu(key.split('-')[1], srcDir, out);
+  const requires = checkBinary(key, out);
+  return { file, toolchain: { compiler, node: process.version, builtOn: hostKey, requires } };
+}
+
 function buildTarget(key, srcDir, outDir) {
   const [platform, arch] = key.split('-');
-  const cross = key === hostKey ? null : CROSS[key];
-  if (key !== hostKey && !cross) fail(`cannot build ${key} on ${hostKey} (known: ${[hostKey, ...Object.keys(CROSS)].join(', ')})`);
+  if (key !== hostKey) fail(`cannot build ${key} on ${hostKey} (known here: ${crossHost ? Object.keys(CROSS).join(', ') : hostKey})`);
   const env = { ...process.env };
   const prefix = dirname(dirname(process.execPath));
   if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) env.npm_config_nodedir = prefix;
   const args = [join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip', `--target=node@${process.versions.node}`,
     `--arch=${arch}`, `--out=${outDir}`];
   if (platform === 'linux') args.push('--tag-libc'); // glibc and musl builds share prebuilds/linux-x64
-  let compiler;
-  if (cross) {
-    const cxx = `${cross.prefix}g++`;
-    if (!onPath(cxx)) fail(`${cxx} not found: apt-get install ${cross.apt} (or --targets ${hostKey})`);
-    Object.assign(env, { CC: `${cross.prefix}gcc`, CXX: cxx, LINK: cxx, AR: `${cross.prefix}ar` });
-    args.push(`--strip-bin=${cross.prefix}strip`);
-    compiler = firstLine(cxx, ['--version']);
-  } else if (process.platform !== 'win32') {
-    compiler = firstLine(env.CXX || (process.platform === 'darwin' ? 'c++' : 'g++'), ['--version']);
-  } else {
-    compiler = 'MSVC (node-gyp default)';
-  }
+  const compiler = process.platform === 'win32' ? 'MSVC (node-gyp default)'
+    : firstLine(env.CXX || (process.platform === 'darwin' ? 'c++' : 'g++'), ['--version']);
   log(`building ${key} with ${compiler}`);
   rmSync(join(srcDir, 'build'), { recursive: true, force: true });
   const r = spawnSync(process.execPath, args, { cwd: srcDir, env, stdio: 'inherit' });
@@ -90,12 +115,7 @@ function buildTarget(key, srcDir, outDir) {
     .filter((f) => f.endsWith('.node') && targetKeyOf(`${tuple}/${f}`) === key)
     .map((f) => `${tuple}/${f}`);
   if (files.length !== 1) fail(`expected one prebuild for ${key}, found: ${files.join(', ') || 'none'}`);
-  if (platform === 'linux') {
-    const problems = elfProblems(join(outDir, 'prebuilds', files[0]), arch);
-    if (problems.length) fail(problems.join('\n'));
-  }
-  const requires = platform === 'linux' && !isMusl ? glibcRequires(join(outDir, 'prebuilds', files[0])) : undefined;
-  if (requires) log(`${files[0]} needs glibc >= ${requires.glibc}, libstdc++ GLIBCXX_${requires.glibcxx}`);
+  const requires = checkBinary(key, join(outDir, 'prebuilds', files[0]));
   return { file: files[0], toolchain: { compiler, node: process.version, builtOn: hostKey,
     prebuildify: pkgVersion('prebuildify'), nodeGyp: pkgVersion('node-gyp'), requires } };
 }
@@ -154,7 +174,7 @@ function install(hash, added) {
   log(`wrote prebuilds/manifest.json (sourceHash ${hash.slice(0, 16)}…)`);
 }
 
-function build(keys) {
+async function build(keys) {
   const stage = mkdtempSync(join(tmpdir(), 'rope-simd-prebuild-'));
   try {
     // A private copy of exactly the files sourceHash covers, so the hash recorded is the hash built.
@@ -163,10 +183,12 @@ function build(keys) {
     symlinkSync(join(root, 'node_modules'), join(srcDir, 'node_modules'), process.platform === 'win32' ? 'junction' : 'dir');
     const hash = sourceHash(srcDir);
     const outDir = join(stage, 'out');
-    const added = keys.map((key) => {
-      const b = buildTarget(key, srcDir, outDir);
-      return { file: b.file, from: join(outDir, 'prebuilds', b.file), toolchain: { ...b.toolchain, built: new Date().toISOString() } };
-    });
+    if (crossHost) ensureApt();
+    const added = [];
+    for (const key of keys) {
+      const b = crossHost && CROSS[key] ? await buildCross(key, srcDir, outDir) : buildTarget(key, srcDir, outDir);
+      added.push({ file: b.file, from: join(outDir, 'prebuilds', b.file), toolchain: { ...b.toolchain, built: new Date().toISOString() } });
+    }
     if (keys.includes(hostKey)) checkHostLoads(outDir);
     if (sourceHash(root) !== hash) fail('native sources changed while building; nothing was replaced, run `npm run prebuild` again');
     install(hash, added);
@@ -185,7 +207,9 @@ function merge(dirs) {
     if (m.sourceHash !== hash) fail(`${dir} was built from other sources (sourceHash ${m.sourceHash.slice(0, 16)}…, here ${hash.slice(0, 16)}…)`);
     for (const [f, h] of Object.entries(m.files)) {
       if (sha256(join(dir, f)) !== h) fail(`${dir}/${f} does not match its manifest's sha256`);
-      // Each job also carries the prebuilds it checked out: identical files are no news.
+      // Each job also carries the prebuilds it checked out: only what it built itself on that
+      // platform (toolchain.builtOn is the target) is news; the rest were built here.
+      if (m.toolchain?.[targetKeyOf(f)]?.builtOn !== targetKeyOf(f)) continue;
       const here = join(prebuildsDir, f);
       if (existsSync(here) && sha256(here) === h) continue;
       const other = added.find((a) => a.file === f);
@@ -203,6 +227,6 @@ if (argv[0] === '--merge') {
 } else {
   const t = argv.find((a) => a.startsWith('--targets'));
   const list = t ? (t.includes('=') ? t.split('=')[1] : argv[argv.indexOf(t) + 1]) : null;
-  const keys = list ? list.split(',') : hostKey === 'linux-x64' ? ['linux-x64', 'linux-arm64'] : [hostKey];
-  build(keys);
+  const keys = list ? list.split(',') : crossHost ? Object.keys(CROSS) : [hostKey];
+  build(keys).catch((e) => fail(e.message));
 }

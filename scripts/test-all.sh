@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 export npm_config_update_notifier=false
 passed=0; failed=0; failures=()
 t0=$(date +%s)
+# One temp dir per run, removed at exit: every script and test below (mktemp, os.tmpdir()) writes
+# under it, so two runs never collide and nothing is left behind.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/rope-simd-test.XXXXXX")
+trap 'rm -rf "$run_tmp"' EXIT
+export TMPDIR="$run_tmp"
 
 stage() { # stage NAME command...
   local name=$1; shift
@@ -22,9 +27,11 @@ stage() { # stage NAME command...
 }
 
 vitest_with() { env "$@" npx vitest run --reporter=dot; }
-build_gyp() { npx node-gyp rebuild >/tmp/rope-simd-gyp.log 2>&1 || { tail -30 /tmp/rope-simd-gyp.log; return 1; }; }
-build_cmake() { npx cmake-js compile -O build-cmake >/tmp/rope-simd-cmake.log 2>&1 || { tail -30 /tmp/rope-simd-cmake.log; return 1; }; }
+build_gyp() { npx node-gyp rebuild >"$run_tmp/gyp.log" 2>&1 || { tail -30 "$run_tmp/gyp.log"; return 1; }; }
+build_cmake() { npx cmake-js compile -O build-cmake >"$run_tmp/cmake.log" 2>&1 || { tail -30 "$run_tmp/cmake.log"; return 1; }; }
 
+# 0. The type-level tests (test/*.test-d.ts) and every source, compiled by TypeScript 5.
+stage types node node_modules/typescript/bin/tsc --noEmit -p .
 # 1. The TypeScript suite on the backend `npm install` set up (the prebuild or build/), then on JS.
 stage vitest-native vitest_with ROPE_SIMD_BACKEND=native
 stage vitest-js vitest_with ROPE_SIMD_BACKEND=js
@@ -41,8 +48,11 @@ stage fuzz bash -c 'source scripts/lib-need.sh && need clang-14 && scripts/fuzz-
 stage asan bash -c 'scripts/test-asan.sh'
 # 4b. Other runtimes: the suite on Node 18/22/24/26, the smoke test under Bun and Deno = Node's.
 stage runtimes bash scripts/test-runtimes.sh
-# 5. Prebuilds: fresh for these sources, the arm64 one runs under qemu, the packed package installs.
+# 5. Prebuilds: fresh for these sources, glibc <= 2.28 / PE imports, arm64 runs under qemu, win32-x64
+#    under wine, the packed package installs.
 stage prebuilds-fresh node scripts/check-prebuilds.mjs
+stage prebuild-binaries bash -c 'source scripts/lib-need.sh && need objdump && node scripts/check-prebuilds.mjs --binaries'
+stage win32-prebuild bash -c 'source scripts/lib-need.sh && need wine && scripts/test-win32-prebuild.sh'
 stage arm64-prebuild bash -c 'source scripts/lib-need.sh && need qemu-aarch64 && scripts/test-arm64-prebuild.sh'
 stage package bash scripts/test-package.sh
 

@@ -12,7 +12,7 @@ prebuild="$repo/prebuilds/linux-arm64/rope-simd.glibc.node"
 command -v qemu-aarch64 >/dev/null || { echo "test-arm64-prebuild: qemu-aarch64 not found (apt-get install qemu-user)" >&2; exit 1; }
 sysroot=$("$repo/scripts/arm64-sysroot.sh" "$@" | tail -n 1)
 
-work=$(mktemp -d /tmp/rope-simd-arm64-test.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/rope-simd-arm64-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # A consumer project holding the package as installed: dist, the arm64 prebuild, no build/.
 pkg="$work/node_modules/rope-simd"

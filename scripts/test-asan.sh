@@ -30,7 +30,7 @@ esac
 
 mapfile -t sources < <(grep -o '"native/[^"]*\.cc"' binding.gyp | tr -d '"')
 [ "${#sources[@]}" -gt 0 ] || { echo "test-asan: no sources found in binding.gyp"; exit 1; }
-addon_inc=native/vendor/node-addon-api
+addon_inc=$(node -p "require('node-addon-api').include_dir")
 node_inc=${NODE_INCLUDE:-/usr/include/node}
 [ -f "$node_inc/node_api.h" ] || { echo "test-asan: node_api.h not found in $node_inc (set NODE_INCLUDE)"; exit 1; }
 

@@ -5,12 +5,12 @@
 #      agrees with the JS engine (scripts/smoke-rotate.cjs);
 #   2. install it again with prebuilds/ removed from the tarball: the install still succeeds, the
 #      backend is js, and backendInfo.reason says there was no prebuild and no compiler.
-# No network: npm --offline (cache only: node-gyp-build, the one dependency, comes from the npm cache
+# No network: npm --offline (cache only: node-gyp-build and node-addon-api, the dependencies, come from the npm cache
 # that the repo's own npm install filled) and every proxy pointed at a closed port.
 # Usage: scripts/test-package.sh [--keep]   (about 40 s, most of it npm pack running tsup)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/rope-simd-package-test.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/rope-simd-package-test.XXXXXX")
 [ "${1:-}" = --keep ] && echo "test-package: keeping $work" || trap 'rm -rf "$work"' EXIT
 say() { echo "test-package: $*"; }
 die() { echo "test-package: FAILED: $*" >&2; exit 1; }
@@ -18,13 +18,14 @@ die() { echo "test-package: FAILED: $*" >&2; exit 1; }
 # Stale prebuilds would be rejected by the install script: say so first, plainly.
 node "$repo/scripts/check-prebuilds.mjs" >/dev/null || die 'the prebuilds do not match the sources (scripts/check-prebuilds.mjs says why): run npm run prebuild'
 
-# --- the tarball (npm pack runs "prepare" = tsup, so dist/ is fresh) --------------------------------
+# --- the tarball (npm pack runs "prepack" = tsup, so dist/ is fresh) --------------------------------
 (cd "$repo" && npm pack --silent --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/rope-simd-*.tgz)
 listing=$(tar -tzf "$tarball")
 for must in package/dist/index.js package/dist/index.cjs package/dist/index.d.ts package/dist/index.d.cts \
   package/prebuilds/manifest.json package/prebuilds/linux-x64/rope-simd.glibc.node \
-  package/prebuilds/linux-arm64/rope-simd.glibc.node package/scripts/install.cjs package/binding.gyp \
+  package/prebuilds/linux-arm64/rope-simd.glibc.node package/prebuilds/win32-x64/rope-simd.node \
+  package/LICENSE package/scripts/install.cjs package/binding.gyp \
   package/CMakeLists.txt package/native/binding.cc; do
   grep -qx "$must" <<<"$listing" || die "$must is not in the tarball"
 done
@@ -72,7 +73,7 @@ install_into() { # project dir, tarball -> npm's output in $dir/install.log
   cp "$repo/scripts/smoke-rotate.cjs" "$1/"
   if ! sandbox "$1" npm install --foreground-scripts "$2" > "$1/install.log" 2>&1; then
     cat "$1/install.log"
-    grep -q ENOTCACHED "$1/install.log" && die "node-gyp-build is not in the npm cache ($cache): run 'npm cache add node-gyp-build@4' once, with network"
+    grep -q ENOTCACHED "$1/install.log" && die "a dependency is not in the npm cache ($cache): run 'npm cache add node-gyp-build@4 node-addon-api@8' once, with network"
     die "npm install $2 failed"
   fi
 }

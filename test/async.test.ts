@@ -92,7 +92,7 @@ describe('Rope.applyAsync / applyQKAsync', () => {
       [() => rope.applyAsync(q, { heads: 2, positions: 0, threads: 'x' as never }), TypeError, /threads/],
       [() => rope.applyQKAsync(q, k, { qHeads: 2, kHeads: 1, positions: Int32Array.from([1, 2, -3, 4]) }), RangeError, /negative/],
       [() => rope.applyQKAsync(q, q, { qHeads: 2, kHeads: 2, positions: 0 }), RangeError, /overlap|same|share/],
-      [() => rope.applyAsync(null as never, { heads: 2, positions: 0 }), TypeError, /x/],
+      [() => rope.applyAsync(null as unknown as Float32Array, { heads: 2, positions: 0 }), TypeError, /x/],
     ];
     for (const [call, type, re] of cases) {
       let p: Promise<void> | undefined;

@@ -76,7 +76,7 @@ function rotateRef(x: Float64Array, e: Expect, inv: number[], pos: number): Floa
   return out;
 }
 
-function checkRope(name: string, rope: Rope, e: Expect): void {
+function checkRope(name: string, rope: Rope, e: Expect, rows = name.startsWith('qwen2-vl') ? 3 : 1): void {
   expect(rope.headDim).toBe(e.headDim);
   expect(rope.rotaryDim).toBe(e.rotaryDim);
   expect(rope.style).toBe(e.style);
@@ -90,7 +90,6 @@ function checkRope(name: string, rope: Rope, e: Expect): void {
   const x = Float32Array.from({ length: e.headDim }, (_, i) => Math.sin(i * 0.37 + 0.1));
   const ref = rotateRef(Float64Array.from(x), e, want, 1234);
   // M-RoPE: a text token carries the same position in every row
-  const rows = name.startsWith('qwen2-vl') ? 3 : 1;
   rope.apply(x, { heads: 1, positions: Array(rows).fill(1234) });
   let err = 0;
   for (let i = 0; i < e.headDim; i++) err = Math.max(err, Math.abs(x[i] - ref[i]));
@@ -164,7 +163,7 @@ const GGUF: Record<string, { meta: Record<string, unknown>; tensors?: Parameters
   'qwen2.5-7b': { style: 'half', meta: { 'general.architecture': 'qwen2', 'qwen2.context_length': 131072, 'qwen2.embedding_length': 3584, 'qwen2.attention.head_count': 28, 'qwen2.rope.freq_base': 1000000 } },
   // node-llama-cpp hands metadata over nested, not as flat keys
   'qwen2-vl-7b-instruct': { style: 'half', meta: { general: { architecture: 'qwen2vl' }, qwen2vl: { context_length: 32768, embedding_length: 3584, attention: { head_count: 28 }, rope: { freq_base: 1000000, dimension_sections: [16, 24, 24, 0] } } } },
-  'phi-3-mini-128k-instruct': { style: 'half', tensors: { ropeFactorsShort: phiShort, ropeFactorsLong: (phi3.rope_scaling as { long_factor: number[] }).long_factor }, meta: { 'general.architecture': 'phi3', 'phi3.context_length': 131072, 'phi3.embedding_length': 3072, 'phi3.attention.head_count': 32, 'phi3.rope.dimension_count': 96, 'phi3.rope.freq_base': 10000, 'phi3.rope.scaling.type': 'longrope', 'phi3.rope.scaling.original_context_length': 4096, 'phi3.rope.scaling.attn_factor': Math.fround(Math.sqrt(1 + Math.log(32) / Math.log(4096))) } },
+  'phi-3-mini-128k-instruct': { style: 'half', tensors: { ropeFactorsShort: phiShort, ropeFactorsLong: (phi3.rope_scaling as { long_factor: number[] }).long_factor, contextLength: 4096 /* llama.cpp n_ctx <= original: short factors */ }, meta: { 'general.architecture': 'phi3', 'phi3.context_length': 131072, 'phi3.embedding_length': 3072, 'phi3.attention.head_count': 32, 'phi3.rope.dimension_count': 96, 'phi3.rope.freq_base': 10000, 'phi3.rope.scaling.type': 'longrope', 'phi3.rope.scaling.original_context_length': 4096, 'phi3.rope.scaling.attn_factor': Math.fround(Math.sqrt(1 + Math.log(32) / Math.log(4096))) } },
   'deepseek-v2': { style: 'interleaved', meta: { 'general.architecture': 'deepseek2', 'deepseek2.context_length': 163840, 'deepseek2.attention.key_length': 192, 'deepseek2.rope.dimension_count': 64, 'deepseek2.rope.freq_base': 10000, 'deepseek2.rope.scaling.type': 'yarn', 'deepseek2.rope.scaling.factor': 40, 'deepseek2.rope.scaling.original_context_length': 4096, 'deepseek2.rope.scaling.yarn_log_multiplier': Math.fround(0.0707) } },
   'deepseek-v3': { style: 'interleaved', meta: { 'general.architecture': 'deepseek2', 'deepseek2.context_length': 163840, 'deepseek2.attention.key_length': 192, 'deepseek2.rope.dimension_count': 64, 'deepseek2.rope.freq_base': 10000, 'deepseek2.rope.scaling.type': 'yarn', 'deepseek2.rope.scaling.factor': 40, 'deepseek2.rope.scaling.original_context_length': 4096, 'deepseek2.rope.scaling.yarn_log_multiplier': Math.fround(0.1) } },
   'gpt-neox-20b': { style: 'half', meta: { 'general.architecture': 'gptneox', 'gptneox.context_length': 2048, 'gptneox.embedding_length': 6144, 'gptneox.attention.head_count': 64, 'gptneox.rope.dimension_count': 24 } },
@@ -185,10 +184,11 @@ describe('Rope.fromGGUF on the matching GGUF metadata', () => {
         expect(rope.style).toBe('interleaved');
         return;
       }
-      checkRope(name, rope, want);
+      // llama.cpp's M-RoPE reads 4 position rows (the 4th section is 0 for Qwen2-VL)
+      checkRope(name, rope, want, name.startsWith('qwen2-vl') ? 4 : 1);
       const fromConfig = ropeOptionsFromConfig(load(name));
       const fromGguf = ropeOptionsFromGGUF(g.meta, g.tensors);
-      expect(fromGguf.mropeSection).toEqual(fromConfig.mropeSection);
+      expect(fromGguf.mropeSection).toEqual(fromConfig.mropeSection && [...fromConfig.mropeSection, 0]);
       expect(fromGguf.scaling?.type).toBe(fromConfig.scaling?.type);
     });
   }
@@ -206,9 +206,9 @@ describe('Rope.fromGGUF on the matching GGUF metadata', () => {
     expect(ropeOptionsFromGGUF({ 'general.architecture': 'llama', 'llama.attention.key_length': 128, 'llama.rope.scaling.type': 'linear', 'llama.rope.scaling.factor': 4 }).scaling)
       .toEqual({ type: 'linear', factor: 4 });
     expect(ropeOptionsFromGGUF({ 'general.architecture': 'qwen3', 'qwen3.attention.key_length': 128, 'qwen3.rope.scaling.type': 'yarn', 'qwen3.rope.scaling.factor': 4, 'qwen3.rope.scaling.original_context_length': 32768 }).scaling)
-      .toEqual({ type: 'yarn', factor: 4, originalMaxPositions: 32768 });
+      .toEqual({ type: 'yarn', factor: 4, originalMaxPositions: 32768, attentionFactor: 0.1 * Math.log(4) + 1 }); // llama.cpp's get_mscale(factor)
     expect(ropeOptionsFromGGUF({ 'general.architecture': 'qwen3vl', 'qwen3vl.attention.key_length': 128, 'qwen3vl.rope.dimension_sections': [24, 20, 20, 0] }))
-      .toMatchObject({ style: 'half', mropeSection: [24, 20, 20], mropeInterleaved: true });
+      .toMatchObject({ style: 'half', mropeSection: [24, 20, 20, 0], mropeInterleaved: true });
   });
 });
 

@@ -93,9 +93,10 @@ describe(`ggml vectors (backend ${backendInfo.backend}/${backendInfo.isa})`, () 
     });
   }
 
-  it('prints the comparison table', () => {
+  it('compares every vector (ROPE_SIMD_VERBOSE=1 prints the table)', () => {
     expect(report.length).toBe(hfFixtures().length + ggmlFixtures().length);
-    console.log(`max abs difference from output_exact (backend ${backendInfo.backend}):\n${report.join('\n')}`);
+    // (not printed by default: it lands in the middle of the test runner's progress output)
+    if (process.env.ROPE_SIMD_VERBOSE === '1') console.log(`max abs difference from output_exact (backend ${backendInfo.backend}):\n${report.join('\n')}`);
   });
 });
 

@@ -47,7 +47,7 @@ const ctorCases: [string, Kind, string, unknown][] = [
   ['mropeSection with NaN', R, 'mropeSection[2]', { headDim: 8, mropeSection: [2, 1, NaN] }],
   ['mropeSection with -1', R, 'mropeSection[2]', { headDim: 8, mropeSection: [3, 2, -1] }],
   ['mropeSection with 1.5', R, 'mropeSection[1]', { headDim: 8, mropeSection: [2, 1.5, 0.5] }],
-  ['mropeSection of 4 sections', R, 'mropeSection', { headDim: 8, mropeSection: [1, 1, 1, 1] }],
+  ['mropeSection of 5 sections', R, 'mropeSection', { headDim: 8, mropeSection: [1, 1, 1, 1, 0] }],
   ['mropeSection with 2^53', R, 'mropeSection', { headDim: 8, mropeSection: [2 ** 53, 1, 1] }],
   ['mropeInterleaved a string', TE, 'mropeInterleaved', { headDim: 8, mropeSection: [2, 1, 1], mropeInterleaved: 'yes' }],
   ['mropeInterleaved null', TE, 'mropeInterleaved', { headDim: 8, mropeSection: [2, 1, 1], mropeInterleaved: null }],

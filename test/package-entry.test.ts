@@ -1,7 +1,7 @@
 // The built package as a user gets it: `npm run build:ts`, then import 'rope-simd' from ESM and
 // require('rope-simd') from CJS in a separate project (exports map, types), and the backend
 // environment switches, each in a fresh node process.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -45,7 +45,7 @@ function result(r: Run): { info: { backend: string; isa: string; reason?: string
 }
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'pipe' });
+  // (dist/ is built once for the whole run by test/helpers/build-dist.ts)
   project = mkdtempSync(join(tmpdir(), 'rope-entry-'));
   mkdirSync(join(project, 'node_modules'));
   symlinkSync(root, join(project, 'node_modules', 'rope-simd'), 'dir');

@@ -168,7 +168,7 @@ describe('errors name the parameter, expected and got', () => {
   it('mropeSection errors', () => {
     expect(() => pairSections(128, [16, 24, 16])).toThrow(/must sum to rotaryDim\/2 = 64, got 56/);
     expect(() => pairSections(128, [64])).toThrow(RangeError);
-    expect(() => pairSections(128, [16, 24, 24, 0])).toThrow(/2 or 3 sections, got 4/);
+    expect(() => pairSections(128, [16, 24, 24, 0, 0])).toThrow(/2 to 4 sections, got 5/);
     expect(() => pairSections(128, [16.5, 23.5, 24])).toThrow(/mropeSection\[0\] must be a non-negative integer, got 16.5/);
     expect(() => pairSections(128, 'x' as unknown as number[])).toThrow(TypeError);
     expect(() => pairSections(128, undefined, true)).toThrow(/mropeInterleaved needs mropeSection/);

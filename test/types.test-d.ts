@@ -1,11 +1,11 @@
 // Type-level API checks (vitest typecheck: these compile or fail, they do not run).
 import { describe, expectTypeOf, it } from 'vitest';
-import { Rope, backendInfo, type ApplyOptionsF32, type BackendInfo, type Float16ArrayLike } from '../lib/index.js';
+import { Rope, backendInfo, type ApplyOptions, type ApplyOptionsF32, type ApplyQKOptions, type BackendInfo, type Float16ArrayLike, type HFConfig } from '../lib/index.js';
 
 const rope = new Rope({ headDim: 8 });
 const f32 = new Float32Array(16);
 const u16 = new Uint16Array(16);
-declare const f16arr: Float16ArrayLike;
+declare const f16arr: Float16Array;
 
 describe('apply overloads', () => {
   it('Float32Array: dtype optional and f32 only', () => {
@@ -57,5 +57,30 @@ describe('applyQK overloads', () => {
     rope.applyQK(u16, u16, { qHeads: 2, kHeads: 1, positions: 0 });
     // @ts-expect-error q and k must be the same kind of array
     rope.applyQK(f32, u16, { qHeads: 2, kHeads: 1, positions: 0, dtype: 'bf16' });
+  });
+});
+
+describe('named option types are the ones the methods accept', () => {
+  it('ApplyOptions / ApplyQKOptions default to Float32Array; <Uint16Array> needs dtype', () => {
+    const o: ApplyQKOptions = { qHeads: 2, kHeads: 1, positions: 0 };
+    rope.applyQK(f32, f32, o);
+    const a: ApplyOptions = { heads: 1, positions: [0, 1] };
+    rope.apply(f32, a);
+    const b: ApplyOptions<Uint16Array> = { heads: 1, positions: 0, dtype: 'bf16' };
+    rope.apply(u16, b);
+    // @ts-expect-error ApplyOptions<Uint16Array> requires dtype
+    const missing: ApplyOptions<Uint16Array> = { heads: 1, positions: 0 };
+    expectTypeOf(missing).not.toBeAny();
+  });
+
+  it('Float16ArrayLike is the lib Float16Array where the lib has it', () => {
+    expectTypeOf<Float16ArrayLike>().toEqualTypeOf<Float16Array>();
+  });
+
+  it('fromConfig takes an HFConfig open to unknown keys', () => {
+    const c: HFConfig = { model_type: 'llama', head_dim: 128, rope_theta: 5e5, torch_dtype: 'bfloat16' };
+    expectTypeOf(Rope.fromConfig).toBeCallableWith(c);
+    // @ts-expect-error rope_theta is a number
+    Rope.fromConfig({ head_dim: 128, rope_theta: '10000' });
   });
 });

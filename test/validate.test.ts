@@ -55,12 +55,12 @@ const P = 5;
 
 const applyCases: Case[] = [
   // x
-  ['x a number[]', TypeError, 'x', () => rope.apply([1, 2, 3] as never, { heads: H, positions: P })],
-  ['x a Float64Array', TypeError, 'Float64Array', (t) => rope.apply(t.track(new Float64Array(48)) as never, { heads: H, positions: P })],
-  ['x an Int16Array', TypeError, 'Int16Array', (t) => rope.apply(t.track(new Int16Array(48)) as never, { heads: H, positions: P })],
-  ['x a Buffer', TypeError, 'x', (t) => rope.apply(t.track(Buffer.alloc(192)) as never, { heads: H, positions: P })],
-  ['x a DataView', TypeError, 'DataView', (t) => rope.apply(t.track(new DataView(new ArrayBuffer(192))) as never, { heads: H, positions: P })],
-  ['x null', TypeError, 'x', () => rope.apply(null as never, { heads: H, positions: P })],
+  ['x a number[]', TypeError, 'x', () => rope.apply([1, 2, 3] as unknown as Float32Array, { heads: H, positions: P })],
+  ['x a Float64Array', TypeError, 'Float64Array', (t) => rope.apply(t.track(new Float64Array(48)) as unknown as Float32Array, { heads: H, positions: P })],
+  ['x an Int16Array', TypeError, 'Int16Array', (t) => rope.apply(t.track(new Int16Array(48)) as unknown as Float32Array, { heads: H, positions: P })],
+  ['x a Buffer', TypeError, 'x', (t) => rope.apply(t.track(Buffer.alloc(192)) as unknown as Float32Array, { heads: H, positions: P })],
+  ['x a DataView', TypeError, 'DataView', (t) => rope.apply(t.track(new DataView(new ArrayBuffer(192))) as unknown as Float32Array, { heads: H, positions: P })],
+  ['x null', TypeError, 'x', () => rope.apply(null as unknown as Float32Array, { heads: H, positions: P })],
   ['x.length one short', RangeError, 'x.length 47', (t) => rope.apply(t.f32(47), { heads: H, positions: P })],
   ['x.length one long', RangeError, 'x.length 49', (t) => rope.apply(t.f32(49), { heads: H, positions: P })],
   ['x detached', TypeError, "x's buffer is detached", (t) => {

@@ -4,24 +4,14 @@
 // run of lib/ in this process, on tensors rebuilt from the example's documented generator.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo } from '../lib/backend.js';
 import { Rope } from '../lib/rope.js';
+import { ensureDist } from './helpers/dist.js'; // the example imports 'rope-simd' (dist/)
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-// The example imports 'rope-simd' (dist/): rebuild it when lib/ is newer.
-function ensureDist(): void {
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  const target = join(root, 'dist', 'index.js');
-  if (existsSync(target) && statSync(target).mtimeMs >= newest(join(root, 'lib'))) return;
-  const r = spawnSync(join(root, 'node_modules', '.bin', 'tsup'), [], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`tsup failed: ${r.stderr}`);
-}
 
 // The example's generator (xorshift32 in [-1, 1)), written out again.
 function fill(a: Float32Array, seed: number): Float32Array {
@@ -60,7 +50,7 @@ describe('worker_threads over a SharedArrayBuffer (examples/worker-threads.mjs)'
       timeout: 60_000,
     });
     run = { status: r.status, out: r.stdout, err: r.stderr };
-  });
+  }, 180_000); // may wait for a dist/ build
 
   it('runs on the same backend as this process and matches its own single-thread run', () => {
     expect(run.err).toBe('');

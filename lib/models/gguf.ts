@@ -2,33 +2,35 @@
 import type { RopeOptions, ScalingOptions } from '../types.js';
 import { show } from '../scaling.js';
 import { isObj, optNum, toList, type Obj } from './read.js';
+import { GGUF_ARCHES } from './gguf-arches.js';
+import type { GgufArch, GgufRopeType } from './gguf-arch-types.js';
 
 // ------------------------------------------------------------------------------------------------
 // GGUF metadata
 
-type GgufRope = 'norm' | 'neox' | 'mrope' | 'imrope' | 'none';
+// The architecture table is generated from llama.cpp's source (gguf-arches.ts says which commit).
+export { LLAMA_CPP_COMMIT } from './gguf-arches.js';
 
-// llama.cpp's llama_model_rope_type(), by GGUF architecture name (NORM = pairs 2j, 2j+1; NEOX =
-// pairs j, j+n_rot/2; MROPE/IMROPE = NEOX pairing with position sections).
-const GGUF_ARCH_ROPE: Record<string, GgufRope> = {};
-const add = (kind: GgufRope, names: string) => names.split(' ').forEach((n) => (GGUF_ARCH_ROPE[n] = kind));
-add('norm', 'llama llama4 deci baichuan starcoder internlm2 minicpm xverse command-r cohere2 olmo arctic deepseek deepseek2 chatglm granite granitemoe chameleon bailingmoe smollm3 arcee ernie4_5');
-add('neox', 'falcon grok dbrx bert nomic-bert stablelm bitnet qwen qwen2 qwen2moe qwen3 qwen3moe olmo2 olmoe phi2 phi3 phimoe plamo plamo2 gemma gemma2 gemma3 starcoder2 openelm gptneox codeshell orion nemotron exaone minicpm3 dots1 gpt-oss');
-add('mrope', 'qwen2vl');
-add('imrope', 'qwen3vl qwen3vlmoe');
-add('none', 'gpt2 gptj mpt refact bloom mamba mamba2 t5 t5encoder jais rwkv6 rwkv7');
-
-export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCH_ROPE).filter((a) => GGUF_ARCH_ROPE[a] !== 'none');
+/** GGUF architectures llama.cpp rotates (every name in its table but the LLAMA_ROPE_TYPE_NONE ones). */
+export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCHES).filter((a) => GGUF_ARCHES[a].rope !== 'none');
 
 /** Tensors llama.cpp keeps some scalings in (Llama 3.1: rope_freqs; Phi-3: rope_factors_long/short). */
 export interface GgufRopeTensors {
   ropeFreqs?: ArrayLike<number>;
   ropeFactorsShort?: ArrayLike<number>;
   ropeFactorsLong?: ArrayLike<number>;
+  /** The context size llama.cpp runs with (n_ctx): it picks the LongRoPE long factors when this
+   * exceeds rope.scaling.original_context_length. Default {arch}.context_length, llama.cpp's default. */
+  contextLength?: number;
+}
+
+/** get_mscale in llama_context (transformers' YaRN get_mscale), in float64. */
+function getMscale(scale: number, mscale: number): number {
+  return scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1;
 }
 
 /** Reads 'a.b.c' from flat keys ({'llama.rope.freq_base': ...}) or nested objects (node-llama-cpp). */
-function ggufGet(meta: Obj, key: string): unknown {
+export function ggufGet(meta: Obj, key: string): unknown {
   if (key in meta) return meta[key];
   let cur: unknown = meta;
   for (const part of key.split('.')) {
@@ -36,6 +38,42 @@ function ggufGet(meta: Obj, key: string): unknown {
     cur = cur[part];
   }
   return cur;
+}
+
+/** The metadata object (also node-llama-cpp's { metadata }) and its general.architecture. */
+export function archOf(metadata: object): { meta: Obj; arch: string } {
+  if (!isObj(metadata)) throw new TypeError(`metadata must be a GGUF key/value object, got ${show(metadata)}`);
+  const meta: Obj = isObj(metadata.metadata) && !('general.architecture' in metadata) ? metadata.metadata : metadata;
+  const arch = ggufGet(meta, 'general.architecture');
+  if (typeof arch !== 'string') throw new TypeError(`metadata['general.architecture'] must be a string, got ${show(arch)}`);
+  return { meta, arch };
+}
+
+export function entryOf(arch: string): GgufArch {
+  const e = Object.prototype.hasOwnProperty.call(GGUF_ARCHES, arch) ? GGUF_ARCHES[arch] : undefined;
+  if (e === undefined) {
+    throw new TypeError(`general.architecture '${arch}' is not one rope-simd knows; known: ${GGUF_ARCHITECTURES.join(', ')}`);
+  }
+  return e;
+}
+
+/** llama_model_rope_type() for this file: conditional entries follow llama.cpp's condition. */
+function ropeTypeOf(meta: Obj, arch: string): Exclude<GgufRopeType, 'none'> {
+  const r = entryOf(arch).rope;
+  let kind: GgufRopeType;
+  if (typeof r === 'string') kind = r;
+  else if ('ifSections' in r) {
+    // hparams.use_mrope(): rope_sections[0] > 0 && rope_sections[1] > 0 (llama-hparams.cpp)
+    const raw = ggufGet(meta, `${arch}.rope.dimension_sections`);
+    const s = raw === undefined ? [] : toList(`${arch}.rope.dimension_sections`, raw);
+    kind = s.length >= 2 && s[0] > 0 && s[1] > 0 ? r.ifSections : r.else;
+  } else {
+    throw new TypeError(
+      `general.architecture '${arch}': llama.cpp picks its rope type from '${r.condition}', which is not GGUF metadata rope-simd reads`,
+    );
+  }
+  if (kind === 'none') throw new TypeError(`general.architecture '${arch}': llama.cpp applies no RoPE for it (LLAMA_ROPE_TYPE_NONE)`);
+  return kind;
 }
 
 /**
@@ -48,14 +86,9 @@ function ggufGet(meta: Obj, key: string): unknown {
 export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors = {}): RopeOptions {
   if (!isObj(metadata)) throw new TypeError(`metadata must be a GGUF key/value object, got ${show(metadata)}`);
   if (!isObj(tensors)) throw new TypeError(`tensors must be an object of rope tensors (ropeFreqs, ropeFactorsShort, ropeFactorsLong), got ${show(tensors)}`);
-  const meta: Obj = isObj(metadata.metadata) && !('general.architecture' in metadata) ? metadata.metadata : metadata;
-  const arch = ggufGet(meta, 'general.architecture');
-  if (typeof arch !== 'string') throw new TypeError(`metadata['general.architecture'] must be a string, got ${show(arch)}`);
-  const kind = GGUF_ARCH_ROPE[arch];
-  if (kind === undefined) {
-    throw new TypeError(`general.architecture '${arch}' is not one rope-simd knows; known: ${GGUF_ARCHITECTURES.join(', ')}`);
-  }
-  if (kind === 'none') throw new TypeError(`general.architecture '${arch}': llama.cpp applies no RoPE for it (LLAMA_ROPE_TYPE_NONE)`);
+  const { meta, arch } = archOf(metadata);
+  const kind = ropeTypeOf(meta, arch);
+  const entry = entryOf(arch);
   const k = (name: string) => `${arch}.${name}`;
   const get = (name: string) => optNum(k(name), ggufGet(meta, k(name)));
 
@@ -63,15 +96,18 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
   let headDim = get('attention.key_length');
   if (headDim === undefined) {
     const embd = get('embedding_length');
-    const heads = get('attention.head_count');
+    // head_count may be per layer (get_key_or_arr); llama.cpp divides by n_head() = layer 0's.
+    const rawHeads = ggufGet(meta, k('attention.head_count'));
+    const heads = Array.isArray(rawHeads) || ArrayBuffer.isView(rawHeads) ? toList(k('attention.head_count'), rawHeads)[0] : get('attention.head_count');
     if (embd === undefined || heads === undefined) {
       throw new TypeError(`metadata needs ${k('attention.key_length')}, or ${k('embedding_length')} and ${k('attention.head_count')}; got none`);
     }
     headDim = Math.floor(embd / heads);
   }
   let rotaryDim = get('rope.dimension_count') ?? headDim;
-  // DeepSeek-V2/V3 (MLA): llama.cpp ropes the separate qk_rope_head_dim view (dimension_count).
-  if (arch === 'deepseek2') headDim = rotaryDim;
+  // MLA (DeepSeek-V2/V3, MiniCPM3, ...): llama.cpp ropes the separate q_pe/k_pe view of
+  // rope.dimension_count values, so that view is the head a Rope rotates.
+  if (entryOf(arch).ropeView === 'q_pe') headDim = rotaryDim;
   const opts: RopeOptions = { headDim, rotaryDim, base, style: kind === 'norm' ? 'interleaved' : 'half' };
   const ctx = get('context_length');
   if (ctx !== undefined) opts.maxPositions = ctx;
@@ -79,41 +115,59 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
   if (kind === 'mrope' || kind === 'imrope') {
     const raw = ggufGet(meta, k('rope.dimension_sections'));
     if (raw === undefined) throw new TypeError(`${k('rope.dimension_sections')} is required for architecture '${arch}', got undefined`);
+    // llama.cpp keeps 4 sections [t, h, w, e] and 4 position rows (n_pos_per_embd() = 4; text
+    // tokens get [p, p, p, 0]), and IMROPE sends the pairs past the sections to row 3: keep all 4.
     const sections = toList(k('rope.dimension_sections'), raw);
-    while (sections.length > 3 && sections[sections.length - 1] === 0) sections.pop(); // llama.cpp pads to 4
+    if (sections.length !== 4) {
+      throw new RangeError(`${k('rope.dimension_sections')} must have 4 entries (llama.cpp reads exactly 4: t, h, w, e), got ${sections.length}`);
+    }
     opts.mropeSection = sections;
     if (kind === 'imrope') opts.mropeInterleaved = true;
   }
 
-  const type = ggufGet(meta, k('rope.scaling.type')) ?? (get('rope.scale_linear') !== undefined ? 'linear' : undefined);
+  // llama_model_base::load_hparams: the type defaults to "linear"; the factor is rope.scaling.factor,
+  // else the old rope.scale_linear (freq_scale = 1/factor, 0 = unscaled); rope.scaling.attn_factor
+  // multiplies cos and sin whatever the type (llama_context: yarn_attn_factor *= rope_attn_factor).
+  const type = ggufGet(meta, k('rope.scaling.type')) ?? 'linear';
   const factor = get('rope.scaling.factor') ?? get('rope.scale_linear');
-  const orig = get('rope.scaling.original_context_length') ?? ctx;
-  if (tensors.ropeFreqs !== undefined) {
-    opts.scaling = { type: 'freqFactors', factors: toList('tensors.ropeFreqs', tensors.ropeFreqs) };
-  }
+  const scaled = factor !== undefined && factor !== 0 && factor !== 1;
+  const attnFactor = get('rope.scaling.attn_factor') ?? 1;
+  const orig = get('rope.scaling.original_context_length') ?? ctx; // n_ctx_orig_yarn defaults to n_ctx_train
+  const freqs = tensors.ropeFreqs === undefined ? undefined : toList('tensors.ropeFreqs', tensors.ropeFreqs);
+  const unsupported = (what: string) =>
+    new TypeError(`general.architecture '${arch}': ${what} in one file is a combination rope-simd cannot express yet`);
+  if (freqs !== undefined && scaled && type !== 'longrope') throw unsupported(`the rope_freqs tensor with ${k('rope.scaling.factor')} ${factor}`);
   switch (type) {
-    case undefined:
     case 'none':
-      break;
     case 'linear':
-      if (factor !== undefined && factor !== 0 && factor !== 1) opts.scaling = { type: 'linear', factor };
+      if (attnFactor !== 1) throw unsupported(`${k('rope.scaling.attn_factor')} ${attnFactor} with rope.scaling.type '${type}'`);
+      if (freqs !== undefined) opts.scaling = { type: 'freqFactors', factors: freqs };
+      else if (scaled && type === 'linear') opts.scaling = { type: 'linear', factor };
       break;
     case 'yarn': {
-      if (factor === undefined) throw new TypeError(`${k('rope.scaling.factor')} is required for rope.scaling.type 'yarn', got undefined`);
+      if (freqs !== undefined) throw unsupported('the rope_freqs tensor with YaRN');
+      if (!scaled) {
+        // freq_scale 1: ggml's YaRN ramp mixes two equal angles; only attn_factor is left
+        if (attnFactor !== 1) throw unsupported(`${k('rope.scaling.attn_factor')} ${attnFactor} without a YaRN factor`);
+        break;
+      }
       if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'yarn', got undefined`);
       const y: Extract<ScalingOptions, { type: 'yarn' }> = { type: 'yarn', factor, originalMaxPositions: orig };
-      const betaFast = get('rope.scaling.yarn_beta_fast');
-      const betaSlow = get('rope.scaling.yarn_beta_slow');
-      if (betaFast !== undefined) y.betaFast = betaFast;
-      if (betaSlow !== undefined) y.betaSlow = betaSlow;
-      const attn = get('rope.scaling.yarn_attn_factor');
-      const logMul = get('rope.scaling.yarn_log_multiplier');
-      if (attn !== undefined) y.attentionFactor = attn; // convert_hf_to_gguf writes HF's attention_factor here
-      else if (logMul !== undefined && logMul !== 0) {
-        // DeepSeek: yarn_log_multiplier = 0.1 * mscale_all_dim; llama.cpp cancels ggml's own mscale on
-        // q and k (mscale = mscale_all_dim in V2/V3), leaving an attention factor of 1.
-        y.mscale = y.mscaleAllDim = logMul / 0.1;
+      // beta_fast/slow: llama.cpp's defaults (32, 1) unless the architecture reads the keys.
+      if (entry.yarn?.betaKeys) {
+        const betaFast = get('rope.scaling.yarn_beta_fast');
+        const betaSlow = get('rope.scaling.yarn_beta_slow');
+        if (betaFast !== undefined) y.betaFast = betaFast;
+        if (betaSlow !== undefined) y.betaSlow = betaSlow;
       }
+      // The factor on cos and sin that ggml ends with: llama_context sets yarn_attn_factor =
+      // get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dims) (or get_mscale(factor, 1)
+      // without a log multiplier), divided by ggml's own 1 + 0.1 ln(factor), which ggml multiplies
+      // back, times rope.scaling.attn_factor.
+      let logMul = entry.yarn?.logMul ? (get('rope.scaling.yarn_log_multiplier') ?? 0) : 0;
+      if (entry.yarn?.logMul === 'over0.1') logMul /= 0.1; // "cancel the factor from the convert script"
+      const m = logMul !== 0 && entry.yarn?.mscaleIsAllDim && logMul !== 1 ? logMul : 1;
+      y.attentionFactor = (logMul !== 0 ? getMscale(factor, m) / getMscale(factor, logMul) : getMscale(factor, 1)) * attnFactor;
       opts.scaling = y;
       break;
     }
@@ -125,16 +179,15 @@ export function ropeOptionsFromGGUF(metadata: object, tensors: GgufRopeTensors =
         );
       }
       if (orig === undefined) throw new TypeError(`${k('rope.scaling.original_context_length')} is required for 'longrope', got undefined`);
-      const l: Extract<ScalingOptions, { type: 'longrope' }> = {
-        type: 'longrope',
-        shortFactor: toList('tensors.ropeFactorsShort', tensors.ropeFactorsShort),
-        longFactor: toList('tensors.ropeFactorsLong', tensors.ropeFactorsLong),
-        originalMaxPositions: orig,
-      };
-      const attn = get('rope.scaling.attn_factor');
-      if (attn !== undefined) l.attentionFactor = attn;
-      if (ctx !== undefined) l.maxPositions = ctx;
-      opts.scaling = l;
+      if (scaled) throw unsupported(`${k('rope.scaling.factor')} ${factor} with LongRoPE factors`);
+      // llama_model::get_rope_factors: the long factors when the context size (n_ctx) exceeds the
+      // original context, for every call, else the short ones; cos and sin times attn_factor only.
+      const n = tensors.contextLength === undefined ? ctx : optNum('tensors.contextLength', tensors.contextLength);
+      const chosen = toList(
+        n !== undefined && n > orig ? 'tensors.ropeFactorsLong' : 'tensors.ropeFactorsShort',
+        n !== undefined && n > orig ? tensors.ropeFactorsLong : tensors.ropeFactorsShort,
+      );
+      opts.scaling = { type: 'longrope', shortFactor: chosen, longFactor: chosen, originalMaxPositions: orig, attentionFactor: attnFactor };
       break;
     }
     default:

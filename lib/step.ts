@@ -1,0 +1,93 @@
+// rope.prepare(): a decode step. Everything but the arrays and positions is fixed once, so a call
+// crosses into C++ with (slot, q, k, positions) and the binding re-checks only what can change:
+// the arrays' types, lengths and memory, and the positions. Whatever is not that fast case
+// (a Float16Array, number[] positions, overlapping views, a bad argument, the JS engine, a scaling
+// that depends on the sequence length) is the plain applyQK call, with its checks and messages,
+// so a step rotates and refuses exactly as rope.applyQK(q, k, { ...options, positions }) does.
+import type { DTypeName, Positions, RopeArray, Threads } from './types.js';
+import { checkPositiveInt, describe } from './validate.js';
+
+export interface PrepareOptions {
+  qHeads: number;
+  kHeads: number;
+  /** As for applyQK: 'f32' (default) for Float32Array, 'f16'/'bf16' for Uint16Array bits. */
+  dtype?: DTypeName;
+  threads?: Threads;
+  inverse?: boolean;
+}
+
+/** The engine's fast call for one prepared configuration: true when it rotated, false (nothing
+ * written) when the call is not its fast case. */
+export type StepFn = (q: unknown, k: unknown, positions: unknown) => boolean;
+
+type PlainApplyQK = (q: RopeArray, k: RopeArray, opts: object) => void;
+
+export interface CheckedPrepare {
+  qHeads: number;
+  kHeads: number;
+  dtype: DTypeName;
+  threads: number; // 0 = 'auto'
+  inverse: boolean;
+  options: Readonly<PrepareOptions>;
+}
+
+const KEYS = new Set(['qHeads', 'kHeads', 'dtype', 'threads', 'inverse']);
+
+/** Checks rope.prepare's options (read once: a getter cannot change them later). */
+export function checkPrepare(opts: unknown): CheckedPrepare {
+  if (typeof opts !== 'object' || opts === null) {
+    throw new TypeError(`prepare options must be an object with qHeads and kHeads, got ${describe(opts)}`);
+  }
+  for (const key of Object.keys(opts)) {
+    if (!KEYS.has(key)) {
+      throw new TypeError(`prepare does not take '${key}': a step fixes qHeads, kHeads, dtype, threads and inverse (layout 'shd'); use applyQK for other layouts`);
+    }
+  }
+  const o = opts as Record<string, unknown>;
+  const qHeads = checkPositiveInt('qHeads', o.qHeads);
+  const kHeads = checkPositiveInt('kHeads', o.kHeads);
+  const dtype = o.dtype === undefined ? 'f32' : o.dtype;
+  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new TypeError(`dtype must be 'f32', 'f16' or 'bf16', got ${describe(dtype)}`);
+  const th = o.threads;
+  let threads = 0;
+  if (th !== undefined && th !== 'auto') {
+    if (typeof th !== 'number') throw new TypeError(`threads must be 'auto' or a positive integer, got ${describe(th)}`);
+    if (!Number.isInteger(th) || th < 1 || th > 1024) throw new RangeError(`threads must be 'auto' or an integer in [1, 1024], got ${describe(th)}`);
+    threads = th;
+  }
+  const inverse = o.inverse;
+  if (inverse !== undefined && typeof inverse !== 'boolean') throw new TypeError(`inverse must be a boolean, got ${describe(inverse)}`);
+  // The caller's options as given (dtype undefined also lets a Float16Array through applyQK).
+  const options: PrepareOptions = { qHeads, kHeads };
+  if (o.dtype !== undefined) options.dtype = dtype;
+  if (th !== undefined) options.threads = th as Threads;
+  if (inverse !== undefined) options.inverse = inverse as boolean;
+  return { qHeads, kHeads, dtype, threads, inverse: inverse === true, options: Object.freeze(options) };
+}
+
+/** A prepared decode step of one Rope (rope.prepare). */
+export class RopeStep {
+  readonly #fast: StepFn | null;
+  readonly #plain: PlainApplyQK;
+  readonly #options: Readonly<PrepareOptions>;
+
+  /** @internal (made by Rope.prepare) */
+  constructor(fast: StepFn | null, plain: PlainApplyQK, options: Readonly<PrepareOptions>) {
+    this.#fast = fast;
+    this.#plain = plain;
+    this.#options = options;
+  }
+
+  /** The options this step was prepared with (a frozen copy). */
+  get options(): Readonly<PrepareOptions> {
+    return this.#options;
+  }
+
+  /** rope.applyQK(q, k, { ...options, positions }): q and k rotated in place, same results, same
+   * refusals. positions: a start offset (number) or one position per token (Int32Array, number[]). */
+  applyQK<A extends RopeArray>(q: A, k: A, positions: Positions): void {
+    const fast = this.#fast;
+    if (fast !== null && fast(q, k, positions)) return;
+    this.#plain(q, k, { ...this.#options, positions });
+  }
+}

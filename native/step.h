@@ -1,0 +1,101 @@
+// The binding's prepared decode step (rope.prepare, lib/step.ts): the configuration a step fixes,
+// and the per-call checks that turn (q, k, positions) into a Plan. Included by binding.cc only,
+// after args.h (an anonymous namespace: everything here is private to that file).
+#pragma once
+#include <node_api.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "args.h"
+#include "cossin_cache.h"
+#include "dispatch.h"
+#include "rope.h"
+
+namespace {
+using namespace rope;
+
+// A prepared step (PrepareStep): everything of a decode call but its arrays and positions.
+struct StepConfig {
+  std::vector<double> invFreq;  // checked finite
+  double attentionScaling = 1.0;
+  DType qDtype = kF32, kDtype = kF32;
+  int64_t qHeads = 0, kHeads = 0, threads = 1;
+  bool inverse = false;
+  std::shared_ptr<CosSinTable> table;        // this step's cos/sin rows (empty: none)
+  const KernelTable* tableKernels = nullptr;  // the kernels table was made for
+  bool same(const StepConfig& o) const {
+    return invFreq == o.invFreq && std::memcmp(&attentionScaling, &o.attentionScaling, sizeof(double)) == 0 &&
+           qDtype == o.qDtype && kDtype == o.kDtype && qHeads == o.qHeads && kHeads == o.kHeads &&
+           threads == o.threads && inverse == o.inverse;
+  }
+};
+
+// A step's call (q, k, positions): fills *out and returns true when the call is the step's fast
+// case: q, k typed arrays of its dtypes, layout 'shd' without strides, whole-array memory apart,
+// positions a start offset (number) or an Int32Array of one position per token (per section row).
+// Otherwise false, nothing written: the facade then makes the plain call, which accepts or refuses
+// with its own message. Per call: three N-API reads and integer checks.
+inline bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, StepConfig& c, const napi_value* argv, Plan* out) {
+  const int64_t headDim = geo.headDim;
+  const ArrayInfo qa = arrayInfo(env, argv[0]);
+  const ArrayInfo ka = arrayInfo(env, argv[1]);
+  const int64_t qRow = c.qHeads * headDim, kRow = c.kHeads * headDim;
+  if (ROPE_UNLIKELY(!qa.typed || !ka.typed || qa.type != arrayTypeFor(c.qDtype) || ka.type != arrayTypeFor(c.kDtype) ||
+                    qa.data == nullptr || ka.data == nullptr || qa.length == 0 || int64_t(qa.length) % qRow != 0))
+    return false;
+  const int64_t tokens = int64_t(qa.length) / qRow;
+  if (ROPE_UNLIKELY(int64_t(ka.length) != tokens * kRow)) return false;
+  const uintptr_t q0 = reinterpret_cast<uintptr_t>(qa.data), k0 = reinterpret_cast<uintptr_t>(ka.data);
+  const uintptr_t q1 = q0 + qa.length * size_t(dtypeSize(c.qDtype)), k1 = k0 + ka.length * size_t(dtypeSize(c.kDtype));
+  if (ROPE_UNLIKELY(q0 < k1 && k0 < q1)) return false;  // fused QKV views: the plain call proves rows apart
+
+  Plan& p = *out;
+  p.geo = geo;
+  p.batch = 1;
+  p.tokens = tokens;
+  p.inverse = c.inverse;
+  p.threads = c.threads;
+  p.attentionScaling = c.attentionScaling;
+  p.invFreq = c.invFreq.data();
+  p.hasK = true;
+  p.q = TensorRef{qa.data, int64_t(qa.length), c.qDtype, c.qHeads, 0, 0, qRow, headDim};
+  p.k = TensorRef{ka.data, int64_t(ka.length), c.kDtype, c.kHeads, 0, 0, kRow, headDim};
+  napi_valuetype pt = napi_undefined;
+  napi_typeof(env, argv[2], &pt);
+  if (pt == napi_number) {
+    double v = -1;
+    napi_get_value_double(env, argv[2], &v);
+    if (ROPE_UNLIKELY(!(v >= 0 && v + double(tokens - 1) < double(kPos31)) || double(int64_t(v)) != v))
+      return false;
+    p.positionOffset = int64_t(v);
+  } else {
+    const ArrayInfo pa = arrayInfo(env, argv[2]);
+    const int64_t rows = geo.pairSection ? geo.sectionRows : 1;
+    if (ROPE_UNLIKELY(!pa.typed || pa.type != napi_int32_array || pa.data == nullptr || int64_t(pa.length) != rows * tokens))
+      return false;
+    const uintptr_t p0 = reinterpret_cast<uintptr_t>(pa.data), p1 = p0 + pa.length * sizeof(int32_t);
+    if (ROPE_UNLIKELY((p0 < q1 && q0 < p1) || (p0 < k1 && k0 < p1))) return false;
+    const int32_t* pos = static_cast<const int32_t*>(pa.data);
+    int32_t low = 0;
+    for (int64_t i = 0; i < rows * tokens; i++) low |= pos[i];  // a sign bit: some position < 0
+    if (ROPE_UNLIKELY(low < 0)) return false;
+    p.positions = pos;
+    p.positionsRowStride = tokens;
+  }
+  p.kernels = &activeKernels();
+  if (geo.pairSection == nullptr && !c.inverse) {
+    // The step's own reference to its Table: no lookup per call (a new one after selectIsa).
+    if (c.tableKernels != p.kernels) {
+      const int64_t half = geo.rotaryDim / 2;
+      const std::shared_ptr<CosSinTable>* t = cache.find(p.kernels, p.invFreq, half, c.attentionScaling);
+      c.table = t != nullptr ? *t : cache.insert(p.kernels, p.invFreq, half, c.attentionScaling);
+      c.tableKernels = p.kernels;
+    }
+    p.cache = c.table.get();
+  }
+  return true;
+}
+
+}  // namespace
