@@ -5,7 +5,7 @@
 // memory growth: test/async-teardown.test.ts.
 import { describe, expect, it } from 'vitest';
 import { nativeAddon } from '../lib/backend.js';
-import { createRope, Rope } from '../lib/rope.js';
+import { ASYNC_INLINE_BYTES, createRope, Rope } from '../lib/rope.js';
 import { rng } from './helpers/engine-ref.js';
 
 type Engine = 'js' | 'native';
@@ -37,7 +37,11 @@ describe('the engines this run covers', () => {
 
 describe.each(engines)('%s engine: buffers changed while applyAsync is pending', (engine) => {
   const rope = createRope(opts, engine);
-  const T = 512, H = 8;
+  // Above ASYNC_INLINE_BYTES (lib/rope.ts) for every dtype: these calls really run on the pool.
+  const T = 1024, H = 8;
+  it('the calls below are past the inline threshold (bf16, the smallest, too)', () => {
+    expect(T * H * 48 * 2).toBeGreaterThan(ASYNC_INLINE_BYTES);
+  });
 
   // What the sync call makes of these bytes (the reference for every async outcome).
   const rotated = (x: Float32Array | Uint16Array, o: object) => {

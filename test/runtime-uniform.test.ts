@@ -48,7 +48,7 @@ describe.each(engines)('%s engine: 0 tokens is a call that rotates nothing, on e
     expect(() => rope.apply(empty, { heads: 0, positions: 0 })).toThrow(/heads must be a positive integer/);
     expect(() => rope.apply(empty, { heads: 1, positions: -1 })).toThrow(RangeError);
     expect(() => rope.apply(empty, { heads: 1, positions: [1] })).toThrow(/positions.length 1 must be tokens = 0/);
-    expect(() => rope.applyQK(empty, new Float32Array(8), { qHeads: 1, kHeads: 1, positions: 0 })).toThrow(/k holds 1 tokens .* but q holds 0/);
+    expect(() => rope.applyQK(empty, new Float32Array(8), { qHeads: 1, kHeads: 1, positions: 0 })).toThrow(/k holds 1 token .* but q holds 0 tokens/);
     const x = new Float32Array(8);
     structuredClone(x.buffer, { transfer: [x.buffer as ArrayBuffer] });
     expect(() => rope.apply(x, { heads: 1, positions: 0 })).toThrow(TypeError);
