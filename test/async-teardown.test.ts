@@ -187,8 +187,7 @@ describe('native memory V8 can see: Ropes built and dropped in a loop', () => {
         peak = Math.max(peak, rss());
       }
       console.log(JSON.stringify({ base, peak }));
-
-    `);
+    `, { ROPE_SIMD_BACKEND: engine }); // (the addon loaded directly, as everywhere in this file: also in the js stage)
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const { base, peak } = JSON.parse(r.stdout) as { base: number; peak: number };
