@@ -55,8 +55,9 @@ export interface NativeAddon {
   isa(): string;
   /** Switch kernels; throws if the CPU (or the build) cannot run that ISA. */
   selectIsa(name: string): void;
-  /** Whether async calls keep an ArrayBuffer's memory alive through a mid-call transfer. */
-  pinsBuffers?(): boolean;
+  /** Whether applyAsync rotates this array in place (SharedArrayBuffer memory) rather than in a
+   * native copy written back at completion (native/async.h). */
+  runsInPlace?(array: ArrayBufferView): boolean;
   /** Helper threads the native pool has created so far. */
   poolThreads?(): number;
   NativeRope: new (
@@ -81,7 +82,7 @@ export interface NativeRopeHandle {
   ): void;
   /** Same, on the libuv thread pool (issue 7). Checks everything and copies desc and invFreq
    * before returning (a bad call throws synchronously); holds references to q, k, positions until
-   * the promise settles, and pins ArrayBuffer memory where it can (pinsBuffers). desc's threads:
+   * the promise settles; ArrayBuffer memory is rotated in a native copy (runsInPlace). desc's threads:
    * 0 = auto, else 1..1024, as for apply. */
   applyAsync?(
     q: Float32Array | Uint16Array,

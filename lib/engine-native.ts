@@ -16,8 +16,8 @@ export type NativeEngine = Engine & {
 // descriptor followed by invFreq. Passed as desc, with invFreq null (read from its tail), it spares
 // the binding two typed-array inspections per call, and an invFreq equal to one the binding has
 // cached is neither copied nor re-checked: together the largest fixed costs of a decode call.
-// Absent where the binding cannot pin its memory; then a private descriptor and plan.invFreq
-// travel as before.
+// Absent where the runtime refuses external ArrayBuffers (Electron; native/binding.cc makeOwnDesc);
+// then a private descriptor and plan.invFreq travel as before.
 type HandleWithDesc = NativeRopeHandle & {
   readonly desc?: Float64Array;
   apply(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): void;

@@ -1,10 +1,55 @@
-// Do q's and k's rotated rows share an element? Both are views of one buffer (the caller checked),
+// Do q's and k's rotated rows share an element? Both are views of one memory (the caller checked),
 // with the same element size. A rotated row is the first rotaryDim elements of one head, at
 // base + b*batchStride + t*tokenStride + h*headStride. Three exact tiers, cheapest first:
 // disjoint extents; the fused-QKV case (equal token rows, per-token blocks no longer than the
 // stride) by modular arithmetic in O(1); otherwise sort all row starts and sweep.
 import { DTYPE_F32, type TensorPlan } from './types.js';
 import { byteOffsetOf } from './typed-array.js';
+
+// ArrayBuffer.prototype.byteLength's intrinsic getter: succeeds on an ArrayBuffer (any realm),
+// throws on a SharedArrayBuffer. Never fooled by prototypes or Symbol.toStringTag.
+const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;
+
+/** Whether buf is SharedArrayBuffer memory (then other objects may share it; a try that only
+ * throws for shared memory, so plain ArrayBuffers pay one getter call). */
+export function isSharedBuffer(buf: ArrayBufferLike): boolean {
+  try {
+    arrayBufferByteLength.call(buf);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Whether two buffers are one memory, judged by memory, not by object. Different ArrayBuffer
+ * objects never share memory. Two SharedArrayBuffer objects do when one was cloned or posted from
+ * the other, or both came from one shared wasm memory: JS sees no address, but such objects always
+ * start at the same address (no JS operation makes a SAB view of the middle of another), so byte i
+ * of one is byte i of the other. Probed at byte `at` (one of the call's rotated bytes, which the
+ * call is about to write anyway): flipped with Atomics in `a`, looked for in `b`, restored with a
+ * compare-exchange. Undetectable: only a writer on another thread racing this exact byte during
+ * the probe (then answered "not shared"); docs/async.md.
+ */
+export function sameMemory(a: ArrayBufferLike, b: ArrayBufferLike, at: number): boolean {
+  if (a === b) return true;
+  if (!isSharedBuffer(a) || !isSharedBuffer(b)) return false;
+  const n = Math.min(a.byteLength, b.byteLength);
+  if (n === 0) return false;
+  const i = Math.min(Math.max(0, at), n - 1);
+  const va = new Uint8Array(a);
+  const vb = new Uint8Array(b);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const old = Atomics.load(va, i);
+    if (Atomics.load(vb, i) !== old) return false; // different bytes: different memory
+    const mark = old ^ 0xff;
+    if (Atomics.compareExchange(va, i, old, mark) !== old) continue; // a writer raced us: again
+    const seen = Atomics.load(vb, i);
+    Atomics.compareExchange(va, i, mark, old);
+    return seen === mark;
+  }
+  return false;
+}
 
 function lastRowStart(t: TensorPlan, batch: number, tokens: number): number {
   return (batch - 1) * t.batchStride + (tokens - 1) * t.tokenStride + (t.heads - 1) * t.headStride;

@@ -1,5 +1,6 @@
 // positions: a start offset, or one position per token (per M-RoPE section row), checked and
 // stored into the plan. Split from validate.ts, which calls it once per call.
+import { isSharedBuffer } from './overlap.js';
 import type { CallPlan, TensorPlan } from './types.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
 
@@ -45,7 +46,7 @@ export function checkPositions(plan: CallPlan, rows: number, p: unknown): number
   }
   const src = p as Int32Array | readonly unknown[];
   if (tag !== undefined && isDetached(bufferOf(src as Int32Array), byteLengthOf(src as Int32Array))) {
-    throw new TypeError("positions' buffer is detached (or has byteLength 0)");
+    throw new TypeError("positions' buffer is detached");
   }
   const n = tag !== undefined ? lengthOf(src as Int32Array) : src.length;
   if (n === rows * tokens) {
@@ -60,7 +61,17 @@ export function checkPositions(plan: CallPlan, rows: number, p: unknown): number
   }
   let max = 0;
   if (tag !== undefined) {
-    const a = src as Int32Array;
+    let a = src as Int32Array;
+    // SharedArrayBuffer positions are copied first, then the copy is checked and used: another
+    // object over the same memory (a cloned or twice-posted SAB, shared wasm memory) may be the
+    // tensor being rotated, which no object comparison can see, or another thread may rewrite
+    // them mid-call. A plain ArrayBuffer can only alias through the same object
+    // (checkPositionsApart).
+    if (isSharedBuffer(bufferOf(a))) {
+      const copy = new Int32Array(n); // (not slice(): its species constructor is user code)
+      for (let i = 0; i < n; i++) copy[i] = a[i];
+      a = copy;
+    }
     for (let i = 0; i < n; i++) {
       const v = a[i];
       if (v < 0) throw new RangeError(`positions[${i}] = ${v} is negative: positions are in [0, 2^31)`);

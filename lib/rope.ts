@@ -71,6 +71,51 @@ function checkEvenDim(name: string, v: unknown, max: number, maxName: string): n
   return n;
 }
 
+/**
+ * The frequencies the options derive must be finite and > 0 (and attentionScaling finite): an
+ * option can pass its own check and still break them (base 1e-300 overflows base^(-2j/d); a
+ * scaling factor of 1e-320 divides to Infinity). Refused here, naming the option, instead of an
+ * engine failing later about an invFreq the user never passed (native) or writing NaN (JS).
+ */
+/** invFreq must stay below this: position * invFreq (positions < 2^31) then stays below 2^52,
+ * where both engines' angle reduction is exact (native/kernels/sincos.h; measured: the engines
+ * agree bit for bit up to invFreq 2^22 and drift apart from 2^23). Real models have invFreq <= 1. */
+export const MAX_INV_FREQ = 2 ** 21;
+
+function checkFrequencies(f: { invFreq: Float64Array; attentionScaling: number }, base: number, rotaryDim: number, scaling: unknown): void {
+  const inv = f.invFreq;
+  let bad = -1;
+  for (let j = 0; j < inv.length; j++) {
+    if (!(inv[j] > 0 && inv[j] < MAX_INV_FREQ)) {
+      bad = j;
+      break;
+    }
+  }
+  const scaled = scaling !== undefined && scaling !== null;
+  if (bad >= 0) {
+    const plain = base ** (-(2 * bad) / rotaryDim);
+    const cause = !scaled || !(plain > 0 && plain < MAX_INV_FREQ) ? `base ${describe(base)}` : `scaling ${describeScaling(scaling)}`;
+    throw new RangeError(
+      `${cause} makes invFreq[${bad}] = ${describe(inv[bad])}: the rotation frequencies must be > 0 and below 2^21 (check ${cause.split(' ')[0]})`,
+    );
+  }
+  if (!Number.isFinite(f.attentionScaling)) {
+    throw new RangeError(
+      `scaling ${describeScaling(scaling)} makes attentionScaling = ${describe(f.attentionScaling)}: it must be finite (check scaling)`,
+    );
+  }
+}
+
+function describeScaling(s: unknown): string {
+  if (typeof s !== 'object' || s === null) return describe(s);
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === 'number' || typeof v === 'string') parts.push(`${k}: ${typeof v === 'string' ? `'${v}'` : describe(v)}`);
+    else if (Array.isArray(v)) parts.push(`${k}: [${v.length} values]`);
+  }
+  return `{ ${parts.join(', ')} }`;
+}
+
 export class Rope {
   readonly #geometry: RopeGeometry;
   readonly #scaling: ResolvedScaling;
@@ -108,6 +153,7 @@ export class Rope {
     }
     if (options.maxPositions !== undefined) checkPositiveInt('maxPositions', options.maxPositions);
     this.#scaling = resolveScaling({ ...options, rotaryDim, base });
+    checkFrequencies(this.#scaling.base, base, rotaryDim, options.scaling);
     const pairSection = pairSections(rotaryDim, options.mropeSection, options.mropeInterleaved);
     this.#style = style;
     this.#geometry = {
@@ -216,7 +262,7 @@ export class Rope {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
-      this.#engine.apply(plan);
+      if (plan.tokens !== 0) this.#engine.apply(plan); // (0 tokens: an empty array, nothing to do)
     } finally {
       this.#release(plan);
     }
@@ -244,7 +290,7 @@ export class Rope {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
-      this.#engine.apply(plan);
+      if (plan.tokens !== 0) this.#engine.apply(plan); // (0 tokens: an empty array, nothing to do)
     } finally {
       this.#release(plan);
     }
@@ -336,6 +382,7 @@ export class Rope {
   // Small work (a decode step) runs inline: handing it to a worker costs more than doing it
   // (see ASYNC_INLINE_BYTES), and the promise resolves at once.
   #run(plan: CallPlan): Promise<void> {
+    if (plan.tokens === 0) return Promise.resolve(); // an empty array: nothing to do
     const engine = this.#engine;
     if (engine.applyAsync !== undefined && rotatedBytes(plan, this.#geometry.rotaryDim) > ASYNC_INLINE_BYTES) {
       return engine.applyAsync(plan);

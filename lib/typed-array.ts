@@ -51,9 +51,24 @@ export function describe(v: unknown): string {
   return 'an object';
 }
 
+// ArrayBuffer.prototype.slice throws a TypeError on a detached buffer, and only then (spec:
+// ArrayBuffer.prototype.slice step 5), on every runtime; slice(0, 0) copies nothing. The
+// `detached` getter exists only from Node 22, so it is not used: one answer everywhere.
+const arrayBufferSlice = ArrayBuffer.prototype.slice;
+const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;
+
+/** Whether buf is a detached ArrayBuffer (a SharedArrayBuffer never is). byteLength: of the view. */
 export function isDetached(buf: ArrayBufferLike, byteLength: number): boolean {
-  const d = (buf as { detached?: unknown }).detached;
-  // Runtimes without ArrayBuffer.prototype.detached (Node < 22): a detached buffer reads as
-  // byteLength 0, indistinguishable from an empty one, which is refused either way.
-  return d === undefined ? byteLength === 0 && buf.byteLength === 0 : d === true;
+  if (byteLength !== 0) return false;
+  try {
+    arrayBufferByteLength.call(buf); // throws for a SharedArrayBuffer
+  } catch {
+    return false;
+  }
+  try {
+    arrayBufferSlice.call(buf, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -10,7 +10,7 @@ import {
   type RopeGeometry,
   type TensorPlan,
 } from './types.js';
-import { rotatedRowsOverlap } from './overlap.js';
+import { rotatedRowsOverlap, sameMemory } from './overlap.js';
 import { checkPositions, checkPositionsApart, POSITION_LIMIT } from './positions.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
 
@@ -70,11 +70,11 @@ function checkData(name: string, x: unknown, dtype: unknown, t: TensorPlan): voi
   // A view of a detached buffer has length 0, so only then is .buffer worth reading (its getter
   // costs ~25 ns, and this runs on every call).
   const length = lengthOf(view);
-  if (length === 0) {
-    if (isDetached(bufferOf(view), byteLengthOf(view))) {
-      throw new TypeError(`${name}'s buffer is detached (or has byteLength 0): nothing to rotate`);
-    }
-    throw new RangeError(`${name} is empty (length 0): nothing to rotate`);
+  // Length 0: a detached buffer is an error; an empty array (or a view a resizable buffer's
+  // shrink left without elements) is 0 tokens, a call that rotates nothing (Rope skips the engine).
+  // The same on every runtime (lib/typed-array.ts isDetached).
+  if (length === 0 && isDetached(bufferOf(view), byteLengthOf(view))) {
+    throw new TypeError(`${name}'s buffer is detached: nothing to rotate`);
   }
   if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') {
     throw new TypeError(`dtype must be 'f32', 'f16' or 'bf16', got ${describe(dtype)}`);
@@ -309,7 +309,8 @@ export function planApplyQK(
   const q = plan.q;
   checkData('q', qArr, dtype, q);
   checkData('k', kArr, dtype, k);
-  const sameBuffer = !engineChecksOverlap && bufferOf(q.data) === bufferOf(k.data);
+  // By memory, not object: two SharedArrayBuffer objects can be one memory (lib/overlap.ts).
+  const sameBuffer = !engineChecksOverlap && sameMemory(bufferOf(q.data), bufferOf(k.data), byteOffsetOf(q.data));
   if (sameBuffer && byteOffsetOf(q.data) === byteOffsetOf(k.data)) {
     throw new RangeError(Q_K_SAME_ARRAY);
   }

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "abi.h"
+#include "async.h"
 #include "bounds.h"
 #include "cossin_cache.h"
 #include "dispatch.h"
-#include "pin.h"
 #include "rope.h"
 #include "threadpool.h"
 #include "walk.h"
@@ -53,12 +53,14 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
         const View s = typedArg(env, info[3], "pairSection", napi_uint8_array);
         if (s.length != half)
           throwRange(env, "pairSection.length " + std::to_string(s.length) + " is not rotaryDim/2 = " + std::to_string(half));
+        // Copied first, then the copy is checked: a SharedArrayBuffer-backed array can change
+        // under us, and the walk indexes positions rows by these values.
         const uint8_t* p = static_cast<const uint8_t*>(s.data);
+        pairSection_.assign(p, p + half);
         for (int64_t j = 0; j < half; j++)
-          if (p[j] >= geo_.sectionRows)
-            throwRange(env, "pairSection[" + std::to_string(j) + "] = " + std::to_string(p[j]) +
+          if (pairSection_[size_t(j)] >= geo_.sectionRows)
+            throwRange(env, "pairSection[" + std::to_string(j) + "] = " + std::to_string(pairSection_[size_t(j)]) +
                                 " is not below sectionRows " + std::to_string(geo_.sectionRows));
-        pairSection_.assign(p, p + half);  // a copy: the caller may reuse its array
         geo_.pairSection = pairSection_.data();
       }
     } catch (const std::bad_alloc&) {
@@ -67,11 +69,33 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     makeOwnDesc(env, info.This().As<Napi::Object>());
   }
 
+  ~NativeRope() override {
+    OwnBlock::release(ownBlock_);
+    if (reportedBytes_ != 0) {
+      int64_t ignored = 0;
+      napi_adjust_external_memory(Env(), -reportedBytes_, &ignored);
+    }
+  }
+
   void Apply(const Napi::CallbackInfo& info) {
     Plan p;
     prepare(info, "apply", &p, invFreq_.data(), nullptr);  // (no JS runs until the walk is done)
     walkThreaded(p);
+    reportMemory(info.Env());
   }
+
+  // Tells V8 how many bytes the cos/sin cache holds now (it grows during walks), so a program
+  // that drops Ropes gets them collected when their native memory, not their JS size, adds up.
+  // One relaxed atomic load when nothing changed.
+  void reportMemory(napi_env env) {
+    const int64_t now = cache_.bytes();
+    if (ROPE_UNLIKELY(now != reportedBytes_)) {
+      int64_t ignored = 0;
+      napi_adjust_external_memory(env, now - reportedBytes_, &ignored);
+      reportedBytes_ = now;
+    }
+  }
+  static void reportMemoryOf(napi_env env, void* self) { static_cast<NativeRope*>(self)->reportMemory(env); }
 
   // prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse) ->
   // step(q, k, positions) or null: fixes everything of a decode call but the arrays and positions
@@ -89,7 +113,8 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     StepConfig c;
     c.invFreq.assign(static_cast<const double*>(f.data), static_cast<const double*>(f.data) + half);
     for (int64_t j = 0; j < half; j++)
-      if (!std::isfinite(c.invFreq[size_t(j)])) throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(c.invFreq[size_t(j)]));
+      if (!(std::fabs(c.invFreq[size_t(j)]) < 2097152.0))  // the bound prepare() applies (exact angles)
+        throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite and below 2^21 in magnitude, got " + fmt(c.invFreq[size_t(j)]));
     c.attentionScaling = numberArg(env, info[1], "attentionScaling");
     if (!std::isfinite(c.attentionScaling)) throwRange(env, "attentionScaling must be finite, got " + fmt(c.attentionScaling));
     c.qDtype = DType(intIn(env, numberArg(env, info[2], "qDtype"), "qDtype", "", 0, 2));
@@ -144,90 +169,135 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     Plan p;
     if (!stepPlan(env, geo_, cache_, *steps_[slot], argv, &p)) return false;
     walkThreaded(p);
+    reportMemory(env);
     return true;
   }
 
   // Same checks as apply (thrown synchronously: the facade turns them into a rejection), then the
-  // walk runs on the libuv pool. The worker owns copies of desc (in its Plan) and invFreq, holds
-  // references to q, k, positions and this NativeRope (whose pairSection the plan points into),
-  // and pins the backing store of every ArrayBuffer (pin.h) so a transfer mid-call cannot free it.
+  // walk runs on the libuv pool, on memory no JS can pull away (native/async.h: SharedArrayBuffer
+  // memory in place, anything else in a native copy whose rows are written back, after a re-check,
+  // on the JS thread). Everything that can fail happens before the promise exists: a refused call
+  // leaves no deferred unsettled and writes nothing.
   Napi::Value ApplyAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    // Checked before the worker (and its promise's napi_deferred) exists: a refused call must not
-    // leave a deferred that is never settled. The vector's buffer moves into the worker intact, so
-    // plan.invFreq may point into it.
-    std::vector<double> invFreq;
+    std::shared_ptr<EnvAsync> state = envAsync(env);
+    if (!state) throw Napi::Error::New(env, "applyAsync: not available in this environment (use apply)");
+    std::unique_ptr<AsyncCall> c;
     try {
-      invFreq.assign(size_t(geo_.rotaryDim / 2), 0.0);
+      c.reset(new AsyncCall());
+      c->invFreq.assign(size_t(geo_.rotaryDim / 2), 0.0);  // its buffer moves with c: plan may point in
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "applyAsync: out of memory");
     }
-    Plan plan;
     std::shared_ptr<CosSinTable> table;
-    prepare(info, "applyAsync", &plan, invFreq.data(), &table);
-    std::unique_ptr<ApplyWorker> w;
+    Plan& plan = c->plan;
+    prepare(info, "applyAsync", &plan, c->invFreq.data(), &table);
+    c->table = std::move(table);
+    c->owner = this;
+    c->onDone = &NativeRope::reportMemoryOf;
     try {
-      w.reset(new ApplyWorker(env));
+      TensorRef* tensors[2] = {&plan.q, plan.hasK ? &plan.k : nullptr};
+      // One call, one outcome: if either tensor needs a copy, both are copied, so a rejection at
+      // completion leaves the shared one unwritten too.
+      const bool copyAll = !sharedMemory(env, info[0]) || (plan.hasK && !sharedMemory(env, info[1]));
+      for (int i = 0; i < 2; i++) {
+        if (tensors[i] == nullptr || !copyAll) continue;
+        stageTensor(tensors[i], plan.batch, plan.tokens, geo_.headDim, geo_.rotaryDim, &c->staged[i]);
+        c->isStaged[i] = true;
+        c->externalBytes += c->staged[i].bytes;
+      }
+      if (plan.positions != nullptr) stagePositions(env, c.get());
     } catch (const std::bad_alloc&) {
-      throw Napi::Error::New(env, "applyAsync: out of memory");
+      throw Napi::Error::New(env, "applyAsync: out of memory for the native copy of the rows (a SharedArrayBuffer-backed array is rotated in place)");
     }
-    w->plan = plan;
-    w->invFreq = std::move(invFreq);
-    w->table = std::move(table);
-    w->keep(info.This(), info[0], info[1], info[2]);
-    Napi::Promise promise = w->Promise();
-    w.release()->Queue();  // deletes itself after OnOK/OnError
-    return promise;
+    // References: the NativeRope (the plan points into its pairSection and cache) and every
+    // in-place array (keeps a SharedArrayBuffer alive); staged arrays, to find them again.
+    napi_env e = env;
+    bool ok = napi_create_reference(e, info.This(), 1, &c->refs[0]) == napi_ok;
+    for (int i = 0; i < 2 && ok; i++) {
+      if (i == 1 && !plan.hasK) break;
+      ok = napi_create_reference(e, info[i], 1, c->isStaged[i] ? &c->staged[i].array : &c->refs[1 + i]) == napi_ok;
+    }
+    napi_value name = nullptr;
+    ok = ok && napi_create_string_utf8(e, "rope-simd:applyAsync", NAPI_AUTO_LENGTH, &name) == napi_ok &&
+         napi_create_async_work(e, nullptr, name, AsyncCall::execute, AsyncCall::complete, c.get(), &c->work) == napi_ok;
+    napi_value promise = nullptr;
+    ok = ok && napi_create_promise(e, &c->deferred, &promise) == napi_ok;
+    if (!ok) {
+      c->externalBytes = 0;  // (not reported yet)
+      c->release(e);
+      throw Napi::Error::New(env, "applyAsync: could not queue the work (Node-API failed)");
+    }
+    int64_t ignored = 0;
+    if (c->externalBytes != 0) napi_adjust_external_memory(e, c->externalBytes, &ignored);
+    c->envState = std::move(state);
+    if (napi_queue_async_work(e, c->work) != napi_ok) {
+      napi_value err = AsyncCall::error(e, "Error", "applyAsync: could not queue the work: nothing was written");
+      if (err != nullptr) napi_reject_deferred(e, c->deferred, err);
+      c->release(e);
+      return Napi::Value(env, promise);
+    }
+    c.release();  // AsyncCall::complete deletes it
+    return Napi::Value(env, promise);
   }
 
  private:
-  class ApplyWorker : public Napi::AsyncWorker {
-   public:
-    explicit ApplyWorker(Napi::Env env)
-        : Napi::AsyncWorker(env, "rope-simd:applyAsync"), deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise Promise() const { return deferred_.Promise(); }
+  // An async call's positions: the entries the walk reads, copied (packed: rows x batch x tokens,
+  // zero strides kept) and then checked again, so no JS thread can change them mid-walk.
+  static void stagePositions(Napi::Env env, AsyncCall* c) {
+    packPositions(&c->plan, &c->positions);
+    for (size_t i = 0; i < c->positions.size(); i++)
+      if (ROPE_UNLIKELY(c->positions[i] < 0))
+        throwRange(env, "positions changed while applyAsync was checking them (now " + std::to_string(c->positions[i]) +
+                            "; positions must be in [0, 2^31))");
+  }
 
-    // References keep the JS objects (and so a SharedArrayBuffer's memory) alive; pins keep an
-    // ArrayBuffer's memory alive even if it is detached and its new owner collected.
-    void keep(const Napi::Value& self, const Napi::Value& q, const Napi::Value& k, const Napi::Value& positions) {
-      const Napi::Value all[4] = {self, q, k, positions};
-      for (int i = 0; i < 4; i++) {
-        if (!all[i].IsObject()) continue;
-        refs_[i] = Napi::Persistent(all[i].As<Napi::Object>());
-        if (i > 0) pins_[i - 1] = pinBackingStore(Env(), all[i]);
+  // handle.desc: a Float64Array(kLen + rotaryDim/2), laid out as a descriptor followed by invFreq.
+  // Passing it as desc (with invFreq null: then invFreq is read from its tail) spares a call two
+  // typed-array inspections, the largest fixed cost of a decode call. Sound by Node-API alone: its
+  // memory is a block this handle allocated, lent to V8 as an external ArrayBuffer and freed when
+  // BOTH the handle and that buffer's finalizer have let go (a count of two). So JS can detach or
+  // transfer the buffer (the new owner may be collected) and the handle still reads live memory;
+  // the handle can be collected while JS keeps handle.desc and that stays valid too. Everything read
+  // from it is copied and checked like any other argument (another thread may write it after a
+  // transfer). Where external buffers are not allowed (Electron's V8 sandbox) there is no
+  // handle.desc: lib/engine-native.ts then passes its own descriptor.
+  struct OwnBlock {
+    std::atomic<int> refs{2};
+    alignas(64) double data[1];  // kLen + rotaryDim/2 (allocated past the end)
+    static void release(OwnBlock* b) {
+      if (b != nullptr && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        b->~OwnBlock();
+        std::free(b);
       }
     }
-
-    Plan plan;
-    std::vector<double> invFreq;
-    std::shared_ptr<CosSinTable> table;
-
-   protected:
-    void Execute() override { walkThreaded(plan); }
-    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
-   private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference refs_[4];
-    std::shared_ptr<void> pins_[3];
   };
 
-  // handle.desc: a Float64Array(kLen + rotaryDim/2) this handle owns, laid out as a descriptor
-  // followed by invFreq. Passing it as desc (with invFreq null: then invFreq is read from its
-  // tail) spares a call two typed-array inspections, the largest fixed cost of a decode call. Its memory
-  // is pinned (pin.h), so it stays valid even if JS detaches the buffer; everything read from it
-  // is copied and checked like any other argument. No pinning: no handle.desc (callers check).
   void makeOwnDesc(Napi::Env env, Napi::Object self) {
-    if (!pinsBuffers(env)) return;
     const size_t n = size_t(abi::kLen + geo_.rotaryDim / 2);
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n * sizeof(double));
-    Napi::Float64Array ta = Napi::Float64Array::New(env, n, ab, 0);
-    ownPin_ = pinBackingStore(env, ta);
-    if (!ownPin_) return;
-    own_ = static_cast<const double*>(ab.Data());
-    ownRef_ = Napi::Persistent(Napi::Object(ta));
-    self.DefineProperty(Napi::PropertyDescriptor::Value("desc", ta, napi_enumerable));
+    void* mem = std::calloc(1, offsetof(OwnBlock, data) + n * sizeof(double));
+    if (mem == nullptr) return;
+    OwnBlock* block = new (mem) OwnBlock();
+    napi_value ab = nullptr, ta = nullptr;
+    const napi_status st = napi_create_external_arraybuffer(
+        env, block->data, n * sizeof(double), [](napi_env, void*, void* hint) { OwnBlock::release(static_cast<OwnBlock*>(hint)); },
+        block, &ab);
+    if (st != napi_ok) {
+      bool pending = false;
+      napi_value ignored = nullptr;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &ignored);
+      block->refs.store(1);
+      OwnBlock::release(block);  // no finalizer will run
+      return;
+    }
+    ownBlock_ = block;  // the handle's share (released in the destructor)
+    own_ = block->data;
+    if (napi_create_typedarray(env, napi_float64_array, n, ab, 0, &ta) != napi_ok) {
+      own_ = nullptr;
+      return;
+    }
+    ownRef_ = Napi::Persistent(Napi::Object(env, ta));
+    self.DefineProperty(Napi::PropertyDescriptor::Value("desc", Napi::Value(env, ta), napi_enumerable));
   }
 
   // Whether v is this handle's own descriptor array (handle.desc).
@@ -301,15 +371,17 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
       p.invFreq = (*table)->invFreq();
     } else {
       // Copied first (a SharedArrayBuffer could change under us), then the copy is checked without
-      // branches (vectorised): the exponent field all ones (inf, NaN) plus 2^52 carries into bit 63.
+      // branches (vectorised): an exponent field >= 1023+21 (|f| >= 2^21, inf, NaN) plus
+      // (2047-1044+1) << 52 carries into bit 63. Below 2^21, position * invFreq < 2^52 for every
+      // position < 2^31, where the kernels' angle reduction is exact (lib/rope.ts MAX_INV_FREQ).
       std::memcpy(invFreqOut, f.data, size_t(half) * sizeof(double));
       const uint64_t* bits = reinterpret_cast<const uint64_t*>(invFreqOut);
       uint64_t bad = 0;
-      for (int64_t j = 0; j < half; j++) bad |= (bits[j] & 0x7FF0000000000000ull) + (uint64_t(1) << 52);
+      for (int64_t j = 0; j < half; j++) bad |= (bits[j] & 0x7FF0000000000000ull) + (uint64_t(2048 - 1044) << 52);
       if (ROPE_UNLIKELY(bad >> 63))
         for (int64_t j = 0; j < half; j++)
-          if (!std::isfinite(invFreqOut[j]))
-            throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite, got " + fmt(invFreqOut[j]));
+          if (!(std::fabs(invFreqOut[j]) < 2097152.0))
+            throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite and below 2^21 in magnitude, got " + fmt(invFreqOut[j]));
       p.invFreq = invFreqOut;
       if (cacheable) table = &cache_.insert(p.kernels, invFreqOut, half, p.attentionScaling);
     }
@@ -370,17 +442,35 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
                                 " is negative (positions must be in [0, 2^31))");
       }
     p->positions = pos;
+    // Positions sharing memory with a rotated tensor (possible through two SharedArrayBuffer
+    // objects over one memory, which no JS check can see): the walk would read positions it has
+    // already overwritten. Judged by address; then the walk reads a copy.
+    const char* pa = reinterpret_cast<const char*>(pos);
+    const char* pe = pa + v.length * 4;
+    const auto meets = [&](const TensorRef& x) {
+      const char* xa = static_cast<const char*>(x.data);
+      return xa < pe && pa < xa + x.length * dtypeSize(x.dtype);
+    };
+    if (ROPE_UNLIKELY(meets(p->q) || (p->hasK && meets(p->k)))) {
+      try {
+        packPositions(p, &posCopy_);
+      } catch (const std::bad_alloc&) {
+        throw Napi::Error::New(env, "apply: out of memory for a copy of positions");
+      }
+    }
   }
 
   static constexpr size_t kMaxSteps = 64;
   std::vector<std::unique_ptr<StepConfig>> steps_;
   Geometry geo_;
   std::vector<uint8_t> pairSection_;
+  std::vector<int32_t> posCopy_;  // a sync call's positions when they share memory with q or k
   std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
   CosSinCache cache_;
   const double* own_ = nullptr;  // handle.desc's memory (kLen + rotaryDim/2 doubles), or nullptr
-  std::shared_ptr<void> ownPin_;
+  OwnBlock* ownBlock_ = nullptr;
   Napi::ObjectReference ownRef_;
+  int64_t reportedBytes_ = 0;  // cache bytes told to V8 (napi_adjust_external_memory)
 };
 
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
@@ -455,8 +545,13 @@ void LimitPassQK(const Napi::CallbackInfo& info) {
   parallelFor(t * kChunksPerThread, t, limitPart, &jk);
 }
 
-// Whether async calls pin ArrayBuffer memory (native/pin.h); tests and docs.
-Napi::Value PinsBuffers(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), pinsBuffers(info.Env())); }
+// Whether applyAsync rotates this typed array in place (SharedArrayBuffer memory) rather than in a
+// native copy (native/async.h); tests and docs.
+Napi::Value RunsInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throwType(env, "runsInPlace(array): array must be a typed array, got " + describe(info.Length() ? info[0] : env.Undefined()));
+  return Napi::Boolean::New(env, sharedMemory(env, info[0]));
+}
 
 // Helper threads the native pool has created so far (tests).
 Napi::Value PoolThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(poolThreads())); }
@@ -473,7 +568,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("selectIsa", Napi::Function::New<SelectIsa>(env, "selectIsa"));
   exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
   exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
-  exports.Set("pinsBuffers", Napi::Function::New<PinsBuffers>(env, "pinsBuffers"));
+  exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
+  initEnvAsync(env);  // (false: applyAsync refuses with a message; nothing else depends on it)
   exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
   exports.Set("NativeRope", NativeRope::Define(env));
   return exports;

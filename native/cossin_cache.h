@@ -142,6 +142,10 @@ class CosSinCache {
     return nullptr;
   }
 
+  // Bytes of cached rows held now by this cache's Tables (those an async call still holds count
+  // until it lets go). Never more than kCacheBytes.
+  int64_t bytes() const { return budget_->load(std::memory_order_relaxed); }
+
   // A new Table for this key (invFreq checked finite by the caller), replacing the least recently
   // used; empty when there is no memory for one (the call then computes every row). The
   // reference is valid until the next find/insert; a call that outlives that (async) keeps a copy.

@@ -50,6 +50,8 @@ stage kernels-sanitized bash -c 'source scripts/lib-need.sh && need clang-14 && 
 stage fuzz bash -c 'source scripts/lib-need.sh && need clang-14 && scripts/fuzz-kernels.sh 60'
 # 4. The Node suite against an ASan+UBSan build of the addon.
 stage asan bash -c 'scripts/test-asan.sh'
+# 4b. Other runtimes: the suite on Node 18/22/24/26, the smoke test under Bun and Deno = Node's.
+stage runtimes bash scripts/test-runtimes.sh
 # 5. Prebuilds: fresh for these sources, glibc <= 2.28 / PE imports, arm64 runs under qemu, win32-x64
 #    under wine, the packed package installs.
 stage prebuilds-fresh node scripts/check-prebuilds.mjs

@@ -2,7 +2,9 @@
 // sync calls, refusals reject (nothing thrown, nothing written), concurrent calls = sequential
 // sync calls, a detached buffer rejects with a TypeError. Through the addon itself (loaded
 // directly, so these run under ROPE_SIMD_BACKEND=js too): the event loop keeps turning during an
-// S4-sized call, and a buffer transferred mid-call (then collected) cannot crash the process.
+// S4-sized call on SharedArrayBuffer memory (rotated in place); an ArrayBuffer is rotated in a
+// native copy, and one transferred mid-call (then collected) rejects, writes nothing, crashes
+// nothing (native/async.h). More attacks: test/async-memory.test.ts.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -147,7 +149,14 @@ describe('the addon on the libuv pool (loaded directly)', () => {
   // a while. Retried twice; an implementation that blocks the loop fails every attempt.
   it('an S4 applyQKAsync (4096 tokens x 40 heads x 128, f32) leaves the event loop free', { retry: 2 }, async () => {
     const T = 4096, qH = 32, kH = 8;
-    const q = random(T * qH * D, 1), k = random(T * kH * D, 2);
+    // SharedArrayBuffer memory: rotated in place, nothing copied on the JS thread.
+    const shared = (a: Float32Array) => {
+      const s = new Float32Array(new SharedArrayBuffer(a.byteLength));
+      s.set(a);
+      return s;
+    };
+    const q = shared(random(T * qH * D, 1)), k = shared(random(T * kH * D, 2));
+    expect(addon.runsInPlace!(q)).toBe(true);
     const want = [q.slice(), k.slice()];
     const t0 = performance.now();
     handle.apply(want[0], want[1], null, invFreq, desc(T, qH, kH, 1));
@@ -186,26 +195,36 @@ describe('the addon on the libuv pool (loaded directly)', () => {
     expect(diff(q, q0)).toBe(-1);
   });
 
-  it('pins ArrayBuffer memory on this platform (Linux/V8)', () => {
-    expect(addon.pinsBuffers!()).toBe(true);
+  it('runsInPlace: SharedArrayBuffer memory (also growable) yes; ArrayBuffer, resizable or not, no', () => {
+    expect(addon.runsInPlace!(new Float32Array(new SharedArrayBuffer(16)))).toBe(true);
+    expect(addon.runsInPlace!(new Float32Array(4))).toBe(false);
+    expect(addon.runsInPlace!(new Uint16Array(new ArrayBuffer(16), 2))).toBe(false);
+    const AB = ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer & { resizable?: boolean };
+    const SAB = SharedArrayBuffer as unknown as new (n: number, o: object) => SharedArrayBuffer & { growable?: boolean };
+    const r = new AB(16, { maxByteLength: 64 });
+    const g = new SAB(16, { maxByteLength: 64 });
+    // Node 18 has no resizable buffers (the option is ignored: a fixed buffer); either way: a copy.
+    expect(r.resizable === true || !('resize' in ArrayBuffer.prototype)).toBe(true);
+    expect(addon.runsInPlace!(new Float32Array(r))).toBe(false);
+    expect(addon.runsInPlace!(new Float32Array(g))).toBe(true);
+    expect(() => addon.runsInPlace!({} as never)).toThrow(TypeError);
   });
 
-  it('a buffer transferred right after the call gets the rotated bytes; nothing crashes', async () => {
-    const T = 256, H = 64; // 8 MiB: past malloc's mmap threshold, so a premature free would unmap it
+  it('an ArrayBuffer transferred right after the call: the promise rejects, the moved bytes are unchanged', async () => {
+    const T = 256, H = 64; // 8 MiB: past malloc's mmap threshold
     const x = random(T * H * D, 7);
-    const want = x.slice();
-    handle.apply(want, null, null, invFreq, desc(T, H, 1, 1));
+    const before = x.slice();
     const p = handle.applyAsync!(x, null, null, invFreq, desc(T, H, 1, 2));
     const moved = structuredClone(x.buffer as ArrayBuffer, { transfer: [x.buffer as ArrayBuffer] });
-    expect(x.byteLength).toBe(0); // detached mid-call: fine
-    await p;
-    expect(diff(moved, want)).toBe(-1);
+    expect(x.byteLength).toBe(0);
+    await expect(p).rejects.toThrow(TypeError);
+    await expect(p).rejects.toThrow(/x's buffer was detached \(transferred\) while applyAsync ran: nothing was written/);
+    expect(diff(moved, before)).toBe(-1);
   });
 
-  it('a buffer transferred mid-call and collected by its new owner: no crash (repeated)', async () => {
-    // 64 MiB, one thread (~10+ ms of work): the collected store is unmapped while the walk still
-    // writes, so without the pin this process dies with SIGSEGV (checked with a build whose
-    // pinning was disabled).
+  it('an ArrayBuffer transferred mid-call and collected by its new owner: rejects, no crash (repeated)', async () => {
+    // 64 MiB, one thread (~10+ ms of work): the walk rotates a native copy, so the collected
+    // memory is never touched (this process died with SIGSEGV when the walk ran on it in place).
     const T = 4096, H = 32;
     const src = random(T * H * D, 20);
     for (let i = 0; i < 4; i++) {
@@ -214,14 +233,51 @@ describe('the addon on the libuv pool (loaded directly)', () => {
       structuredClone(x.buffer as ArrayBuffer, { transfer: [x.buffer as ArrayBuffer] }); // the new owner is dropped at once
       x = null;
       gc();
-      await p;
+      await expect(p).rejects.toThrow(/detached/);
     }
-    // Still healthy: a fresh call rotates correctly.
+    // Still healthy: a fresh call rotates correctly, on a copy and in place.
     const y = random(4 * D, 99);
     const z = y.slice();
     handle.apply(z, null, null, invFreq, desc(4, 1, 1, 1));
     await handle.applyAsync!(y, null, null, invFreq, desc(4, 1, 1, 1));
     expect(diff(y, z)).toBe(-1);
+    const s = new Float32Array(new SharedArrayBuffer(y.byteLength));
+    s.set(random(4 * D, 99));
+    await handle.applyAsync!(s, null, null, invFreq, desc(4, 1, 1, 1));
+    expect(diff(s, z)).toBe(-1);
+  });
+
+  it('handle.desc stays valid memory whoever lets go first (external buffer owned by two)', async () => {
+    type WithDesc = NativeRopeHandle & { desc?: Float64Array };
+    let h: WithDesc | null = new addon.NativeRope(D, D, 0, null, 1) as WithDesc;
+    expect(h.desc).toBeInstanceOf(Float64Array);
+    expect(h.desc!.length).toBe(20 + D / 2);
+    // The handle goes first: JS keeps writing its desc.
+    const kept = h.desc!;
+    h = null;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    kept.fill(1.5);
+    expect(kept[kept.length - 1]).toBe(1.5);
+    // The buffer goes first (transferred, the new owner dropped): the handle still works.
+    const h2 = new addon.NativeRope(D, D, 0, null, 1) as WithDesc;
+    const d = h2.desc!;
+    try {
+      structuredClone(d.buffer as ArrayBuffer, { transfer: [d.buffer as ArrayBuffer] });
+    } catch {
+      // a runtime may refuse to transfer an external buffer: also fine
+    }
+    // Detached (Node may instead copy a buffer it cannot detach): either way the handle's memory
+    // is its own.
+    expect([0, 20 + D / 2]).toContain(d.length);
+    gc();
+    await new Promise((r) => setImmediate(r));
+    const x = random(4 * D, 5), y = x.slice();
+    h2.apply(x, null, null, invFreq, desc(4, 1, 1, 1));
+    handle.apply(y, null, null, invFreq, desc(4, 1, 1, 1));
+    expect(diff(x, y)).toBe(-1);
   });
 
   it('SharedArrayBuffer positions rewritten mid-call (negative, huge) cannot break memory safety', async () => {
