@@ -23,6 +23,7 @@ export type {
   Positions,
   RopeOptions,
   RopeArray,
+  SameKind,
   RopeStyle,
   ScalingOptions,
   Threads,

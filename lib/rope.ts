@@ -23,6 +23,7 @@ import {
   type Engine,
   type Positions,
   type RopeArray,
+  type SameKind,
   type RopeGeometry,
   type RopeOptions,
   type RopeStyle,
@@ -269,7 +270,7 @@ export class Rope {
   }
 
   /** Rotates q and k in place in one call (each token's cos/sin computed once for both). */
-  applyQK<A extends RopeArray>(q: A, k: A, opts: ApplyQKOptions<A>): void {
+  applyQK<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>): void {
     if (this.#stepsOk && typeof opts === 'object' && opts !== null) {
       // The decode case straight to the binding's prepared-step call (lib/step.ts), which re-checks
       // arrays and positions and writes nothing unless it rotates. Every option is read once,
@@ -355,7 +356,7 @@ export class Rope {
     }
   }
 
-  applyQKAsync<A extends RopeArray>(q: A, k: A, opts: ApplyQKOptions<A>): Promise<void> {
+  applyQKAsync<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>): Promise<void> {
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));

@@ -4,7 +4,7 @@
 // (a Float16Array, number[] positions, overlapping views, a bad argument, the JS engine, a scaling
 // that depends on the sequence length) is the plain applyQK call, with its checks and messages,
 // so a step rotates and refuses exactly as rope.applyQK(q, k, { ...options, positions }) does.
-import type { DTypeName, Positions, RopeArray, Threads } from './types.js';
+import type { DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
 import { checkPositiveInt, describe } from './validate.js';
 
 export interface PrepareOptions {
@@ -85,7 +85,7 @@ export class RopeStep {
 
   /** rope.applyQK(q, k, { ...options, positions }): q and k rotated in place, same results, same
    * refusals. positions: a start offset (number) or one position per token (Int32Array, number[]). */
-  applyQK<A extends RopeArray>(q: A, k: A, positions: Positions): void {
+  applyQK<A extends RopeArray>(q: A, k: SameKind<A>, positions: Positions): void {
     const fast = this.#fast;
     if (fast !== null && fast(q, k, positions)) return;
     this.#plain(q, k, { ...this.#options, positions });

@@ -89,6 +89,14 @@ export type DTypeOption<A extends RopeArray> = A extends Float32Array
     ? { dtype: 'f16' | 'bf16' }
     : { dtype?: 'f16' };
 
+/** The kind of array A is, whatever buffer backs it: k may sit on an ArrayBuffer while q sits on a
+ * SharedArrayBuffer, as long as both hold the same element type. */
+export type SameKind<A extends RopeArray> = A extends Float32Array
+  ? Float32Array
+  : A extends Uint16Array
+    ? Uint16Array
+    : Float16ArrayLike;
+
 export type Positions = number | Int32Array | readonly number[];
 
 interface CommonApplyOptions {

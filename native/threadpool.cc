@@ -174,7 +174,9 @@ double autoEstimate(AutoClass& a, int choice) {
     if (x > 0.0) v[n++] = x;
   }
   if (n == 0) return 0.0;
-  std::sort(v, v + n);
+  // (insertion sort: at most kAutoWindow values; std::sort here draws a false -Warray-bounds)
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && v[j - 1] > v[j]; j--) std::swap(v[j - 1], v[j]);
   return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 // Which choice a call of this class makes: 0 one thread, 1 several.

@@ -163,7 +163,7 @@ const k = (t: Tracker) => t.f32(T * KH * D);
 const qk = { qHeads: QH, kHeads: KH, positions: P };
 
 const qkCases: Case[] = [
-  ['q a number[]', TypeError, 'q must be', (t) => rope.applyQK([1] as never, k(t), qk)],
+  ['q a number[]', TypeError, 'q must be', (t) => rope.applyQK([1] as unknown as Float32Array, k(t), qk)],
   ['k a Float64Array', TypeError, 'k must be', (t) => rope.applyQK(q(t), new Float64Array(48) as never, qk)],
   ['k a Uint16Array next to an f32 q', TypeError, 'k', (t) => rope.applyQK(q(t), t.u16(48) as never, qk)],
   ['q and k the same array', RangeError, 'q and k are the same array', (t) => {
