@@ -39,16 +39,7 @@ node_inc=${NODE_INCLUDE:-/usr/include/node}
 [ -f "$node_inc/node_api.h" ] || { echo "test-asan: node_api.h not found in $node_inc (set NODE_INCLUDE)"; exit 1; }
 
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-# One exception: shared_ptr control blocks that V8 allocates (native/pin.h shares an ArrayBuffer's
-# backing store through v8::ArrayBuffer::GetBackingStore) have vtables without RTTI, since V8 is
-# built with -fno-rtti: UBSan's vptr check cannot know their type and reports any use of them.
-# clang: skip the vptr check on that one type only; g++ has no ignorelist: no vptr check at all.
-case "$("$cxx" --version | head -1)" in
-  *clang*)
-    echo 'type:*_Sp_counted_base*' >"$out/ubsan-ignore.txt"
-    san+=("-fsanitize-ignorelist=$PWD/$out/ubsan-ignore.txt") ;;
-  *) san+=(-fno-sanitize=vptr) ;;
-esac
+# No exceptions: the addon reaches no V8 internals (Node-API only), so every UBSan check applies.
 flags=(-std=c++17 -fexceptions -fPIC -O1 -g -fvisibility=hidden "${san[@]}"
   -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION
   -I"$addon_inc" -I"$node_inc" -Inative)
