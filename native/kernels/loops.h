@@ -220,7 +220,8 @@ void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const floa
 }
 
 // Pairs [j0, j0 + 4*L) of several rows with cos/sin of those pairs held in registers: the same
-// operations as rotateRow on those pairs, so the same bits. rotateRows sweeps the rows once per
+// Op as rotateRow on those pairs (never Isa::rotHalf directly: Op holds the 16-bit exact path and
+// the f32 signed-zero redo), so the same bits. rotateRows sweeps the rows once per
 // block when the row's pairs fill more than 4 vectors (headDim 128 in f32 on AVX2): cos/sin are
 // then loaded once per block instead of once per row (a decode call was ~2x the limit pass).
 template <class Isa, class Io, Style S>
@@ -242,7 +243,7 @@ void rotateRowsBlock4(char* row0, int64_t strideBytes, int64_t count, const floa
         V x = Io::load(xp), y = Io::load(xp + half);
         inRegister(x);
         inRegister(y);
-        Isa::rotHalf(x, y, c[i], s[i]);
+        Op<Isa, Io>::half(x, y, c[i], s[i]);
         Io::store(xp, x);
         Io::store(xp + half, y);
       } else {
@@ -250,7 +251,7 @@ void rotateRowsBlock4(char* row0, int64_t strideBytes, int64_t count, const floa
         V a = Io::load(p), b = Io::load(p + L);
         inRegister(a);
         inRegister(b);
-        Isa::rotPairs(a, b, c[i], s[i]);
+        Op<Isa, Io>::pairs(a, b, c[i], s[i]);
         Io::store(p, a);
         Io::store(p + L, b);
       }
