@@ -92,14 +92,54 @@ struct TinyIsZero { static constexpr bool value = false; };
 template <class Io>
 struct TinyIsZero<Io, decltype(void(Io::kTinyIsZero))> { static constexpr bool value = Io::kTinyIsZero; };
 
+// The 16-bit grid as seen in an f32's bits (Io::kGrid, optional): |r| in [lo, inf) has its 16-bit
+// rounding midpoints exactly where (bits & mask) == mid. f16: lo = 2^-14 (below, f16's grid is
+// coarser), mask 0x1FFF, mid 0x1000 (65520, the overflow threshold, is one of them); bf16: lo =
+// 2^-126, mask 0xFFFF, mid 0x8000.
+struct Grid16 {
+  int32_t lo, mask, mid;
+};
+constexpr Grid16 kGridF16{0x38800000, 0x1FFF, 0x1000};
+constexpr Grid16 kGridBF16{0x00800000, 0xFFFF, 0x8000};
+
+// Fast exact 16-bit rotation (optional, Isa::rotHalfFast16 / rotPairsFast16 with an Io::kGrid):
+// computes the f32 result r = fma(x, c, -p) (p = f32(y*s)), the product's exact error
+// ep = fma(y, s, -p), and r2 = r - ep (y': r + eq); returns false unless every lane passes
+//   2|ep| <= |r|,  |r2| in [lo, inf),  ((bits(r2) & 0x7FFFFFFF) + kGuard - mid) & mask > 2*kGuard
+// and then r2 rounds to 16 bits exactly as round64(x*c - y*s) does; otherwise the caller redoes the
+// vector with rotHalfExact. Why: the exact value e = (x*c - p) - ep exactly (ep is exact, or within
+// 2^-150 when y*s is subnormal), so |r2 - e| <= ulp(r)/2 + ulp(r2)/2 + 2^-150 <= 2 ulp(r2), as
+// |r2| >= |r|/2 makes ulp(r) <= 2 ulp(r2) and |r2| >= 2^-126 makes 2^-150 < ulp(r2)/2. The midpoints
+// are f32 numbers, bit patterns are monotone in |value| and 2 ulp(r2) spans at most 4 patterns (8
+// patterns one binade down fall 4 ulp(r2) below): with kGuard = 8 no midpoint lies within 2 ulp(r2)
+// of r2, so e, round64(e) and r2 lie strictly between the same two midpoints (or beyond the
+// overflow one) and round to the same 16-bit value; |r2| >= lo keeps e's sign, so zeros and tiny
+// results (the signed-zero rule) always take the exact path, as do inf and NaN (compares fail).
+constexpr int32_t kGuard = 8;
+
+template <class Io, class = void>
+struct HasGrid { static constexpr bool value = false; };
+template <class Io>
+struct HasGrid<Io, decltype(void(Io::kGrid))> { static constexpr bool value = true; };
+template <class Isa, class = void>
+struct HasFast16 { static constexpr bool value = false; };
+template <class Isa>
+struct HasFast16<Isa, decltype(void(&Isa::template rotHalfFast16<kGridF16>))> { static constexpr bool value = true; };
+
 // The row op by storage type (see the rounding contract above).
 template <class Isa, class Io>
 struct Op {
   using V = typename Isa::V;
   using T = typename Io::T;
   static constexpr int kOddMode = TinyIsZero<Io>::value ? kOddNormal : kOdd;
+  static constexpr bool kFast16 = HasGrid<Io>::value && HasFast16<Isa>::value;
   static void half(V& x, V& y, V c, V s) {
     if constexpr (sizeof(T) < 4) {
+      if constexpr (kFast16) {
+        V x0 = x, y0 = y;
+        if (ROPE_UNLIKELY(!Isa::template rotHalfFast16<Io::kGrid>(x, y, c, s))) exactHalf(x, y, x0, y0, c, s);
+        return;
+      }
       Isa::template rotHalfExact<kOddMode>(x, y, c, s);
     } else {
       V x0 = x, y0 = y;
@@ -111,6 +151,17 @@ struct Op {
       }
     }
   }
+  // The fast 16-bit path's fallback, out of line so the loop around the fast path stays small.
+  static ROPE_NOINLINE void exactHalf(V& x, V& y, V x0, V y0, V c, V s) {
+    Isa::template rotHalfExact<kOddMode>(x0, y0, c, s);
+    x = x0;
+    y = y0;
+  }
+  static ROPE_NOINLINE void exactPairs(V& a, V& b, V a0, V b0, V c, V s) {
+    Isa::template rotPairsExact<kOddMode>(a0, b0, c, s);
+    a = a0;
+    b = b0;
+  }
   // Out of line for pairs (inlined, GCC's interleaved f32 loop ran ~1.7x slower) but not for
   // half (out of line, that one ran ~1.3x slower): measured on AVX2, bench_rows.cc.
   static ROPE_NOINLINE void redoPairs(V& a, V& b, V a0, V b0, V c, V s) {
@@ -120,6 +171,11 @@ struct Op {
   }
   static void pairs(V& a, V& b, V c, V s) {
     if constexpr (sizeof(T) < 4) {
+      if constexpr (kFast16) {
+        V a0 = a, b0 = b;
+        if (ROPE_UNLIKELY(!Isa::template rotPairsFast16<Io::kGrid>(a, b, c, s))) exactPairs(a, b, a0, b0, c, s);
+        return;
+      }
       Isa::template rotPairsExact<kOddMode>(a, b, c, s);
     } else {
       V a0 = a, b0 = b;
