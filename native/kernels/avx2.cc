@@ -113,16 +113,20 @@ struct Avx2 {
   // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and whether
   // every lane is certain to round to 16 bits as the exact value does.
   template <const loops::Grid16& G>
-  static __m256i safe16(V r, V err, V r2) {
-    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    __m256 ae = _mm256_and_ps(err, absMask);
-    __m256i okErr = _mm256_castps_si256(_mm256_cmp_ps(_mm256_add_ps(ae, ae), _mm256_and_ps(r, absMask), _CMP_LE_OQ));
-    __m256i a = _mm256_and_si256(_mm256_castps_si256(r2), _mm256_set1_epi32(0x7FFFFFFF));
-    __m256i band = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(G.lo), a),
-                                       _mm256_cmpgt_epi32(_mm256_set1_epi32(0x7F800000), a));
+  static __m256i safe16(V err, V r2) {
+    const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i a = _mm256_and_si256(_mm256_castps_si256(r2), absMask);
+    // lo <= a < 0x7F800000 as one signed compare: a - lo, shifted by 2^31, below (inf - lo) - 2^31.
+    __m256i band = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(0x7F800000u - uint32_t(G.lo) - 0x80000000u)),
+                                      _mm256_add_epi32(a, _mm256_set1_epi32(int32_t(0x80000000u - uint32_t(G.lo)))));
     __m256i t = _mm256_and_si256(_mm256_add_epi32(a, _mm256_set1_epi32(loops::kGuard - G.mid)), _mm256_set1_epi32(G.mask));
     __m256i far = _mm256_cmpgt_epi32(t, _mm256_set1_epi32(2 * loops::kGuard));
-    return _mm256_and_si256(_mm256_and_si256(okErr, band), far);
+    // 4|err| <= |r2|: |err|'s bits with 2 added to the exponent are >= those of 4|err| (also for a
+    // subnormal err). A finite err (a product's rounding error) is < 2^104, so this cannot wrap;
+    // an infinite or NaN err makes r2 infinite or NaN, which fails `band`.
+    __m256i e4 = _mm256_add_epi32(_mm256_and_si256(_mm256_castps_si256(err), absMask), _mm256_set1_epi32(2 << 23));
+    __m256i errBig = _mm256_cmpgt_epi32(e4, a);
+    return _mm256_andnot_si256(errBig, _mm256_and_si256(band, far));
   }
   static bool allSet(__m256i m1, __m256i m2) {
     return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(m1, m2))) == 0xFF;
@@ -134,7 +138,7 @@ struct Avx2 {
     V rx = _mm256_fmsub_ps(x, c, p), ry = _mm256_fmadd_ps(y, c, q);
     x = _mm256_sub_ps(rx, ep);
     y = _mm256_add_ps(ry, eq);
-    return allSet(safe16<G>(rx, ep, x), safe16<G>(ry, eq, y));
+    return allSet(safe16<G>(ep, x), safe16<G>(eq, y));
   }
   template <const loops::Grid16& G>
   static bool rotPairsFast16(V& a, V& b, V c, V s) {
@@ -152,7 +156,7 @@ struct Avx2 {
     V ep = _mm256_fmsub_ps(swapped, s, p);
     V r = _mm256_fmaddsub_ps(v, c, p);
     v = _mm256_addsub_ps(r, ep);
-    return safe16<G>(r, ep, v);
+    return safe16<G>(ep, v);
   }
   static bool anyZero(V a, V b) {
     V z = _mm256_setzero_ps();

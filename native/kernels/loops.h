@@ -103,18 +103,19 @@ constexpr Grid16 kGridF16{0x38800000, 0x1FFF, 0x1000};
 constexpr Grid16 kGridBF16{0x00800000, 0xFFFF, 0x8000};
 
 // Fast exact 16-bit rotation (optional, Isa::rotHalfFast16 / rotPairsFast16 with an Io::kGrid):
-// computes the f32 result r = fma(x, c, -p) (p = f32(y*s)), the product's exact error
-// ep = fma(y, s, -p), and r2 = r - ep (y': r + eq); returns false unless every lane passes
-//   2|ep| <= |r|,  |r2| in [lo, inf),  ((bits(r2) & 0x7FFFFFFF) + kGuard - mid) & mask > 2*kGuard
+// computes the f32 result r = fma(x, c, -p) (p = f32(y*s)), the product's error ep = fma(y, s, -p)
+// and r2 = r - ep (y': r + eq); returns false unless every lane passes
+//   |r2| in [lo, inf),  4|ep| <= |r2|,  ((bits(r2) & 0x7FFFFFFF) + kGuard - mid) & mask > 2*kGuard
 // and then r2 rounds to 16 bits exactly as round64(x*c - y*s) does; otherwise the caller redoes the
-// vector with rotHalfExact. Why: the exact value e = (x*c - p) - ep exactly (ep is exact, or within
-// 2^-150 when y*s is subnormal), so |r2 - e| <= ulp(r)/2 + ulp(r2)/2 + 2^-150 <= 2 ulp(r2), as
-// |r2| >= |r|/2 makes ulp(r) <= 2 ulp(r2) and |r2| >= 2^-126 makes 2^-150 < ulp(r2)/2. The midpoints
-// are f32 numbers, bit patterns are monotone in |value| and 2 ulp(r2) spans at most 4 patterns (8
-// patterns one binade down fall 4 ulp(r2) below): with kGuard = 8 no midpoint lies within 2 ulp(r2)
-// of r2, so e, round64(e) and r2 lie strictly between the same two midpoints (or beyond the
-// overflow one) and round to the same 16-bit value; |r2| >= lo keeps e's sign, so zeros and tiny
-// results (the signed-zero rule) always take the exact path, as do inf and NaN (compares fail).
+// vector with rotHalfExact. Why: e = x*c - y*s = (x*c - p) - ep with ep exact (or within 2^-150
+// when y*s is subnormal) and r one rounding of x*c - p, so |r2 - e| <= ulp(r)/2 + ulp(r2)/2 +
+// 2^-150 <= 2 ulp(r2): 4|ep| <= |r2| makes |r| < 2|r2|, so ulp(r) <= 2 ulp(r2), and 2^-150 <=
+// ulp(r2)/2. The 16-bit midpoints are f32 numbers, f32 bit patterns are monotone in |value|, and
+// 2 ulp(r2) spans at most 4 patterns (one binade down, 8 patterns are 4 ulp(r2)): with kGuard = 8
+// no midpoint lies within 2 ulp(r2) of r2, so e, round64(e) and r2 lie strictly between the same
+// two midpoints (or beyond the overflow one) and round to the same 16-bit value. |r2| >= lo keeps
+// e's sign, so zeros and tiny results (the signed-zero rule) always take the exact path, as do
+// inf and NaN. Tested by kernels_test's midpointCase (results aimed at midpoints).
 constexpr int32_t kGuard = 8;
 
 template <class Io, class = void>
