@@ -19,7 +19,9 @@
 //   Io (one per dtype): T, load(const T*), store(T*, V), loadN(const T*, n), storeN(T*, V, n)
 //        load widens to f32 exactly; store rounds f32 to T to nearest-even. Optional:
 //        `static constexpr bool kTinyIsZero = true` for a 16-bit type whose every value below
-//        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal.
+//        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal. Optional for 16-bit
+//        types: `kGrid` (a Grid16, below) and, in the Isa, rotHalfFast16 / rotPairsFast16: the
+//        fast exact path (below, at kGuard); without them the double path runs for every vector.
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
 //
@@ -31,7 +33,8 @@
 //   16-bit: round16(round64(x*c - y*s))   (f16 / bf16, nearest-even, no double rounding)
 // 16-bit types (sizeof(T) < 4) run rotHalfExact<kOdd> (f16: kOddNormal) and are bit for bit that
 // value on every ISA: f32 rounded to odd keeps 13+ bits more than f16/bf16 hold, so Io::store's
-// nearest-even rounding then equals rounding the double once.
+// nearest-even rounding then equals rounding the double once. Where the ISA and Io have the fast
+// path (AVX2), a compensated f32 result is stored instead wherever it provably rounds the same.
 // f32 runs the f32 FMA op (within 2 ulp of the row's max |value|), and redoes in double any vector
 // where a result is +-0 from nonzero inputs: an f32 product can underflow and lose the exact
 // result's sign (IEEE and the JS engine keep it: -0 for a negative value too small for f32).
