@@ -110,6 +110,54 @@ struct Avx2 {
     __m256d rh = _mm256_fmaddsub_pd(vh, hi(c), _mm256_mul_pd(_mm256_permute_pd(vh, 0x5), hi(s)));
     return join(narrow<N>(rl), narrow<N>(rh));
   }
+  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and whether
+  // every lane is certain to round to 16 bits as the exact value does.
+  template <const loops::Grid16& G>
+  static __m256i safe16(V err, V r2) {
+    const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i a = _mm256_and_si256(_mm256_castps_si256(r2), absMask);
+    // lo <= a < 0x7F800000 as one signed compare: a - lo, shifted by 2^31, below (inf - lo) - 2^31.
+    __m256i band = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(0x7F800000u - uint32_t(G.lo) - 0x80000000u)),
+                                      _mm256_add_epi32(a, _mm256_set1_epi32(int32_t(0x80000000u - uint32_t(G.lo)))));
+    __m256i t = _mm256_and_si256(_mm256_add_epi32(a, _mm256_set1_epi32(loops::kGuard - G.mid)), _mm256_set1_epi32(G.mask));
+    __m256i far = _mm256_cmpgt_epi32(t, _mm256_set1_epi32(2 * loops::kGuard));
+    // 4|err| <= |r2|: |err|'s bits with 2 added to the exponent are >= those of 4|err| (also for a
+    // subnormal err). A finite err (a product's rounding error) is < 2^104, so this cannot wrap;
+    // an infinite or NaN err makes r2 infinite or NaN, which fails `band`.
+    __m256i e4 = _mm256_add_epi32(_mm256_and_si256(_mm256_castps_si256(err), absMask), _mm256_set1_epi32(2 << 23));
+    __m256i errBig = _mm256_cmpgt_epi32(e4, a);
+    return _mm256_andnot_si256(errBig, _mm256_and_si256(band, far));
+  }
+  static bool allSet(__m256i m1, __m256i m2) {
+    return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(m1, m2))) == 0xFF;
+  }
+  template <const loops::Grid16& G>
+  static bool rotHalfFast16(V& x, V& y, V c, V s) {
+    V p = _mm256_mul_ps(y, s), q = _mm256_mul_ps(x, s);
+    V ep = _mm256_fmsub_ps(y, s, p), eq = _mm256_fmsub_ps(x, s, q);
+    V rx = _mm256_fmsub_ps(x, c, p), ry = _mm256_fmadd_ps(y, c, q);
+    x = _mm256_sub_ps(rx, ep);
+    y = _mm256_add_ps(ry, eq);
+    return allSet(safe16<G>(ep, x), safe16<G>(eq, y));
+  }
+  template <const loops::Grid16& G>
+  static bool rotPairsFast16(V& a, V& b, V c, V s) {
+    const __m256i lo8 = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256i hi8 = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    __m256i ma = pairFast16<G>(a, _mm256_permutevar8x32_ps(c, lo8), _mm256_permutevar8x32_ps(s, lo8));
+    __m256i mb = pairFast16<G>(b, _mm256_permutevar8x32_ps(c, hi8), _mm256_permutevar8x32_ps(s, hi8));
+    return allSet(ma, mb);
+  }
+  // Even lanes x*c - y*s, odd lanes y*c + x*s (pairStep); addsub applies the error with that sign.
+  template <const loops::Grid16& G>
+  static __m256i pairFast16(V& v, V c, V s) {
+    V swapped = _mm256_permute_ps(v, 0xB1);
+    V p = _mm256_mul_ps(swapped, s);
+    V ep = _mm256_fmsub_ps(swapped, s, p);
+    V r = _mm256_fmaddsub_ps(v, c, p);
+    v = _mm256_addsub_ps(r, ep);
+    return safe16<G>(ep, v);
+  }
   static bool anyZero(V a, V b) {
     V z = _mm256_setzero_ps();
     return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, z, _CMP_EQ_OQ), _mm256_cmp_ps(b, z, _CMP_EQ_OQ))) != 0;
@@ -159,6 +207,7 @@ struct F32Base {
 struct F16Base {
   using T = uint16_t;
   static constexpr bool kTinyIsZero = true;  // loops.h
+  static constexpr const loops::Grid16& kGrid = loops::kGridF16;
   static __m256 load(const T* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
@@ -169,6 +218,7 @@ struct F16Base {
 };
 struct BF16Base {
   using T = uint16_t;
+  static constexpr const loops::Grid16& kGrid = loops::kGridBF16;
   static __m256 load(const T* p) {
     __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
@@ -193,6 +243,7 @@ struct BF16Base {
 using F32Io = loops::TempTail<F32Base, 8>;
 using F16Io = loops::TempTail<F16Base, 8>;
 using BF16Io = loops::TempTail<BF16Base, 8>;
+static_assert(loops::Op<Avx2, F16Io>::kFast16 && loops::Op<Avx2, BF16Io>::kFast16, "AVX2 16-bit fast path");
 
 }  // namespace
 }  // namespace rope

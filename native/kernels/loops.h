@@ -19,7 +19,9 @@
 //   Io (one per dtype): T, load(const T*), store(T*, V), loadN(const T*, n), storeN(T*, V, n)
 //        load widens to f32 exactly; store rounds f32 to T to nearest-even. Optional:
 //        `static constexpr bool kTinyIsZero = true` for a 16-bit type whose every value below
-//        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal.
+//        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal. Optional for 16-bit
+//        types: `kGrid` (a Grid16, below) and, in the Isa, rotHalfFast16 / rotPairsFast16: the
+//        fast exact path (below, at kGuard); without them the double path runs for every vector.
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
 //
@@ -31,7 +33,8 @@
 //   16-bit: round16(round64(x*c - y*s))   (f16 / bf16, nearest-even, no double rounding)
 // 16-bit types (sizeof(T) < 4) run rotHalfExact<kOdd> (f16: kOddNormal) and are bit for bit that
 // value on every ISA: f32 rounded to odd keeps 13+ bits more than f16/bf16 hold, so Io::store's
-// nearest-even rounding then equals rounding the double once.
+// nearest-even rounding then equals rounding the double once. Where the ISA and Io have the fast
+// path (AVX2), a compensated f32 result is stored instead wherever it provably rounds the same.
 // f32 runs the f32 FMA op (within 2 ulp of the row's max |value|), and redoes in double any vector
 // where a result is +-0 from nonzero inputs: an f32 product can underflow and lose the exact
 // result's sign (IEEE and the JS engine keep it: -0 for a negative value too small for f32).
@@ -92,14 +95,55 @@ struct TinyIsZero { static constexpr bool value = false; };
 template <class Io>
 struct TinyIsZero<Io, decltype(void(Io::kTinyIsZero))> { static constexpr bool value = Io::kTinyIsZero; };
 
+// The 16-bit grid as seen in an f32's bits (Io::kGrid, optional): |r| in [lo, inf) has its 16-bit
+// rounding midpoints exactly where (bits & mask) == mid. f16: lo = 2^-14 (below, f16's grid is
+// coarser), mask 0x1FFF, mid 0x1000 (65520, the overflow threshold, is one of them); bf16: lo =
+// 2^-126, mask 0xFFFF, mid 0x8000.
+struct Grid16 {
+  int32_t lo, mask, mid;
+};
+constexpr Grid16 kGridF16{0x38800000, 0x1FFF, 0x1000};
+constexpr Grid16 kGridBF16{0x00800000, 0xFFFF, 0x8000};
+
+// Fast exact 16-bit rotation (optional, Isa::rotHalfFast16 / rotPairsFast16 with an Io::kGrid):
+// computes the f32 result r = fma(x, c, -p) (p = f32(y*s)), the product's error ep = fma(y, s, -p)
+// and r2 = r - ep (y': r + eq); returns false unless every lane passes
+//   |r2| in [lo, inf),  4|ep| <= |r2|,  ((bits(r2) & 0x7FFFFFFF) + kGuard - mid) & mask > 2*kGuard
+// and then r2 rounds to 16 bits exactly as round64(x*c - y*s) does; otherwise the caller redoes the
+// vector with rotHalfExact. Why: e = x*c - y*s = (x*c - p) - ep with ep exact (or within 2^-150
+// when y*s is subnormal) and r one rounding of x*c - p, so |r2 - e| <= ulp(r)/2 + ulp(r2)/2 +
+// 2^-150 <= 2 ulp(r2): 4|ep| <= |r2| makes |r| < 2|r2|, so ulp(r) <= 2 ulp(r2), and 2^-150 <=
+// ulp(r2)/2. The 16-bit midpoints are f32 numbers, f32 bit patterns are monotone in |value|, and
+// 2 ulp(r2) spans at most 4 patterns (one binade down, 8 patterns are 4 ulp(r2)): with kGuard = 8
+// no midpoint lies within 2 ulp(r2) of r2, so e, round64(e) and r2 lie strictly between the same
+// two midpoints (or beyond the overflow one) and round to the same 16-bit value. |r2| >= lo keeps
+// e's sign, so zeros and tiny results (the signed-zero rule) always take the exact path, as do
+// inf and NaN. Tested by kernels_test's midpointCase (results aimed at midpoints).
+constexpr int32_t kGuard = 8;
+
+template <class Io, class = void>
+struct HasGrid { static constexpr bool value = false; };
+template <class Io>
+struct HasGrid<Io, decltype(void(Io::kGrid))> { static constexpr bool value = true; };
+template <class Isa, class = void>
+struct HasFast16 { static constexpr bool value = false; };
+template <class Isa>
+struct HasFast16<Isa, decltype(void(&Isa::template rotHalfFast16<kGridF16>))> { static constexpr bool value = true; };
+
 // The row op by storage type (see the rounding contract above).
 template <class Isa, class Io>
 struct Op {
   using V = typename Isa::V;
   using T = typename Io::T;
   static constexpr int kOddMode = TinyIsZero<Io>::value ? kOddNormal : kOdd;
+  static constexpr bool kFast16 = HasGrid<Io>::value && HasFast16<Isa>::value;
   static void half(V& x, V& y, V c, V s) {
     if constexpr (sizeof(T) < 4) {
+      if constexpr (kFast16) {
+        V x0 = x, y0 = y;
+        if (ROPE_UNLIKELY(!Isa::template rotHalfFast16<Io::kGrid>(x, y, c, s))) exactHalf(x, y, x0, y0, c, s);
+        return;
+      }
       Isa::template rotHalfExact<kOddMode>(x, y, c, s);
     } else {
       V x0 = x, y0 = y;
@@ -111,6 +155,17 @@ struct Op {
       }
     }
   }
+  // The fast 16-bit path's fallback, out of line so the loop around the fast path stays small.
+  static ROPE_NOINLINE void exactHalf(V& x, V& y, V x0, V y0, V c, V s) {
+    Isa::template rotHalfExact<kOddMode>(x0, y0, c, s);
+    x = x0;
+    y = y0;
+  }
+  static ROPE_NOINLINE void exactPairs(V& a, V& b, V a0, V b0, V c, V s) {
+    Isa::template rotPairsExact<kOddMode>(a0, b0, c, s);
+    a = a0;
+    b = b0;
+  }
   // Out of line for pairs (inlined, GCC's interleaved f32 loop ran ~1.7x slower) but not for
   // half (out of line, that one ran ~1.3x slower): measured on AVX2, bench_rows.cc.
   static ROPE_NOINLINE void redoPairs(V& a, V& b, V a0, V b0, V c, V s) {
@@ -120,6 +175,11 @@ struct Op {
   }
   static void pairs(V& a, V& b, V c, V s) {
     if constexpr (sizeof(T) < 4) {
+      if constexpr (kFast16) {
+        V a0 = a, b0 = b;
+        if (ROPE_UNLIKELY(!Isa::template rotPairsFast16<Io::kGrid>(a, b, c, s))) exactPairs(a, b, a0, b0, c, s);
+        return;
+      }
       Isa::template rotPairsExact<kOddMode>(a, b, c, s);
     } else {
       V a0 = a, b0 = b;
@@ -220,7 +280,8 @@ void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const floa
 }
 
 // Pairs [j0, j0 + 4*L) of several rows with cos/sin of those pairs held in registers: the same
-// operations as rotateRow on those pairs, so the same bits. rotateRows sweeps the rows once per
+// Op as rotateRow on those pairs (never Isa::rotHalf directly: Op holds the 16-bit exact path and
+// the f32 signed-zero redo), so the same bits. rotateRows sweeps the rows once per
 // block when the row's pairs fill more than 4 vectors (headDim 128 in f32 on AVX2): cos/sin are
 // then loaded once per block instead of once per row (a decode call was ~2x the limit pass).
 template <class Isa, class Io, Style S>
@@ -242,7 +303,7 @@ void rotateRowsBlock4(char* row0, int64_t strideBytes, int64_t count, const floa
         V x = Io::load(xp), y = Io::load(xp + half);
         inRegister(x);
         inRegister(y);
-        Isa::rotHalf(x, y, c[i], s[i]);
+        Op<Isa, Io>::half(x, y, c[i], s[i]);
         Io::store(xp, x);
         Io::store(xp + half, y);
       } else {
@@ -250,7 +311,7 @@ void rotateRowsBlock4(char* row0, int64_t strideBytes, int64_t count, const floa
         V a = Io::load(p), b = Io::load(p + L);
         inRegister(a);
         inRegister(b);
-        Isa::rotPairs(a, b, c[i], s[i]);
+        Op<Isa, Io>::pairs(a, b, c[i], s[i]);
         Io::store(p, a);
         Io::store(p + L, b);
       }

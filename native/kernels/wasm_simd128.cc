@@ -59,6 +59,52 @@ struct WasmSimd {
     b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
   }
 
+  // Exact-product rotation (loops.h): the double sums above, narrowed to f32 by mode N. Round to
+  // odd (16-bit types; no rounding-mode operand in SIMD128): round to nearest, step one ulp toward
+  // zero where that went away from zero, set the lsb where inexact (avx2.cc's general case).
+  template <int N>
+  static v128 narrow(v128 r) {
+    const v128 f = wasm_f32x4_demote_f64x2_zero(r);
+    if (N == loops::kNearest) return f;
+    const v128 back = wasm_f64x2_promote_low_f32x4(f);
+    const v128 away = wasm_f64x2_gt(wasm_f64x2_abs(back), wasm_f64x2_abs(r));
+    const v128 inexact = wasm_v128_and(wasm_f64x2_ne(back, r), wasm_f64x2_eq(r, r));  // NaN as is
+    // 64-bit lane masks -> the two low 32-bit lanes.
+    const v128 away32 = wasm_i32x4_shuffle(away, away, 0, 2, 0, 2);
+    const v128 inexact32 = wasm_i32x4_shuffle(inexact, inexact, 0, 2, 0, 2);
+    const v128 bits = wasm_i32x4_add(f, away32);  // -1: one step toward zero
+    return wasm_v128_or(bits, wasm_v128_and(inexact32, wasm_i32x4_splat(1)));
+  }
+  template <int N>
+  static v128 join(v128 lo, v128 hi) {
+    return wasm_i32x4_shuffle(narrow<N>(lo), narrow<N>(hi), 0, 1, 4, 5);
+  }
+  template <int N>
+  static void rotHalfExact(V& x, V& y, V c, V s) {
+    const v128 xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
+    const v128 cl = lo64(c), ch = hi64(c), sl = lo64(s), sh = hi64(s);
+    x = join<N>(wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), wasm_f64x2_mul(yl, sl)),
+                wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), wasm_f64x2_mul(yh, sh)));
+    y = join<N>(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), wasm_f64x2_mul(xl, sl)),
+                wasm_f64x2_add(wasm_f64x2_mul(yh, ch), wasm_f64x2_mul(xh, sh)));
+  }
+  template <int N>
+  static void rotPairsExact(V& a, V& b, V c, V s) {
+    V x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+    rotHalfExact<N>(x, y, c, s);
+    a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
+    b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
+  }
+  static bool anyZero(V a, V b) {
+    const v128 z = wasm_f32x4_splat(0.0f);
+    return wasm_v128_any_true(wasm_v128_or(wasm_f32x4_eq(a, z), wasm_f32x4_eq(b, z)));
+  }
+  static bool anyNonZero(V a, V b) {
+    const v128 z = wasm_f32x4_splat(0.0f);
+    return wasm_v128_any_true(wasm_v128_or(wasm_f32x4_ne(a, z), wasm_f32x4_ne(b, z)));
+  }
+  static V whereZero(V r, V e) { return wasm_v128_bitselect(e, r, wasm_f32x4_eq(r, wasm_f32x4_splat(0.0f))); }
+
   struct D {
     using V = v128;
     using M = v128;

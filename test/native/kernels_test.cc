@@ -3,6 +3,7 @@
 // at the very end of a page followed by a PROT_NONE page, so any overread faults; bytes around the
 // rotated part are canaries. Prints "N passed, M failed"; exits 1 on any failure.
 //   kernels_test [seed]
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -22,6 +23,7 @@ using test::ulpOf;
 namespace {
 
 long gPassed = 0, gFailed = 0;
+int64_t gMidAimed = 0, gMidNear = 0;  // midpointCase: pairs aimed, and landed within 4 f32 ulps
 
 void check(bool ok, const std::string& what) {
   if (ok) { ++gPassed; return; }
@@ -236,6 +238,96 @@ void edge16Case(const KernelTable& isa, DType t, Style st, int64_t half) {
                    test::encode16(t, rx), test::encode16(t, ry));
   }
   check(ok, std::string(isa.isa) + " edge16 " + kDtypeName[t] + " " + kStyleName[st] + " half=" + std::to_string(half));
+}
+
+// Exact results within a few f32 ulps of a 16-bit rounding midpoint m (between neighbours, at the
+// overflow threshold: 65520 for f16, and among f16 subnormals), above and below it: where a kernel
+// that rounds through f32 first, or a fast path with too small a guard, gives the other neighbour.
+// One pair in 6 has one output aimed (the others are ordinary, so a vector can pass a fast path's
+// test while its aimed lane would round wrong): x, y drawn (sometimes 2^12 times larger than m:
+// cancellation, where f32(y*s)'s own rounding error is many f32 ulps of the result), then for a
+// free factor f (c, or s when aiming y') and its nearest f32 neighbours, the other one solved so
+// x*c - y*s (or y*c + x*s) lands nearest m + k*ulp32(m)/2^q, preferring results that plain f32
+// (an fma of one rounded product) puts on the other side of m. Also checks the aiming works.
+float nextAfterBy(float f, int k) {  // k f32 steps along the bit pattern (k small, f finite)
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u = uint32_t(int64_t(u) + k);
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+void midpointCase(const KernelTable& isa, DType t, Style st, int64_t half) {
+  const size_t n = size_t(2 * half);
+  const uint16_t maxFinite = t == kF16 ? 0x7BFF : 0x7F7F;
+  std::vector<uint16_t> in(n);
+  std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+  std::vector<double> target(static_cast<size_t>(half), NAN);
+  std::vector<int> aimY(static_cast<size_t>(half));
+  auto dec = [t](uint16_t h) { return t == kF16 ? test::decodeF16(h) : test::decodeBF16(h); };
+  for (int64_t j = 0; j < half; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    if (irand(0, 5) != 0) {
+      in[ix] = test::encode16(t, uniform(-4, 4));
+      in[iy] = test::encode16(t, uniform(-4, 4));
+      c[j] = float(uniform(-1, 1)), s[j] = float(uniform(-1, 1));
+      continue;
+    }
+    uint16_t v = irand(0, 5) == 0 ? maxFinite : uint16_t(irand(1, maxFinite - 1));
+    if (t == kF16 && irand(0, 5) == 0) v = uint16_t(irand(0, 0x3FF));  // subnormal midpoints
+    double m = v == maxFinite ? (t == kF16 ? 65520.0 : std::ldexp(255.5 / 128, 127)) : (dec(v) + dec(uint16_t(v + 1))) / 2;
+    if (irand(0, 1)) m = -m;
+    int e;
+    std::frexp(m, &e);
+    const double u32 = std::ldexp(1.0, std::max(e - 24, -149));
+    const double want = m + double(irand(-6, 6)) * u32 / double(1 << irand(0, 3));
+    const double big = std::ldexp(1.0, int(irand(0, 1) ? 0 : irand(1, 12)));
+    const double lim = t == kF16 ? 65504.0 : 3.3e38;
+    auto draw = [&]() { return test::encode16(t, std::min(lim, std::fabs(m) * uniform(0.25, 1) * big) * (irand(0, 1) ? 1 : -1)); };
+    in[ix] = draw();
+    in[iy] = draw();
+    const double x = dec(in[ix]), y = dec(in[iy]);
+    aimY[j] = int(irand(0, 1));
+    if (y == 0 || x == 0) { c[j] = 1, s[j] = 0.5f; continue; }
+    float f0 = float(uniform(-1, 1)), bestF = f0, bestG = 0;
+    double bestScore = INFINITY;
+    const int reach = big > 16 ? 512 : 32;  // large products: a coarser grid of results
+    for (int k = -reach; k <= reach; ++k) {
+      float f = nextAfterBy(f0, k);
+      float g = float(aimY[j] ? (want - x * f) / y : (x * f - want) / y);
+      for (int d = -1; d <= 1; ++d) {
+        float gd = nextAfterBy(g, d);
+        double r = aimY[j] ? y * gd + x * f : x * f - y * gd;
+        float r1 = aimY[j] ? std::fma(float(y), gd, float(x) * f) : std::fma(float(x), f, -(float(y) * gd));
+        double score = std::fabs(r - want) + ((double(r1) - m) * (r - m) < 0 ? 0 : 4 * u32);
+        if (score < bestScore) bestScore = score, bestF = f, bestG = gd;
+      }
+    }
+    c[j] = aimY[j] ? bestG : bestF;
+    s[j] = aimY[j] ? bestF : bestG;
+    target[j] = m;
+  }
+  uint16_t* row = gRow.place<uint16_t>(n);
+  std::memcpy(row, in.data(), n * 2);
+  isa.rotate[st][t](row, c.data(), s.data(), half);
+  bool ok = true;
+  for (int64_t j = 0; j < half && ok; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
+    double rx = x * c[j] - y * s[j], ry = y * c[j] + x * s[j];
+    if (!std::isnan(target[j])) {
+      int e;
+      std::frexp(target[j], &e);
+      ++gMidAimed;
+      gMidNear += std::fabs((aimY[j] ? ry : rx) - target[j]) <= 4 * std::ldexp(1.0, std::max(e - 24, -149));
+    }
+    ok = jsBits(t, row, ix, rx) && jsBits(t, row, iy, ry);
+    if (!ok)
+      std::fprintf(stderr, "  %s %s midpoint pair %lld: x 0x%04x y 0x%04x c %a s %a: got 0x%04x 0x%04x want 0x%04x 0x%04x\n",
+                   isa.isa, kDtypeName[t], (long long)j, in[ix], in[iy], c[j], s[j], row[ix], row[iy],
+                   test::encode16(t, rx), test::encode16(t, ry));
+  }
+  check(ok, std::string(isa.isa) + " midpoint " + kDtypeName[t] + " " + kStyleName[st] + " half=" + std::to_string(half));
 }
 
 // The case: f16 x=0xfb27 (-58592), y=0xfa80 (-53248) at position 3, headDim 2 (invFreq 1).
@@ -463,6 +555,16 @@ int main(int argc, char** argv) {
           edge16Case(*t, kBF16, Style(st), half);
           f32ZeroCase(*t, Style(st), half);
         }
+    gMidAimed = gMidNear = 0;
+    for (int st = 0; st < kStyleCount; ++st)
+      for (int64_t half = 1; half <= 40; ++half)
+        for (int rep = 0; rep < 24; ++rep) {
+          midpointCase(*t, kF16, Style(st), half);
+          midpointCase(*t, kBF16, Style(st), half);
+        }
+    std::printf("%s midpoints: %lld of %lld aimed pairs within 4 f32 ulps of a 16-bit midpoint\n", t->isa,
+                (long long)gMidNear, (long long)gMidAimed);
+    check(gMidNear * 4 > gMidAimed * 3, std::string(t->isa) + " midpointCase aims near midpoints");
     CosSinStats stats;
     for (int64_t n = 1; n <= 70; ++n)
       for (int rep = 0; rep < 4; ++rep) cosSinCase(*t, scalar, n, &stats);
