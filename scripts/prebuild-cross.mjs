@@ -164,7 +164,11 @@ export async function buildWin32(srcDir, outFile) {
   const objDir = join(srcDir, 'build-cross', 'win32-x64');
   // binding.gyp's win defines (_HAS_EXCEPTIONS) are MSVC-only; -fvisibility does nothing on PE.
   // -ffile-prefix-map: no scratch-directory path in the binary (reproducible builds).
-  const flags = [`-ffile-prefix-map=${srcDir}/=`, ...g.cflagsCc.filter((f) => f !== '-fvisibility=hidden'), ...g.defines.map((d) => `-D${d}`), ...includes(), `-I${join(srcDir, 'native')}`];
+  // -muse-unaligned-vector-move: GCC on Win64 assumes 32/64-byte aligned stack slots for AVX
+  // spills but Windows only aligns the stack to 16 (GCC bug 54412), so an aligned vmovaps there can
+  // fault; the assembler turns every aligned vector move into an unaligned one (same speed on
+  // aligned data).
+  const flags = ['-Wa,-muse-unaligned-vector-move', `-ffile-prefix-map=${srcDir}/=`, ...g.cflagsCc.filter((f) => f !== '-fvisibility=hidden'), ...g.defines.map((d) => `-D${d}`), ...includes(), `-I${join(srcDir, 'native')}`];
   const objs = await compileAll(cxx, flags, srcDir, objDir, g.sources);
   const def = require('node-api-headers').def_paths.node_api_def; // node.exe's Node-API exports
   const implib = join(objDir, 'node.lib');
