@@ -26,6 +26,7 @@ const ALLOWED = [
   /^prebuilds\/manifest\.json$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/[^/]+\.node$/,
   /^prebuilds\/wasm\/[^/]+\.wasm$/, // the WebAssembly engine's module, where the package ships it as a file
   /^native\/.+\.(cc|h)$/,
+  /^docs\/benchmark\.svg$/, // the README's chart, so its image resolves in the published package
 ];
 
 let tree = '';
