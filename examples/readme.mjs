@@ -15,7 +15,8 @@ rope.applyQK(q, k, { qHeads: 32, kHeads: 8, positions: 0 }); // in place
 const kBf16 = new Uint16Array(8 * 128).fill(0x3f80); // bf16 1.0
 rope.apply(kBf16, { heads: 8, positions: 16, dtype: 'bf16' });
 
-// A decode loop: options checked once, then each call costs about one bare native call.
+// A decode loop: options checked once, then each call costs about one bare native call
+// (here the same first token four times, for brevity; a real loop passes each new token's q and k).
 const step = rope.prepare({ qHeads: 32, kHeads: 8 });
 const q1 = q.subarray(0, 32 * 128), k1 = k.subarray(0, 8 * 128);
 for (let position = 16; position < 20; position++) step.applyQK(q1, k1, position);
