@@ -30,8 +30,9 @@ const bytesOf = (a: ArrayBufferView | ArrayBuffer) =>
   a instanceof ArrayBuffer ? Buffer.from(new Uint8Array(a).slice()) : Buffer.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice());
 
 describe('the engines this run covers', () => {
-  it('native is covered unless the run forces the JS backend', () => {
-    expect(engines.includes('native')).toBe(process.env.ROPE_SIMD_BACKEND !== 'js');
+  it('native is covered unless the run forces the JS or wasm backend', () => {
+    const forced = process.env.ROPE_SIMD_BACKEND;
+    expect(engines.includes('native')).toBe(forced !== 'js' && forced !== 'wasm');
   });
 });
 
