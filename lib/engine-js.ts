@@ -11,7 +11,7 @@
 // the only per-variant code is the row loop (one function per dtype; the style is two strides). For
 // pair j with first x and second y: x' = x*c - y*s, y' = y*c + x*s, where c, s are the float32 row
 // values (scaled, sign of s flipped for the inverse), computed in float64 and rounded once to the
-// storage type.
+// storage type (f32: with y*s and x*s rounded to f32 first, see rowF32).
 import { CosSinCache, DEFAULT_CACHE_BYTES, type CacheBudget } from './cossin.js';
 import { f16DecodeTable, numberToF16 } from './dtype.js';
 import {
@@ -42,6 +42,10 @@ const MAX_CACHES = 4;
 //   written into the loops with local scratch views: V8 re-loads and re-checks module-level arrays
 //   on every use, and a helper it declines to inline leaves a call (and register spills) in the loop.
 
+// f32: y*s and x*s rounded to f32 before the sum (x*c is exact in float64): the value every FMA
+// kernel computes (native/kernels/loops.h, "Rounding contract"), so the engines agree on the sign of
+// every result, zeros included, and on its value but where float64 rounding lands on an f32 tie.
+// (Math.fround written in the loop: V8 inlines it as one conversion.)
 function rowF32(d: Float32Array, base: number, hs: number, end: number, tab: Float32Array, off: number, half: number, step: number, po: number): void {
   let j = 0;
   for (; j + 1 < half; j += 2) {
@@ -54,10 +58,10 @@ function rowF32(d: Float32Array, base: number, hs: number, end: number, tab: Flo
       const y0 = d[i + po];
       const x1 = d[i + step];
       const y1 = d[i + step + po];
-      d[i] = x0 * c0 - y0 * s0;
-      d[i + po] = y0 * c0 + x0 * s0;
-      d[i + step] = x1 * c1 - y1 * s1;
-      d[i + step + po] = y1 * c1 + x1 * s1;
+      d[i] = x0 * c0 - Math.fround(y0 * s0);
+      d[i + po] = y0 * c0 + Math.fround(x0 * s0);
+      d[i + step] = x1 * c1 - Math.fround(y1 * s1);
+      d[i + step + po] = y1 * c1 + Math.fround(x1 * s1);
     }
   }
   if (j < half) {
@@ -66,8 +70,8 @@ function rowF32(d: Float32Array, base: number, hs: number, end: number, tab: Flo
     for (let i = base + j * step; i < end; i += hs) {
       const x = d[i];
       const y = d[i + po];
-      d[i] = x * c - y * s;
-      d[i + po] = y * c + x * s;
+      d[i] = x * c - Math.fround(y * s);
+      d[i + po] = y * c + Math.fround(x * s);
     }
   }
 }

@@ -1,13 +1,14 @@
 // Issue 8, data edge cases: NaN (f32/f16/bf16 payloads, signalling ones included), ±Infinity, -0,
 // subnormals, values at and near each type's max. Every rotated element must follow the rotation
 // formula written here in float64 with the engine's own float32 cos/sin (rope.cosSin):
-//   x' = x*c - y*s, y' = y*c + x*s (s negated for the inverse), rounded once to the storage type;
+//   x' = x*c - y*s, y' = y*c + x*s (s negated for the inverse), rounded once to the storage type
+//   (f32: y*s and x*s rounded to f32 first, the kernels' contract in native/kernels/loops.h);
 // NaN exactly where the formula gives NaN (any payload), and every element that is not rotated
 // (pass-through dims past rotaryDim, the padding between token rows) bit for bit as it was.
 // JS engine: exactly the formula. Native engine, every ISA this machine runs: f16/bf16 exactly the
 // formula too (issue 12 item 8); f32 within the parity tolerance (2 ulp of the row's largest finite
-// |value|, infinities equal: max and Infinity are neighbours, 2 ordinal steps allowed), and exactly
-// the formula wherever it gives +-0 (item 11: an f32 product underflow must not flip a zero's sign).
+// |value|, infinities equal: max and Infinity are neighbours, 2 ordinal steps allowed), and always
+// of the formula's sign, zeros included (item 11: no underflow may flip a sign).
 // Then a random sweep of the places double rounding used to break (the 16-bit max, subnormals,
 // ties, +-0): native bit for bit the JS engine, every ISA.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -127,7 +128,8 @@ function check(engine: 'js' | 'native', s: Setup, exact: boolean): string {
           const [ix, iy] = pairAt(s.style, at, j);
           const x = f.decode(before[ix]);
           const y = f.decode(before[iy]);
-          exp.push([ix, f.round(x * c - y * sn), 0], [iy, f.round(y * c + x * sn), 0]);
+          const f32 = s.dtype === 'f32';
+          exp.push([ix, f.round(x * c - (f32 ? Math.fround(y * sn) : y * sn)), 0], [iy, f.round(y * c + (f32 ? Math.fround(x * sn) : x * sn)), 0]);
           for (const v of [x, y]) if (Number.isFinite(v)) rowMax = Math.max(rowMax, Math.abs(v));
           rotated[ix] = rotated[iy] = 1;
         }
@@ -138,10 +140,11 @@ function check(engine: 'js' | 'native', s: Setup, exact: boolean): string {
             if (Number.isNaN(e) !== Number.isNaN(a)) return `NaN-ness differs at ${where}`;
             continue;
           }
-          if (exact || s.dtype !== 'f32' || a === 0) {
+          if (exact || s.dtype !== 'f32') {
             if (!Object.is(a, e)) return `not the formula at ${where}`;
             continue;
           }
+          if (negative(a) !== negative(e)) return `sign differs from the formula at ${where}`;
           const near = Math.abs(a - e) <= 2 * ulp32(rowMax) || Math.abs(ordinal(s.dtype, after[i]) - ordinal(s.dtype, encode(s.dtype, e))) <= f.ordinalSlack;
           if (!near) return `outside the tolerance at ${where} (row max ${rowMax})`;
         }
@@ -152,6 +155,8 @@ function check(engine: 'js' | 'native', s: Setup, exact: boolean): string {
   }
   return '';
 }
+
+const negative = (v: number) => v < 0 || Object.is(v, -0);
 
 /** Storage bits of an exactly representable value (the expected ones are). */
 function encode(dtype: DTypeName, v: number): number {

@@ -158,16 +158,6 @@ struct Avx2 {
     v = _mm256_addsub_ps(r, ep);
     return safe16<G>(ep, v);
   }
-  static bool anyZero(V a, V b) {
-    V z = _mm256_setzero_ps();
-    return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, z, _CMP_EQ_OQ), _mm256_cmp_ps(b, z, _CMP_EQ_OQ))) != 0;
-  }
-  static bool anyNonZero(V a, V b) {
-    V z = _mm256_setzero_ps();
-    return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, z, _CMP_NEQ_UQ), _mm256_cmp_ps(b, z, _CMP_NEQ_UQ))) != 0;
-  }
-  static V whereZero(V r, V e) { return _mm256_blendv_ps(r, e, _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_EQ_OQ)); }
-
   struct D {
     using V = __m256d;
     using M = __m256d;

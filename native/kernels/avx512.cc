@@ -92,17 +92,6 @@ struct Avx512 {
     __m512d rh = _mm512_fmaddsub_pd(vh, hi(c), _mm512_mul_pd(_mm512_permute_pd(vh, 0x55), hi(s)));
     return join(narrow<N>(rl), narrow<N>(rh));
   }
-  static bool anyZero(V a, V b) {
-    V z = _mm512_setzero_ps();
-    return (_mm512_cmp_ps_mask(a, z, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(b, z, _CMP_EQ_OQ)) != 0;
-  }
-  static bool anyNonZero(V a, V b) {
-    V z = _mm512_setzero_ps();
-    return (_mm512_cmp_ps_mask(a, z, _CMP_NEQ_UQ) | _mm512_cmp_ps_mask(b, z, _CMP_NEQ_UQ)) != 0;
-  }
-  static V whereZero(V r, V e) {
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_EQ_OQ), r, e);
-  }
 
   struct D {
     using V = __m512d;

@@ -1,20 +1,17 @@
 // The row loops, written once for every ISA. An ISA file supplies:
 //   Isa: V (f32 vector), kLanes, zero(), set1(float), mul(V,V), loadF(const float*),
 //        loadFN(const float*, n) (zero-filled beyond n, never reads past p+n),
-//        rotHalf(x, y, c, s):  x' = x*c - y*s, y' = y*c + x*s  (lane j = pair j), f32 FMA
+//        rotHalf(x, y, c, s):  x' = fma(x, c, -round32(y*s)), y' = fma(y, c, round32(x*s))
+//                              (lane j = pair j): the f32 contract below
 //        rotPairs(a, b, c, s): the same for kLanes interleaved pairs held in a (pairs 0..L/2-1)
 //                              and b (pairs L/2..L-1)
 //        rotHalfExact<N>(x, y, c, s), rotPairsExact<N>(a, b, c, s) (N: a loops::Narrow): the
-//                              same rotation with every lane widened to double, where x*c and y*s
+//                              rotation with every lane widened to double, where x*c and y*s
 //                              are exact, one rounding to double for the sum (fma or not: the
-//                              same bits), then narrowed to f32: kNearest, or kOdd (round to odd:
-//                              truncate, set the lsb when inexact; NEON fcvtxn), or kOddNormal
-//                              (the same wherever |result| >= 2^-126 or it overflows f32; below,
-//                              any f32 of the same sign < 2^-125 will do: an ISA may treat it as
-//                              kOdd)
-//        anyZero(a, b):        some lane of a or b is +-0
-//        anyNonZero(a, b):     some lane of a or b is not +-0 (NaN counts as not zero)
-//        whereZero(r, e):      r with its +-0 lanes replaced by e's
+//                              same bits), then narrowed to f32: kOdd (round to odd: truncate,
+//                              set the lsb when inexact; NEON fcvtxn), or kOddNormal (the same
+//                              wherever |result| >= 2^-126 or it overflows f32; below, any f32
+//                              of the same sign < 2^-125 will do: an ISA may treat it as kOdd)
 //        D: the double ops of sincos.h plus kLanes, load, loadN, storeF32, storeF32N
 //   Io (one per dtype): T, load(const T*), store(T*, V), loadN(const T*, n), storeN(T*, V, n)
 //        load widens to f32 exactly; store rounds f32 to T to nearest-even. Optional:
@@ -25,19 +22,20 @@
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
 //
-// (Since issue 12: rotHalfExact, rotPairsExact, anyZero, anyNonZero, whereZero are new; an ISA
-// port written against the older contract needs those five, see avx2.cc / neon.cc.)
-//
-// Rounding contract: for c, s the f32 cos/sin row, the JS engine computes
-//   f32:    round32(round64(x*c - y*s))
+// Rounding contract: for c, s the f32 cos/sin row,
 //   16-bit: round16(round64(x*c - y*s))   (f16 / bf16, nearest-even, no double rounding)
+//   f32:    round32(x*c - round32(y*s))   (one f32 FMA after one f32 product)
 // 16-bit types (sizeof(T) < 4) run rotHalfExact<kOdd> (f16: kOddNormal) and are bit for bit that
 // value on every ISA: f32 rounded to odd keeps 13+ bits more than f16/bf16 hold, so Io::store's
 // nearest-even rounding then equals rounding the double once. Where the ISA and Io have the fast
 // path (AVX2), a compensated f32 result is stored instead wherever it provably rounds the same.
-// f32 runs the f32 FMA op (within 2 ulp of the row's max |value|), and redoes in double any vector
-// where a result is +-0 from nonzero inputs: an f32 product can underflow and lose the exact
-// result's sign (IEEE and the JS engine keep it: -0 for a negative value too small for f32).
+// f32 is what every FMA unit computes in one instruction after one product. The JS engine (and
+// the scalar and wasm kernels) compute the same expression as round32(round64(x*c - round32(y*s)))
+// in float64 (x*c is exact there): equal to the FMA value except where the float64 rounding lands
+// on an f32 tie (then 1 ulp apart), and always of the same sign, zeros included: both round the
+// same exact value, and an exact zero gets its sign from the same IEEE addition. (Until issue 13
+// the JS engine rounded x*c - y*s with both products exact, and the FMA kernels redid any vector
+// with a +-0 result in double to match its signs: a check per vector that cost decode ~1.5x.)
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -146,13 +144,7 @@ struct Op {
       }
       Isa::template rotHalfExact<kOddMode>(x, y, c, s);
     } else {
-      V x0 = x, y0 = y;
       Isa::rotHalf(x, y, c, s);
-      if (ROPE_UNLIKELY(Isa::anyZero(x, y) && Isa::anyNonZero(x0, y0))) {
-        Isa::template rotHalfExact<kNearest>(x0, y0, c, s);
-        x = Isa::whereZero(x, x0);
-        y = Isa::whereZero(y, y0);
-      }
     }
   }
   // The fast 16-bit path's fallback, out of line so the loop around the fast path stays small.
@@ -166,13 +158,6 @@ struct Op {
     a = a0;
     b = b0;
   }
-  // Out of line for pairs (inlined, GCC's interleaved f32 loop ran ~1.7x slower) but not for
-  // half (out of line, that one ran ~1.3x slower): measured on AVX2, bench_rows.cc.
-  static ROPE_NOINLINE void redoPairs(V& a, V& b, V a0, V b0, V c, V s) {
-    Isa::template rotPairsExact<kNearest>(a0, b0, c, s);
-    a = Isa::whereZero(a, a0);
-    b = Isa::whereZero(b, b0);
-  }
   static void pairs(V& a, V& b, V c, V s) {
     if constexpr (sizeof(T) < 4) {
       if constexpr (kFast16) {
@@ -182,9 +167,7 @@ struct Op {
       }
       Isa::template rotPairsExact<kOddMode>(a, b, c, s);
     } else {
-      V a0 = a, b0 = b;
       Isa::rotPairs(a, b, c, s);
-      if (ROPE_UNLIKELY(Isa::anyZero(a, b) && Isa::anyNonZero(a0, b0))) redoPairs(a, b, a0, b0, c, s);
     }
   }
 };
@@ -238,83 +221,48 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
   }
 }
 
-// Several rows `strideBytes` apart (the heads of one token) with the same cos/sin. When the row's
-// pairs fill 1..4 whole vectors (headDim 64..128 in f32 on AVX-512), cos and sin are loaded into
-// registers once for all rows (interleaved: their per-pair duplicates too, hoisted by the
-// compiler), which halves the loads per row; otherwise rotateRow row by row. Same operations as
-// rotateRow, so the same bits.
-template <class Isa, class Io, Style S, int NV>
-void rotateRowsInRegs(char* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin) {
+// Several rows `strideBytes` apart (the heads of one token) with the same cos/sin, swept once per
+// group of "units" (L pairs: an x and a y vector, or two interleaved vectors) with that group's
+// cos/sin held in registers, so a row costs its own loads and stores only. Units start where the
+// rows' vectors are aligned to the vector size: on AVX2 a decode call on rows 16 bytes off a 32-byte
+// boundary ran at ~2x the time of aligned rows (every other access split a cache line), while the
+// limit pass barely noticed. The unaligned pairs before the first aligned unit and after the last
+// are covered by one unaligned unit at each end (H at pair 0, T at pair half - L) that overlaps its
+// neighbour; both are loaded before either is stored and give the same bits on the shared pairs
+// (every lane is computed from its own inputs only), so those elements are written twice with the
+// same value, and nothing outside the row's 2*half elements is touched.
+template <class Isa, class Io, Style S, int G>
+void rotateGroup(char* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin,
+                 int64_t half, const int64_t* units) {
   using V = typename Isa::V;
   using T = typename Io::T;
   constexpr int64_t L = Isa::kLanes;
-  V c[NV], s[NV];
-  for (int i = 0; i < NV; i++) {
-    c[i] = Isa::loadF(cos + i * L);
-    s[i] = Isa::loadF(sin + i * L);
+  V c[G], s[G];
+  int64_t offA[G], offB[G];  // element offsets in a row (locals: the stores below cannot alias them)
+  for (int i = 0; i < G; i++) {
+    c[i] = Isa::loadF(cos + units[i]);
+    s[i] = Isa::loadF(sin + units[i]);
+    offA[i] = S == kHalf ? units[i] : 2 * units[i];
+    offB[i] = S == kHalf ? offA[i] + half : offA[i] + L;
   }
   for (int64_t r = 0; r < count; r++) {
     T* row = reinterpret_cast<T*>(row0 + r * strideBytes);
-    if (S == kHalf) {
-      T* yRow = row + NV * L;
-      for (int i = 0; i < NV; i++) {
-        V x = Io::load(row + i * L), y = Io::load(yRow + i * L);
-        inRegister(x);
-        inRegister(y);
-        Op<Isa, Io>::half(x, y, c[i], s[i]);
-        Io::store(row + i * L, x);
-        Io::store(yRow + i * L, y);
-      }
-    } else {
-      for (int i = 0; i < NV; i++) {
-        T* p = row + 2 * i * L;
-        V a = Io::load(p), b = Io::load(p + L);
-        inRegister(a);
-        inRegister(b);
-        Op<Isa, Io>::pairs(a, b, c[i], s[i]);
-        Io::store(p, a);
-        Io::store(p + L, b);
-      }
+    V va[G], vb[G];
+    for (int i = 0; i < G; i++) {
+      va[i] = Io::load(row + offA[i]);
+      vb[i] = Io::load(row + offB[i]);
+      inRegister(va[i]);
+      inRegister(vb[i]);
     }
-  }
-}
-
-// Pairs [j0, j0 + 4*L) of several rows with cos/sin of those pairs held in registers: the same
-// Op as rotateRow on those pairs (never Isa::rotHalf directly: Op holds the 16-bit exact path and
-// the f32 signed-zero redo), so the same bits. rotateRows sweeps the rows once per
-// block when the row's pairs fill more than 4 vectors (headDim 128 in f32 on AVX2): cos/sin are
-// then loaded once per block instead of once per row (a decode call was ~2x the limit pass).
-template <class Isa, class Io, Style S>
-void rotateRowsBlock4(char* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t j0,
-                      int64_t half) {
-  using V = typename Isa::V;
-  using T = typename Io::T;
-  constexpr int64_t L = Isa::kLanes;
-  V c[4], s[4];
-  for (int i = 0; i < 4; i++) {
-    c[i] = Isa::loadF(cos + j0 + i * L);
-    s[i] = Isa::loadF(sin + j0 + i * L);
-  }
-  for (int64_t r = 0; r < count; r++) {
-    T* row = reinterpret_cast<T*>(row0 + r * strideBytes);
-    for (int i = 0; i < 4; i++) {
-      if (S == kHalf) {
-        T* xp = row + j0 + i * L;
-        V x = Io::load(xp), y = Io::load(xp + half);
-        inRegister(x);
-        inRegister(y);
-        Op<Isa, Io>::half(x, y, c[i], s[i]);
-        Io::store(xp, x);
-        Io::store(xp + half, y);
-      } else {
-        T* p = row + 2 * (j0 + i * L);
-        V a = Io::load(p), b = Io::load(p + L);
-        inRegister(a);
-        inRegister(b);
-        Op<Isa, Io>::pairs(a, b, c[i], s[i]);
-        Io::store(p, a);
-        Io::store(p + L, b);
-      }
+    for (int i = 0; i < G; i++) {
+      if (S == kHalf)
+        Op<Isa, Io>::half(va[i], vb[i], c[i], s[i]);
+      else
+        Op<Isa, Io>::pairs(va[i], vb[i], c[i], s[i]);
+    }
+    for (int i = 0; i < G; i++) {
+      Io::store(row + offA[i], va[i]);
+      Io::store(row + offB[i], vb[i]);
     }
   }
 }
@@ -322,21 +270,49 @@ void rotateRowsBlock4(char* row0, int64_t strideBytes, int64_t count, const floa
 template <class Isa, class Io, Style S>
 void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
   constexpr int64_t L = Isa::kLanes;
+  constexpr int64_t kMaxUnits = 66;
   char* base = static_cast<char*>(row0);
-  if (L >= 8 && half % L == 0) {
-    switch (half / L) {
-      case 1: return rotateRowsInRegs<Isa, Io, S, 1>(base, strideBytes, count, cos, sin);
-      case 2: return rotateRowsInRegs<Isa, Io, S, 2>(base, strideBytes, count, cos, sin);
-      case 3: return rotateRowsInRegs<Isa, Io, S, 3>(base, strideBytes, count, cos, sin);
-      case 4: return rotateRowsInRegs<Isa, Io, S, 4>(base, strideBytes, count, cos, sin);
-      default: break;
-    }
-    if (count > 1 && half % (4 * L) == 0) {
-      for (int64_t j0 = 0; j0 < half; j0 += 4 * L) rotateRowsBlock4<Isa, Io, S>(base, strideBytes, count, cos, sin, j0, half);
+  if (half < L || half > (kMaxUnits - 2) * L) {
+    for (int64_t r = 0; r < count; r++) rotateRow<Isa, Io, S>(base + r * strideBytes, cos, sin, half);
+    return;
+  }
+  // The first pair whose vector is aligned, when every row's is (same offset in every row; in
+  // half style x and y alike; in interleaved style a whole pair per element offset).
+  constexpr int64_t kVecBytes = L * int64_t(sizeof(typename Io::T));
+  int64_t first = 0;
+  const int64_t mis = int64_t(reinterpret_cast<uintptr_t>(base) % uintptr_t(kVecBytes));
+  if (mis != 0 && strideBytes % kVecBytes == 0 && mis % int64_t(sizeof(typename Io::T)) == 0) {
+    const int64_t elems = (kVecBytes - mis) / int64_t(sizeof(typename Io::T));
+    if (S == kHalf && (half * int64_t(sizeof(typename Io::T))) % kVecBytes == 0) first = elems;
+    if (S == kInterleaved && elems % 2 == 0) first = elems / 2;
+  }
+  int64_t unit[kMaxUnits];
+  int n = 0;
+  if (first > 0) unit[n++] = 0;  // H
+  int64_t j = first;
+  for (; j + L <= half; j += L) unit[n++] = j;
+  if (j < half) unit[n++] = half - L;  // T
+  // Pairs of units (with their cos/sin, their data and the check, two fit AVX2's 16 registers;
+  // three spilled), H in the first pair and T in the last, since each overlaps its neighbour; an
+  // odd count leaves one unit alone in the middle, or makes n == 3 one group.
+  const int single = n % 2 == 1 && n >= 5 ? 2 * ((n - 1) / 4) : -1;
+  for (int i = 0; i < n;) {
+    if (n <= 3) {
+      switch (n) {
+        case 1: rotateGroup<Isa, Io, S, 1>(base, strideBytes, count, cos, sin, half, unit); break;
+        case 2: rotateGroup<Isa, Io, S, 2>(base, strideBytes, count, cos, sin, half, unit); break;
+        default: rotateGroup<Isa, Io, S, 3>(base, strideBytes, count, cos, sin, half, unit); break;
+      }
       return;
     }
+    if (i == single) {
+      rotateGroup<Isa, Io, S, 1>(base, strideBytes, count, cos, sin, half, unit + i);
+      i += 1;
+    } else {
+      rotateGroup<Isa, Io, S, 2>(base, strideBytes, count, cos, sin, half, unit + i);
+      i += 2;
+    }
   }
-  for (int64_t r = 0; r < count; r++) rotateRow<Isa, Io, S>(base + r * strideBytes, cos, sin, half);
 }
 
 template <class Isa, class Io>

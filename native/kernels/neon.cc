@@ -63,9 +63,6 @@ struct Neon {
     a = vzip1q_f32(x, y);
     b = vzip2q_f32(x, y);
   }
-  static bool anyZero(V a, V b) { return vmaxvq_u32(vorrq_u32(vceqzq_f32(a), vceqzq_f32(b))) != 0; }
-  static bool anyNonZero(V a, V b) { return vminvq_u32(vandq_u32(vceqzq_f32(a), vceqzq_f32(b))) == 0; }
-  static V whereZero(V r, V e) { return vbslq_f32(vceqzq_f32(r), e, r); }
 
   struct D {
     using V = float64x2_t;

@@ -21,10 +21,12 @@ struct ScalarIsa {
   static V mul(V a, V b) { return a * b; }
   static V loadF(const float* p) { return *p; }
   static V loadFN(const float* p, int64_t) { return *p; }  // never used: kLanes == 1 has no tail
+  // The f32 contract (loops.h) as the JS engine computes it: x*c exact in double, y*s rounded to
+  // f32 first, one rounding to double, one to f32.
   static void rotHalf(V& x, V& y, V c, V s) {
     double xd = x, yd = y;
-    x = float(xd * c - yd * s);
-    y = float(yd * c + xd * s);
+    x = float(xd * c - double(float(yd * s)));
+    y = float(yd * c + double(float(xd * s)));
   }
   static void rotPairs(V& a, V& b, V c, V s) { rotHalf(a, b, c, s); }  // one pair: (a, b)
   template <int N>
@@ -36,10 +38,6 @@ struct ScalarIsa {
   }
   template <int N>
   static void rotPairsExact(V& a, V& b, V c, V s) { rotHalfExact<N>(a, b, c, s); }
-  // rotHalf is already the double computation: nothing to redo.
-  static bool anyZero(V, V) { return false; }
-  static bool anyNonZero(V, V) { return false; }
-  static V whereZero(V r, V) { return r; }
 
   struct D {
     using V = double;

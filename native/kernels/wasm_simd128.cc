@@ -43,14 +43,14 @@ struct WasmSimd {
     std::memcpy(tmp, p, size_t(n) * sizeof(float));
     return wasm_v128_load(tmp);
   }
-  // x' = x*c - y*s, y' = y*c + x*s in double (products exact), rounded to f32 once.
+  // The f32 contract (loops.h) as the JS engine computes it (SIMD128 has no FMA): y*s and x*s
+  // rounded to f32, x*c and y*c exact in double, one rounding to double, one to f32.
   static void rotHalf(V& x, V& y, V c, V s) {
+    const v128 ys = wasm_f32x4_mul(y, s), xs = wasm_f32x4_mul(x, s);
     const v128 xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
-    const v128 cl = lo64(c), ch = hi64(c), sl = lo64(s), sh = hi64(s);
-    x = join32(wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), wasm_f64x2_mul(yl, sl)),
-               wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), wasm_f64x2_mul(yh, sh)));
-    y = join32(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), wasm_f64x2_mul(xl, sl)),
-               wasm_f64x2_add(wasm_f64x2_mul(yh, ch), wasm_f64x2_mul(xh, sh)));
+    const v128 cl = lo64(c), ch = hi64(c);
+    x = join32(wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), lo64(ys)), wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), hi64(ys)));
+    y = join32(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), lo64(xs)), wasm_f64x2_add(wasm_f64x2_mul(yh, ch), hi64(xs)));
   }
   static void rotPairs(V& a, V& b, V c, V s) {
     V x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
@@ -95,15 +95,6 @@ struct WasmSimd {
     a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
     b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
   }
-  static bool anyZero(V a, V b) {
-    const v128 z = wasm_f32x4_splat(0.0f);
-    return wasm_v128_any_true(wasm_v128_or(wasm_f32x4_eq(a, z), wasm_f32x4_eq(b, z)));
-  }
-  static bool anyNonZero(V a, V b) {
-    const v128 z = wasm_f32x4_splat(0.0f);
-    return wasm_v128_any_true(wasm_v128_or(wasm_f32x4_ne(a, z), wasm_f32x4_ne(b, z)));
-  }
-  static V whereZero(V r, V e) { return wasm_v128_bitselect(e, r, wasm_f32x4_eq(r, wasm_f32x4_splat(0.0f))); }
 
   struct D {
     using V = v128;

@@ -127,8 +127,10 @@ export function referenceRotation(
           const iy = g.style === 0 ? base + half + j : base + 2 * j + 1;
           const x = decode(tp.dtype, original, ix);
           const y = decode(tp.dtype, original, iy);
-          out.set(ix, x * c - y * s);
-          out.set(iy, y * c + x * s);
+          // f32: the kernels' contract, y*s and x*s rounded to f32 first (native/kernels/loops.h)
+          const f32 = tp.dtype === DTYPE_F32;
+          out.set(ix, x * c - (f32 ? Math.fround(y * s) : y * s));
+          out.set(iy, y * c + (f32 ? Math.fround(x * s) : x * s));
         }
       }
     }

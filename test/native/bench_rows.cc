@@ -3,7 +3,9 @@
 // prefill (64 MiB of rows, memory-bound). Thread CPU time; median and minimum of `reps` runs. Used to measure what correct
 // f16/bf16 rounding costs: build once against the old kernels, once against the new, compare.
 //   g++ -std=c++17 -O2 -o bench_rows test/native/bench_rows.cc native/dispatch.cc native/kernels/*.cc
-//   ./bench_rows [reps]
+//   ./bench_rows [reps] [isa]
+// Each regime also prints `limit`: the dtype's scale pass (the benchmark's limit call) over the same
+// bytes, the floor a rotation is measured against.
 #include <algorithm>
 #include <ctime>
 #include <cmath>
@@ -29,20 +31,33 @@ double nowNs() {
 
 int main(int argc, char** argv) {
   int reps = argc > 1 ? std::atoi(argv[1]) : 9;
+  const char* only = argc > 2 ? argv[2] : nullptr;
   const int64_t headDim = 128, half = 64, heads = 32;
   std::vector<float> c(half), s(half);
   for (int64_t j = 0; j < half; ++j) c[j] = float(std::cos(0.1 * double(j) + 1)), s[j] = float(std::sin(0.1 * double(j) + 1));
   const char* dn[] = {"f32", "f16", "bf16"};
   const char* sn[] = {"half", "interleaved"};
   for (const std::string& name : supportedIsas()) {
+    if (only != nullptr && name != only) continue;
     const KernelTable* k = findKernels(name.c_str(), nullptr);
     for (int d = 0; d < kDTypeCount; ++d)
-      for (int st = 0; st < kStyleCount; ++st) {
+      for (int st = 0; st <= kStyleCount; ++st) {  // st == kStyleCount: the limit pass
         size_t sz = d == kF32 ? 4 : 2;
         for (int regime = 0; regime < 2; ++regime) {
           int64_t rows = regime == 0 ? heads : int64_t(64 << 20) / int64_t(headDim * sz);
           int64_t loops = regime == 0 ? 20000 : 3;
-          std::vector<uint8_t> buf(size_t(rows * headDim) * sz);
+          // 64-byte aligned plus `shift` bytes (ROPE_BENCH_SHIFT, default 16: where Node's
+          // malloc-backed typed arrays often start), so the rows' alignment is the same every run.
+          std::vector<uint8_t> store(size_t(rows * headDim) * sz + 128);
+          const char* sh = std::getenv("ROPE_BENCH_SHIFT");
+          const size_t shift = sh != nullptr ? size_t(std::atoi(sh)) : 16;
+          uint8_t* data = store.data() + ((64 - reinterpret_cast<uintptr_t>(store.data()) % 64) % 64) + shift;
+          struct {
+            uint8_t* p;
+            size_t n;
+            uint8_t* data() { return p; }
+            size_t size() const { return n; }
+          } buf{data, size_t(rows * headDim) * sz};
           // small normal values (~0.5..2) in every dtype
           for (size_t i = 0; i < buf.size() / sz; ++i) {
             if (d == kF32) {
@@ -57,11 +72,14 @@ int main(int argc, char** argv) {
           for (int r = 0; r < reps; ++r) {
             double t0 = nowNs();
             for (int64_t l = 0; l < loops; ++l)
-              k->rotateRows[st][d](buf.data(), headDim * int64_t(sz), rows, c.data(), s.data(), half);
+              if (st == kStyleCount)
+                k->scale[d](buf.data(), rows * headDim, 1.0f);
+              else
+                k->rotateRows[st][d](buf.data(), headDim * int64_t(sz), rows, c.data(), s.data(), half);
             t.push_back((nowNs() - t0) / double(loops * rows * headDim));
           }
           std::sort(t.begin(), t.end());
-          std::printf("%-7s %-5s %-12s %-8s %.4f %.4f ns/elem (median, min)\n", name.c_str(), dn[d], sn[st],
+          std::printf("%-7s %-5s %-12s %-8s %.4f %.4f ns/elem (median, min)\n", name.c_str(), dn[d], st == kStyleCount ? "limit" : sn[st],
                       regime ? "prefill" : "decode", t[t.size() / 2], t[0]);
         }
       }

@@ -72,14 +72,22 @@ bool closeEnough(DType t, double got, double want, double exact, double rowMax) 
   return std::fabs(got - want) <= elemUlp + tol && std::fabs(got - exact) <= refUlp + tol;
 }
 
-// The JS engine's value of one element whose products are exact in double (d = round64(x*c - y*s)):
-// f16/bf16 round16(d), bit for bit on every ISA (NaN: any NaN). f32: round32(d) wherever the
-// kernel's result is +-0 (an underflowing f32 product must not flip the sign of zero, item 11);
-// elsewhere f32 is held to closeEnough's tolerance.
-bool jsBits(DType t, const void* row, size_t i, double d) {
+// The f32 contract (loops.h) in double, as the JS engine and the scalar kernel compute it:
+// round64(x*c - round32(y*s)) and round64(y*c + round32(x*s)); round32 of it is their result.
+double f32X(double x, double y, double c, double s) { return x * c - double(float(y * s)); }
+double f32Y(double x, double y, double c, double s) { return y * c + double(float(x * s)); }
+
+// The JS engine's value of one element. f16/bf16 (d = round64(x*c - y*s), products exact in
+// double): round16(d), bit for bit on every ISA (NaN: any NaN). f32 (d from f32X/f32Y): the scalar
+// kernel gives round32(d) bit for bit; an FMA kernel rounds the same exact value once, so it gives
+// round32(d) or, where round64 landed on an f32 tie, its neighbour: always with d's sign, zeros
+// included (item 11: no underflow flips a sign).
+bool jsBits(DType t, const void* row, size_t i, double d, bool scalar = false) {
   if (t == kF32) {
     float got = static_cast<const float*>(row)[i], want = float(d);
-    return got != 0 || std::memcmp(&got, &want, 4) == 0;
+    if (std::isnan(want)) return std::isnan(got);
+    if (std::memcmp(&got, &want, 4) == 0) return true;
+    return !scalar && std::signbit(got) == std::signbit(want) && std::fabs(double(got) - double(want)) <= ulpOf(kF32, std::fabs(want));
   }
   uint16_t got = static_cast<const uint16_t*>(row)[i];
   if (std::isnan(d)) return std::isnan(decode(t, row, i));
@@ -121,8 +129,8 @@ void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style s
   for (int64_t j = 0; j < half; ++j) {
     size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
     double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
-    exact[ix] = x * c[j] - y * s[j];
-    exact[iy] = y * c[j] + x * s[j];
+    exact[ix] = t == kF32 ? f32X(x, y, c[j], s[j]) : x * c[j] - y * s[j];
+    exact[iy] = t == kF32 ? f32Y(x, y, c[j], s[j]) : y * c[j] + x * s[j];
     double m = std::max(std::fabs(x), std::fabs(y)) * std::max(std::fabs(c[j]), std::fabs(s[j]));
     for (double v : {m, std::fabs(exact[ix]), std::fabs(exact[iy])})
       if (std::isfinite(v)) rowMax = std::max(rowMax, v);
@@ -130,7 +138,7 @@ void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style s
   bool ok = true;
   for (size_t i = 0; i < size_t(2 * half) && ok; ++i) {
     double got = decode(t, row, i), w = decode(t, want.data(), i);
-    ok = closeEnough(t, got, w, exact[i], rowMax) && jsBits(t, row, i, exact[i]);
+    ok = closeEnough(t, got, w, exact[i], rowMax) && jsBits(t, row, i, exact[i], std::strcmp(isa.isa, "scalar") == 0);
     if (!ok)
       std::fprintf(stderr, "  %s [%zu]: got %.9g scalar %.9g exact %.9g rowMax %g\n", name.c_str(), i,
                    got, w, exact[i], rowMax);
@@ -138,12 +146,14 @@ void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style s
   check(ok, name + ": values");
 }
 
-// rotateRows: `count` rows `stride` elements apart, the last ending at a guard page, must be
-// exactly rotate applied to each row (bit for bit: the same operations), with every element
-// between and after the rotated parts untouched (gaps hold canaries of random data).
-void rowsCase(const KernelTable& isa, DType t, Style st, int64_t half, int64_t count, int64_t gap) {
+// rotateRows: `count` rows `stride` elements apart, followed by `after` canary elements and then a
+// guard page, must be exactly rotate applied to each row (bit for bit: the same operations), with
+// every element between and after the rotated parts untouched (gaps hold canaries of random data).
+// `after` moves the rows' start across vector alignments (rotateRows starts at the first aligned
+// vector and overlaps the unaligned ends).
+void rowsCase(const KernelTable& isa, DType t, Style st, int64_t half, int64_t count, int64_t gap, int64_t after = 0) {
   const size_t sz = test::dtypeSize(t);
-  const int64_t stride = 2 * half + gap, n = (count - 1) * stride + 2 * half;
+  const int64_t stride = 2 * half + gap, n = (count - 1) * stride + 2 * half + after;
   std::vector<uint8_t> in(size_t(n) * sz);
   for (size_t i = 0; i < size_t(n); ++i) randomElement(t, irand(0, 3) == 0, in.data(), i);
   std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
@@ -162,7 +172,8 @@ void rowsCase(const KernelTable& isa, DType t, Style st, int64_t half, int64_t c
   for (int64_t r = 0; r < count; ++r) isa.rotate[st][t](want.data() + size_t(r * stride) * sz, c.data(), s.data(), half);
   check(std::memcmp(rows, want.data(), want.size()) == 0,
         std::string(isa.isa) + " rotateRows " + kStyleName[st] + " " + kDtypeName[t] + " half=" + std::to_string(half) +
-            " count=" + std::to_string(count) + " gap=" + std::to_string(gap) + ": not rotate row by row");
+            " count=" + std::to_string(count) + " gap=" + std::to_string(gap) + " after=" + std::to_string(after) +
+            ": not rotate row by row");
 }
 
 // Rounding ties: 16-bit inputs whose exponents lie within 3 of each other, rotated by cos, sin in
@@ -349,7 +360,7 @@ void issueCase(const KernelTable& isa) {
 
 // f32 data so small that x*c and y*s underflow in f32: wherever a kernel's result is +-0 it must
 // be round32(round64(x*c - y*s)) with that value's sign (native gave +0 where JS gave -0).
-void f32ZeroCase(const KernelTable& isa, Style st, int64_t half) {
+void f32ZeroCase(const KernelTable& isa, Style st, int64_t half, bool viaRows = false) {
   const size_t n = size_t(2 * half);
   std::vector<float> in(n);
   for (auto& v : in) {
@@ -360,18 +371,23 @@ void f32ZeroCase(const KernelTable& isa, Style st, int64_t half) {
   for (int64_t j = 0; j < half; ++j) c[j] = float(uniform(-1, 1)), s[j] = float(uniform(-1, 1));
   float* row = gRow.place<float>(n);
   std::memcpy(row, in.data(), n * 4);
-  isa.rotate[st][kF32](row, c.data(), s.data(), half);
+  if (viaRows)  // rotateRows checks a whole group of vectors for +-0 at once
+    isa.rotateRows[st][kF32](row, 2 * half * 4, 1, c.data(), s.data(), half);
+  else
+    isa.rotate[st][kF32](row, c.data(), s.data(), half);
   bool ok = true;
   for (int64_t j = 0; j < half && ok; ++j) {
     size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
     double x = in[ix], y = in[iy];
-    ok = jsBits(kF32, row, ix, x * c[j] - y * s[j]) && jsBits(kF32, row, iy, y * c[j] + x * s[j]);
+    const bool scalar = std::strcmp(isa.isa, "scalar") == 0;
+    ok = jsBits(kF32, row, ix, f32X(x, y, c[j], s[j]), scalar) && jsBits(kF32, row, iy, f32Y(x, y, c[j], s[j]), scalar);
     if (!ok)
       std::fprintf(stderr, "  %s f32 zero pair %lld: x %a y %a c %a s %a: got %a %a want %a %a\n", isa.isa,
-                   (long long)j, x, y, c[j], s[j], row[ix], row[iy], float(x * c[j] - y * s[j]),
-                   float(y * c[j] + x * s[j]));
+                   (long long)j, x, y, c[j], s[j], row[ix], row[iy], float(f32X(x, y, c[j], s[j])),
+                   float(f32Y(x, y, c[j], s[j])));
   }
-  check(ok, std::string(isa.isa) + " f32 signed zeros " + kStyleName[st] + " half=" + std::to_string(half));
+  check(ok, std::string(isa.isa) + (viaRows ? " rotateRows" : "") + " f32 signed zeros " + kStyleName[st] +
+                " half=" + std::to_string(half));
 }
 
 // Scale: every ISA bit-identical to scalar (NaN: both NaN) and to the f32 product rounded to the
@@ -541,6 +557,15 @@ int main(int argc, char** argv) {
       for (int d = 0; d < kDTypeCount; ++d)
         for (int64_t half = 1; half <= 70; ++half)  // register-held cos/sin for 1..4 whole vectors
           rowsCase(*t, DType(d), Style(st), half, irand(1, 9), irand(0, 1) ? 0 : irand(1, 40));
+    // Strides that keep every row at the same offset from a 64-byte boundary, at every offset.
+    for (int st = 0; st < kStyleCount; ++st)
+      for (int d = 0; d < kDTypeCount; ++d)
+        for (int64_t half = 1; half <= 72; ++half) {
+          const int64_t per64 = 64 / int64_t(test::dtypeSize(DType(d)));
+          const int64_t gap = (per64 - (2 * half) % per64) % per64;
+          for (int64_t after = 0; after < per64; ++after)
+            rowsCase(*t, DType(d), Style(st), half, irand(1, 5), gap, after);
+        }
     for (int st = 0; st < kStyleCount; ++st)
       for (int64_t half = 1; half <= 40; ++half)
         for (int rep = 0; rep < 4; ++rep) {
@@ -554,6 +579,7 @@ int main(int argc, char** argv) {
           edge16Case(*t, kF16, Style(st), half);
           edge16Case(*t, kBF16, Style(st), half);
           f32ZeroCase(*t, Style(st), half);
+          f32ZeroCase(*t, Style(st), half, true);
         }
     gMidAimed = gMidNear = 0;
     for (int st = 0; st < kStyleCount; ++st)
