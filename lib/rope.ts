@@ -30,6 +30,7 @@ import {
   type TensorPlan,
 } from './types.js';
 import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
+import { byteLengthOf } from './typed-array.js';
 import { checkPositiveInt, describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
 type AsyncEngine = Engine & {
@@ -49,6 +50,16 @@ const MAX_HEAD_DIM = 2 ** 24;
  * Llama-3-8B layer (f32), a sync call of ~10-20 us. Measured: docs/perf.md.
  */
 export const ASYNC_INLINE_BYTES = 512 * 1024;
+
+// Both arrays' bytes at most ASYNC_INLINE_BYTES (read by the intrinsic getter: no user code runs;
+// anything that is not a typed array is left to the full checks).
+function inlineSized(q: unknown, k: unknown): boolean {
+  try {
+    return byteLengthOf(q as ArrayBufferView) + byteLengthOf(k as ArrayBufferView) <= ASYNC_INLINE_BYTES;
+  } catch {
+    return false;
+  }
+}
 
 function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
   const size = (dtype: number): number => (dtype === DTYPE_F32 ? 4 : 2);
@@ -357,6 +368,17 @@ export class Rope {
   }
 
   applyQKAsync<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>): Promise<void> {
+    // Decode-sized work runs inline, through applyQK's prepared-step path: the same checks and
+    // refusals, and a decode step costs one sync call plus the promise (the plan below reads and
+    // checks every option again).
+    if (this.#stepsOk && inlineSized(q, k)) {
+      try {
+        this.applyQK(q, k, opts);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
