@@ -23,6 +23,7 @@
 #include "walk.h"
 
 #include "args.h"
+#include "module_fns.h"
 #include "step.h"
 
 namespace {
@@ -472,89 +473,6 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   Napi::ObjectReference ownRef_;
   int64_t reportedBytes_ = 0;  // cache bytes told to V8 (napi_adjust_external_memory)
 };
-
-Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
-  const std::vector<std::string> isas = supportedIsas();
-  Napi::Array out = Napi::Array::New(info.Env(), isas.size());
-  for (size_t i = 0; i < isas.size(); i++) out.Set(uint32_t(i), isas[i]);
-  return out;
-}
-
-Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), activeKernels().isa); }
-
-void SelectIsa(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString())
-    throwType(env, "selectIsa(name): name must be a string, got " + describe(info.Length() ? info[0] : env.Undefined()));
-  std::string err;
-  if (!selectKernels(info[0].As<Napi::String>().Utf8Value().c_str(), &err)) throw Napi::Error::New(env, err);
-}
-
-// limitPass(array, dtype, factor[, threads]): array[i] *= factor in place with the active ISA,
-// split into `threads` contiguous chunks over the native pool (bench only: the memory limit).
-struct LimitJob {
-  char* data;
-  int64_t n;
-  DType dtype;
-  float factor;
-};
-
-void limitPart(void* ctx, int64_t i, int64_t parts) {
-  const LimitJob& j = *static_cast<const LimitJob*>(ctx);
-  const int64_t chunk = ((j.n + parts - 1) / parts + 63) / 64 * 64;  // cache-line multiples
-  const int64_t begin = std::min(j.n, i * chunk), end = std::min(j.n, begin + chunk);
-  limitPass(activeKernels(), j.data + begin * dtypeSize(j.dtype), end - begin, j.dtype, j.factor);
-}
-
-void LimitPass(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3) throwType(env, "limitPass(array, dtype, factor[, threads]): expected 3 or 4 arguments, got " + std::to_string(info.Length()));
-  const int64_t dtype = intIn(env, numberArg(env, info[1], "dtype"), "dtype", "", 0, 2);
-  const double factor = numberArg(env, info[2], "factor");
-  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
-  const int64_t threads =
-      info.Length() < 4 || info[3].IsUndefined() ? 1 : intIn(env, numberArg(env, info[3], "threads"), "threads", "", 1, 1024);
-  const View v = typedArg(env, info[0], "array", arrayTypeFor(dtype), dtype);
-  LimitJob job{static_cast<char*>(v.data), v.length, DType(dtype), float(factor)};
-  const int64_t t = std::min(threads, kMaxPoolThreads);
-  parallelFor(t == 1 ? 1 : t * kChunksPerThread, t, limitPart, &job);
-}
-
-// limitPassQK(q, k, dtype, factor[, threads]): the bench's floor for one applyQK call: both arrays
-// x factor in place in ONE call, as cheap a crossing as the binding can make (two typed-array reads,
-// two numbers), then the active ISA's unrolled scale pass. Threads split q and k alike.
-void LimitPassQK(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4) throwType(env, "limitPassQK(q, k, dtype, factor[, threads]): expected 4 or 5 arguments, got " + std::to_string(info.Length()));
-  const int64_t dtype = intIn(env, numberArg(env, info[2], "dtype"), "dtype", "", 0, 2);
-  const double factor = numberArg(env, info[3], "factor");
-  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
-  const int64_t threads =
-      info.Length() < 5 || info[4].IsUndefined() ? 1 : intIn(env, numberArg(env, info[4], "threads"), "threads", "", 1, 1024);
-  const View q = typedArg(env, info[0], "q", arrayTypeFor(dtype), dtype);
-  const View k = typedArg(env, info[1], "k", arrayTypeFor(dtype), dtype);
-  const int64_t t = std::min(threads, kMaxPoolThreads);
-  if (t == 1) {
-    limitPass(activeKernels(), q.data, q.length, DType(dtype), float(factor));
-    limitPass(activeKernels(), k.data, k.length, DType(dtype), float(factor));
-    return;
-  }
-  LimitJob jq{static_cast<char*>(q.data), q.length, DType(dtype), float(factor)};
-  LimitJob jk{static_cast<char*>(k.data), k.length, DType(dtype), float(factor)};
-  parallelFor(t * kChunksPerThread, t, limitPart, &jq);
-  parallelFor(t * kChunksPerThread, t, limitPart, &jk);
-}
-
-// Whether applyAsync rotates this typed array in place (SharedArrayBuffer memory) rather than in a
-// native copy (native/async.h); tests and docs.
-Napi::Value RunsInPlace(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) throwType(env, "runsInPlace(array): array must be a typed array, got " + describe(info.Length() ? info[0] : env.Undefined()));
-  return Napi::Boolean::New(env, sharedMemory(env, info[0]));
-}
-
-// Helper threads the native pool has created so far (tests).
-Napi::Value PoolThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(poolThreads())); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // ROPE_SIMD_ISA forces a (lower) ISA for a direct require too; unsupported -> the load fails
