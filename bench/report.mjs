@@ -1,6 +1,6 @@
 // Turns measured samples into the reported numbers, checks the targets and prints the table.
 
-import { formatNs, formatRatio, gbps, sig3, speedup, summarize } from './stats.mjs';
+import { formatNs, formatRatio, gbps, pairedSpeedup, sig3, speedup, summarize } from './stats.mjs';
 
 /** Per system of a cell: median/min/max ns per call, GB/s, fraction of the limit, speedups. */
 export function cellMetrics(cell, systems, samples, callsPerSample) {
@@ -28,7 +28,8 @@ export function cellMetrics(cell, systems, samples, callsPerSample) {
 
 /**
  * The threads rows, read off the half f32 cells (no second measurement): threads=1 is the main
- * native row of the best ISA; speedups are median over median of the same run.
+ * native row of the best ISA; speedups are the median of per-round ratios (pairedSpeedup): the
+ * samples were taken in the same interleaved rounds.
  */
 export function threadsRows(cells, meta) {
   if (!meta.nativeOk) return [];
@@ -54,7 +55,7 @@ export function threadsRows(cells, meta) {
         min: r.min,
         max: r.max,
         gbps: r.gbps,
-        speedup: one.median / r.median,
+        speedup: threads === 1 ? 1 : pairedSpeedup(one.samples, r.samples),
         limitNs: limit,
         fracLimit: limit == null ? null : limit / r.median,
       });

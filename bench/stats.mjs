@@ -65,3 +65,17 @@ export function sig3(x) {
 export function formatRatio(r) {
   return r == null ? '-' : `${sig3(r)}x`;
 }
+
+/**
+ * The speedup of x over a baseline measured in the same interleaved rounds: the median of the
+ * per-round ratios baseline[r] / x[r]. Each pair was measured side by side, so a slow stretch of a
+ * shared machine (which moves both) cancels, where median over median can be a few percent off
+ * for two identical code paths. null if either has no samples.
+ */
+export function pairedSpeedup(baselineSamples, xSamples) {
+  const n = Math.min(baselineSamples?.length ?? 0, xSamples?.length ?? 0);
+  if (n === 0) return null;
+  const ratios = [];
+  for (let i = 0; i < n; i++) ratios.push(baselineSamples[i] / xSamples[i]);
+  return median(ratios);
+}

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { bf16ToF32, f32ToBf16, makeTable, naiveApplyQK, tableApplyQK } from '../bench/baselines.mjs';
 import { renderChart } from '../bench/chart.mjs';
 import { cellMetrics, checkTargets } from '../bench/report.mjs';
-import { callsPerSample, formatNs, gbps, median, speedup, summarize } from '../bench/stats.mjs';
+import { callsPerSample, formatNs, gbps, median, pairedSpeedup, speedup, summarize } from '../bench/stats.mjs';
 
 describe('bench stats', () => {
   it('median of odd and even counts, unsorted input', () => {
@@ -27,6 +27,15 @@ describe('bench stats', () => {
     expect(gbps(10_485_760, 1e6)).toBeCloseTo(20.97152, 10);
     expect(gbps(1e9, 2e9)).toBe(1);
     expect(() => gbps(100, 0)).toThrow(RangeError);
+  });
+
+  it('pairedSpeedup: the median of per-round ratios, pairing samples by round', () => {
+    // rounds 2-3 slow for both (ratio still 1), round 4 slow for x only: still 1 (median/median: 0.76)
+    expect(pairedSpeedup([10, 20, 30, 12], [10, 20, 30, 24])).toBe(1);
+    expect(pairedSpeedup([20, 40, 60], [10, 20, 30])).toBe(2);
+    expect(pairedSpeedup([10, 10, 10], [5])).toBe(2); // only rounds both measured
+    expect(pairedSpeedup([], [1])).toBeNull();
+    expect(pairedSpeedup(undefined, [1])).toBeNull();
   });
 
   it('speedup is baseline time over own time; missing values give null', () => {
