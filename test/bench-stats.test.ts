@@ -30,7 +30,7 @@ describe('bench stats', () => {
   });
 
   it('pairedSpeedup: the median of per-round ratios, pairing samples by round', () => {
-    // rounds 2-3 slow for both (ratio still 1), round 4 slow for x only: still 1 (median/median: 0.76)
+    // rounds 2-3 slow for both (ratio still 1), round 4 slow for x only: still 1 (median/median: 0.73)
     expect(pairedSpeedup([10, 20, 30, 12], [10, 20, 30, 24])).toBe(1);
     expect(pairedSpeedup([20, 40, 60], [10, 20, 30])).toBe(2);
     expect(pairedSpeedup([10, 10, 10], [5])).toBe(2); // only rounds both measured
