@@ -2,8 +2,15 @@
 // module (scripts/build-wasm.sh); the addon gets an empty table.
 //
 // SIMD128 has no fused multiply-add (relaxed-simd's madd may or may not fuse, by machine), so:
-// - the rotation is evaluated in double, as the scalar kernel does (x*c and y*s are exact there,
-//   one rounding to f32): the same bits as the scalar reference, deterministic on every machine;
+// - f32 rotates in f32 with separate roundings: round(round(x*c) - round(y*s)), within 2 ulp of
+//   the row's max |value| of the exact result (at most one of |x*c|, |y*s| can lie in a binade
+//   above the row's max, since (x*c)^2 + (y*s)^2 <= x'^2 + y'^2 < 2 max^2). Lanes where that may
+//   not hold (|result| < 2^-100: a zero's sign or an underflowed product; >= 2^127, inf or NaN:
+//   an overflow the double result need not have) are redone in double: see needsExact;
+// - 16-bit types compute x*c - y*s in double (products exact: the JS engine's value d), round it
+//   to f32 to nearest, and store that (rotHalfFast16) unless some lane's f32 lies on a 16-bit
+//   rounding midpoint (or below the grid, or NaN), where the double rounding could differ: those
+//   vectors take the round-to-odd path (rotHalfExact<kOdd>);
 // - sincos.h's fma is emulated exactly enough for the two reductions that must be exact
 //   (Dekker's product: a*b = p + e exactly, then (p + c) + e), see D::fma.
 // f16 and bf16 go through integer code (no f16 conversions in SIMD128) doing what dtype.h does.
@@ -43,20 +50,63 @@ struct WasmSimd {
     std::memcpy(tmp, p, size_t(n) * sizeof(float));
     return wasm_v128_load(tmp);
   }
-  // x' = x*c - y*s, y' = y*c + x*s in double (products exact), rounded to f32 once.
+  // f32, no fused op (see the top): loops.h's Op redoes the lanes needsExact flags.
   static void rotHalf(V& x, V& y, V c, V s) {
+    const v128 xc = wasm_f32x4_mul(x, c), ys = wasm_f32x4_mul(y, s);
+    const v128 yc = wasm_f32x4_mul(y, c), xs = wasm_f32x4_mul(x, s);
+    x = wasm_f32x4_sub(xc, ys);
+    y = wasm_f32x4_add(yc, xs);
+  }
+  // Pairs: de-interleave into x and y lanes, rotate, interleave back (4 shuffles per 4 pairs; the
+  // swap-and-addsub form needs as many plus the sign flips).
+  static void rotPairs(V& a, V& b, V c, V s) {
+    V x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+    rotHalf(x, y, c, s);
+    a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
+    b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
+  }
+  // Lanes whose f32 result must come from the double path: |r| < 2^-100 (zeros included) or
+  // >= 2^127, inf, NaN. As one signed compare (SIMD128's unsigned ones cost several instructions
+  // in V8): |bits| + (2^31 - tiny) maps [tiny, huge) to [INT_MIN, INT_MIN + huge - tiny) and
+  // everything else above it; of two vectors, their lanes' max.
+  static constexpr int32_t kTiny = 0x0D800000;  // 2^-100
+  static constexpr int32_t kHuge = 0x7F000000;  // 2^127
+  static v128 shifted(v128 r) {
+    return wasm_i32x4_add(wasm_v128_and(r, wasm_i32x4_splat(0x7FFFFFFF)), wasm_i32x4_splat(int32_t(0x80000000u - uint32_t(kTiny))));
+  }
+  static v128 outside(v128 m) { return wasm_i32x4_gt(m, wasm_i32x4_splat(int32_t(0x80000000u + uint32_t(kHuge - kTiny) - 1u))); }
+  static v128 needsExact(v128 r) { return outside(shifted(r)); }
+
+  // Fast exact 16-bit path (loops.h's HasFast16): d = x*c - y*s in double is the JS engine's value
+  // (products exact, one rounding); f = f32(d) to nearest. Nearest rounding is monotone and every
+  // 16-bit midpoint m (|m| >= G.lo) is an f32, so d < m gives f <= m and d > m gives f >= m: unless
+  // f is itself a midpoint, f and d lie between the same two midpoints and round to the same
+  // 16-bit value (Io::store rounds f to nearest even). Fails (the caller takes rotHalfExact<kOdd>)
+  // where some lane is a midpoint, below G.lo (zeros: their sign, and f16's coarser grid) or NaN.
+  template <const loops::Grid16& G>
+  static v128 safe16(v128 f) {
+    const v128 a = wasm_v128_and(f, wasm_i32x4_splat(0x7FFFFFFF));
+    const v128 inRange = wasm_v128_and(wasm_u32x4_ge(a, wasm_i32x4_splat(G.lo)), wasm_u32x4_le(a, wasm_i32x4_splat(0x7F800000)));
+    const v128 onMid = wasm_i32x4_eq(wasm_v128_and(a, wasm_i32x4_splat(G.mask)), wasm_i32x4_splat(G.mid));
+    return wasm_v128_andnot(inRange, onMid);
+  }
+  template <const loops::Grid16& G>
+  static bool rotHalfFast16(V& x, V& y, V c, V s) {
     const v128 xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
     const v128 cl = lo64(c), ch = hi64(c), sl = lo64(s), sh = hi64(s);
     x = join32(wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), wasm_f64x2_mul(yl, sl)),
                wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), wasm_f64x2_mul(yh, sh)));
     y = join32(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), wasm_f64x2_mul(xl, sl)),
                wasm_f64x2_add(wasm_f64x2_mul(yh, ch), wasm_f64x2_mul(xh, sh)));
+    return wasm_i32x4_all_true(wasm_v128_and(safe16<G>(x), safe16<G>(y)));
   }
-  static void rotPairs(V& a, V& b, V c, V s) {
+  template <const loops::Grid16& G>
+  static bool rotPairsFast16(V& a, V& b, V c, V s) {
     V x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
-    rotHalf(x, y, c, s);
+    const bool ok = rotHalfFast16<G>(x, y, c, s);
     a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
     b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
+    return ok;
   }
 
   // Exact-product rotation (loops.h): the double sums above, narrowed to f32 by mode N. Round to
@@ -95,15 +145,18 @@ struct WasmSimd {
     a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
     b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
   }
-  static bool anyZero(V a, V b) {
-    const v128 z = wasm_f32x4_splat(0.0f);
-    return wasm_v128_any_true(wasm_v128_or(wasm_f32x4_eq(a, z), wasm_f32x4_eq(b, z)));
-  }
+  // loops.h's f32 redo, widened (see needsExact): "zero" here is every lane the f32 op cannot
+  // vouch for. The redo then replaces exactly those lanes with the double result.
+#ifdef EXP_NOCHECK
+  static bool anyZero(V, V) { return false; }
+#else
+  static bool anyZero(V a, V b) { return wasm_v128_any_true(outside(wasm_i32x4_max(shifted(a), shifted(b)))); }
+#endif
   static bool anyNonZero(V a, V b) {
     const v128 z = wasm_f32x4_splat(0.0f);
     return wasm_v128_any_true(wasm_v128_or(wasm_f32x4_ne(a, z), wasm_f32x4_ne(b, z)));
   }
-  static V whereZero(V r, V e) { return wasm_v128_bitselect(e, r, wasm_f32x4_eq(r, wasm_f32x4_splat(0.0f))); }
+  static V whereZero(V r, V e) { return wasm_v128_bitselect(e, r, needsExact(r)); }
 
   struct D {
     using V = v128;
@@ -166,6 +219,7 @@ struct F32Base {
 
 struct BF16Base {
   using T = uint16_t;
+  static constexpr const loops::Grid16& kGrid = loops::kGridBF16;
   static v128 load(const T* p) { return wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16); }
   // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
   static void store(T* p, v128 v) {
@@ -180,6 +234,7 @@ struct BF16Base {
 
 struct F16Base {
   using T = uint16_t;
+  static constexpr const loops::Grid16& kGrid = loops::kGridF16;
   // dtype.h's f16ToF32: finite values are exact as (bits << 13) * 2^112 (subnormals included);
   // exponent 31 becomes inf / a quiet NaN with the payload.
   static v128 load(const T* p) {
