@@ -102,3 +102,50 @@ describe('wasm 16-bit fast path: f32 results on a 16-bit midpoint take the exact
     expect(naiveWrong).toBeGreaterThan(10);
   });
 });
+
+// f32 rotates in f32 without a fused op; lanes whose result is near zero (a zero's sign, an
+// underflowed product) or near overflow (a product or the sum overflowing where float64 does not)
+// are redone in float64, block by block (8 pairs, headDim 16 here). Pairs of these values put
+// results in every such place; the JS engine is the reference (zeros and infinities exact, NaN
+// where it has NaN, others within 2 ulp of the row's largest finite |value|).
+describe('wasm f32: results near zero and overflow', () => {
+  const SPECIAL = [
+    0, -0, 2 ** -149, -(2 ** -140), 2 ** -126, 2 ** -100, -(2 ** -99), 1e-30, 0.5, -1, 3.4028234663852886e38,
+    -3.4028234663852886e38, 3.4028232635611926e38, 2 ** 127, -(2 ** 126), 1.7e38, Infinity, -Infinity, NaN,
+  ];
+  const ulp = (x: number) => (x === 0 ? 2 ** -149 : Math.max(2 ** -149, 2 ** (Math.floor(Math.log2(x)) - 23)));
+  it.each(['half', 'interleaved'] as RopeStyle[])('%s: every pair of specials, at several positions, as the JS engine', (style) => {
+    const r = rng(31);
+    const pairs: [number, number][] = [];
+    for (const a of SPECIAL) for (const b of SPECIAL) pairs.push([a, b]);
+    // One pair per row at pair index j = row % HALF, the other pairs of the row the same specials
+    // shuffled: blocks mix redone and fast lanes.
+    const rows = pairs.map(([a, b], row) => {
+      const xs = Array.from({ length: HALF }, () => SPECIAL[Math.floor(r() * SPECIAL.length)]);
+      const ys = Array.from({ length: HALF }, () => SPECIAL[Math.floor(r() * SPECIAL.length)]);
+      xs[row % HALF] = a;
+      ys[row % HALF] = b;
+      return style === 'half' ? [...xs, ...ys] : xs.flatMap((x, i) => [x, ys[i]]);
+    });
+    rows.push(new Array(HEAD_DIM).fill(0), new Array(HEAD_DIM).fill(-0)); // all-zero rows
+    for (const position of [0, 1, 100, 65535]) {
+      const input = Float32Array.from(rows.flat());
+      const [js, wasm] = [input.slice(), input.slice()];
+      const opts = { heads: rows.length, positions: [position], tokens: 1 } as never;
+      createRope({ headDim: HEAD_DIM, style }, 'js').apply(js, opts);
+      createRope({ headDim: HEAD_DIM, style }, 'wasm').apply(wasm, opts);
+      for (let row = 0; row < rows.length; row++) {
+        let max = 0;
+        for (let d = 0; d < HEAD_DIM; d++) if (Number.isFinite(js[row * HEAD_DIM + d])) max = Math.max(max, Math.abs(js[row * HEAD_DIM + d]));
+        for (let d = 0; d < HEAD_DIM; d++) {
+          const i = row * HEAD_DIM + d;
+          const [e, a] = [js[i], wasm[i]];
+          const where = `${style} position ${position} row ${row} element ${d}: js ${e} wasm ${a}`;
+          if (Number.isNaN(e) || Number.isNaN(a)) expect(Number.isNaN(a), where).toBe(Number.isNaN(e));
+          else if (e === 0 || a === 0 || !Number.isFinite(e) || !Number.isFinite(a)) expect(Object.is(a, e), where).toBe(true);
+          else expect(Math.abs(a - e), where).toBeLessThanOrEqual(2 * ulp(max));
+        }
+      }
+    }
+  });
+});

@@ -6,7 +6,8 @@
 //   the row's max |value| of the exact result (at most one of |x*c|, |y*s| can lie in a binade
 //   above the row's max, since (x*c)^2 + (y*s)^2 <= x'^2 + y'^2 < 2 max^2). Lanes where that may
 //   not hold (|result| < 2^-100: a zero's sign or an underflowed product; >= 2^127, inf or NaN:
-//   an overflow the double result need not have) are redone in double: see needsExact;
+//   an overflow the double result need not have, and a partner that no longer shows how large
+//   the products were) make their whole vector be redone in double: see shifted();
 // - 16-bit types compute x*c - y*s in double (products exact: the JS engine's value d), round it
 //   to f32 to nearest, and store that (rotHalfFast16) unless some lane's f32 lies on a 16-bit
 //   rounding midpoint (or below the grid, or NaN), where the double rounding could differ: those
@@ -50,7 +51,7 @@ struct WasmSimd {
     std::memcpy(tmp, p, size_t(n) * sizeof(float));
     return wasm_v128_load(tmp);
   }
-  // f32, no fused op (see the top): loops.h's Op redoes the lanes needsExact flags.
+  // f32, no fused op (see the top): loops.h's Op redoes the vectors anyZero flags.
   static void rotHalf(V& x, V& y, V c, V s) {
     const v128 xc = wasm_f32x4_mul(x, c), ys = wasm_f32x4_mul(y, s);
     const v128 yc = wasm_f32x4_mul(y, c), xs = wasm_f32x4_mul(x, s);
@@ -75,7 +76,6 @@ struct WasmSimd {
     return wasm_i32x4_add(wasm_v128_and(r, wasm_i32x4_splat(0x7FFFFFFF)), wasm_i32x4_splat(int32_t(0x80000000u - uint32_t(kTiny))));
   }
   static v128 outside(v128 m) { return wasm_i32x4_gt(m, wasm_i32x4_splat(int32_t(0x80000000u + uint32_t(kHuge - kTiny) - 1u))); }
-  static v128 needsExact(v128 r) { return outside(shifted(r)); }
 
   // Fast exact 16-bit path (loops.h's HasFast16): d = x*c - y*s in double is the JS engine's value
   // (products exact, one rounding); f = f32(d) to nearest. Nearest rounding is monotone and every
@@ -83,12 +83,15 @@ struct WasmSimd {
   // f is itself a midpoint, f and d lie between the same two midpoints and round to the same
   // 16-bit value (Io::store rounds f to nearest even). Fails (the caller takes rotHalfExact<kOdd>)
   // where some lane is a midpoint, below G.lo (zeros: their sign, and f16's coarser grid) or NaN.
+  // Lanes failing that: |f| outside [G.lo, inf] (signed compare after the offset, as shifted()),
+  // or on a midpoint.
   template <const loops::Grid16& G>
-  static v128 safe16(v128 f) {
+  static v128 unsafe16(v128 f) {
     const v128 a = wasm_v128_and(f, wasm_i32x4_splat(0x7FFFFFFF));
-    const v128 inRange = wasm_v128_and(wasm_u32x4_ge(a, wasm_i32x4_splat(G.lo)), wasm_u32x4_le(a, wasm_i32x4_splat(0x7F800000)));
+    const v128 off = wasm_i32x4_add(a, wasm_i32x4_splat(int32_t(0x80000000u - uint32_t(G.lo))));
+    const v128 outRange = wasm_i32x4_gt(off, wasm_i32x4_splat(int32_t(0x80000000u + (0x7F800000u - uint32_t(G.lo)))));
     const v128 onMid = wasm_i32x4_eq(wasm_v128_and(a, wasm_i32x4_splat(G.mask)), wasm_i32x4_splat(G.mid));
-    return wasm_v128_andnot(inRange, onMid);
+    return wasm_v128_or(outRange, onMid);
   }
   template <const loops::Grid16& G>
   static bool rotHalfFast16(V& x, V& y, V c, V s) {
@@ -98,7 +101,7 @@ struct WasmSimd {
                wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), wasm_f64x2_mul(yh, sh)));
     y = join32(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), wasm_f64x2_mul(xl, sl)),
                wasm_f64x2_add(wasm_f64x2_mul(yh, ch), wasm_f64x2_mul(xh, sh)));
-    return wasm_i32x4_all_true(wasm_v128_and(safe16<G>(x), safe16<G>(y)));
+    return !wasm_v128_any_true(wasm_v128_or(unsafe16<G>(x), unsafe16<G>(y)));
   }
   template <const loops::Grid16& G>
   static bool rotPairsFast16(V& a, V& b, V c, V s) {
@@ -145,18 +148,16 @@ struct WasmSimd {
     a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
     b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
   }
-  // loops.h's f32 redo, widened (see needsExact): "zero" here is every lane the f32 op cannot
-  // vouch for. The redo then replaces exactly those lanes with the double result.
-#ifdef EXP_NOCHECK
-  static bool anyZero(V, V) { return false; }
-#else
+  // loops.h's f32 redo, widened (see shifted): "zero" here is every lane the f32 op cannot
+  // vouch for, and the redo keeps the double result in every lane of both vectors: an infinite
+  // y' leaves x' (same pair) finite but off by ulps of the huge products, which the row's finite
+  // values no longer bound.
   static bool anyZero(V a, V b) { return wasm_v128_any_true(outside(wasm_i32x4_max(shifted(a), shifted(b)))); }
-#endif
   static bool anyNonZero(V a, V b) {
     const v128 z = wasm_f32x4_splat(0.0f);
     return wasm_v128_any_true(wasm_v128_or(wasm_f32x4_ne(a, z), wasm_f32x4_ne(b, z)));
   }
-  static V whereZero(V r, V e) { return wasm_v128_bitselect(e, r, needsExact(r)); }
+  static V whereZero(V, V e) { return e; }
 
   struct D {
     using V = v128;
@@ -220,6 +221,18 @@ struct F32Base {
 struct BF16Base {
   using T = uint16_t;
   static constexpr const loops::Grid16& kGrid = loops::kGridBF16;
+  // rows16's fast path: lanes that may not be stored with storeFinite (NaN; and on a midpoint, see
+  // unsafe16). No range test: bf16 has f32's exponent range, and its midpoints are f32 numbers
+  // down through the subnormals, so f32(d) rounds as d does there too (zeros keep d's sign).
+  static v128 unsafeFast(v128 f) {
+    const v128 onMid = wasm_i32x4_eq(wasm_v128_and(f, wasm_i32x4_splat(0xFFFF)), wasm_i32x4_splat(0x8000));
+    return wasm_v128_or(onMid, wasm_f32x4_ne(f, f));
+  }
+  // store() for lanes that are not NaN (inf included: the bias carries nothing into it).
+  static void storeFinite(T* p, v128 v) {
+    const v128 bias = wasm_i32x4_add(wasm_i32x4_splat(0x7FFF), wasm_v128_and(wasm_u32x4_shr(v, 16), wasm_i32x4_splat(1)));
+    store4x16(p, wasm_u32x4_shr(wasm_i32x4_add(v, bias), 16));
+  }
   static v128 load(const T* p) { return wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16); }
   // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
   static void store(T* p, v128 v) {
@@ -235,6 +248,16 @@ struct BF16Base {
 struct F16Base {
   using T = uint16_t;
   static constexpr const loops::Grid16& kGrid = loops::kGridF16;
+  static v128 unsafeFast(v128 f) { return WasmSimd::unsafe16<kGrid>(f); }
+  // store() for lanes with |v| >= 2^-14, not NaN: the normal rounding, which carries 65520 and up
+  // to 0x7C00 and beyond (clamped to it: infinity).
+  static void storeFinite(T* p, v128 v) {
+    const v128 sign = wasm_v128_and(wasm_u32x4_shr(v, 16), wasm_i32x4_splat(0x8000));
+    const v128 b = wasm_i32x4_sub(wasm_v128_and(v, wasm_i32x4_splat(0x7FFFFFFF)), wasm_i32x4_splat(112 << 23));
+    const v128 normal = wasm_u32x4_shr(
+        wasm_i32x4_add(b, wasm_i32x4_add(wasm_i32x4_splat(0xFFF), wasm_v128_and(wasm_u32x4_shr(b, 13), wasm_i32x4_splat(1)))), 13);
+    store4x16(p, wasm_v128_or(wasm_i32x4_min(normal, wasm_i32x4_splat(0x7C00)), sign));
+  }
   // dtype.h's f16ToF32: finite values are exact as (bits << 13) * 2^112 (subnormals included);
   // exponent 31 becomes inf / a quiet NaN with the payload.
   static v128 load(const T* p) {
@@ -269,7 +292,159 @@ using F32Io = loops::TempTail<F32Base, 4>;
 using F16Io = loops::TempTail<F16Base, 4>;
 using BF16Io = loops::TempTail<BF16Base, 4>;
 
-constexpr KernelTable kWasm = ROPE_KERNEL_TABLE("wasm-simd128", WasmSimd, F32Io, F16Io, BF16Io);
+// The rows kernels (one token's heads), with the same bits as loops::rotateRow row by row, and
+// two costs taken out of the generic loop for V8: the redo test runs once per 8 pairs instead of
+// per 4 (a test per vector made the f32 kernel ~2x slower than none), and for 16-bit types cos/sin
+// are widened to double once per token instead of once per row. A block of 8 pairs that fails the
+// test is redone by loops::Op on its inputs, exactly what rotateRow does for each of its vectors;
+// rows whose pairs are not whole blocks (half % 8) take loops::rotateRows.
+constexpr int64_t kBlock = 8;
+
+// V8 materializes every v128.const where it is used (several instructions, inside the loop), and
+// clang rematerializes constants rather than keep them in locals; read from this (mutable, so
+// opaque to clang) table once per call, they stay in registers.
+struct RedoConsts {
+  v128 abs, off, lim;
+};
+extern RedoConsts gRedoConsts;
+RedoConsts gRedoConsts = {wasm_i32x4_const_splat(0x7FFFFFFF),
+                          wasm_i32x4_const_splat(int32_t(0x80000000u - uint32_t(WasmSimd::kTiny))),
+                          wasm_i32x4_const_splat(int32_t(0x80000000u + uint32_t(WasmSimd::kHuge - WasmSimd::kTiny) - 1u))};
+
+template <Style S>
+inline void loadBlock(const float* row, int64_t j, int64_t half, v128* x) {
+  if (S == kHalf) {
+    x[0] = wasm_v128_load(row + j), x[1] = wasm_v128_load(row + j + 4);
+    x[2] = wasm_v128_load(row + half + j), x[3] = wasm_v128_load(row + half + j + 4);
+  } else {
+    for (int i = 0; i < 4; i++) x[i] = wasm_v128_load(row + 2 * j + 4 * i);
+  }
+}
+
+// A block whose test failed: loops::Op on each of its vectors, from memory (nothing stays live
+// across the branch: V8 spilled the inputs on every block while they did).
+template <class Io, Style S>
+ROPE_NOINLINE void redoBlock(typename Io::T* row, int64_t j, int64_t half, const float* cos, const float* sin) {
+  using Op = loops::Op<WasmSimd, Io>;
+  for (int k = 0; k < 2; k++) {
+    const int64_t p = j + 4 * k;
+    const v128 c = wasm_v128_load(cos + p), s = wasm_v128_load(sin + p);
+    if (S == kHalf) {
+      v128 x = Io::load(row + p), y = Io::load(row + half + p);
+      Op::half(x, y, c, s);
+      Io::store(row + p, x), Io::store(row + half + p, y);
+    } else {
+      v128 a = Io::load(row + 2 * p), b = Io::load(row + 2 * p + 4);
+      Op::pairs(a, b, c, s);
+      Io::store(row + 2 * p, a), Io::store(row + 2 * p + 4, b);
+    }
+  }
+}
+
+template <Style S>
+void rowsF32(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
+  if (half % kBlock != 0) return loops::rotateRows<WasmSimd, F32Io, S>(row0, strideBytes, count, cos, sin, half);
+  const RedoConsts k = gRedoConsts;
+  auto shifted = [&k](v128 v) { return wasm_i32x4_add(wasm_v128_and(v, k.abs), k.off); };
+  for (int64_t r = 0; r < count; r++) {
+    float* row = reinterpret_cast<float*>(static_cast<char*>(row0) + r * strideBytes);
+    for (int64_t j = 0; j < half; j += kBlock) {
+      const v128 c0 = wasm_v128_load(cos + j), c1 = wasm_v128_load(cos + j + 4);
+      const v128 s0 = wasm_v128_load(sin + j), s1 = wasm_v128_load(sin + j + 4);
+      v128 v[4];
+      loadBlock<S>(row, j, half, v);
+      // half: (v0, v2) and (v1, v3) are x/y of pairs j..j+3, j+4..j+7; interleaved: (v0, v1), (v2, v3).
+      if (S == kHalf) {
+        WasmSimd::rotHalf(v[0], v[2], c0, s0);
+        WasmSimd::rotHalf(v[1], v[3], c1, s1);
+      } else {
+        WasmSimd::rotPairs(v[0], v[1], c0, s0);
+        WasmSimd::rotPairs(v[2], v[3], c1, s1);
+      }
+      const v128 m = wasm_i32x4_max(wasm_i32x4_max(shifted(v[0]), shifted(v[1])), wasm_i32x4_max(shifted(v[2]), shifted(v[3])));
+      if (ROPE_UNLIKELY(wasm_v128_any_true(wasm_i32x4_gt(m, k.lim)))) {
+        redoBlock<F32Io, S>(row, j, half, cos, sin);
+        continue;
+      }
+      if (S == kHalf) {
+        wasm_v128_store(row + j, v[0]), wasm_v128_store(row + j + 4, v[1]);
+        wasm_v128_store(row + half + j, v[2]), wasm_v128_store(row + half + j + 4, v[3]);
+      } else {
+        for (int i = 0; i < 4; i++) wasm_v128_store(row + 2 * j + 4 * i, v[i]);
+      }
+    }
+  }
+}
+
+// 16-bit: x*c - y*s in double with cos/sin widened once (this call's rows share them), then
+// rotHalfFast16's test over the block; a failing block goes through loops::Op (fast16, then exact).
+template <class Io, Style S>
+void rows16(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
+  constexpr int64_t kMax = 256;  // pairs widened on the stack (4 KiB); longer rows: the generic loop
+  if (half % kBlock != 0 || half > kMax) return loops::rotateRows<WasmSimd, Io, S>(row0, strideBytes, count, cos, sin, half);
+  using T = typename Io::T;
+  alignas(16) double c64[kMax], s64[kMax];
+  for (int64_t j = 0; j < half; j += 4) {
+    const v128 c = wasm_v128_load(cos + j), s = wasm_v128_load(sin + j);
+    wasm_v128_store(c64 + j, lo64(c)), wasm_v128_store(c64 + j + 2, hi64(c));
+    wasm_v128_store(s64 + j, lo64(s)), wasm_v128_store(s64 + j + 2, hi64(s));
+  }
+  for (int64_t r = 0; r < count; r++) {
+    T* row = reinterpret_cast<T*>(static_cast<char*>(row0) + r * strideBytes);
+    for (int64_t j = 0; j < half; j += kBlock) {
+      // Pairs j..j+3 (k = 0), j+4..j+7 (k = 1), loaded and computed one group at a time (fewer
+      // values live at once: V8 spills beyond 16 registers).
+      v128 out[4];
+      v128 bad = wasm_i32x4_splat(0);
+      for (int k = 0; k < 2; k++) {
+        const int64_t p = j + 4 * k;
+        v128 x, y;
+        if (S == kHalf) {
+          x = Io::load(row + p), y = Io::load(row + half + p);
+        } else {
+          const v128 a = Io::load(row + 2 * p), b = Io::load(row + 2 * p + 4);
+          x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+        }
+        const v128 xl = lo64(x), yl = lo64(y), cl = wasm_v128_load(c64 + p), sl = wasm_v128_load(s64 + p);
+        const v128 rxl = wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), wasm_f64x2_mul(yl, sl));
+        const v128 ryl = wasm_f64x2_add(wasm_f64x2_mul(yl, cl), wasm_f64x2_mul(xl, sl));
+        const v128 xh = hi64(x), yh = hi64(y), ch = wasm_v128_load(c64 + p + 2), sh = wasm_v128_load(s64 + p + 2);
+        const v128 rxh = wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), wasm_f64x2_mul(yh, sh));
+        const v128 ryh = wasm_f64x2_add(wasm_f64x2_mul(yh, ch), wasm_f64x2_mul(xh, sh));
+        const v128 rx = join32(rxl, rxh), ry = join32(ryl, ryh);
+        bad = wasm_v128_or(bad, wasm_v128_or(Io::unsafeFast(rx), Io::unsafeFast(ry)));
+        if (S == kHalf) {
+          out[k] = rx, out[2 + k] = ry;
+        } else {
+          out[2 * k] = wasm_i32x4_shuffle(rx, ry, 0, 4, 1, 5), out[2 * k + 1] = wasm_i32x4_shuffle(rx, ry, 2, 6, 3, 7);
+        }
+      }
+      if (ROPE_UNLIKELY(wasm_v128_any_true(bad))) {
+        redoBlock<Io, S>(row, j, half, cos, sin);
+        continue;
+      }
+      if (S == kHalf) {
+        Io::storeFinite(row + j, out[0]), Io::storeFinite(row + j + 4, out[1]);
+        Io::storeFinite(row + half + j, out[2]), Io::storeFinite(row + half + j + 4, out[3]);
+      } else {
+        for (int i = 0; i < 4; i++) Io::storeFinite(row + 2 * j + 4 * i, out[i]);
+      }
+    }
+  }
+}
+
+// loops.h's table, with the rows kernels above.
+constexpr KernelTable makeTable() {
+  KernelTable t = ROPE_KERNEL_TABLE("wasm-simd128", WasmSimd, F32Io, F16Io, BF16Io);
+  t.rotateRows[kHalf][kF32] = &rowsF32<kHalf>;
+  t.rotateRows[kInterleaved][kF32] = &rowsF32<kInterleaved>;
+  t.rotateRows[kHalf][kF16] = &rows16<F16Io, kHalf>;
+  t.rotateRows[kInterleaved][kF16] = &rows16<F16Io, kInterleaved>;
+  t.rotateRows[kHalf][kBF16] = &rows16<BF16Io, kHalf>;
+  t.rotateRows[kInterleaved][kBF16] = &rows16<BF16Io, kInterleaved>;
+  return t;
+}
+constexpr KernelTable kWasm = makeTable();
 
 }  // namespace
 
