@@ -2,9 +2,8 @@
 // bench/ has wasm rows: applyQK, threads 1; 'wasm' copies the rows into module memory and back,
 // 'wasm0' has q and k in wasmArrays (rotated in place). The js and wasm calls alternate (one call
 // of each per round, for at least MS ms, default 1500) so that load from elsewhere on the machine
-// hits them alike; native runs after them, alone (its AVX-512 code lowers the core's clock for a
-// while: alternated, it made the wasm bf16 calls after it ~1.6x slower); medians (STAT=min:
-// minimums).
+// hits them alike (the ratio is what matters); native runs after them, alone, for reference;
+// medians (STAT=min: minimums).
 //   npm run build:ts && taskset -c 1 node scripts/wasm-ratio.mjs [S2,S3,S4]
 import * as lib from '../dist/internal.js';
 const { createRope, nativeAddon } = lib;
