@@ -5,9 +5,11 @@
 // back (a dense piece in one set(); otherwise row by row, so that elements it does not rotate are
 // never written), in pieces of a few hundred KiB where the layout allows. Everything that can fail
 // (the scratch allocation, the cos/sin table) happens before the first row is copied back.
+// Arrays allocated in the module's memory (wasmArray) are rotated where they are, without copies.
 import { DESC_K, DESC_LEN, DESC_POS_OFFSET, DESC_Q, T_OFFSET, packPlan } from './abi.js';
 import { WASM_BASE64 } from './wasm-bytes.js';
-import type { CallPlan, Engine, RopeGeometry, TensorPlan } from './types.js';
+import { bufferOf, byteOffsetOf, describe } from './typed-array.js';
+import type { CallPlan, DTypeName, Engine, RopeGeometry, TensorPlan } from './types.js';
 
 // The few WebAssembly APIs used (tsconfig's lib has no DOM, and @types/node's are partial).
 interface WasmApi {
@@ -104,6 +106,78 @@ function scratch(x: WasmExports, bytes: number): number {
 }
 
 const align16 = (n: number) => (n + 15) & ~15;
+
+// The arrays wasmArray handed out and not yet freed: address -> bytes. The rest of the module's
+// memory is the module's own (its stack, the cos/sin caches, the scratch area): a call whose rows
+// lie there is refused, or the rotation (or a copy into the scratch area) would corrupt it.
+const live = new Map<number, number>();
+
+/** An array in the wasm engine's memory: Ropes on the wasm engine rotate it in place, without the
+ * copies into and out of module memory that every other array costs. */
+export interface WasmArray {
+  readonly dtype: DTypeName;
+  readonly length: number;
+  /** The elements: a view of the module's memory. When that memory grows (any wasm-engine call
+   * may grow it) views taken before are detached (length 0; calls refuse them): read `array`
+   * again after each call rather than keeping it. Throws after free(). */
+  readonly array: Float32Array | Uint16Array;
+  /** Gives the memory back to the module (views of it must not be used after this). */
+  free(): void;
+}
+
+/** Allocates `length` elements of dtype (default 'f32'; 'f16' and 'bf16' are Uint16Array bits),
+ * zero-filled, in the wasm engine's memory (see WasmArray). Throws when this runtime has no
+ * WebAssembly SIMD or the module's memory (4 GiB at most) cannot hold it. */
+export function wasmArray(length: number, dtype: DTypeName = 'f32'): WasmArray {
+  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new TypeError(`dtype must be 'f32', 'f16' or 'bf16', got ${describe(dtype)}`);
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length <= 0) {
+    throw new RangeError(`length must be a positive integer, got ${describe(length)}`);
+  }
+  const x = wasmExports();
+  const size = dtype === 'f32' ? 4 : 2;
+  const ptr = alloc(x, length * size);
+  const bytes = length * size;
+  views(x);
+  u8.fill(0, ptr, ptr + bytes);
+  live.set(ptr, bytes);
+  let view: Float32Array | Uint16Array | null = null;
+  let freed = false;
+  return Object.freeze({
+    dtype,
+    length,
+    get array(): Float32Array | Uint16Array {
+      if (freed) throw new Error('this WasmArray was freed');
+      const now = x.memory.buffer;
+      if (view === null || bufferOf(view) !== now) view = size === 4 ? new Float32Array(now, ptr, length) : new Uint16Array(now, ptr, length);
+      return view;
+    },
+    free(): void {
+      if (freed) return;
+      freed = true;
+      view = null;
+      live.delete(ptr);
+      x.rope_free(ptr);
+    },
+  });
+}
+
+// [start, start + n) bytes of module memory: inside one live WasmArray?
+function inLiveArray(start: number, n: number): boolean {
+  for (const [p, bytes] of live) if (start >= p && start + n <= p + bytes) return true;
+  return false;
+}
+
+// Where t's rows start in module memory (bytes), checked to lie in a live WasmArray; throws
+// (nothing written yet) when they do not.
+function rowsAddress(t: TensorPlan, batch: number, tokens: number, rotaryDim: number, name: string): number {
+  const size = t.data.BYTES_PER_ELEMENT;
+  const s = span(t, 0, batch, 0, tokens, rotaryDim);
+  const start = byteOffsetOf(t.data) + s.lo * size;
+  if (!inLiveArray(start, s.n * size)) {
+    throw new RangeError(`${name} is a view of the wasm engine's memory outside any live wasmArray (freed, or not one): nothing rotated`);
+  }
+  return start - s.lo * size;
+}
 
 // Token-major tensors (layouts 'shd', 'bshd') go through module memory in pieces of about this
 // many bytes: copy in, rotate and copy out stay in the cache, so the copies add little memory
@@ -208,21 +282,28 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
       const { batch, tokens } = plan;
       const q = plan.q;
       const k = plan.k;
+      // Rows in a live WasmArray are rotated where they are (their address, their own offsets);
+      // the others go through the scratch area. Addresses first: an allocation below may grow the
+      // memory, which detaches those views (the addresses stay valid).
+      const mem = x.memory.buffer;
+      const qHere = bufferOf(q.data) === mem;
+      const kHere = k !== null && bufferOf(k.data) === mem;
+      const qPtr = qHere ? rowsAddress(q, batch, tokens, rotaryDim, 'q') : 0;
+      const kPtr = kHere ? rowsAddress(k!, batch, tokens, rotaryDim, 'k') : 0;
       const qSize = q.data.BYTES_PER_ELEMENT;
       const kSize = k !== null ? k.data.BYTES_PER_ELEMENT : 0;
-      // Pieces of tc tokens of one batch row, or (not token-major) the whole call at once.
-      const pieces = tokenMajor(q, rotaryDim) && (k === null || tokenMajor(k, rotaryDim));
-      const perToken = q.tokenStride * qSize + (k !== null ? k.tokenStride * kSize : 0);
-      const tc = pieces ? Math.min(tokens, Math.max(1, Math.floor(pieceBytes / perToken))) : tokens;
+      // Pieces of tc tokens of one batch row, or (not token-major, or nothing to copy) the whole
+      // call at once.
+      const copied = (qHere ? 0 : q.tokenStride * qSize) + (k !== null && !kHere ? k.tokenStride * kSize : 0);
+      const pieces = copied > 0 && tokenMajor(q, rotaryDim) && (k === null || tokenMajor(k, rotaryDim));
+      const tc = pieces ? Math.min(tokens, Math.max(1, Math.floor(pieceBytes / copied))) : tokens;
       const nb = pieces ? 1 : batch;
       let posCount = 0;
       if (plan.positions !== null) {
         posCount = (geometry.sectionRows - 1) * plan.positionsRowStride + (batch - 1) * plan.positionsBatchStride + tokens;
       }
-      const qMax = span(q, 0, nb, 0, tc, rotaryDim).n;
-      const kMax = k !== null ? span(k, 0, nb, 0, tc, rotaryDim).n : 0;
-      const qBytes = align16(qMax * qSize);
-      const kBytes = align16(kMax * kSize);
+      const qBytes = qHere ? 0 : align16(span(q, 0, nb, 0, tc, rotaryDim).n * qSize);
+      const kBytes = k !== null && !kHere ? align16(span(k, 0, nb, 0, tc, rotaryDim).n * kSize) : 0;
       const base = scratch(x, qBytes + kBytes + align16(posCount * 4));
       views(x);
       const qAt = base;
@@ -230,12 +311,10 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
       const posAt = kAt + kBytes;
 
       packPlan(packed, plan);
-      packed[DESC_Q + T_OFFSET] = 0; // the rows start at the start of their copy
-      if (k !== null) packed[DESC_K + T_OFFSET] = 0;
-      packed[D_Q_PTR] = qAt;
-      packed[D_K_PTR] = k !== null ? kAt : 0;
       packed[D_HAS_K] = k !== null ? 1 : 0;
       packed[D_INVFREQ_PTR] = invFreqAt;
+      packed[D_Q_PTR] = qHere ? qPtr : qAt;
+      packed[D_K_PTR] = k === null ? 0 : kHere ? kPtr : kAt;
       packed[0] = nb;
       if (plan.invFreq !== lastInvFreq) {
         typedSet.call(f64, plan.invFreq, invFreqAt / 8);
@@ -253,16 +332,21 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
           packed[1] = n;
           packed[DESC_POS_OFFSET] = plan.positionOffset + t0;
           packed[D_POSITIONS_PTR] = plan.positions !== null ? posAt + 4 * (b * plan.positionsBatchStride + t0) : 0;
-          packed[D_Q_LENGTH] = qs.n;
-          packed[D_K_LENGTH] = ks !== null ? ks.n : 0;
+          // A copy's rows start at its start; rows in place at their element in the array.
+          packed[DESC_Q + T_OFFSET] = qHere ? qs.lo : 0;
+          packed[D_Q_LENGTH] = qHere ? qs.lo + qs.n : qs.n;
+          if (ks !== null) {
+            packed[DESC_K + T_OFFSET] = kHere ? ks.lo : 0;
+            packed[D_K_LENGTH] = kHere ? ks.lo + ks.n : ks.n;
+          } else packed[D_K_LENGTH] = 0;
           views(x); // the cos/sin cache may have grown the memory
           f64.set(packed, desc / 8);
-          copyIn(q, qs, qAt);
-          if (k !== null) copyIn(k, ks!, kAt);
+          if (!qHere) copyIn(q, qs, qAt);
+          if (ks !== null && !kHere) copyIn(k!, ks, kAt);
           if (x.rope_apply(handle, desc) !== 0) throw new Error('internal error: the wasm engine refused a checked plan');
           views(x);
-          copyOut(q, qs, qAt, nb, n, rotaryDim);
-          if (k !== null) copyOut(k, ks!, kAt, nb, n, rotaryDim);
+          if (!qHere) copyOut(q, qs, qAt, nb, n, rotaryDim);
+          if (ks !== null && !kHere) copyOut(k!, ks, kAt, nb, n, rotaryDim);
         }
       }
     },

@@ -1,6 +1,7 @@
 // Public entry: the Rope class, which backend runs, and the option types.
 export { Rope } from './rope.js';
 export { backendInfo } from './backend.js';
+export { wasmArray, type WasmArray } from './engine-wasm.js';
 export { RopeStep, type PrepareOptions } from './step.js';
 export type { GgufRopeTensors } from './models/gguf.js';
 export type { GGUFMetadata, HFConfig, HFRopeParameters } from './models/config-types.js';

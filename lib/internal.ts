@@ -4,3 +4,4 @@ export { Rope, createRope } from './rope.js';
 export { backendInfo, nativeAddon, selectIsa, supportedIsas } from './backend.js';
 export { createJsEngine } from './engine-js.js';
 export { createNativeEngine } from './engine-native.js';
+export { wasmArray } from './engine-wasm.js';

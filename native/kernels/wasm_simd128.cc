@@ -2,8 +2,17 @@
 // module (scripts/build-wasm.sh); the addon gets an empty table.
 //
 // SIMD128 has no fused multiply-add (relaxed-simd's madd may or may not fuse, by machine), so:
-// - the rotation is evaluated in double, as the scalar kernel does (x*c and y*s are exact there,
-//   one rounding to f32): the same bits as the scalar reference, deterministic on every machine;
+// - f32 (wasm_rows.h) rotates in f32 with separate roundings: round(round(x*c) - round(y*s)),
+//   within 2 ulp of the row's max |value| of the contract's value (loops.h; at most one of |x*c|,
+//   |y*s| can lie in a binade above the row's max, since (x*c)^2 + (y*s)^2 <= x'^2 + y'^2 < 2
+//   max^2) and of its sign. Blocks with a lane where that may not hold (|result| < 2^-100: a
+//   zero's sign or an underflowed product; >= 2^127, inf or NaN: an overflow the double result
+//   need not have) are redone with rotHalf, the contract in double as the JS engine computes it
+//   (bit for bit): see shifted();
+// - 16-bit types compute x*c - y*s in double (products exact: the JS engine's value d), round it
+//   to f32 to nearest, and store that (rotHalfFast16) unless some lane's f32 lies on a 16-bit
+//   rounding midpoint (or below the grid, or NaN), where the double rounding could differ: those
+//   vectors take the round-to-odd path (rotHalfExact<kOdd>);
 // - sincos.h's fma is emulated exactly enough for the two reductions that must be exact
 //   (Dekker's product: a*b = p + e exactly, then (p + c) + e), see D::fma.
 // f16 and bf16 go through integer code (no f16 conversions in SIMD128) doing what dtype.h does.
@@ -43,8 +52,9 @@ struct WasmSimd {
     std::memcpy(tmp, p, size_t(n) * sizeof(float));
     return wasm_v128_load(tmp);
   }
-  // The f32 contract (loops.h) as the JS engine computes it (SIMD128 has no FMA): y*s and x*s
-  // rounded to f32, x*c and y*c exact in double, one rounding to double, one to f32.
+  // The f32 contract (loops.h) as the JS engine computes it: y*s and x*s rounded to f32, x*c and
+  // y*c exact in double, one rounding to double, one to f32. What loops.h's Op runs (row tails,
+  // odd sizes) and what wasm_rows.h redoes a block with.
   static void rotHalf(V& x, V& y, V c, V s) {
     const v128 ys = wasm_f32x4_mul(y, s), xs = wasm_f32x4_mul(x, s);
     const v128 xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
@@ -52,11 +62,71 @@ struct WasmSimd {
     x = join32(wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), lo64(ys)), wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), hi64(ys)));
     y = join32(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), lo64(xs)), wasm_f64x2_add(wasm_f64x2_mul(yh, ch), hi64(xs)));
   }
-  static void rotPairs(V& a, V& b, V c, V s) {
+  // The f32 fast path of wasm_rows.h (see the top): all in f32, x*c rounded too. Wherever the
+  // result is not +-0, round(x*c) != round(y*s), and monotone rounding then gives the difference
+  // the sign of x*c - round(y*s): the contract's sign. Zeros, tiny and huge results are redone
+  // with rotHalf (shifted/outside below).
+  static void rotHalfF32(V& x, V& y, V c, V s) {
+    const v128 xc = wasm_f32x4_mul(x, c), ys = wasm_f32x4_mul(y, s);
+    const v128 yc = wasm_f32x4_mul(y, c), xs = wasm_f32x4_mul(x, s);
+    x = wasm_f32x4_sub(xc, ys);
+    y = wasm_f32x4_add(yc, xs);
+  }
+  // Pairs: de-interleave into x and y lanes, rotate, interleave back (4 shuffles per 4 pairs; the
+  // swap-and-addsub form needs as many plus the sign flips).
+  template <void (*Rot)(V&, V&, V, V)>
+  static void pairsWith(V& a, V& b, V c, V s) {
     V x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
-    rotHalf(x, y, c, s);
+    Rot(x, y, c, s);
     a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
     b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
+  }
+  static void rotPairs(V& a, V& b, V c, V s) { pairsWith<rotHalf>(a, b, c, s); }
+  static void rotPairsF32(V& a, V& b, V c, V s) { pairsWith<rotHalfF32>(a, b, c, s); }
+  // Lanes whose f32 result must come from the double path: |r| < 2^-100 (zeros included) or
+  // >= 2^127, inf, NaN. As one signed compare (SIMD128's unsigned ones cost several instructions
+  // in V8): |bits| + (2^31 - tiny) maps [tiny, huge) to [INT_MIN, INT_MIN + huge - tiny) and
+  // everything else above it; of two vectors, their lanes' max.
+  static constexpr int32_t kTiny = 0x0D800000;  // 2^-100
+  static constexpr int32_t kHuge = 0x7F000000;  // 2^127
+  static v128 shifted(v128 r) {
+    return wasm_i32x4_add(wasm_v128_and(r, wasm_i32x4_splat(0x7FFFFFFF)), wasm_i32x4_splat(int32_t(0x80000000u - uint32_t(kTiny))));
+  }
+  static v128 outside(v128 m) { return wasm_i32x4_gt(m, wasm_i32x4_splat(int32_t(0x80000000u + uint32_t(kHuge - kTiny) - 1u))); }
+
+  // Fast exact 16-bit path (loops.h's HasFast16): d = x*c - y*s in double is the JS engine's value
+  // (products exact, one rounding); f = f32(d) to nearest. Nearest rounding is monotone and every
+  // 16-bit midpoint m (|m| >= G.lo) is an f32, so d < m gives f <= m and d > m gives f >= m: unless
+  // f is itself a midpoint, f and d lie between the same two midpoints and round to the same
+  // 16-bit value (Io::store rounds f to nearest even). Fails (the caller takes rotHalfExact<kOdd>)
+  // where some lane is a midpoint, below G.lo (zeros: their sign, and f16's coarser grid) or NaN.
+  // Lanes failing that: |f| outside [G.lo, inf] (signed compare after the offset, as shifted()),
+  // or on a midpoint.
+  template <const loops::Grid16& G>
+  static v128 unsafe16(v128 f) {
+    const v128 a = wasm_v128_and(f, wasm_i32x4_splat(0x7FFFFFFF));
+    const v128 off = wasm_i32x4_add(a, wasm_i32x4_splat(int32_t(0x80000000u - uint32_t(G.lo))));
+    const v128 outRange = wasm_i32x4_gt(off, wasm_i32x4_splat(int32_t(0x80000000u + (0x7F800000u - uint32_t(G.lo)))));
+    const v128 onMid = wasm_i32x4_eq(wasm_v128_and(a, wasm_i32x4_splat(G.mask)), wasm_i32x4_splat(G.mid));
+    return wasm_v128_or(outRange, onMid);
+  }
+  template <const loops::Grid16& G>
+  static bool rotHalfFast16(V& x, V& y, V c, V s) {
+    const v128 xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
+    const v128 cl = lo64(c), ch = hi64(c), sl = lo64(s), sh = hi64(s);
+    x = join32(wasm_f64x2_sub(wasm_f64x2_mul(xl, cl), wasm_f64x2_mul(yl, sl)),
+               wasm_f64x2_sub(wasm_f64x2_mul(xh, ch), wasm_f64x2_mul(yh, sh)));
+    y = join32(wasm_f64x2_add(wasm_f64x2_mul(yl, cl), wasm_f64x2_mul(xl, sl)),
+               wasm_f64x2_add(wasm_f64x2_mul(yh, ch), wasm_f64x2_mul(xh, sh)));
+    return !wasm_v128_any_true(wasm_v128_or(unsafe16<G>(x), unsafe16<G>(y)));
+  }
+  template <const loops::Grid16& G>
+  static bool rotPairsFast16(V& a, V& b, V c, V s) {
+    V x = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), y = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+    const bool ok = rotHalfFast16<G>(x, y, c, s);
+    a = wasm_i32x4_shuffle(x, y, 0, 4, 1, 5);
+    b = wasm_i32x4_shuffle(x, y, 2, 6, 3, 7);
+    return ok;
   }
 
   // Exact-product rotation (loops.h): the double sums above, narrowed to f32 by mode N. Round to
@@ -157,6 +227,19 @@ struct F32Base {
 
 struct BF16Base {
   using T = uint16_t;
+  static constexpr const loops::Grid16& kGrid = loops::kGridBF16;
+  // rows16's fast path: lanes that may not be stored with storeFinite (NaN; and on a midpoint, see
+  // unsafe16). No range test: bf16 has f32's exponent range, and its midpoints are f32 numbers
+  // down through the subnormals, so f32(d) rounds as d does there too (zeros keep d's sign).
+  static v128 unsafeFast(v128 f) {
+    const v128 onMid = wasm_i32x4_eq(wasm_v128_and(f, wasm_i32x4_splat(0xFFFF)), wasm_i32x4_splat(0x8000));
+    return wasm_v128_or(onMid, wasm_f32x4_ne(f, f));
+  }
+  // store() for lanes that are not NaN (inf included: the bias carries nothing into it).
+  static void storeFinite(T* p, v128 v) {
+    const v128 bias = wasm_i32x4_add(wasm_i32x4_splat(0x7FFF), wasm_v128_and(wasm_u32x4_shr(v, 16), wasm_i32x4_splat(1)));
+    store4x16(p, wasm_u32x4_shr(wasm_i32x4_add(v, bias), 16));
+  }
   static v128 load(const T* p) { return wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16); }
   // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
   static void store(T* p, v128 v) {
@@ -171,6 +254,17 @@ struct BF16Base {
 
 struct F16Base {
   using T = uint16_t;
+  static constexpr const loops::Grid16& kGrid = loops::kGridF16;
+  static v128 unsafeFast(v128 f) { return WasmSimd::unsafe16<kGrid>(f); }
+  // store() for lanes with |v| >= 2^-14, not NaN: the normal rounding, which carries 65520 and up
+  // to 0x7C00 and beyond (clamped to it: infinity).
+  static void storeFinite(T* p, v128 v) {
+    const v128 sign = wasm_v128_and(wasm_u32x4_shr(v, 16), wasm_i32x4_splat(0x8000));
+    const v128 b = wasm_i32x4_sub(wasm_v128_and(v, wasm_i32x4_splat(0x7FFFFFFF)), wasm_i32x4_splat(112 << 23));
+    const v128 normal = wasm_u32x4_shr(
+        wasm_i32x4_add(b, wasm_i32x4_add(wasm_i32x4_splat(0xFFF), wasm_v128_and(wasm_u32x4_shr(b, 13), wasm_i32x4_splat(1)))), 13);
+    store4x16(p, wasm_v128_or(wasm_i32x4_min(normal, wasm_i32x4_splat(0x7C00)), sign));
+  }
   // dtype.h's f16ToF32: finite values are exact as (bits << 13) * 2^112 (subnormals included);
   // exponent 31 becomes inf / a quiet NaN with the payload.
   static v128 load(const T* p) {
@@ -205,7 +299,20 @@ using F32Io = loops::TempTail<F32Base, 4>;
 using F16Io = loops::TempTail<F16Base, 4>;
 using BF16Io = loops::TempTail<BF16Base, 4>;
 
-constexpr KernelTable kWasm = ROPE_KERNEL_TABLE("wasm-simd128", WasmSimd, F32Io, F16Io, BF16Io);
+#include "wasm_rows.h"  // rowsF32, rows16
+
+// loops.h's table, with the rows kernels above.
+constexpr KernelTable makeTable() {
+  KernelTable t = ROPE_KERNEL_TABLE("wasm-simd128", WasmSimd, F32Io, F16Io, BF16Io);
+  t.rotateRows[kHalf][kF32] = &rowsF32<kHalf>;
+  t.rotateRows[kInterleaved][kF32] = &rowsF32<kInterleaved>;
+  t.rotateRows[kHalf][kF16] = &rows16<F16Io, kHalf>;
+  t.rotateRows[kInterleaved][kF16] = &rows16<F16Io, kInterleaved>;
+  t.rotateRows[kHalf][kBF16] = &rows16<BF16Io, kHalf>;
+  t.rotateRows[kInterleaved][kBF16] = &rows16<BF16Io, kInterleaved>;
+  return t;
+}
+constexpr KernelTable kWasm = makeTable();
 
 }  // namespace
 
