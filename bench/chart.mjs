@@ -10,6 +10,8 @@ const PALETTE = {
   js: ['#e07b00'],
   table: ['#8c8c8c'],
   naive: ['#d6604d'],
+  wasm: ['#9467bd'],
+  wasm0: ['#c5b0d5'],
   other: ['#9467bd', '#8c564b', '#e377c2'],
 };
 

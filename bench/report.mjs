@@ -137,6 +137,13 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
     over(['S2', 'S3', 'S4'].filter((s) => shapes.includes(s)), ['f32', 'bf16'], (c) => (r(c, 'wasm') && r(c, 'js') ? r(c, 'js').median / r(c, 'wasm').median : null)),
     4,
   );
+  // ... and on arrays allocated in its memory (wasmArray), where there is no copy to include.
+  add(
+    'wasm0-vs-js',
+    'WebAssembly engine on wasmArray arrays (no copies) >= 4x the JS engine at S2, S3, S4 (f32 and bf16)',
+    over(['S2', 'S3', 'S4'].filter((s) => shapes.includes(s)), ['f32', 'bf16'], (c) => (r(c, 'wasm0') && r(c, 'js') ? r(c, 'js').median / r(c, 'wasm0').median : null)),
+    4,
+  );
   add('js-vs-table', 'JS engine no slower than the hand-written table JS (speedup >= 1)', over(shapes, ['f32', 'bf16'], (c) => r(c, 'js')?.vsTable ?? null), 1);
   add('js-vs-naive', 'JS engine >= 20x the naive JS', over(shapes, ['f32', 'bf16'], (c) => r(c, 'js')?.vsNaive ?? null), 20);
   return targets;

@@ -155,6 +155,7 @@ async function agreementCheck(ctx, cell) {
     if (s.before) s.before();
     if (s.runAsync) await s.runAsync();
     else s.run();
+    if (s.after) s.after();
     let maxDiff = 0;
     for (const [a, b] of [
       [x.q, ref.q],

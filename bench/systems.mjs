@@ -1,6 +1,7 @@
-// The shapes and the systems under test. A system is { id, kind, label, before?, run, shapes? }:
-// `before` runs untimed ahead of each timed sample (selectIsa for the native ISAs), `run` is one
-// applyQK-equivalent call on the cell's q and k, `shapes` (optional) limits it to some shapes.
+// The shapes and the systems under test. A system is { id, kind, label, before?, run, after?,
+// shapes? }: `before` runs untimed ahead of each timed sample (selectIsa for the native ISAs), `run`
+// is one applyQK-equivalent call on the cell's q and k, `after` (optional) puts the results into
+// q and k where `run` rotated other memory (the agreement check), `shapes` limits it to some shapes.
 // Later rows (threads, issue 7) are added in buildSystems.
 
 import { makeTable, naiveApplyQK, tableApplyQK } from './baselines.mjs';
@@ -26,6 +27,7 @@ export const ENGINE_ROWS = [
 /** The threads rows (issue 13): half f32 cells, the best ISA. 'auto' at every shape (it must
  * never lose), 2 threads and the 2-thread limit at S3/S4. threads=1 is the main native row. */
 export const THREADS_SHAPES = ['S3', 'S4'];
+const wasmHeld = []; // the wasm0 system's wasmArrays (see buildSystems)
 export const DTYPES = ['f32', 'bf16'];
 const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 };
 
@@ -128,6 +130,28 @@ export function buildSystems(ctx, cell, q, k) {
   for (const row of ENGINE_ROWS) {
     const rope = ropes.engines[row.id];
     if (rope) systems.push({ id: row.id, kind: row.id, label: row.label, run: () => rope.applyQK(q, k, opts) });
+  }
+  // The wasm engine on arrays in its own memory (wasmArray: rotated in place, no copies), holding
+  // the cell's q and k. One pair at a time: the last system built owns them (buildSystems is
+  // called again for each agreement check; only the newest system is ever run).
+  const wasmRope = ropes.engines.wasm;
+  if (wasmRope && typeof ctx.internal.wasmArray === 'function') {
+    for (const a of wasmHeld.splice(0)) a.free();
+    const qa = ctx.internal.wasmArray(q.length, cell.dtype);
+    const ka = ctx.internal.wasmArray(k.length, cell.dtype);
+    wasmHeld.push(qa, ka);
+    qa.array.set(q);
+    ka.array.set(k);
+    systems.push({
+      id: 'wasm0',
+      kind: 'wasm0',
+      label: 'WebAssembly engine, arrays in its memory (wasmArray)',
+      run: () => wasmRope.applyQK(qa.array, ka.array, opts),
+      after: () => {
+        q.set(qa.array);
+        k.set(ka.array);
+      },
+    });
   }
   const table = tableApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, table: ctx.table });
   systems.push({ id: 'table', kind: 'table', label: 'hand-written JS, table', run: () => table(q, k, cell.start) });
