@@ -304,11 +304,6 @@ void rotateGroup(char* row0, int64_t strideBytes, int64_t count, const float* co
   }
 }
 
-#ifndef ROPE_ROW_BLOCK
-#define ROPE_ROW_BLOCK 8
-#endif
-constexpr int64_t kRowBlock = ROPE_ROW_BLOCK;
-
 template <class Isa, class Io, Style S>
 void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
   constexpr int64_t L = Isa::kLanes;
@@ -338,96 +333,18 @@ void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos
   // three spilled), H in the first pair and T in the last, since each overlaps its neighbour; an
   // odd count leaves one unit alone in the middle, or makes n == 3 one group.
   const int single = n % 2 == 1 && n >= 5 ? 2 * ((n - 1) / 4) : -1;
-  // Rows in blocks, every group over one block before the next: a call that streams its rows from
-  // memory then finishes each few KiB while its lines are at hand, where whole-count sweeps
-  // touched every row's lines once per group, 512 bytes apart.
-  for (int64_t r0 = 0; r0 < count; r0 += kRowBlock) {
-    const int64_t rows = count - r0 < kRowBlock ? count - r0 : kRowBlock;
-    char* block = base + r0 * strideBytes;
-    for (int i = 0; i < n;) {
-      int g = n <= 3 ? n : i == single ? 1 : 2;
-      switch (g) {
-        case 1: rotateGroup<Isa, Io, S, 1>(block, strideBytes, rows, cos, sin, half, unit + i); break;
-        case 2: rotateGroup<Isa, Io, S, 2>(block, strideBytes, rows, cos, sin, half, unit + i); break;
-        default: rotateGroup<Isa, Io, S, 3>(block, strideBytes, rows, cos, sin, half, unit + i); break;
-      }
-      i += g;
+  for (int i = 0; i < n;) {
+    const int g = n <= 3 ? n : i == single ? 1 : 2;
+    switch (g) {
+      case 1: rotateGroup<Isa, Io, S, 1>(base, strideBytes, count, cos, sin, half, unit + i); break;
+      case 2: rotateGroup<Isa, Io, S, 2>(base, strideBytes, count, cos, sin, half, unit + i); break;
+      default: rotateGroup<Isa, Io, S, 3>(base, strideBytes, count, cos, sin, half, unit + i); break;
     }
+    i += g;
   }
 }
-
-template <class Isa, class Io>
-void scaleRow(void* data, int64_t n, float factor) {
-  using V = typename Isa::V;
-  using T = typename Io::T;
-  constexpr int64_t L = Isa::kLanes;
-  T* p = static_cast<T*>(data);
-  V f = Isa::set1(factor);
-  int64_t i = 0;
-  // Unrolled x4 (the bench's limit pass: it must be the floor no rotation kernel can beat).
-  for (; i + 4 * L <= n; i += 4 * L) {
-    V a = Io::load(p + i), b = Io::load(p + i + L), c = Io::load(p + i + 2 * L), d = Io::load(p + i + 3 * L);
-    Io::store(p + i, Isa::mul(a, f));
-    Io::store(p + i + L, Isa::mul(b, f));
-    Io::store(p + i + 2 * L, Isa::mul(c, f));
-    Io::store(p + i + 3 * L, Isa::mul(d, f));
-  }
-  for (; i + L <= n; i += L) Io::store(p + i, Isa::mul(Io::load(p + i), f));
-  if (i < n) Io::storeN(p + i, Isa::mul(Io::loadN(p + i, n - i), f), n - i);
-}
-
-template <class D>
-inline void cosSinStep(typename D::V p, typename D::V f, double scale, double sinScale,
-                       typename D::V* c, typename D::V* s) {
-  typename D::V hi = D::mul(p, f);
-  typename D::V lo = D::fma(p, f, D::neg(hi));  // exact product error
-  sincos::sinCos<D>(hi, lo, s, c);
-  *c = D::mul(*c, D::set(scale));
-  *s = D::mul(*s, D::set(sinScale));
-}
-
-template <class Isa>
-void cosSinRow(const double* pos, const double* invFreq, int64_t n, double scale,
-               double sinScale, float* cos, float* sin) {
-  using D = typename Isa::D;
-  using V = typename D::V;
-  constexpr int64_t L = D::kLanes;
-  int64_t j = 0;
-  for (; j + L <= n; j += L) {
-    V c, s;
-    cosSinStep<D>(D::load(pos + j), D::load(invFreq + j), scale, sinScale, &c, &s);
-    D::storeF32(cos + j, c);
-    D::storeF32(sin + j, s);
-  }
-  if (j < n) {
-    int64_t m = n - j;
-    V c, s;
-    cosSinStep<D>(D::loadN(pos + j, m), D::loadN(invFreq + j, m), scale, sinScale, &c, &s);
-    D::storeF32N(cos + j, c, m);
-    D::storeF32N(sin + j, s, m);
-  }
-}
-
-// The table every ISA file builds from its Isa and three Io.
-#define ROPE_KERNEL_TABLE(NAME, ISA, F32IO, F16IO, BF16IO)                                       \
-  {                                                                                              \
-    NAME,                                                                                        \
-        {{&::rope::loops::rotateRow<ISA, F32IO, ::rope::kHalf>,                                  \
-          &::rope::loops::rotateRow<ISA, F16IO, ::rope::kHalf>,                                  \
-          &::rope::loops::rotateRow<ISA, BF16IO, ::rope::kHalf>},                                \
-         {&::rope::loops::rotateRow<ISA, F32IO, ::rope::kInterleaved>,                           \
-          &::rope::loops::rotateRow<ISA, F16IO, ::rope::kInterleaved>,                           \
-          &::rope::loops::rotateRow<ISA, BF16IO, ::rope::kInterleaved>}},                        \
-        &::rope::loops::cosSinRow<ISA>,                                                          \
-        {&::rope::loops::scaleRow<ISA, F32IO>, &::rope::loops::scaleRow<ISA, F16IO>,             \
-         &::rope::loops::scaleRow<ISA, BF16IO>},                                                 \
-        {{&::rope::loops::rotateRows<ISA, F32IO, ::rope::kHalf>,                                 \
-          &::rope::loops::rotateRows<ISA, F16IO, ::rope::kHalf>,                                 \
-          &::rope::loops::rotateRows<ISA, BF16IO, ::rope::kHalf>},                               \
-         {&::rope::loops::rotateRows<ISA, F32IO, ::rope::kInterleaved>,                          \
-          &::rope::loops::rotateRows<ISA, F16IO, ::rope::kInterleaved>,                          \
-          &::rope::loops::rotateRows<ISA, BF16IO, ::rope::kInterleaved>}}                        \
-  }
 
 }  // namespace loops
 }  // namespace rope
+
+#include "loops_table.h"
