@@ -3,6 +3,8 @@
 // active ISA's rows kernel (cos/sin held in registers across a token's heads where they fit).
 #include "walk.h"
 
+#include <cstdint>
+
 #include "cossin_cache.h"
 
 namespace rope {
@@ -38,10 +40,20 @@ inline int64_t tokenPosition(const Plan& p, int64_t b, int64_t t) {
 }
 
 inline void rotateHeads(const TensorRef& x, RowsKernel kernel, int64_t b, int64_t t, const float* cos,
-                        const float* sin, int64_t half) {
+                        const float* sin, int64_t half, int64_t rowBlock) {
   const int64_t size = dtypeSize(x.dtype);
   const int64_t first = x.offset + b * x.batchStride + t * x.tokenStride;
-  kernel(static_cast<char*>(x.data) + first * size, x.headStride * size, x.heads, cos, sin, half);
+  kernel(static_cast<char*>(x.data) + first * size, x.headStride * size, x.heads, cos, sin, half, rowBlock);
+}
+
+// Calls larger than this stream their rows from memory (beyond most CPUs' last-level cache): the
+// rows kernels then finish a couple of heads at a time (kernels.h, rowBlock).
+constexpr int64_t kStreamBytes = int64_t(32) << 20;
+constexpr int64_t kStreamRowBlock = 2;
+
+inline int64_t rowBlockFor(const Plan& p) {
+  const double row = double(p.q.heads) * double(dtypeSize(p.q.dtype)) + (p.hasK ? double(p.k.heads) * double(dtypeSize(p.k.dtype)) : 0.0);
+  return row * double(p.batch) * double(p.tokens) * double(p.geo.rotaryDim) > double(kStreamBytes) ? kStreamRowBlock : INT64_MAX;
 }
 
 }  // namespace
@@ -58,6 +70,7 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
   // Positions the same for every batch row: one cos/sin row per token serves them all.
   const bool shared = p.positions == nullptr || p.positionsBatchStride == 0 || p.batch == 1;
   CosSinTable* const cache = p.cache;
+  const int64_t rowBlock = rowBlockFor(p);
   const float* cos = s.cos;
   const float* sin = s.sin;
 
@@ -75,8 +88,8 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
           sin = s.sin;
         }
       }
-      rotateHeads(p.q, qKernel, b, t, cos, sin, half);
-      if (kKernel != nullptr) rotateHeads(p.k, kKernel, b, t, cos, sin, half);
+      rotateHeads(p.q, qKernel, b, t, cos, sin, half, rowBlock);
+      if (kKernel != nullptr) rotateHeads(p.k, kKernel, b, t, cos, sin, half, rowBlock);
     }
   }
 }

@@ -35,9 +35,12 @@ using CosSinRow = void (*)(const double* pos, const double* invFreq, int64_t n, 
 using ScaleKernel = void (*)(void* data, int64_t n, float factor);
 
 // `count` rows strideBytes apart (every head of one token), each exactly as RowKernel rotates it,
-// with the same cos/sin (so an ISA may keep them in registers across the rows).
+// with the same cos/sin (so an ISA may keep them in registers across the rows). rowBlock: how many
+// rows a kernel may sweep at a time (>= count: all of them): the walk asks for small blocks when a
+// call streams its rows from memory (walk.cc), since sweeping all rows once per group of pairs
+// then touches each row's lines several times, far apart.
 using RowsKernel = void (*)(void* row0, int64_t strideBytes, int64_t count, const float* cos,
-                            const float* sin, int64_t half);
+                            const float* sin, int64_t half, int64_t rowBlock);
 
 struct KernelTable {
   const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"

@@ -305,7 +305,8 @@ void rotateGroup(char* row0, int64_t strideBytes, int64_t count, const float* co
 }
 
 template <class Isa, class Io, Style S>
-void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
+void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half,
+                int64_t rowBlock) {
   constexpr int64_t L = Isa::kLanes;
   constexpr int64_t kMaxUnits = 66;
   char* base = static_cast<char*>(row0);
@@ -333,14 +334,22 @@ void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos
   // three spilled), H in the first pair and T in the last, since each overlaps its neighbour; an
   // odd count leaves one unit alone in the middle, or makes n == 3 one group.
   const int single = n % 2 == 1 && n >= 5 ? 2 * ((n - 1) / 4) : -1;
-  for (int i = 0; i < n;) {
-    const int g = n <= 3 ? n : i == single ? 1 : 2;
-    switch (g) {
-      case 1: rotateGroup<Isa, Io, S, 1>(base, strideBytes, count, cos, sin, half, unit + i); break;
-      case 2: rotateGroup<Isa, Io, S, 2>(base, strideBytes, count, cos, sin, half, unit + i); break;
-      default: rotateGroup<Isa, Io, S, 3>(base, strideBytes, count, cos, sin, half, unit + i); break;
+  // Every group over a block of rows before the next block (kernels.h, rowBlock): measured at
+  // 80 MiB (DRAM-bound) blocks of 2 rows reached 0.82 of the limit pass against 0.57 for whole
+  // sweeps, which in turn are best for rows in cache (decode: 0.77 against 0.58).
+  if (rowBlock < 1) rowBlock = 1;
+  for (int64_t r0 = 0; r0 < count; r0 += rowBlock) {
+    const int64_t rows = count - r0 < rowBlock ? count - r0 : rowBlock;
+    char* block = base + r0 * strideBytes;
+    for (int i = 0; i < n;) {
+      const int g = n <= 3 ? n : i == single ? 1 : 2;
+      switch (g) {
+        case 1: rotateGroup<Isa, Io, S, 1>(block, strideBytes, rows, cos, sin, half, unit + i); break;
+        case 2: rotateGroup<Isa, Io, S, 2>(block, strideBytes, rows, cos, sin, half, unit + i); break;
+        default: rotateGroup<Isa, Io, S, 3>(block, strideBytes, rows, cos, sin, half, unit + i); break;
+      }
+      i += g;
     }
-    i += g;
   }
 }
 

@@ -53,8 +53,9 @@ ROPE_NOINLINE void redoBlock(typename Io::T* row, int64_t j, int64_t half, const
 }
 
 template <Style S>
-void rowsF32(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
-  if (half % kBlock != 0) return loops::rotateRows<WasmSimd, F32Io, S>(row0, strideBytes, count, cos, sin, half);
+void rowsF32(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half, int64_t rowBlock) {
+  // (row by row already: rowBlock matters only to the generic loop)
+  if (half % kBlock != 0) return loops::rotateRows<WasmSimd, F32Io, S>(row0, strideBytes, count, cos, sin, half, rowBlock);
   const RedoConsts k = gRedoConsts;
   auto shifted = [&k](v128 v) { return wasm_i32x4_add(wasm_v128_and(v, k.abs), k.off); };
   for (int64_t r = 0; r < count; r++) {
@@ -90,9 +91,9 @@ void rowsF32(void* row0, int64_t strideBytes, int64_t count, const float* cos, c
 // 16-bit: x*c - y*s in double with cos/sin widened once (this call's rows share them), then
 // rotHalfFast16's test over the block; a failing block goes through loops::Op (fast16, then exact).
 template <class Io, Style S>
-void rows16(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half) {
+void rows16(void* row0, int64_t strideBytes, int64_t count, const float* cos, const float* sin, int64_t half, int64_t rowBlock) {
   constexpr int64_t kMax = 256;  // pairs widened on the stack (4 KiB); longer rows: the generic loop
-  if (half % kBlock != 0 || half > kMax) return loops::rotateRows<WasmSimd, Io, S>(row0, strideBytes, count, cos, sin, half);
+  if (half % kBlock != 0 || half > kMax) return loops::rotateRows<WasmSimd, Io, S>(row0, strideBytes, count, cos, sin, half, rowBlock);
   using T = typename Io::T;
   alignas(16) double c64[kMax], s64[kMax];
   for (int64_t j = 0; j < half; j += 4) {

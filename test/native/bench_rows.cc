@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
               if (st == kStyleCount)
                 k->scale[d](buf.data(), rows * headDim, 1.0f);
               else
-                k->rotateRows[st][d](buf.data(), headDim * int64_t(sz), rows, c.data(), s.data(), half);
+                k->rotateRows[st][d](buf.data(), headDim * int64_t(sz), rows, c.data(), s.data(), half,
+                                     regime == 0 ? INT64_MAX : 2);  // prefill streams: walk.cc's block
             t.push_back((nowNs() - t0) / double(loops * rows * headDim));
           }
           std::sort(t.begin(), t.end());

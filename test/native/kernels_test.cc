@@ -151,7 +151,8 @@ void rotateCase(const KernelTable& isa, const KernelTable& ref, DType t, Style s
 // every element between and after the rotated parts untouched (gaps hold canaries of random data).
 // `after` moves the rows' start across vector alignments (rotateRows starts at the first aligned
 // vector and overlaps the unaligned ends).
-void rowsCase(const KernelTable& isa, DType t, Style st, int64_t half, int64_t count, int64_t gap, int64_t after = 0) {
+void rowsCase(const KernelTable& isa, DType t, Style st, int64_t half, int64_t count, int64_t gap, int64_t after = 0,
+              int64_t rowBlock = INT64_MAX) {
   const size_t sz = test::dtypeSize(t);
   const int64_t stride = 2 * half + gap, n = (count - 1) * stride + 2 * half + after;
   std::vector<uint8_t> in(size_t(n) * sz);
@@ -167,13 +168,13 @@ void rowsCase(const KernelTable& isa, DType t, Style st, int64_t half, int64_t c
   float* sinP = gSin.place<float>(size_t(half));
   std::memcpy(cosP, c.data(), c.size() * 4);
   std::memcpy(sinP, s.data(), s.size() * 4);
-  isa.rotateRows[st][t](rows, stride * int64_t(sz), count, cosP, sinP, half);
+  isa.rotateRows[st][t](rows, stride * int64_t(sz), count, cosP, sinP, half, rowBlock);
   std::vector<uint8_t> want = in;
   for (int64_t r = 0; r < count; ++r) isa.rotate[st][t](want.data() + size_t(r * stride) * sz, c.data(), s.data(), half);
   check(std::memcmp(rows, want.data(), want.size()) == 0,
         std::string(isa.isa) + " rotateRows " + kStyleName[st] + " " + kDtypeName[t] + " half=" + std::to_string(half) +
             " count=" + std::to_string(count) + " gap=" + std::to_string(gap) + " after=" + std::to_string(after) +
-            ": not rotate row by row");
+            " rowBlock=" + std::to_string(rowBlock) + ": not rotate row by row");
 }
 
 // Rounding ties: 16-bit inputs whose exponents lie within 3 of each other, rotated by cos, sin in
@@ -372,7 +373,7 @@ void f32ZeroCase(const KernelTable& isa, Style st, int64_t half, bool viaRows = 
   float* row = gRow.place<float>(n);
   std::memcpy(row, in.data(), n * 4);
   if (viaRows)  // rotateRows checks a whole group of vectors for +-0 at once
-    isa.rotateRows[st][kF32](row, 2 * half * 4, 1, c.data(), s.data(), half);
+    isa.rotateRows[st][kF32](row, 2 * half * 4, 1, c.data(), s.data(), half, INT64_MAX);
   else
     isa.rotate[st][kF32](row, c.data(), s.data(), half);
   bool ok = true;
@@ -556,7 +557,8 @@ int main(int argc, char** argv) {
     for (int st = 0; st < kStyleCount; ++st)
       for (int d = 0; d < kDTypeCount; ++d)
         for (int64_t half = 1; half <= 70; ++half)  // register-held cos/sin for 1..4 whole vectors
-          rowsCase(*t, DType(d), Style(st), half, irand(1, 9), irand(0, 1) ? 0 : irand(1, 40));
+          rowsCase(*t, DType(d), Style(st), half, irand(1, 9), irand(0, 1) ? 0 : irand(1, 40), 0,
+                   irand(0, 1) ? INT64_MAX : irand(1, 4));
     // Strides that keep every row at the same offset from a 64-byte boundary, at every offset.
     for (int st = 0; st < kStyleCount; ++st)
       for (int d = 0; d < kDTypeCount; ++d)
@@ -564,7 +566,7 @@ int main(int argc, char** argv) {
           const int64_t per64 = 64 / int64_t(test::dtypeSize(DType(d)));
           const int64_t gap = (per64 - (2 * half) % per64) % per64;
           for (int64_t after = 0; after < per64; ++after)
-            rowsCase(*t, DType(d), Style(st), half, irand(1, 5), gap, after);
+            rowsCase(*t, DType(d), Style(st), half, irand(1, 5), gap, after, irand(0, 1) ? INT64_MAX : irand(1, 3));
         }
     for (int st = 0; st < kStyleCount; ++st)
       for (int64_t half = 1; half <= 40; ++half)
