@@ -64,7 +64,7 @@ struct Avx2 {
     return _mm_castps_si128(_mm_shuffle_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1),
                                            _MM_SHUFFLE(2, 0, 2, 0)));
   }
-  // To f32: nearest, or to odd (no rounding-mode operand on AVX2: round to nearest, step back
+  // To f32 rounded to odd (no rounding-mode operand on AVX2: round to nearest, step back
   // toward zero where that went away from it, set the lsb where inexact).
   template <int N>
   static __m128 narrow(__m256d r) {
@@ -78,7 +78,6 @@ struct Avx2 {
       return _mm256_cvtpd_ps(_mm256_castsi256_pd(_mm256_or_si256(_mm256_andnot_si256(cut, b), sticky)));
     }
     __m128 f = _mm256_cvtpd_ps(r);
-    if (N == loops::kNearest) return f;
     __m256d back = _mm256_cvtps_pd(f);
     const __m256d sign = _mm256_set1_pd(-0.0);
     __m256d away = _mm256_cmp_pd(_mm256_andnot_pd(sign, back), _mm256_andnot_pd(sign, r), _CMP_GT_OQ);

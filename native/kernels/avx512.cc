@@ -60,10 +60,9 @@ struct Avx512 {
   static __m512d lo(V v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
   static __m512d hi(V v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
   static V join(__m256 a, __m256 b) { return _mm512_insertf32x8(_mm512_castps256_ps512(a), b, 1); }
-  // To f32: nearest, or to odd (truncate by the embedded rounding mode, set the lsb where inexact).
+  // To f32 rounded to odd (truncate by the embedded rounding mode, set the lsb where inexact).
   template <int N>
   static __m256 narrow(__m512d r) {
-    if (N == loops::kNearest) return _mm512_cvtpd_ps(r);
     __m256 t = _mm512_cvt_roundpd_ps(r, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     __mmask8 inexact = _mm512_cmp_pd_mask(_mm512_cvtps_pd(t), r, _CMP_NEQ_OQ);
     __m256i bits = _mm256_castps_si256(t);

@@ -89,7 +89,7 @@ inline void inRegister(V& v) {
 #endif
 }
 
-enum Narrow : int { kNearest = 0, kOdd = 1, kOddNormal = 2 };
+enum Narrow : int { kOdd = 1, kOddNormal = 2 };
 
 template <class Io, class = void>
 struct TinyIsZero { static constexpr bool value = false; };

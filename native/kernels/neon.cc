@@ -44,7 +44,7 @@ struct Neon {
   // Exact-product rotation (loops.h): each half of the vector as 2 doubles; fcvtxn narrows
   // rounding to odd.
   template <int N>
-  static float32x2_t narrow(float64x2_t r) { return N != loops::kNearest ? vcvtx_f32_f64(r) : vcvt_f32_f64(r); }
+  static float32x2_t narrow(float64x2_t r) { return vcvtx_f32_f64(r); }
   template <int N>
   static void rotHalfExact(V& x, V& y, V c, V s) {
     float64x2_t xl = vcvt_f64_f32(vget_low_f32(x)), xh = vcvt_high_f64_f32(x);

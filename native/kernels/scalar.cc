@@ -33,8 +33,8 @@ struct ScalarIsa {
   static void rotHalfExact(V& x, V& y, V c, V s) {
     double xd = x, yd = y;
     double rx = xd * c - yd * s, ry = yd * c + xd * s;
-    x = N != loops::kNearest ? toOddF32(rx) : float(rx);
-    y = N != loops::kNearest ? toOddF32(ry) : float(ry);
+    x = toOddF32(rx);
+    y = toOddF32(ry);
   }
   template <int N>
   static void rotPairsExact(V& a, V& b, V c, V s) { rotHalfExact<N>(a, b, c, s); }

@@ -135,7 +135,6 @@ struct WasmSimd {
   template <int N>
   static v128 narrow(v128 r) {
     const v128 f = wasm_f32x4_demote_f64x2_zero(r);
-    if (N == loops::kNearest) return f;
     const v128 back = wasm_f64x2_promote_low_f32x4(f);
     const v128 away = wasm_f64x2_gt(wasm_f64x2_abs(back), wasm_f64x2_abs(r));
     const v128 inexact = wasm_v128_and(wasm_f64x2_ne(back, r), wasm_f64x2_eq(r, r));  // NaN as is
