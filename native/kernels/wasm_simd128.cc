@@ -8,7 +8,7 @@
 //   max^2) and of its sign. Blocks with a lane where that may not hold (|result| < 2^-100: a
 //   zero's sign or an underflowed product; >= 2^127, inf or NaN: an overflow the double result
 //   need not have) are redone with rotHalf, the contract in double as the JS engine computes it
-//   (bit for bit): see shifted();
+//   (bit for bit): see kTiny, kHuge;
 // - 16-bit types compute x*c - y*s in double (products exact: the JS engine's value d), round it
 //   to f32 to nearest, and store that (rotHalfFast16) unless some lane's f32 lies on a 16-bit
 //   rounding midpoint (or below the grid, or NaN), where the double rounding could differ: those
@@ -65,7 +65,7 @@ struct WasmSimd {
   // The f32 fast path of wasm_rows.h (see the top): all in f32, x*c rounded too. Wherever the
   // result is not +-0, round(x*c) != round(y*s), and monotone rounding then gives the difference
   // the sign of x*c - round(y*s): the contract's sign. Zeros, tiny and huge results are redone
-  // with rotHalf (shifted/outside below).
+  // with rotHalf (kTiny, kHuge below).
   static void rotHalfF32(V& x, V& y, V c, V s) {
     const v128 xc = wasm_f32x4_mul(x, c), ys = wasm_f32x4_mul(y, s);
     const v128 yc = wasm_f32x4_mul(y, c), xs = wasm_f32x4_mul(x, s);
@@ -84,15 +84,11 @@ struct WasmSimd {
   static void rotPairs(V& a, V& b, V c, V s) { pairsWith<rotHalf>(a, b, c, s); }
   static void rotPairsF32(V& a, V& b, V c, V s) { pairsWith<rotHalfF32>(a, b, c, s); }
   // Lanes whose f32 result must come from the double path: |r| < 2^-100 (zeros included) or
-  // >= 2^127, inf, NaN. As one signed compare (SIMD128's unsigned ones cost several instructions
-  // in V8): |bits| + (2^31 - tiny) maps [tiny, huge) to [INT_MIN, INT_MIN + huge - tiny) and
-  // everything else above it; of two vectors, their lanes' max.
+  // >= 2^127, inf, NaN. Tested in wasm_rows.h as one signed compare (SIMD128's unsigned ones cost
+  // several instructions in V8): |bits| + (2^31 - tiny) maps [tiny, huge) to [INT_MIN, INT_MIN +
+  // huge - tiny) and everything else above it; of several vectors, their lanes' max.
   static constexpr int32_t kTiny = 0x0D800000;  // 2^-100
   static constexpr int32_t kHuge = 0x7F000000;  // 2^127
-  static v128 shifted(v128 r) {
-    return wasm_i32x4_add(wasm_v128_and(r, wasm_i32x4_splat(0x7FFFFFFF)), wasm_i32x4_splat(int32_t(0x80000000u - uint32_t(kTiny))));
-  }
-  static v128 outside(v128 m) { return wasm_i32x4_gt(m, wasm_i32x4_splat(int32_t(0x80000000u + uint32_t(kHuge - kTiny) - 1u))); }
 
   // Fast exact 16-bit path (loops.h's HasFast16): d = x*c - y*s in double is the JS engine's value
   // (products exact, one rounding); f = f32(d) to nearest. Nearest rounding is monotone and every
@@ -100,7 +96,7 @@ struct WasmSimd {
   // f is itself a midpoint, f and d lie between the same two midpoints and round to the same
   // 16-bit value (Io::store rounds f to nearest even). Fails (the caller takes rotHalfExact<kOdd>)
   // where some lane is a midpoint, below G.lo (zeros: their sign, and f16's coarser grid) or NaN.
-  // Lanes failing that: |f| outside [G.lo, inf] (signed compare after the offset, as shifted()),
+  // Lanes failing that: |f| outside [G.lo, inf] (signed compare after the offset, as for kTiny),
   // or on a midpoint.
   template <const loops::Grid16& G>
   static v128 unsafe16(v128 f) {
