@@ -146,40 +146,43 @@ struct Op {
   using T = typename Io::T;
   static constexpr int kOddMode = TinyIsZero<Io>::value ? kOddNormal : kOdd;
   static constexpr bool kFast16 = HasGrid<Io>::value && HasFast16<Isa>::value;
-  static void half(V& x, V& y, V c, V s) {
-    if constexpr (sizeof(T) < 4) {
-      if constexpr (kFast16) {
-        V x0 = x, y0 = y;
-        if (ROPE_UNLIKELY(!Isa::template rotHalfFast16<Io::kGrid>(x, y, c, s))) exactHalf(x, y, x0, y0, c, s);
-        return;
-      }
-      Isa::template rotHalfExact<kOddMode>(x, y, c, s);
-    } else {
-      Isa::rotHalf(x, y, c, s);
-    }
-  }
-  // The fast 16-bit path's fallback, out of line so the loop around the fast path stays small.
-  static ROPE_NOINLINE void exactHalf(V& x, V& y, V x0, V y0, V c, V s) {
-    Isa::template rotHalfExact<kOddMode>(x0, y0, c, s);
-    x = x0;
-    y = y0;
-  }
-  static ROPE_NOINLINE void exactPairs(V& a, V& b, V a0, V b0, V c, V s) {
-    Isa::template rotPairsExact<kOddMode>(a0, b0, c, s);
-    a = a0;
-    b = b0;
-  }
-  static void pairs(V& a, V& b, V c, V s) {
+  // One vector pair: x and y lanes (half) or kLanes interleaved pairs in a and b (interleaved).
+  template <Style S>
+  static void rot(V& a, V& b, V c, V s) {
     if constexpr (sizeof(T) < 4) {
       if constexpr (kFast16) {
         V a0 = a, b0 = b;
-        if (ROPE_UNLIKELY(!Isa::template rotPairsFast16<Io::kGrid>(a, b, c, s))) exactPairs(a, b, a0, b0, c, s);
+        if (ROPE_UNLIKELY(!fast16<S>(a, b, c, s))) exact16<S>(a, b, a0, b0, c, s);
         return;
       }
-      Isa::template rotPairsExact<kOddMode>(a, b, c, s);
+      exactOdd<S>(a, b, c, s);
+    } else if constexpr (S == kHalf) {
+      Isa::rotHalf(a, b, c, s);
     } else {
       Isa::rotPairs(a, b, c, s);
     }
+  }
+  // The fast exact 16-bit path (kGuard below): false where a lane must take exact16.
+  template <Style S>
+  static bool fast16(V& a, V& b, V c, V s) {
+    if constexpr (S == kHalf)
+      return Isa::template rotHalfFast16<Io::kGrid>(a, b, c, s);
+    else
+      return Isa::template rotPairsFast16<Io::kGrid>(a, b, c, s);
+  }
+  template <Style S>
+  static void exactOdd(V& a, V& b, V c, V s) {
+    if constexpr (S == kHalf)
+      Isa::template rotHalfExact<kOddMode>(a, b, c, s);
+    else
+      Isa::template rotPairsExact<kOddMode>(a, b, c, s);
+  }
+  // The fast path's fallback, out of line so the loop around the fast path stays small.
+  template <Style S>
+  static ROPE_NOINLINE void exact16(V& a, V& b, V a0, V b0, V c, V s) {
+    exactOdd<S>(a0, b0, c, s);
+    a = a0;
+    b = b0;
   }
 };
 
@@ -196,14 +199,14 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       V x = Io::load(row + j), y = Io::load(yRow + j);
       inRegister(x);
       inRegister(y);
-      Op<Isa, Io>::half(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Op<Isa, Io>::template rot<S>(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
       Io::store(row + j, x);
       Io::store(yRow + j, y);
     }
     if (j < half) {
       int64_t n = half - j;
       V x = Io::loadN(row + j, n), y = Io::loadN(yRow + j, n);
-      Op<Isa, Io>::half(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
+      Op<Isa, Io>::template rot<S>(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
       Io::storeN(row + j, x, n);
       Io::storeN(yRow + j, y, n);
     }
@@ -214,7 +217,7 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       V a = Io::load(p), b = Io::load(p + L);
       inRegister(a);
       inRegister(b);
-      Op<Isa, Io>::pairs(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
+      Op<Isa, Io>::template rot<S>(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
       Io::store(p, a);
       Io::store(p + L, b);
     }
@@ -225,7 +228,7 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
       T* p = row + 2 * j;
       V a = Io::loadN(p, na);
       V b = nb > 0 ? Io::loadN(p + L, nb) : Isa::zero();
-      Op<Isa, Io>::pairs(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
+      Op<Isa, Io>::template rot<S>(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
       Io::storeN(p, a, na);
       if (nb > 0) Io::storeN(p + L, b, nb);
     }
@@ -274,10 +277,7 @@ void rotateGroup(char* row0, int64_t strideBytes, int64_t count, const float* co
       // ~12% slower this way, its two fast paths' registers spilling.)
       bool safe = true;
       for (int i = 0; i < G; i++) {
-        if (S == kHalf)
-          safe &= Isa::template rotHalfFast16<Io::kGrid>(va[i], vb[i], c[i], s[i]);
-        else
-          safe &= Isa::template rotPairsFast16<Io::kGrid>(va[i], vb[i], c[i], s[i]);
+        safe &= Op<Isa, Io>::template fast16<S>(va[i], vb[i], c[i], s[i]);
       }
       if (ROPE_LIKELY(safe)) {
         for (int i = 0; i < G; i++) {
@@ -291,12 +291,7 @@ void rotateGroup(char* row0, int64_t strideBytes, int64_t count, const float* co
         vb[i] = Io::load(row + offB[i]);
       }
     }
-    for (int i = 0; i < G; i++) {
-      if (S == kHalf)
-        Op<Isa, Io>::half(va[i], vb[i], c[i], s[i]);
-      else
-        Op<Isa, Io>::pairs(va[i], vb[i], c[i], s[i]);
-    }
+    for (int i = 0; i < G; i++) Op<Isa, Io>::template rot<S>(va[i], vb[i], c[i], s[i]);
     for (int i = 0; i < G; i++) {
       Io::store(row + offA[i], va[i]);
       Io::store(row + offB[i], vb[i]);

@@ -42,11 +42,11 @@ ROPE_NOINLINE void redoBlock(typename Io::T* row, int64_t j, int64_t half, const
     const v128 c = wasm_v128_load(cos + p), s = wasm_v128_load(sin + p);
     if (S == kHalf) {
       v128 x = Io::load(row + p), y = Io::load(row + half + p);
-      Op::half(x, y, c, s);
+      Op::template rot<S>(x, y, c, s);
       Io::store(row + p, x), Io::store(row + half + p, y);
     } else {
       v128 a = Io::load(row + 2 * p), b = Io::load(row + 2 * p + 4);
-      Op::pairs(a, b, c, s);
+      Op::template rot<S>(a, b, c, s);
       Io::store(row + 2 * p, a), Io::store(row + 2 * p + 4, b);
     }
   }
