@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The S1 decode call against the limit call, in one process with interleaved rounds: median ns per
 // call of the one-call limit pass (addon.limitPassQK), rope.applyQK and a prepared step, positions
-// as a number and as an Int32Array, f32 and bf16 (Llama-3-8B: 32 q + 8 k heads of 128). On a shared
+// as a number and as an Int32Array, threads 1 and 'auto', f32 and bf16 (Llama-3-8B: 32 q + 8 k heads of 128). On a shared
 // machine the process's CPU time is the steadier clock (time waiting for a core is not counted);
 // --wall uses wall time. A tool for working on the fast path; `npm run bench` has the targets.
 //
@@ -42,10 +42,12 @@ for (const dtype of ['f32', 'bf16']) {
   const pos = new Int32Array([4095]);
   const num = { qHeads, kHeads, positions: 4095, dtype, threads: 1 };
   const arr = { qHeads, kHeads, positions: pos, dtype, threads: 1 };
+  const auto = { qHeads, kHeads, positions: 4095, dtype, threads: 'auto' };
   const step = rope.prepare({ qHeads, kHeads, dtype, threads: 1 });
   systems[`${dtype} limit call`] = () => addon.limitPassQK(q, k, code, 1.0);
   systems[`${dtype} applyQK, number`] = () => rope.applyQK(q, k, num);
   systems[`${dtype} applyQK, Int32Array`] = () => rope.applyQK(q, k, arr);
+  systems[`${dtype} applyQK, 'auto'`] = () => rope.applyQK(q, k, auto); // (a second step at one call site)
   systems[`${dtype} step, number`] = () => step.applyQK(q, k, 4095);
   systems[`${dtype} step, Int32Array`] = () => step.applyQK(q, k, pos);
 }

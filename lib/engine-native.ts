@@ -22,8 +22,8 @@ type HandleWithDesc = NativeRopeHandle & {
   readonly desc?: Float64Array;
   apply(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): void;
   applyAsync?(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array | null, positions: Int32Array | null, invFreq: Float64Array | null, desc: Float64Array): Promise<void>;
-  /** The binding's step(q, k, positions) -> boolean for this configuration, or null (no slot left). */
-  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: number): StepFn | null;
+  /** The id of this configuration's step (addon.step(id, q, k, positions)), or null (no slot left). */
+  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: number): number | null;
 };
 
 // The binding's first parameter is q (apply(q, k, ...)); a facade apply(x, ...) call passes x there
@@ -89,9 +89,13 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       }
     },
     prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse): StepFn | null {
-      if (typeof handle.prepareStep !== 'function') return null;
-      const step = handle.prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse ? 1 : 0);
-      return typeof step === 'function' ? step : null;
+      const step = addon.step;
+      if (typeof handle.prepareStep !== 'function' || typeof step !== 'function') return null;
+      const id = handle.prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse ? 1 : 0);
+      if (typeof id !== 'number') return null;
+      // Every step calls the one native function (a call site that sees one target stays V8's
+      // fast API call); handle, passed along, keeps the NativeRope (and so the id) alive.
+      return (q, k, positions) => step(id, q, k, positions, handle);
     },
   };
 }
