@@ -131,10 +131,12 @@ class StepRegistry {
     entries_[id].owner = nullptr;
     free_.push_back(id);
   }
-  // The live entry a JS value names, or nullptr (not a number, out of range, freed).
+  // The live entry a JS value names, or nullptr (not an integer number, out of range, freed).
   const Entry* find(napi_env env, napi_value id) const {
-    uint32_t i = 0;
-    if (napi_get_value_uint32(env, id, &i) != napi_ok || i >= entries_.size() || entries_[i].owner == nullptr) return nullptr;
+    double d = -1;
+    if (napi_get_value_double(env, id, &d) != napi_ok || !(d >= 0 && d < double(entries_.size()))) return nullptr;
+    const size_t i = size_t(d);
+    if (double(i) != d || entries_[i].owner == nullptr) return nullptr;
     return &entries_[i];
   }
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createRope, Rope } from '../lib/rope.js';
 import { rng } from './helpers/engine-ref.js';
 import { nativeAddon } from '../lib/backend.js';
-import { loadAddon } from './helpers/addon.js';
+import { addonPath, loadAddon } from './helpers/addon.js';
 
 // (the facade's addon: a run forcing ROPE_SIMD_BACKEND=js or wasm has no native engine to prepare)
 const native = nativeAddon !== null;
@@ -133,8 +133,10 @@ describe.each(engines)('rope.prepare (%s engine)', (engine) => {
   });
 });
 
-describe.runIf(native)('rope.prepare on the native engine', () => {
-  it('takes the fast path for the decode case (a Float16Array and number[] take the plain one)', () => {
+// (the default engine: native where it loads, so the binding's step; under ROPE_SIMD_BACKEND=js or
+// wasm the plain path, which must give the same bytes all the same)
+describe('rope.prepare on the default engine', () => {
+  it('gives the plain call\'s bytes in the decode case (number[] positions take the plain path)', () => {
     const rope = new Rope({ headDim: 64 });
     const step = rope.prepare({ qHeads: 4, kHeads: 2 });
     const q = new Float32Array(4 * 64).fill(1);
@@ -203,7 +205,7 @@ describe("the binding's step function, called directly with anything (the addon 
       [null, null, null],
     ];
     // ids that name no step: nothing of this NativeRope's (or anybody's) is reached through them
-    const badIds: unknown[] = [id + 1, id + 1000, -1, 2 ** 32, NaN, '0', null, undefined, {}, 1n];
+    const badIds: unknown[] = [id + 1, id + 1000, id + 0.5, -1, 2 ** 32 + id, NaN, Infinity, String(id), null, undefined, {}, BigInt(id)];
     const check = (run: () => unknown, what: string) => {
       const before = [Buffer.from(q.buffer.slice(0)), Buffer.from(k.buffer.slice(0))];
       expect(run(), what).toBe(false);
@@ -258,6 +260,32 @@ describe("the binding's step function, called directly with anything (the addon 
     const id2 = h2.prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 0)!;
     expect(addon.step(id2, q, k, 1)).toBe(true);
     expect(q[0]).not.toBe(0.5);
+  });
+
+  it("keeps each thread's steps to itself: a worker's ids name only its own NativeRopes", async () => {
+    const h = new addon.NativeRope(D, D, 0, null, 1);
+    const mine = h.prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 0)!;
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const addon = require(workerData.path);
+      const q = new Float32Array(8).fill(0.5), k = new Float32Array(8).fill(0.5);
+      const before = addon.step(workerData.id, q, k, 1); // the main thread's id: nothing here
+      const untouched = q.every((v) => v === 0.5) && k.every((v) => v === 0.5);
+      const h = new addon.NativeRope(8, 8, 0, null, 1);
+      const id = h.prepareStep(Float64Array.from(workerData.invFreq), 1, 0, 1, 0, 1, 1, 0);
+      const after = addon.step(id, q, k, 1);
+      parentPort.postMessage({ before, untouched, after, rotated: q[0] !== 0.5 });`;
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(code, { eval: true, workerData: { path: addonPath(), id: mine, invFreq: [...invFreq] } });
+    const msg = await new Promise((res, rej) => {
+      w.once('message', res);
+      w.once('error', rej);
+    });
+    await w.terminate();
+    expect(msg).toEqual({ before: false, untouched: true, after: true, rotated: true });
+    // and the main thread's step still works
+    const q = new Float32Array(8).fill(0.5);
+    expect(addon.step(mine, q, new Float32Array(8).fill(0.5), 1)).toBe(true);
   });
 
   it("keeps its NativeRope alive through the facade: a prepared step outliving its Rope still works", () => {
