@@ -24,6 +24,7 @@
 
 #include "args.h"
 #include "module_fns.h"
+#include "own_desc.h"
 #include "step.h"
 
 namespace {
@@ -89,13 +90,12 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "NativeRope: out of memory");
     }
-    makeOwnDesc(env, info.This().As<Napi::Object>());
+    ownDesc_.make(env, info.This().As<Napi::Object>(), size_t(abi::kLen + geo_.rotaryDim / 2));
     registry_ = *static_cast<RegistryRef*>(info.Data());
   }
 
   ~NativeRope() override {
     for (const uint32_t id : stepIds_) registry_->remove(id);
-    OwnBlock::release(ownBlock_);
     if (reportedBytes_ != 0) {
       int64_t ignored = 0;
       napi_adjust_external_memory(Env(), -reportedBytes_, &ignored);
@@ -275,63 +275,6 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
                             "; positions must be in [0, 2^31))");
   }
 
-  // handle.desc: a Float64Array(kLen + rotaryDim/2), laid out as a descriptor followed by invFreq.
-  // Passing it as desc (with invFreq null: then invFreq is read from its tail) spares a call two
-  // typed-array inspections, the largest fixed cost of a decode call. Sound by Node-API alone: its
-  // memory is a block this handle allocated, lent to V8 as an external ArrayBuffer and freed when
-  // BOTH the handle and that buffer's finalizer have let go (a count of two). So JS can detach or
-  // transfer the buffer (the new owner may be collected) and the handle still reads live memory;
-  // the handle can be collected while JS keeps handle.desc and that stays valid too. Everything read
-  // from it is copied and checked like any other argument (another thread may write it after a
-  // transfer). Where external buffers are not allowed (Electron's V8 sandbox) there is no
-  // handle.desc: lib/engine-native.ts then passes its own descriptor.
-  struct OwnBlock {
-    std::atomic<int> refs{2};
-    alignas(64) double data[1];  // kLen + rotaryDim/2 (allocated past the end)
-    static void release(OwnBlock* b) {
-      if (b != nullptr && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        b->~OwnBlock();
-        std::free(b);
-      }
-    }
-  };
-
-  void makeOwnDesc(Napi::Env env, Napi::Object self) {
-    const size_t n = size_t(abi::kLen + geo_.rotaryDim / 2);
-    void* mem = std::calloc(1, offsetof(OwnBlock, data) + n * sizeof(double));
-    if (mem == nullptr) return;
-    OwnBlock* block = new (mem) OwnBlock();
-    napi_value ab = nullptr, ta = nullptr;
-    const napi_status st = napi_create_external_arraybuffer(
-        env, block->data, n * sizeof(double), [](napi_env, void*, void* hint) { OwnBlock::release(static_cast<OwnBlock*>(hint)); },
-        block, &ab);
-    if (st != napi_ok) {
-      bool pending = false;
-      napi_value ignored = nullptr;
-      if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &ignored);
-      block->refs.store(1);
-      OwnBlock::release(block);  // no finalizer will run
-      return;
-    }
-    ownBlock_ = block;  // the handle's share (released in the destructor)
-    own_ = block->data;
-    if (napi_create_typedarray(env, napi_float64_array, n, ab, 0, &ta) != napi_ok) {
-      own_ = nullptr;
-      return;
-    }
-    ownRef_ = Napi::Persistent(Napi::Object(env, ta));
-    self.DefineProperty(Napi::PropertyDescriptor::Value("desc", Napi::Value(env, ta), napi_enumerable));
-  }
-
-  // Whether v is this handle's own descriptor array (handle.desc).
-  bool isOwnDesc(Napi::Env env, napi_value v) const {
-    if (own_ == nullptr) return false;
-    napi_value own = nullptr;
-    bool same = false;
-    return napi_get_reference_value(env, ownRef_, &own) == napi_ok && own != nullptr &&
-           napi_strict_equals(env, own, v, &same) == napi_ok && same;
-  }
-
   // Everything a call checks, in one place for apply and applyAsync: fills *out (pointers into the
   // caller's arrays; invFreq copied into invFreqOut, rotaryDim/2 doubles; *keep, if given, shares
   // the cos/sin cache the plan points to, for a call that outlives the next one) or throws before
@@ -341,8 +284,8 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     Napi::Env env = info.Env();
     if (ROPE_UNLIKELY(info.Length() < 5)) throwType(env, std::string(call) + "(q, k, positions, invFreq, desc): expected 5 arguments, got " + std::to_string(info.Length()));
     // The descriptor is copied first: a SharedArrayBuffer-backed one could change under us.
-    const bool ownDesc = isOwnDesc(env, info[4]);
-    const void* descData = own_;
+    const bool ownDesc = ownDesc_.is(env, info[4]);
+    const void* descData = ownDesc_.data();
     if (!ownDesc) {
       const View dv = typedArg(env, info[4], "desc", napi_float64_array);
       if (ROPE_UNLIKELY(dv.length < abi::kLen))
@@ -376,7 +319,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     const int64_t half = geo_.rotaryDim / 2;
     View f;
     if (ownDesc && isNullish(env, info[3])) {
-      f = View{const_cast<double*>(own_ + abi::kLen), half};  // handle.desc's tail (only read)
+      f = View{const_cast<double*>(ownDesc_.data() + abi::kLen), half};  // handle.desc's tail (only read)
     } else {
       f = typedArg(env, info[3], "invFreq", napi_float64_array);
       if (ROPE_UNLIKELY(f.length != half))
@@ -492,9 +435,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   std::vector<int32_t> posCopy_;  // a sync call's positions when they share memory with q or k
   std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
   CosSinCache cache_;
-  const double* own_ = nullptr;  // handle.desc's memory (kLen + rotaryDim/2 doubles), or nullptr
-  OwnBlock* ownBlock_ = nullptr;
-  Napi::ObjectReference ownRef_;
+  OwnDesc ownDesc_;  // handle.desc (own_desc.h)
   int64_t reportedBytes_ = 0;  // cache bytes told to V8 (napi_adjust_external_memory)
 };
 
