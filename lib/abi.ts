@@ -60,9 +60,6 @@ export interface NativeAddon {
   runsInPlace?(array: ArrayBufferView): boolean;
   /** Helper threads the native pool has created so far. */
   poolThreads?(): number;
-  /** A prepared step's call (native/binding.cc prepareStep): true when it rotated, false (nothing
-   * written) when this is not the step's fast case or no live step has this id. */
-  step?(id: number, q: unknown, k: unknown, positions: unknown, owner?: unknown): boolean;
   NativeRope: new (
     headDim: number,
     rotaryDim: number,

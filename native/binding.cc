@@ -32,32 +32,10 @@ using namespace rope;
 
 class NativeRope : public Napi::ObjectWrap<NativeRope> {
  public:
-  using Registry = StepRegistry<NativeRope>;
-  using RegistryRef = std::shared_ptr<Registry>;
-
-  // The class and the step function (exports.NativeRope, exports.step), each holding its own
-  // reference to the env's step registry, freed with it.
-  static void Define(Napi::Env env, Napi::Object exports) {
-    const RegistryRef registry = std::make_shared<Registry>();
-    std::unique_ptr<RegistryRef> forClass(new RegistryRef(registry)), forStep(new RegistryRef(registry));
-    Napi::Function ctor = DefineClass(env, "NativeRope",
-                                      {InstanceMethod<&NativeRope::Apply>("apply"),
-                                       InstanceMethod<&NativeRope::ApplyAsync>("applyAsync"),
-                                       InstanceMethod<&NativeRope::PrepareStep>("prepareStep")},
-                                      forClass.get());
-    freeWith(env, ctor, std::move(forClass));
-    napi_value step = nullptr;
-    if (napi_create_function(env, "step", NAPI_AUTO_LENGTH, &NativeRope::StepCallback, forStep.get(), &step) != napi_ok)
-      throw Napi::Error::New(env, "rope-simd: cannot create the step function");
-    freeWith(env, step, std::move(forStep));
-    exports.Set("NativeRope", ctor);
-    exports.Set("step", step);
-  }
-  static void freeWith(napi_env env, napi_value fn, std::unique_ptr<RegistryRef> held) {
-    if (napi_add_finalizer(env, fn, held.get(), [](napi_env, void* d, void*) { delete static_cast<RegistryRef*>(d); },
-                           nullptr, nullptr) != napi_ok)
-      throw Napi::Error::New(env, "rope-simd: cannot attach the step registry");
-    held.release();
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply"),
+                                           InstanceMethod<&NativeRope::ApplyAsync>("applyAsync"),
+                                           InstanceMethod<&NativeRope::PrepareStep>("prepareStep")});
   }
 
   explicit NativeRope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRope>(info) {
@@ -91,11 +69,9 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
       throw Napi::Error::New(env, "NativeRope: out of memory");
     }
     ownDesc_.make(env, info.This().As<Napi::Object>(), size_t(abi::kLen + geo_.rotaryDim / 2));
-    registry_ = *static_cast<RegistryRef*>(info.Data());
   }
 
   ~NativeRope() override {
-    for (const uint32_t id : stepIds_) registry_->remove(id);
     if (reportedBytes_ != 0) {
       int64_t ignored = 0;
       napi_adjust_external_memory(Env(), -reportedBytes_, &ignored);
@@ -116,19 +92,19 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     const int64_t now = cache_.bytes();
     if (ROPE_UNLIKELY(now != reportedBytes_)) {
       int64_t ignored = 0;
-      const int64_t change = now - reportedBytes_;
+      napi_adjust_external_memory(env, now - reportedBytes_, &ignored);
       reportedBytes_ = now;
-      napi_adjust_external_memory(env, change, &ignored);  // last: it may run a GC (runStep)
     }
   }
   static void reportMemoryOf(napi_env env, void* self) { static_cast<NativeRope*>(self)->reportMemory(env); }
 
-  // prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse) -> id
-  // or null: fixes everything of a decode call but the arrays and positions (rope.prepare,
-  // lib/step.ts); exports.step(id, q, k, positions) then makes the call. invFreq is copied and
-  // checked here, once. Identical configurations share a slot and its id; null when kMaxSteps
-  // slots are taken (the facade then makes plain calls). An id is valid while this NativeRope
-  // lives (the facade's step function holds it); after that, step(id, ...) answers false.
+  // prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse) ->
+  // step(q, k, positions) or null: fixes everything of a decode call but the arrays and positions
+  // (rope.prepare, lib/step.ts). invFreq is copied and checked here, once. Identical
+  // configurations share a slot; null when kMaxSteps slots are taken (the facade then makes plain
+  // calls). The step is a plain function carrying (this, slot) as its data, so a call skips the
+  // ObjectWrap unwrap (a private-symbol property lookup, ~15% of a small call); it holds this
+  // NativeRope's JS object alive through a non-enumerable property.
   Napi::Value PrepareStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 8) throwType(env, "prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse): expected 8 arguments, got " + std::to_string(info.Length()));
@@ -152,31 +128,35 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     while (slot < steps_.size() && !steps_[slot]->same(c)) slot++;
     if (slot == steps_.size()) {
       if (steps_.size() >= kMaxSteps) return env.Null();
-      try {
-        stepIds_.reserve(slot + 1);
-        steps_.reserve(slot + 1);
-        std::unique_ptr<StepConfig> config(new StepConfig(std::move(c)));
-        stepIds_.push_back(registry_->add(this, uint32_t(slot)));
-        steps_.push_back(std::move(config));
-      } catch (const std::bad_alloc&) {
-        return env.Null();
-      }
+      steps_.emplace_back(new StepConfig(std::move(c)));
     }
-    return Napi::Number::New(env, double(stepIds_[slot]));
+    std::unique_ptr<StepBinding> b(new StepBinding{this, uint32_t(slot)});
+    napi_value fn = nullptr;
+    if (napi_create_function(env, "step", NAPI_AUTO_LENGTH, &NativeRope::StepCallback, b.get(), &fn) != napi_ok)
+      throw Napi::Error::New(env, "prepareStep: cannot create the step function");
+    if (napi_add_finalizer(env, fn, b.get(), [](napi_env, void* data, void*) { delete static_cast<StepBinding*>(data); },
+                           nullptr, nullptr) != napi_ok)
+      throw Napi::Error::New(env, "prepareStep: cannot attach the step's data");
+    b.release();
+    Napi::Object stepFn(env, fn);
+    stepFn.DefineProperty(Napi::PropertyDescriptor::Value("rope", info.This(), napi_default));
+    return stepFn;
   }
 
-  // exports.step(id, q, k, positions) -> true (rotated) or false (not the step's fast case, or no
-  // live step has this id: nothing written).
+  struct StepBinding {
+    NativeRope* rope;
+    uint32_t slot;
+  };
+
   static napi_value StepCallback(napi_env env, napi_callback_info cbinfo) {
-    size_t argc = 4;
-    napi_value argv[4] = {nullptr, nullptr, nullptr, nullptr};
+    size_t argc = 3;
+    napi_value argv[3] = {nullptr, nullptr, nullptr};
     void* data = nullptr;
     napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data);
-    const Registry& registry = **static_cast<const RegistryRef*>(data);
+    const StepBinding* b = static_cast<const StepBinding*>(data);
     bool done = false;
     try {
-      const Registry::Entry* e = argc >= 4 ? registry.find(env, argv[0]) : nullptr;
-      done = e != nullptr && e->owner->runStep(env, e->slot, argv + 1);
+      done = argc >= 3 && b->rope->runStep(env, b->slot, argv);
     } catch (...) {  // (nothing in runStep throws; a JS error rather than a crash if it ever did)
       napi_throw_error(env, nullptr, "rope-simd: step failed");
       return nullptr;
@@ -186,8 +166,6 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     return out;
   }
 
-  // (Reached through an id, not through this object: JS may hold no reference to it. Its last act
-  // is reportMemory, whose own last act is the V8 call that could collect it.)
   bool runStep(napi_env env, uint32_t slot, const napi_value* argv) {
     Plan p;
     if (!stepPlan(env, geo_, cache_, *steps_[slot], argv, &p)) return false;
@@ -428,8 +406,6 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
 
   static constexpr size_t kMaxSteps = 64;
   std::vector<std::unique_ptr<StepConfig>> steps_;
-  std::vector<uint32_t> stepIds_;  // the registry's id of each slot
-  RegistryRef registry_;
   Geometry geo_;
   std::vector<uint8_t> pairSection_;
   std::vector<int32_t> posCopy_;  // a sync call's positions when they share memory with q or k
@@ -454,7 +430,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
   initEnvAsync(env);  // (false: applyAsync refuses with a message; nothing else depends on it)
   exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
-  NativeRope::Define(env, exports);
+  exports.Set("NativeRope", NativeRope::Define(env));
   return exports;
 }
 

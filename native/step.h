@@ -6,7 +6,6 @@
 
 #include <cstring>
 #include <memory>
-#include <new>
 #include <vector>
 
 #include "args.h"
@@ -63,11 +62,8 @@ inline bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, Step
   p.hasK = true;
   p.q = TensorRef{qa.data, int64_t(qa.length), c.qDtype, c.qHeads, 0, 0, qRow, headDim};
   p.k = TensorRef{ka.data, int64_t(ka.length), c.kDtype, c.kHeads, 0, 0, kRow, headDim};
-  napi_valuetype pt = napi_undefined;
-  napi_typeof(env, argv[2], &pt);
-  if (pt == napi_number) {
-    double v = -1;
-    napi_get_value_double(env, argv[2], &v);
+  double v = -1;
+  if (napi_get_value_double(env, argv[2], &v) == napi_ok) {  // a number (one N-API call, not two)
     if (ROPE_UNLIKELY(!(v >= 0 && v + double(tokens - 1) < double(kPos31)) || double(int64_t(v)) != v))
       return false;
     p.positionOffset = int64_t(v);
@@ -98,51 +94,5 @@ inline bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, Step
   }
   return true;
 }
-
-// Every prepared step of one env (the main thread's or a worker's), by id: the facade calls one
-// native function, step(id, q, k, positions), for all of them. (With a native function per step,
-// a call site that had seen two, such as threads 1 and 'auto', or the two Ropes of a model with
-// local and global layers, went through V8's generic API call: ~40 ns more per decode call.)
-// Only that env's JS thread touches it (calls, prepareStep, the owners' finalizers): no lock. An
-// id names a live owner's slot or nothing: an owner frees its ids when it is destroyed, so a stale
-// or made-up id finds nothing, never freed memory.
-template <class Owner>
-class StepRegistry {
- public:
-  struct Entry {
-    Owner* owner;  // nullptr: a free id
-    uint32_t slot;
-  };
-  // A new id for (owner, slot); throws std::bad_alloc.
-  uint32_t add(Owner* owner, uint32_t slot) {
-    if (!free_.empty()) {
-      const uint32_t id = free_.back();
-      free_.pop_back();
-      entries_[id] = Entry{owner, slot};
-      return id;
-    }
-    if (entries_.size() >= UINT32_MAX) throw std::bad_alloc();
-    free_.reserve(entries_.size() + 1);  // so that remove() cannot throw
-    entries_.push_back(Entry{owner, slot});
-    return uint32_t(entries_.size() - 1);
-  }
-  void remove(uint32_t id) {
-    if (id >= entries_.size() || entries_[id].owner == nullptr) return;
-    entries_[id].owner = nullptr;
-    free_.push_back(id);
-  }
-  // The live entry a JS value names, or nullptr (not an integer number, out of range, freed).
-  const Entry* find(napi_env env, napi_value id) const {
-    double d = -1;
-    if (napi_get_value_double(env, id, &d) != napi_ok || !(d >= 0 && d < double(entries_.size()))) return nullptr;
-    const size_t i = size_t(d);
-    if (double(i) != d || entries_[i].owner == nullptr) return nullptr;
-    return &entries_[i];
-  }
-
- private:
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> free_;
-};
 
 }  // namespace

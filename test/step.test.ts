@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createRope, Rope } from '../lib/rope.js';
 import { rng } from './helpers/engine-ref.js';
 import { nativeAddon } from '../lib/backend.js';
-import { addonPath, loadAddon } from './helpers/addon.js';
+import { loadAddon } from './helpers/addon.js';
 
 // (the facade's addon: a run forcing ROPE_SIMD_BACKEND=js or wasm has no native engine to prepare)
 const native = nativeAddon !== null;
@@ -166,16 +166,16 @@ describe('rope.prepare on the default engine', () => {
 });
 
 describe("the binding's step function, called directly with anything (the addon loaded directly, whatever backend the run forces)", () => {
-  type Handle = { prepareStep(...args: unknown[]): number | null };
-  const addon = loadAddon<{ NativeRope: new (...a: unknown[]) => Handle; step: (...args: unknown[]) => unknown }>();
+  type StepFnRaw = (...args: unknown[]) => unknown;
+  type Handle = { prepareStep(...args: unknown[]): StepFnRaw | null };
+  const addon = loadAddon<{ NativeRope: new (...a: unknown[]) => Handle }>();
   const D = 8;
   const invFreq = Float64Array.from({ length: D / 2 }, (_, j) => 10000 ** (-(2 * j) / D));
 
   it('answers false (writing nothing) to everything but its fast case, never crashes', () => {
     const h = new addon.NativeRope(D, D, 0, null, 1);
-    const id = h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0)!;
-    expect(typeof id).toBe('number');
-    const step = (...args: unknown[]) => addon.step(id, ...args);
+    const step = h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0)!;
+    expect(typeof step).toBe('function');
     const q = new Float32Array(16).fill(0.5);
     const k = new Float32Array(8).fill(0.5);
     const detached = new Float32Array(16);
@@ -204,30 +204,14 @@ describe("the binding's step function, called directly with anything (the addon 
       [{}, k, 0],
       [null, null, null],
     ];
-    // ids that name no step: nothing of this NativeRope's (or anybody's) is reached through them
-    const badIds: unknown[] = [id + 1, id + 1000, id + 0.5, -1, 2 ** 32 + id, NaN, Infinity, String(id), null, undefined, {}, BigInt(id)];
-    const check = (run: () => unknown, what: string) => {
+    for (const args of weird) {
       const before = [Buffer.from(q.buffer.slice(0)), Buffer.from(k.buffer.slice(0))];
-      expect(run(), what).toBe(false);
+      expect(step(...args), `args ${args.length}`).toBe(false);
       expect(Buffer.from(q.buffer).equals(before[0])).toBe(true);
       expect(Buffer.from(k.buffer).equals(before[1])).toBe(true);
-    };
-    for (const args of weird) check(() => step(...args), `args ${args.length}`);
-    for (const bad of badIds) check(() => addon.step(bad, q, k, 0), `id ${String(bad)}`);
-    check(() => addon.step(), 'no arguments');
+    }
     expect(step(q, k, 0, 'extra')).toBe(true);
     expect(step(q, k, new Int32Array([9]))).toBe(true);
-  });
-
-  it('gives identical configurations one id, and each NativeRope its own', () => {
-    const h = new addon.NativeRope(D, D, 0, null, 1);
-    const a = h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0);
-    expect(h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0)).toBe(a);
-    const b = h.prepareStep(invFreq, 1, 0, 2, 0, 1, 0, 0); // threads 'auto'
-    expect(b).not.toBe(a);
-    const other = new addon.NativeRope(D, D, 1, null, 1).prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0);
-    expect(other).not.toBe(a);
-    expect(other).not.toBe(b);
   });
 
   it('refuses a bad configuration with a clear error', () => {
@@ -242,64 +226,14 @@ describe("the binding's step function, called directly with anything (the addon 
     expect(() => h.prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 2)).toThrow(/inverse 2 is out of range/);
   });
 
-  it('an id outlives nothing: once its NativeRope is collected, step(id, ...) answers false', async () => {
+  it('keeps its NativeRope alive: a step outliving every other reference still works', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    const id = new addon.NativeRope(D, D, 0, null, 1).prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 0)!;
-    const q = new Float32Array(8).fill(0.5);
-    const k = new Float32Array(8).fill(0.5);
-    // (finalizers may run after the GC, on a later turn of the event loop)
-    for (let i = 0; i < 20 && addon.step(id, q.slice(), k.slice(), 1) !== false; i++) {
-      gc();
-      await new Promise((r) => setImmediate(r));
-    }
-    expect(addon.step(id, q, k, 1)).toBe(false);
-    expect(q.every((v) => v === 0.5) && k.every((v) => v === 0.5)).toBe(true);
-    // its id is then another NativeRope's to take, and names that one's step
-    const h2 = new addon.NativeRope(D, D, 0, null, 1);
-    const id2 = h2.prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 0)!;
-    expect(addon.step(id2, q, k, 1)).toBe(true);
-    expect(q[0]).not.toBe(0.5);
-  });
-
-  it("keeps each thread's steps to itself: a worker's ids name only its own NativeRopes", async () => {
-    const h = new addon.NativeRope(D, D, 0, null, 1);
-    const mine = h.prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 0)!;
-    const code = `
-      const { parentPort, workerData } = require('node:worker_threads');
-      const addon = require(workerData.path);
-      const q = new Float32Array(8).fill(0.5), k = new Float32Array(8).fill(0.5);
-      const before = addon.step(workerData.id, q, k, 1); // the main thread's id: nothing here
-      const untouched = q.every((v) => v === 0.5) && k.every((v) => v === 0.5);
-      const h = new addon.NativeRope(8, 8, 0, null, 1);
-      const id = h.prepareStep(Float64Array.from(workerData.invFreq), 1, 0, 1, 0, 1, 1, 0);
-      const after = addon.step(id, q, k, 1);
-      parentPort.postMessage({ before, untouched, after, rotated: q[0] !== 0.5 });`;
-    const { Worker } = await import('node:worker_threads');
-    const w = new Worker(code, { eval: true, workerData: { path: addonPath(), id: mine, invFreq: [...invFreq] } });
-    const msg = await new Promise((res, rej) => {
-      w.once('message', res);
-      w.once('error', rej);
-    });
-    await w.terminate();
-    expect(msg).toEqual({ before: false, untouched: true, after: true, rotated: true });
-    // and the main thread's step still works
-    const q = new Float32Array(8).fill(0.5);
-    expect(addon.step(mine, q, new Float32Array(8).fill(0.5), 1)).toBe(true);
-  });
-
-  it("keeps its NativeRope alive through the facade: a prepared step outliving its Rope still works", () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    let step: ReturnType<Rope['prepare']> | null = createRope({ headDim: D }, engines[0]).prepare({ qHeads: 1, kHeads: 1 });
+    let step: StepFnRaw | null = new addon.NativeRope(D, D, 0, null, 1).prepareStep(invFreq, 1, 0, 1, 0, 1, 1, 0);
     for (let i = 0; i < 3; i++) gc();
     const q = new Float32Array(8).fill(0.5);
-    const k = new Float32Array(8).fill(0.5);
-    step.applyQK(q, k, 1);
+    expect(step!(q, new Float32Array(8).fill(0.5), 1)).toBe(true);
     expect(q[0]).not.toBe(0.5);
-    const ref = new Float32Array(8).fill(0.5), refK = new Float32Array(8).fill(0.5);
-    createRope({ headDim: D }, 'js').applyQK(ref, refK, { qHeads: 1, kHeads: 1, positions: 1 });
-    expect(bytes(q).equals(bytes(ref))).toBe(true);
     step = null;
     gc();
   });
