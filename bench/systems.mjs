@@ -161,7 +161,8 @@ export function buildSystems(ctx, cell, q, k) {
   if (addon && typeof addon.limitPass === 'function') {
     const code = DTYPE_CODE[cell.dtype];
     // The floor for the same bytes: ONE call into the addon with q and k (as applyQK makes), an
-    // unrolled x1.0 pass at the widest vectors the CPU runs (the package's default ISA).
+    // unrolled x1.0 pass at the widest vectors the CPU runs (the package's default ISA), in the
+    // walk's order (a token's q rows, then its k rows: native/module_fns.h).
     const one = typeof addon.limitPassQK === 'function';
     const before = ctx.nativeOk ? () => ctx.internal.selectIsa(ctx.backendInfo.isa) : undefined;
     systems.push({
@@ -170,7 +171,7 @@ export function buildSystems(ctx, cell, q, k) {
       label: 'limit (one call, in-place x1.0 pass, same bytes)',
       before,
       run: one
-        ? () => addon.limitPassQK(q, k, code, 1.0)
+        ? () => addon.limitPassQK(q, k, code, 1.0, 1, cell.tokens)
         : () => {
             addon.limitPass(q, code, 1.0);
             addon.limitPass(k, code, 1.0);
@@ -183,7 +184,7 @@ export function buildSystems(ctx, cell, q, k) {
         label: 'limit, 2 threads',
         shapes: THREADS_SHAPES,
         before,
-        run: () => addon.limitPassQK(q, k, code, 1.0, 2),
+        run: () => addon.limitPassQK(q, k, code, 1.0, 2, cell.tokens),
       });
     }
   }

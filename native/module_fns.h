@@ -64,20 +64,53 @@ void LimitPass(const Napi::CallbackInfo& info) {
   parallelFor(t == 1 ? 1 : t * kChunksPerThread, t, limitPart, &job);
 }
 
-// limitPassQK(q, k, dtype, factor[, threads]): the bench's floor for one applyQK call: both arrays
-// x factor in place in ONE call, as cheap a crossing as the binding can make (two typed-array reads,
-// two numbers), then the active ISA's unrolled scale pass. Threads split q and k alike.
+// limitPassQK(q, k, dtype, factor[, threads[, tokens]]): the bench's floor for one applyQK call:
+// both arrays x factor in place in ONE call, as cheap a crossing as the binding can make (two
+// typed-array reads, a few numbers), then the active ISA's unrolled scale pass. With `tokens`
+// (both lengths a whole number of token rows) it moves the bytes in the walk's order, a token's q
+// rows then its k rows: all of q then all of k ran up to 1.3x slower than the rotation itself at
+// S3 (10 MiB, cache-sized), so it was no floor there. Threads split the tokens (or q and k alike).
+struct LimitQKJob {
+  char *q, *k;
+  int64_t qRow, kRow, tokens;  // elements per token row; tokens
+  DType dtype;
+  float factor;
+};
+
+void limitQKPart(void* ctx, int64_t i, int64_t parts) {
+  const LimitQKJob& j = *static_cast<const LimitQKJob*>(ctx);
+  const int64_t size = dtypeSize(j.dtype);
+  for (int64_t t = j.tokens * i / parts; t < j.tokens * (i + 1) / parts; t++) {
+    limitPass(activeKernels(), j.q + t * j.qRow * size, j.qRow, j.dtype, j.factor);
+    limitPass(activeKernels(), j.k + t * j.kRow * size, j.kRow, j.dtype, j.factor);
+  }
+}
+
 void LimitPassQK(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4) throwType(env, "limitPassQK(q, k, dtype, factor[, threads]): expected 4 or 5 arguments, got " + std::to_string(info.Length()));
+  if (info.Length() < 4) throwType(env, "limitPassQK(q, k, dtype, factor[, threads[, tokens]]): expected 4 to 6 arguments, got " + std::to_string(info.Length()));
   const int64_t dtype = intIn(env, numberArg(env, info[2], "dtype"), "dtype", "", 0, 2);
   const double factor = numberArg(env, info[3], "factor");
   if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
   const int64_t threads =
       info.Length() < 5 || info[4].IsUndefined() ? 1 : intIn(env, numberArg(env, info[4], "threads"), "threads", "", 1, 1024);
+  const int64_t tokens =
+      info.Length() < 6 || info[5].IsUndefined() ? 0 : intIn(env, numberArg(env, info[5], "tokens"), "tokens", "", 1, 9007199254740991.0);
   const View q = typedArg(env, info[0], "q", arrayTypeFor(dtype), dtype);
   const View k = typedArg(env, info[1], "k", arrayTypeFor(dtype), dtype);
   const int64_t t = std::min(threads, kMaxPoolThreads);
+  if (tokens > 0) {
+    if (q.length % tokens != 0 || k.length % tokens != 0)
+      throwRange(env, "limitPassQK: q.length " + std::to_string(q.length) + " and k.length " + std::to_string(k.length) +
+                          " must both be multiples of tokens " + std::to_string(tokens));
+    LimitQKJob j{static_cast<char*>(q.data), static_cast<char*>(k.data), q.length / tokens, k.length / tokens, tokens,
+                 DType(dtype), float(factor)};
+    if (t == 1)
+      limitQKPart(&j, 0, 1);
+    else
+      parallelFor(std::min(tokens, t * kChunksPerThread), t, limitQKPart, &j);
+    return;
+  }
   if (t == 1) {
     limitPass(activeKernels(), q.data, q.length, DType(dtype), float(factor));
     limitPass(activeKernels(), k.data, k.length, DType(dtype), float(factor));

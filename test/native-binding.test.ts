@@ -11,6 +11,7 @@ const requireHere = createRequire(import.meta.url);
 const addonFile = addonPath();
 const addon = requireHere(addonFile) as NativeAddon & {
   limitPass(a: Float32Array | Uint16Array, dtype: number, factor: number): void;
+  limitPassQK(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array, dtype: number, factor: number, threads?: number, tokens?: number): void;
 };
 
 const D = 8; // headDim = rotaryDim
@@ -281,6 +282,21 @@ describe('native binding: hostile arguments throw and write nothing', () => {
     const before = Array.from(a);
     addon.limitPass(a, 0, 2);
     expect(Array.from(a)).toEqual(before.map((v) => Math.fround(v * 2)));
+    // limitPassQK: both arrays, whole or token by token (q's rows, then k's), on one or two
+    // threads, at every offset from a vector boundary: x * factor, rounded once, every element
+    for (const [tokens, threads] of [[undefined, 1], [3, 1], [3, 2], [1, 1]] as const) {
+      for (let off = 0; off < 9; off++) {
+        const buf = new Float32Array(off + 3 * 40 + 3 * 24 + 8).map((_, i) => 0.37 * i - 7);
+        const q = buf.subarray(off, off + 3 * 40);
+        const k = buf.subarray(off + 3 * 40 + 4, off + 3 * 40 + 4 + 3 * 24);
+        const want = Array.from(buf, (v, i) => ((i >= off && i < off + 120) || (i >= off + 124 && i < off + 196) ? Math.fround(v * 3) : v));
+        addon.limitPassQK(q, k, 0, 3, threads, tokens);
+        expect(Array.from(buf), `tokens ${tokens} threads ${threads} offset ${off}`).toEqual(want);
+      }
+    }
+    const q = new Float32Array(10), k = new Float32Array(4);
+    refused(() => addon.limitPassQK(q, k, 0, 1, 1, 3), [q, k], RangeError, /q.length 10 and k.length 4 must both be multiples of tokens 3/);
+    refused(() => addon.limitPassQK(q, k, 0, 1, 1, 0), [q, k], RangeError, /tokens 0 is out of range/);
     refused(() => addon.selectIsa('bogus'), [], Error, /bogus/);
     refused(() => addon.selectIsa(42 as never), [], TypeError, /name must be a string, got number 42/);
     expect(addon.supportedIsas()).toContain(addon.isa());
