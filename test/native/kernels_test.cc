@@ -557,8 +557,8 @@ int main(int argc, char** argv) {
     for (int st = 0; st < kStyleCount; ++st)
       for (int d = 0; d < kDTypeCount; ++d)
         for (int64_t half = 1; half <= 70; ++half)  // register-held cos/sin for 1..4 whole vectors
-          rowsCase(*t, DType(d), Style(st), half, irand(1, 9), irand(0, 1) ? 0 : irand(1, 40), 0,
-                   irand(0, 1) ? INT64_MAX : irand(1, 4));
+          rowsCase(*t, DType(d), Style(st), half, irand(1, 20), irand(0, 1) ? 0 : irand(1, 40), 0,
+                   irand(0, 1) ? INT64_MAX : irand(0, 1) ? irand(1, 4) : 8);  // walk.cc's 2 and 8
     // Strides that keep every row at the same offset from a 64-byte boundary, at every offset.
     for (int st = 0; st < kStyleCount; ++st)
       for (int d = 0; d < kDTypeCount; ++d)
