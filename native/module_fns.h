@@ -50,18 +50,30 @@ void limitPart(void* ctx, int64_t i, int64_t parts) {
   limitPass(activeKernels(), j.data + begin * dtypeSize(j.dtype), end - begin, j.dtype, j.factor);
 }
 
+// The limit passes' dtype, factor and [threads] at info[at], info[at + 1], info[at + 2] (threads
+// capped at the pool's size).
+struct LimitArgs {
+  DType dtype;
+  float factor;
+  int64_t threads;
+};
+LimitArgs limitArgs(Napi::Env env, const Napi::CallbackInfo& info, size_t at) {
+  const int64_t dtype = intIn(env, numberArg(env, info[at], "dtype"), "dtype", "", 0, 2);
+  const double factor = numberArg(env, info[at + 1], "factor");
+  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
+  const int64_t threads = info.Length() <= at + 2 || info[at + 2].IsUndefined()
+                              ? 1
+                              : intIn(env, numberArg(env, info[at + 2], "threads"), "threads", "", 1, 1024);
+  return LimitArgs{DType(dtype), float(factor), std::min(threads, kMaxPoolThreads)};
+}
+
 void LimitPass(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3) throwType(env, "limitPass(array, dtype, factor[, threads]): expected 3 or 4 arguments, got " + std::to_string(info.Length()));
-  const int64_t dtype = intIn(env, numberArg(env, info[1], "dtype"), "dtype", "", 0, 2);
-  const double factor = numberArg(env, info[2], "factor");
-  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
-  const int64_t threads =
-      info.Length() < 4 || info[3].IsUndefined() ? 1 : intIn(env, numberArg(env, info[3], "threads"), "threads", "", 1, 1024);
-  const View v = typedArg(env, info[0], "array", arrayTypeFor(dtype), dtype);
-  LimitJob job{static_cast<char*>(v.data), v.length, DType(dtype), float(factor)};
-  const int64_t t = std::min(threads, kMaxPoolThreads);
-  parallelFor(t == 1 ? 1 : t * kChunksPerThread, t, limitPart, &job);
+  const LimitArgs a = limitArgs(env, info, 1);
+  const View v = typedArg(env, info[0], "array", arrayTypeFor(a.dtype), a.dtype);
+  LimitJob job{static_cast<char*>(v.data), v.length, a.dtype, a.factor};
+  parallelFor(a.threads == 1 ? 1 : a.threads * kChunksPerThread, a.threads, limitPart, &job);
 }
 
 // limitPassQK(q, k, dtype, factor[, threads[, tokens]]): the bench's floor for one applyQK call:
@@ -89,37 +101,24 @@ void limitQKPart(void* ctx, int64_t i, int64_t parts) {
 void LimitPassQK(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4) throwType(env, "limitPassQK(q, k, dtype, factor[, threads[, tokens]]): expected 4 to 6 arguments, got " + std::to_string(info.Length()));
-  const int64_t dtype = intIn(env, numberArg(env, info[2], "dtype"), "dtype", "", 0, 2);
-  const double factor = numberArg(env, info[3], "factor");
-  if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
-  const int64_t threads =
-      info.Length() < 5 || info[4].IsUndefined() ? 1 : intIn(env, numberArg(env, info[4], "threads"), "threads", "", 1, 1024);
+  const LimitArgs a = limitArgs(env, info, 2);
   const int64_t tokens =
       info.Length() < 6 || info[5].IsUndefined() ? 0 : intIn(env, numberArg(env, info[5], "tokens"), "tokens", "", 1, 9007199254740991.0);
-  const View q = typedArg(env, info[0], "q", arrayTypeFor(dtype), dtype);
-  const View k = typedArg(env, info[1], "k", arrayTypeFor(dtype), dtype);
-  const int64_t t = std::min(threads, kMaxPoolThreads);
+  const View q = typedArg(env, info[0], "q", arrayTypeFor(a.dtype), a.dtype);
+  const View k = typedArg(env, info[1], "k", arrayTypeFor(a.dtype), a.dtype);
   if (tokens > 0) {
     if (q.length % tokens != 0 || k.length % tokens != 0)
       throwRange(env, "limitPassQK: q.length " + std::to_string(q.length) + " and k.length " + std::to_string(k.length) +
                           " must both be multiples of tokens " + std::to_string(tokens));
     LimitQKJob j{static_cast<char*>(q.data), static_cast<char*>(k.data), q.length / tokens, k.length / tokens, tokens,
-                 DType(dtype), float(factor)};
-    if (t == 1)
-      limitQKPart(&j, 0, 1);
-    else
-      parallelFor(std::min(tokens, t * kChunksPerThread), t, limitQKPart, &j);
+                 a.dtype, a.factor};
+    parallelFor(a.threads == 1 ? 1 : std::min(tokens, a.threads * kChunksPerThread), a.threads, limitQKPart, &j);
     return;
   }
-  if (t == 1) {
-    limitPass(activeKernels(), q.data, q.length, DType(dtype), float(factor));
-    limitPass(activeKernels(), k.data, k.length, DType(dtype), float(factor));
-    return;
-  }
-  LimitJob jq{static_cast<char*>(q.data), q.length, DType(dtype), float(factor)};
-  LimitJob jk{static_cast<char*>(k.data), k.length, DType(dtype), float(factor)};
-  parallelFor(t * kChunksPerThread, t, limitPart, &jq);
-  parallelFor(t * kChunksPerThread, t, limitPart, &jk);
+  LimitJob jq{static_cast<char*>(q.data), q.length, a.dtype, a.factor};
+  LimitJob jk{static_cast<char*>(k.data), k.length, a.dtype, a.factor};
+  parallelFor(a.threads == 1 ? 1 : a.threads * kChunksPerThread, a.threads, limitPart, &jq);
+  parallelFor(a.threads == 1 ? 1 : a.threads * kChunksPerThread, a.threads, limitPart, &jk);
 }
 
 // Whether applyAsync rotates this typed array in place (SharedArrayBuffer memory) rather than in a
