@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The S1 decode call against the limit call, in one process with interleaved rounds: median ns per
 // call of the one-call limit pass (addon.limitPassQK), rope.applyQK and a prepared step, positions
-// as a number and as an Int32Array, threads 1 and 'auto', f32 and bf16 (Llama-3-8B: 32 q + 8 k heads of 128). On a shared
-// machine the process's CPU time is the steadier clock (time waiting for a core is not counted);
-// --wall uses wall time. A tool for working on the fast path; `npm run bench` has the targets.
+// as a number and as an Int32Array, threads 1 and 'auto', f32 and bf16 (Llama-3-8B: 32 q + 8 k
+// heads of 128). On a shared machine the process's CPU time is the steadier clock (time waiting
+// for a core is not counted); --wall uses wall time. A tool for working on the fast path;
+// `npm run bench` has the targets.
 //
 //   node bench/decode.mjs [--rounds 15] [--calls 20000] [--wall] [--tiny] [--interleaved]   (dist/)
 //   --tiny: 1 q + 1 k head: the fixed cost of a call, almost no rotation.

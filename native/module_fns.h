@@ -78,10 +78,10 @@ void LimitPass(const Napi::CallbackInfo& info) {
 
 // limitPassQK(q, k, dtype, factor[, threads[, tokens]]): the bench's floor for one applyQK call:
 // both arrays x factor in place in ONE call, as cheap a crossing as the binding can make (two
-// typed-array reads, a few numbers), then the active ISA's unrolled scale pass. With `tokens`
-// (both lengths a whole number of token rows) it moves the bytes in the walk's order, a token's q
-// rows then its k rows: all of q then all of k ran up to 1.3x slower than the rotation itself at
-// S3 (10 MiB, cache-sized), so it was no floor there. Threads split the tokens (or q and k alike).
+// typed-array reads, a few numbers), then the active ISA's unrolled scale pass, in the walk's
+// order: a token's q rows, then its k rows (tokens: both lengths a whole number of token rows;
+// default 1). All of q then all of k ran up to 1.3x slower than the rotation itself at S3
+// (10 MiB, cache-sized), so it was no floor there. Threads split the tokens.
 struct LimitQKJob {
   char *q, *k;
   int64_t qRow, kRow, tokens;  // elements per token row; tokens
@@ -103,22 +103,15 @@ void LimitPassQK(const Napi::CallbackInfo& info) {
   if (info.Length() < 4) throwType(env, "limitPassQK(q, k, dtype, factor[, threads[, tokens]]): expected 4 to 6 arguments, got " + std::to_string(info.Length()));
   const LimitArgs a = limitArgs(env, info, 2);
   const int64_t tokens =
-      info.Length() < 6 || info[5].IsUndefined() ? 0 : intIn(env, numberArg(env, info[5], "tokens"), "tokens", "", 1, 9007199254740991.0);
+      info.Length() < 6 || info[5].IsUndefined() ? 1 : intIn(env, numberArg(env, info[5], "tokens"), "tokens", "", 1, 9007199254740991.0);
   const View q = typedArg(env, info[0], "q", arrayTypeFor(a.dtype), a.dtype);
   const View k = typedArg(env, info[1], "k", arrayTypeFor(a.dtype), a.dtype);
-  if (tokens > 0) {
-    if (q.length % tokens != 0 || k.length % tokens != 0)
-      throwRange(env, "limitPassQK: q.length " + std::to_string(q.length) + " and k.length " + std::to_string(k.length) +
-                          " must both be multiples of tokens " + std::to_string(tokens));
-    LimitQKJob j{static_cast<char*>(q.data), static_cast<char*>(k.data), q.length / tokens, k.length / tokens, tokens,
-                 a.dtype, a.factor};
-    parallelFor(a.threads == 1 ? 1 : std::min(tokens, a.threads * kChunksPerThread), a.threads, limitQKPart, &j);
-    return;
-  }
-  LimitJob jq{static_cast<char*>(q.data), q.length, a.dtype, a.factor};
-  LimitJob jk{static_cast<char*>(k.data), k.length, a.dtype, a.factor};
-  parallelFor(a.threads == 1 ? 1 : a.threads * kChunksPerThread, a.threads, limitPart, &jq);
-  parallelFor(a.threads == 1 ? 1 : a.threads * kChunksPerThread, a.threads, limitPart, &jk);
+  if (q.length % tokens != 0 || k.length % tokens != 0)
+    throwRange(env, "limitPassQK: q.length " + std::to_string(q.length) + " and k.length " + std::to_string(k.length) +
+                        " must both be multiples of tokens " + std::to_string(tokens));
+  LimitQKJob j{static_cast<char*>(q.data), static_cast<char*>(k.data), q.length / tokens, k.length / tokens, tokens,
+               a.dtype, a.factor};
+  parallelFor(a.threads == 1 ? 1 : std::min(tokens, a.threads * kChunksPerThread), a.threads, limitQKPart, &j);
 }
 
 // Whether applyAsync rotates this typed array in place (SharedArrayBuffer memory) rather than in a

@@ -284,7 +284,7 @@ describe('native binding: hostile arguments throw and write nothing', () => {
     expect(Array.from(a)).toEqual(before.map((v) => Math.fround(v * 2)));
     // limitPassQK: both arrays, whole or token by token (q's rows, then k's), on one or two
     // threads, at every offset from a vector boundary: x * factor, rounded once, every element
-    for (const [tokens, threads] of [[undefined, 1], [3, 1], [3, 2], [1, 1]] as const) {
+    for (const [tokens, threads] of [[undefined, 1], [undefined, 2], [3, 1], [3, 2], [1, 1]] as const) {
       for (let off = 0; off < 9; off++) {
         const buf = new Float32Array(off + 3 * 40 + 3 * 24 + 8).map((_, i) => 0.37 * i - 7);
         const q = buf.subarray(off, off + 3 * 40);
