@@ -1,5 +1,6 @@
 // Rope's constructor options: each checked with a message naming it, and the frequencies they
 // derive checked too (an option can pass its own check and still break them).
+import { checkKnownKeys, ROPE_KEYS } from './options.js';
 import { pairSections, resolveScaling, type ResolvedScaling } from './scaling.js';
 import type { RopeOptions, RopeStyle } from './types.js';
 import { checkPositiveInt, describe } from './validate.js';
@@ -78,6 +79,7 @@ export interface CheckedRopeOptions {
 
 /** Rope's options, checked; throws naming the first bad one. */
 export function checkRopeOptions(options: RopeOptions): CheckedRopeOptions {
+    checkKnownKeys(options, ROPE_KEYS, 'new Rope');
     const headDim = checkEvenDim('headDim', options.headDim, MAX_HEAD_DIM, 'the largest supported headDim');
     const rotaryDim =
       options.rotaryDim === undefined ? headDim : checkEvenDim('rotaryDim', options.rotaryDim, headDim, 'headDim');

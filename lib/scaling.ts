@@ -1,6 +1,7 @@
 // rope_type -> invFreq (float64) + attentionScaling, with Hugging Face transformers' semantics
 // (modeling_rope_utils.py, _compute_*_parameters), computed in float64 throughout. Only invFreq,
 // attentionScaling and pairSection ever reach an engine: the native side knows no rope_type.
+import { checkKnownKeys, SCALING_KEYS } from './options.js';
 import type { RopeOptions, ScalingOptions } from './types.js';
 
 export interface Frequencies {
@@ -251,6 +252,7 @@ export function resolveScaling(opts: Required<Pick<RopeOptions, 'rotaryDim' | 'b
   if (s === undefined || s === null) return fixed({ invFreq: defaultInvFreq(base, dim), attentionScaling: 1 });
   if (typeof s !== 'object') throw new TypeError(`scaling must be an object with a type, got ${show(s)}`);
   const type = (s as { type?: unknown }).type;
+  if (typeof type === 'string' && Object.hasOwn(SCALING_KEYS, type)) checkKnownKeys(s, SCALING_KEYS[type], `scaling { type: '${type}' }`);
   switch (type) {
     case 'default':
       return fixed({ invFreq: defaultInvFreq(base, dim), attentionScaling: 1 });

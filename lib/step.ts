@@ -5,6 +5,7 @@
 // that depends on the sequence length) is the plain applyQK call, with its checks and messages,
 // so a step rotates and refuses exactly as rope.applyQK(q, k, { ...options, positions }) does.
 import type { DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
+import { nearest, PREPARE_KEYS } from './options.js';
 import { checkPositiveInt, describe } from './validate.js';
 
 export interface PrepareOptions {
@@ -31,16 +32,16 @@ export interface CheckedPrepare {
   options: Readonly<PrepareOptions>;
 }
 
-const KEYS = new Set(['qHeads', 'kHeads', 'dtype', 'threads', 'inverse']);
 
 /** Checks rope.prepare's options (read once: a getter cannot change them later). */
 export function checkPrepare(opts: unknown): CheckedPrepare {
   if (typeof opts !== 'object' || opts === null) {
     throw new TypeError(`prepare options must be an object with qHeads and kHeads, got ${describe(opts)}`);
   }
-  for (const key of Object.keys(opts)) {
-    if (!KEYS.has(key)) {
-      throw new TypeError(`prepare does not take '${key}': a step fixes qHeads, kHeads, dtype, threads and inverse (layout 'shd'); use applyQK for other layouts`);
+  for (const key in opts) {
+    if (!PREPARE_KEYS.has(key)) {
+      const near = nearest(key, PREPARE_KEYS);
+      throw new TypeError(`prepare does not take '${key}'${near === null ? '' : ` (did you mean '${near}'?)`}: a step fixes qHeads, kHeads, dtype, threads and inverse (layout 'shd'); use applyQK for other layouts`);
     }
   }
   const o = opts as Record<string, unknown>;

@@ -10,6 +10,7 @@ import {
   type RopeGeometry,
   type TensorPlan,
 } from './types.js';
+import { APPLY_KEYS, APPLY_QK_KEYS, checkKnownKeys } from './options.js';
 import { rotatedRowsOverlap, sameMemory } from './overlap.js';
 import { checkPositions, checkPositionsApart, POSITION_LIMIT } from './positions.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
@@ -231,8 +232,9 @@ function checkStill(t: TensorPlan, length: number, name: string): void {
 }
 
 /** Checks rope.apply(x, opts) and fills plan (plan.k = null). Returns the call's seqLen. */
-export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, opts: unknown): number {
+export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, opts: unknown, keys = APPLY_KEYS): number {
   const o = checkOpts(opts, 'apply', 'heads') as CommonOpts & { heads?: unknown };
+  checkKnownKeys(o, keys, keys === APPLY_KEYS ? 'apply' : 'applyAsync');
   // Every option is read once, here, before any array is measured or the plan is touched: a
   // getter (user code) then cannot change what was checked, nor re-enter into a half-filled plan.
   const dtype = o.dtype;
@@ -285,6 +287,7 @@ export function planApplyQK(
   kArr: unknown,
   opts: unknown,
   engineChecksOverlap = false,
+  keys = APPLY_QK_KEYS,
 ): number {
   const o = checkOpts(opts, 'applyQK', 'qHeads, kHeads') as CommonOpts & {
     qHeads?: unknown;
@@ -292,6 +295,7 @@ export function planApplyQK(
     qTokenStride?: unknown;
     kTokenStride?: unknown;
   };
+  checkKnownKeys(o, keys, keys === APPLY_QK_KEYS ? 'applyQK' : 'applyQKAsync');
   // Every option read once, first (see planApply).
   const dtype = o.dtype;
   const qHeads = o.qHeads;

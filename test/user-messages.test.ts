@@ -18,7 +18,7 @@ describe('the Rope class as printed', () => {
     const r = new Rope({ headDim: 64, rotaryDim: 32, base: 500000, style: 'interleaved', scaling: { type: 'linear', factor: 4 } });
     const s = inspect(r);
     expect(s).toMatch(/^Rope \{/);
-    for (const part of ['headDim: 64', 'rotaryDim: 32', "style: 'interleaved'", 'base: 500000', "scaling: 'linear'", 'attentionScaling: 1']) {
+    for (const part of ['headDim: 64', 'rotaryDim: 32', "style: 'interleaved'", 'base: 500000', "scalingType: 'linear'", 'attentionScaling: 1']) {
       expect(s).toContain(part);
     }
     expect(s).toMatch(/engine: '(native|wasm|js)'/);
