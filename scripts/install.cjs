@@ -3,10 +3,11 @@
 // addon with node-gyp; if that cannot work, say why in one line and let the package run on a slower
 // engine (WebAssembly, else JS). The outcome is also written to build/install-status.json for
 // backendInfo.reason and the run-time warning.
-// npm 7+ (10 and 11 alike) hides an install script's stdout AND stderr unless the script fails or
-// --foreground-scripts is set, so the fallback line also goes to the terminal (/dev/tty, CONOUT$ on
-// Windows) when there is one; without a terminal (CI) the run-time warning is what people see.
+// npm 7+ hides an install script's output unless it fails or --foreground-scripts is set: the
+// run-time warning is what most people see, and it carries the same reason.
 //   ROPE_SIMD_SKIP_BUILD=1         never compile (use a prebuild or the JS engine)
+//   ROPE_SIMD_BUILD_TIMEOUT=S      give up on node-gyp after S seconds (default 300): a stuck
+//                                  build or header download must not hang `npm install`
 //   npm_config_build_from_source   compile even when a prebuild fits
 'use strict';
 const fs = require('fs');
@@ -54,18 +55,10 @@ function fallbackEngine() {
   return 'the JS engine';
 }
 
-/** The fallback line: stderr (shown with --foreground-scripts) and the user's terminal if any. */
+/** The fallback line, on stderr: npm shows it with --foreground-scripts or when the install fails;
+ * otherwise the run-time warning (ROPE_SIMD_FALLBACK) carries the same reason. */
 function notice(line) {
   console.error(line);
-  if (['true', '1'].includes(String(process.env.npm_config_foreground_scripts))) return; // already visible
-  try {
-    const fd = fs.openSync(process.platform === 'win32' ? 'CONOUT$' : '/dev/tty', 'w');
-    // \r and erase-line: npm's progress spinner may be drawing on this line.
-    fs.writeSync(fd, `\r\x1b[K${line}\n`);
-    fs.closeSync(fd);
-  } catch {
-    // no terminal (CI, a pipe): the run-time warning (ROPE_SIMD_FALLBACK) carries the reason
-  }
 }
 
 function writeStatus(status) {
@@ -155,13 +148,36 @@ function build() {
   if (!process.env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) {
     args.push(`--nodedir=${prefix}`);
   }
-  console.log(`${tag} building the native addon (node-gyp rebuild)...`);
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const limit = Number(process.env.ROPE_SIMD_BUILD_TIMEOUT) > 0 ? Number(process.env.ROPE_SIMD_BUILD_TIMEOUT) : 300;
+  console.log(`${tag} building the native addon (node-gyp rebuild, at most ${limit} s)...`);
+  // Output to a file, not a pipe: a compiler left running after the time limit would hold a pipe
+  // open and keep this script waiting.
+  // (in the temp dir while node-gyp runs: `rebuild` empties build/ first)
+  const tmpLog = path.join(require('os').tmpdir(), `rope-simd-install-${process.pid}.log`);
+  const fd = fs.openSync(tmpLog, 'w');
+  let r;
+  try {
+    r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', fd, fd], timeout: limit * 1000, killSignal: 'SIGKILL' });
+  } finally {
+    fs.closeSync(fd);
+  }
+  let out = '';
+  try {
+    out = fs.readFileSync(tmpLog, 'utf8');
+    fs.mkdirSync(path.join(root, 'build'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'build', 'install-build.log'), out);
+    fs.rmSync(tmpLog, { force: true });
+  } catch {
+    // a read-only install location: the error line below is what is left
+  }
+  if (r.error && r.error.code === 'ETIMEDOUT') {
+    return { error: `node-gyp did not finish within ${limit} s (ROPE_SIMD_BUILD_TIMEOUT; its output: build/install-build.log)` };
+  }
   if (r.error) return { error: `node-gyp did not start: ${r.error.message}` };
   if (r.status !== 0) {
-    const tail = `${r.stdout || ''}\n${r.stderr || ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 3);
-    if (process.env.ROPE_SIMD_VERBOSE) process.stderr.write(`${r.stdout}\n${r.stderr}\n`);
-    return { error: `node-gyp exited with code ${r.status}${tail.length ? ': ' + tail.join(' | ') : ''}` };
+    const tail = out.trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 3);
+    if (process.env.ROPE_SIMD_VERBOSE) process.stderr.write(`${out}\n`);
+    return { error: `node-gyp exited with ${r.status === null ? `signal ${r.signal}` : `code ${r.status}`}${tail.length ? ': ' + tail.join(' | ') : ''} (build/install-build.log)` };
   }
   const built = path.join(root, 'build', 'Release', 'rope_simd.node');
   const loaded = tryLoad(built);

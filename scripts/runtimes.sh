@@ -21,7 +21,7 @@ if [ "${1:-}" = path ]; then binary "$2"; exit 0; fi
 for name in "${!pkg[@]}"; do
   [ -x "$(binary "$name")" ] && continue
   mkdir -p "$cache/$name"
-  echo "runtimes: installing ${pkg[$name]} into $cache/$name" >&2
+  echo "runtimes: downloading ${pkg[$name]} from the npm registry into $cache/$name (all six runtimes: ~900 MB, kept for the next run; ROPE_SIMD_RUNTIMES moves the cache, rm -rf it to free the space)" >&2
   # --ignore-scripts: only the package's files (the binary is in it); no lockfile, no audit.
   (cd "$cache/$name" && echo '{"private":true}' >package.json &&
     npm install --no-save --no-package-lock --ignore-scripts --no-audit --no-fund "${pkg[$name]}" >/dev/null)

@@ -4,7 +4,14 @@
 #   1. install the tarball: the prebuild is used, ESM and CJS imports say native, and a rotation
 #      agrees with the JS engine (scripts/smoke-rotate.cjs);
 #   2. install it again with prebuilds/ removed from the tarball: the install still succeeds, the
-#      backend is wasm, and backendInfo.reason says there was no prebuild and no compiler.
+#      backend is wasm, and backendInfo.reason says there was no prebuild and no compiler;
+#   3. --ignore-scripts: nothing runs at install, and the prebuild still loads (node-gyp-build);
+#   4. with a compiler on PATH (g++, make, python3) and a native source changed after the prebuild
+#      (a stale manifest): the install builds the addon with node-gyp and loads it;
+#   5. the same with a compiler that hangs and ROPE_SIMD_BUILD_TIMEOUT=3: the install gives up
+#      within the limit, says so, and the package still runs.
+# Parts 4-5 need g++, make and python3: without them they are reported as not run (and fail under
+# `npm run test:all`, which sets ROPE_SIMD_TEST_ALL=1).
 # No network: npm --offline (cache only: node-gyp-build and node-addon-api, the dependencies, come from the npm cache
 # that the repo's own npm install filled) and every proxy pointed at a closed port.
 # Usage: scripts/test-package.sh [--keep]   (about 40 s, most of it npm pack running tsup)
@@ -50,6 +57,10 @@ for t in cc c++ gcc g++ clang clang++ make python3 python; do
   [ -e "$bin/$t" ] && die "$t is on the test PATH"
 done
 cache=$(npm config get cache 2>/dev/null)
+# The installs below run offline: the package's dependencies (their registry metadata too, which
+# `npm ci` does not fetch) go into npm's cache first, at the versions the lock file names.
+deps=$(cd "$repo" && node -e 'const l = require("./package-lock.json"); const d = require("./package.json").dependencies; console.log(Object.keys(d).map((n) => `${n}@${l.packages["node_modules/" + n].version}`).join(" "))')
+npm cache add $deps >/dev/null 2>&1 || say "npm cache add $deps failed (no registry?): the offline installs use what the cache has"
 
 # Runs a command in project $1 with the sandbox environment (nothing else inherited).
 sandbox() {
@@ -112,4 +123,66 @@ for how in esm cjs; do
 done
 sandbox "$p2" node smoke-rotate.cjs run > "$work/fallback.json"
 node "$p1/smoke-rotate.cjs" compare "$work/native.json" "$work/fallback.json" || die 'the fallback wasm engine disagrees with native'
+
+# --- 3. --ignore-scripts ----------------------------------------------------------------------------
+p3="$work/ignore-scripts"
+mkdir -p "$p3"
+echo '{ "name": "consumer", "version": "1.0.0", "private": true }' > "$p3/package.json"
+sandbox "$p3" npm install --ignore-scripts "$tarball" > "$p3/install.log" 2>&1 || { cat "$p3/install.log"; die 'npm install --ignore-scripts failed'; }
+grep -q 'rope-simd:' "$p3/install.log" && die 'the install script ran under --ignore-scripts'
+[ -e "$p3/node_modules/rope-simd/build" ] && die 'build/ exists after --ignore-scripts'
+info=$(cjs_info "$p3")
+[ "$(field "$info" backend)" = native ] || die "--ignore-scripts: backendInfo $info, expected native (the prebuild)"
+say "--ignore-scripts: backendInfo $info"
+
+# --- 4. and 5. a compiler on PATH ---------------------------------------------------------------------
+missing=""
+for t in g++ make python3; do command -v "$t" >/dev/null || missing="$missing $t"; done
+if [ -n "$missing" ]; then
+  [ "${ROPE_SIMD_TEST_ALL:-}" = 1 ] && die "parts 4-5 need$missing"
+  say "parts 4-5 (node-gyp build at install) not run: missing$missing"
+  say ok; exit 0
+fi
+# A tarball whose native sources no longer match prebuilds/manifest.json.
+mkdir "$work/stale"
+tar -xzf "$tarball" -C "$work/stale"
+echo '// changed after the prebuild' >> "$work/stale/package/native/walk.cc"
+tar -czf "$work/rope-simd-stale.tgz" -C "$work/stale" package
+install_compiling() { # dir, tarball, extra env...
+  mkdir -p "$1"
+  echo '{ "name": "consumer", "version": "1.0.0", "private": true }' > "$1/package.json"
+  cp "$repo/scripts/smoke-rotate.cjs" "$1/"
+  # This machine's own environment (its compiler, make, python), npm offline as above.
+  (cd "$1" && env npm_config_cache="$cache" npm_config_offline=true \
+    npm_config_proxy=http://127.0.0.1:9/ npm_config_https_proxy=http://127.0.0.1:9/ \
+    npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false "${@:3}" \
+    npm install --foreground-scripts "$2" > "$1/install.log" 2>&1) || { cat "$1/install.log"; die "npm install $2 failed"; }
+}
+p4="$work/stale-build"
+s=$(date +%s)
+install_compiling "$p4" "$work/rope-simd-stale.tgz"
+grep -q 'rope-simd: built build/Release/rope_simd.node' "$p4/install.log" \
+  || { cat "$p4/install.log"; die 'a stale manifest with a compiler present did not build the addon'; }
+info=$(cjs_info "$p4")
+[ "$(field "$info" backend)" = native ] || die "stale manifest, built: backendInfo $info, expected native"
+node -e 'const s = require(process.argv[1]); if (s.source !== "build" || !s.ok) process.exit(1)' "$p4/node_modules/rope-simd/build/install-status.json" \
+  || die "install-status.json does not say the addon was built: $(cat "$p4/node_modules/rope-simd/build/install-status.json")"
+sandbox "$p4" node -e 'const {createRequire}=require("module"); const r=createRequire(process.cwd()+"/"); const p=r.resolve("rope-simd/package.json").replace("package.json","build/Release/rope_simd.node"); console.log(require("fs").existsSync(p))' | grep -qx true \
+  || die 'build/Release/rope_simd.node is missing'
+sandbox "$p4" node smoke-rotate.cjs run > "$work/built.json"
+node "$p1/smoke-rotate.cjs" compare "$work/native.json" "$work/built.json" || die 'the addon built at install disagrees with the prebuild'
+say "stale manifest + compiler: built and loaded at install ($(( $(date +%s) - s ))s)"
+
+# A C++ compiler that never finishes: the install must give up after ROPE_SIMD_BUILD_TIMEOUT.
+printf '#!/bin/sh\nexec sleep 600\n' > "$work/hang-cxx"; chmod +x "$work/hang-cxx"
+p5="$work/stuck-build"
+s=$(date +%s)
+install_compiling "$p5" "$work/rope-simd-stale.tgz" ROPE_SIMD_BUILD_TIMEOUT=3 CXX="$work/hang-cxx" CC="$work/hang-cxx"
+took=$(( $(date +%s) - s ))
+grep -q 'node-gyp did not finish within 3 s' "$p5/install.log" || { cat "$p5/install.log"; die 'the stuck build did not report its time limit'; }
+[ "$took" -lt 60 ] || die "the stuck build held npm install for ${took}s (limit 3 s)"
+info=$(cjs_info "$p5")
+[ -n "$(field "$info" backend)" ] || die "stuck build: no backend ($info)"
+pkill -f "$work/hang-cxx" 2>/dev/null || true
+say "stuck compiler: install gave up after its 3 s limit (npm install ${took}s), backend $(field "$info" backend)"
 say ok
