@@ -112,20 +112,14 @@ struct Avx2 {
   // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and whether
   // every lane is certain to round to 16 bits as the exact value does.
   template <const loops::Grid16& G>
-  static __m256i safe16(V err, V r2) {
-    const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
-    __m256i a = _mm256_and_si256(_mm256_castps_si256(r2), absMask);
+  static __m256i safe16(V r2) {
+    __m256i a = _mm256_and_si256(_mm256_castps_si256(r2), _mm256_set1_epi32(0x7FFFFFFF));
     // lo <= a < 0x7F800000 as one signed compare: a - lo, shifted by 2^31, below (inf - lo) - 2^31.
     __m256i band = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(0x7F800000u - uint32_t(G.lo) - 0x80000000u)),
                                       _mm256_add_epi32(a, _mm256_set1_epi32(int32_t(0x80000000u - uint32_t(G.lo)))));
     __m256i t = _mm256_and_si256(_mm256_add_epi32(a, _mm256_set1_epi32(loops::kGuard - G.mid)), _mm256_set1_epi32(G.mask));
     __m256i far = _mm256_cmpgt_epi32(t, _mm256_set1_epi32(2 * loops::kGuard));
-    // 4|err| <= |r2|: |err|'s bits with 2 added to the exponent are >= those of 4|err| (also for a
-    // subnormal err). A finite err (a product's rounding error) is < 2^104, so this cannot wrap;
-    // an infinite or NaN err makes r2 infinite or NaN, which fails `band`.
-    __m256i e4 = _mm256_add_epi32(_mm256_and_si256(_mm256_castps_si256(err), absMask), _mm256_set1_epi32(2 << 23));
-    __m256i errBig = _mm256_cmpgt_epi32(e4, a);
-    return _mm256_andnot_si256(errBig, _mm256_and_si256(band, far));
+    return _mm256_and_si256(band, far);
   }
   static bool allSet(__m256i m1, __m256i m2) {
     return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(m1, m2))) == 0xFF;
@@ -137,7 +131,7 @@ struct Avx2 {
     V rx = _mm256_fmsub_ps(x, c, p), ry = _mm256_fmadd_ps(y, c, q);
     x = _mm256_sub_ps(rx, ep);
     y = _mm256_add_ps(ry, eq);
-    return allSet(safe16<G>(ep, x), safe16<G>(eq, y));
+    return allSet(safe16<G>(x), safe16<G>(y));
   }
   template <const loops::Grid16& G>
   static bool rotPairsFast16(V& a, V& b, V c, V s) {
@@ -155,7 +149,7 @@ struct Avx2 {
     V ep = _mm256_fmsub_ps(swapped, s, p);
     V r = _mm256_fmaddsub_ps(v, c, p);
     v = _mm256_addsub_ps(r, ep);
-    return safe16<G>(ep, v);
+    return safe16<G>(v);
   }
   struct D {
     using V = __m256d;

@@ -92,6 +92,57 @@ struct Avx512 {
     return join(narrow<N>(rl), narrow<N>(rh));
   }
 
+  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and which lanes
+  // are certain to round to 16 bits as the exact value does, as a mask (k: lanes still in the
+  // running, so x's mask feeds y's test). The midpoint test is one vptestmd: the low bits of
+  // bits(r2) + kGuard - mid (the sign bit cannot reach them) below 2*kGuard, i.e. r2 within
+  // [-kGuard, kGuard) patterns of a midpoint, fail: one pattern less above than loops.h's +-kGuard,
+  // still twice the 3 below and 1 above that the bound there needs. bf16's range test (finite and
+  // normal in f32) is one vfpclassps.
+  template <const loops::Grid16& G>
+  static __mmask16 safe16(__mmask16 k, V r2) {
+    static_assert((loops::kGuard & (loops::kGuard - 1)) == 0, "kGuard: a power of two");
+    const __m512i bits = _mm512_castps_si512(r2);
+    const __mmask16 far = _mm512_mask_test_epi32_mask(k, _mm512_add_epi32(bits, _mm512_set1_epi32(loops::kGuard - G.mid)),
+                                                      _mm512_set1_epi32(G.mask & ~(2 * loops::kGuard - 1)));
+    if constexpr (G.lo == 0x00800000) {
+      // +-0, subnormal, +-inf, NaN (quiet or signalling)
+      return _kandn_mask16(_mm512_fpclass_ps_mask(r2, 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20 | 0x80), far);
+    } else {
+      // lo <= |r2| < inf: one unsigned compare of |r2| - lo.
+      const __m512i a = _mm512_and_si512(bits, _mm512_set1_epi32(0x7FFFFFFF));
+      return _mm512_mask_cmplt_epu32_mask(far, _mm512_sub_epi32(a, _mm512_set1_epi32(G.lo)),
+                                          _mm512_set1_epi32(int32_t(0x7F800000u - uint32_t(G.lo))));
+    }
+  }
+  template <const loops::Grid16& G>
+  static bool rotHalfFast16(V& x, V& y, V c, V s) {
+    V p = _mm512_mul_ps(y, s), q = _mm512_mul_ps(x, s);
+    V ep = _mm512_fmsub_ps(y, s, p), eq = _mm512_fmsub_ps(x, s, q);
+    V rx = _mm512_fmsub_ps(x, c, p), ry = _mm512_fmadd_ps(y, c, q);
+    x = _mm512_sub_ps(rx, ep);
+    y = _mm512_add_ps(ry, eq);
+    return safe16<G>(safe16<G>(0xFFFF, x), y) == 0xFFFF;
+  }
+  template <const loops::Grid16& G>
+  static bool rotPairsFast16(V& a, V& b, V c, V s) {
+    const __m512i lo16 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i hi16 = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    __mmask16 k = pairFast16<G>(0xFFFF, a, _mm512_permutexvar_ps(lo16, c), _mm512_permutexvar_ps(lo16, s));
+    return pairFast16<G>(k, b, _mm512_permutexvar_ps(hi16, c), _mm512_permutexvar_ps(hi16, s)) == 0xFFFF;
+  }
+  // Even lanes x*c - y*s, odd lanes y*c + x*s (pairStep); fmaddsub(r, 1, err) applies the error
+  // with that sign (r*1 is exact: one rounding).
+  template <const loops::Grid16& G>
+  static __mmask16 pairFast16(__mmask16 k, V& v, V c, V s) {
+    V swapped = _mm512_permute_ps(v, 0xB1);
+    V p = _mm512_mul_ps(swapped, s);
+    V ep = _mm512_fmsub_ps(swapped, s, p);
+    V r = _mm512_fmaddsub_ps(v, c, p);
+    v = _mm512_fmaddsub_ps(r, _mm512_set1_ps(1.0f), ep);
+    return safe16<G>(k, v);
+  }
+
   struct D {
     using V = __m512d;
     using M = __mmask8;
@@ -129,6 +180,7 @@ struct F32Io {
 struct F16Io {
   using T = uint16_t;
   static constexpr bool kTinyIsZero = true;  // loops.h
+  static constexpr const loops::Grid16& kGrid = loops::kGridF16;
   static __m512 load(const T* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
@@ -148,6 +200,7 @@ struct F16Io {
 
 struct BF16Io {
   using T = uint16_t;
+  static constexpr const loops::Grid16& kGrid = loops::kGridBF16;
   static __m512 load(const T* p) {
     return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
@@ -174,7 +227,14 @@ struct BF16Io {
     __mmask16 isNan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(isNan, rounded, quiet));
   }
+  // A vector the fast 16-bit path proved finite, normal and off every tie (loops.h): adding half a
+  // bf16 ulp and truncating is then nearest-even.
+  static void storeSafe(T* p, __m512 v) {
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x8000)), 16);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  }
 };
+static_assert(loops::Op<Avx512, F16Io>::kFast16 && loops::Op<Avx512, BF16Io>::kFast16, "AVX-512 16-bit fast path");
 
 }  // namespace
 }  // namespace rope

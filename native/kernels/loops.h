@@ -109,17 +109,26 @@ constexpr Grid16 kGridBF16{0x00800000, 0xFFFF, 0x8000};
 // Fast exact 16-bit rotation (optional, Isa::rotHalfFast16 / rotPairsFast16 with an Io::kGrid):
 // computes the f32 result r = fma(x, c, -p) (p = f32(y*s)), the product's error ep = fma(y, s, -p)
 // and r2 = r - ep (y': r + eq); returns false unless every lane passes
-//   |r2| in [lo, inf),  4|ep| <= |r2|,  ((bits(r2) & 0x7FFFFFFF) + kGuard - mid) & mask > 2*kGuard
+//   |r2| in [lo, inf),  ((bits(r2) & 0x7FFFFFFF) + kGuard - mid) & mask > 2*kGuard
 // and then r2 rounds to 16 bits exactly as round64(x*c - y*s) does; otherwise the caller redoes the
-// vector with rotHalfExact. Why: e = x*c - y*s = (x*c - p) - ep with ep exact (or within 2^-150
-// when y*s is subnormal) and r one rounding of x*c - p, so |r2 - e| <= ulp(r)/2 + ulp(r2)/2 +
-// 2^-150 <= 2 ulp(r2): 4|ep| <= |r2| makes |r| < 2|r2|, so ulp(r) <= 2 ulp(r2), and 2^-150 <=
-// ulp(r2)/2. The 16-bit midpoints are f32 numbers, f32 bit patterns are monotone in |value|, and
-// 2 ulp(r2) spans at most 4 patterns (one binade down, 8 patterns are 4 ulp(r2)): with kGuard = 8
-// no midpoint lies within 2 ulp(r2) of r2, so e, round64(e) and r2 lie strictly between the same
-// two midpoints (or beyond the overflow one) and round to the same 16-bit value. |r2| >= lo keeps
-// e's sign, so zeros and tiny results (the signed-zero rule) always take the exact path, as do
-// inf and NaN. Tested by kernels_test's midpointCase (results aimed at midpoints).
+// vector with rotHalfExact. Why: with X = x*c and Y = y*s (real), e = X - Y = (X - p) - ep', where
+// ep' = Y - p and |ep - ep'| <= 2^-150 (0 unless y*s is tiny), and |r2 - e| < 2 ulp(r2):
+//  - if |X - p| >= 2^-21 |X|: |ep| <= 2^-24 |p| <= 2^-24 (2^21 + 1) |X - p| < |X - p| / 7 (or
+//    |ep| <= 2^-150 for a subnormal p: nothing beside |r2| >= 2^-126), so
+//    |r| < 2 |r2|, ulp(r) <= 2 ulp(r2), and |r2 - e| <= ulp(r)/2 + ulp(r2)/2 + 2^-150 < 2 ulp(r2);
+//  - else r is exact: x has at most 11 significant bits and c 24, so X is a multiple of
+//    2^(Ex + Ec - 33) (exponents of x and c), p (within 2^-21 of X) one of ulp(p) >= 2^(Ex + Ec - 24),
+//    and |X - p| < 2^-21 * 2^(Ex + Ec + 2) = 2^(Ex + Ec - 19) is fewer than 2^24 of that step (an
+//    f32 from 2^-149 up; a smaller step makes |r2| < 2^-126 <= lo); then |r2 - e| <= ulp(r2)/2 +
+//    2^-150.
+// The 16-bit midpoints are f32 numbers, f32 bit patterns are monotone in |value|, and 2 ulp(r2)
+// spans at most 2 patterns above r2 and 4 below (one binade down), so a midpoint within reach
+// lies at most 1 pattern above or 3 below (the error is strictly less than 2 ulp(r2)). kGuard = 8
+// keeps every midpoint more than twice that away: e, round64(e) and r2 lie strictly between the
+// same two midpoints (or beyond the overflow one) and round to the same 16-bit value. |r2| >= lo
+// keeps e's sign, so zeros and tiny results (the signed-zero rule) always take the exact path, as
+// do inf and NaN. An ISA may exclude a wider window (avx512.cc: [-kGuard, kGuard) in one test).
+// Tested by kernels_test's midpointCase (results aimed at midpoints, many by cancellation).
 constexpr int32_t kGuard = 8;
 
 template <class Io, class = void>
@@ -152,7 +161,11 @@ struct Op {
     if constexpr (sizeof(T) < 4) {
       if constexpr (kFast16) {
         V a0 = a, b0 = b;
-        if (ROPE_UNLIKELY(!fast16<S>(a, b, c, s))) exact16<S>(a, b, a0, b0, c, s);
+        if (ROPE_UNLIKELY(!fast16<S>(a, b, c, s))) {
+          exact16<S>(&a0, &b0, c, s);
+          a = a0;
+          b = b0;
+        }
         return;
       }
       exactOdd<S>(a, b, c, s);
@@ -177,12 +190,12 @@ struct Op {
     else
       Isa::template rotPairsExact<kOddMode>(a, b, c, s);
   }
-  // The fast path's fallback, out of line so the loop around the fast path stays small.
+  // The fast path's fallback, out of line so the loop around the fast path stays small; on copies
+  // (a0, b0), so the caller's vectors never have their address taken (GCC then kept a whole
+  // group's vectors on the stack, stored and reloaded around every fast path).
   template <Style S>
-  static ROPE_NOINLINE void exact16(V& a, V& b, V a0, V b0, V c, V s) {
-    exactOdd<S>(a0, b0, c, s);
-    a = a0;
-    b = b0;
+  static ROPE_NOINLINE void exact16(V* a0, V* b0, V c, V s) {
+    exactOdd<S>(*a0, *b0, c, s);
   }
 };
 

@@ -269,7 +269,7 @@ float nextAfterBy(float f, int k) {  // k f32 steps along the bit pattern (k sma
   return f;
 }
 
-void midpointCase(const KernelTable& isa, DType t, Style st, int64_t half) {
+void midpointCase(const KernelTable& isa, DType t, Style st, int64_t half, bool viaRows = false) {
   const size_t n = size_t(2 * half);
   const uint16_t maxFinite = t == kF16 ? 0x7BFF : 0x7F7F;
   std::vector<uint16_t> in(n);
@@ -321,13 +321,16 @@ void midpointCase(const KernelTable& isa, DType t, Style st, int64_t half) {
   }
   uint16_t* row = gRow.place<uint16_t>(n);
   std::memcpy(row, in.data(), n * 2);
-  isa.rotate[st][t](row, c.data(), s.data(), half);
+  if (viaRows)  // rotateGroup's fast path decides for a whole group of vectors at once
+    isa.rotateRows[st][t](row, int64_t(n) * 2, 1, c.data(), s.data(), half, INT64_MAX);
+  else
+    isa.rotate[st][t](row, c.data(), s.data(), half);
   bool ok = true;
   for (int64_t j = 0; j < half && ok; ++j) {
     size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
     double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
     double rx = x * c[j] - y * s[j], ry = y * c[j] + x * s[j];
-    if (!std::isnan(target[j])) {
+    if (!std::isnan(target[j]) && !viaRows) {
       int e;
       std::frexp(target[j], &e);
       ++gMidAimed;
@@ -339,7 +342,53 @@ void midpointCase(const KernelTable& isa, DType t, Style st, int64_t half) {
                    isa.isa, kDtypeName[t], (long long)j, in[ix], in[iy], c[j], s[j], row[ix], row[iy],
                    test::encode16(t, rx), test::encode16(t, ry));
   }
-  check(ok, std::string(isa.isa) + " midpoint " + kDtypeName[t] + " " + kStyleName[st] + " half=" + std::to_string(half));
+  check(ok, std::string(isa.isa) + (viaRows ? " rotateRows" : "") + " midpoint " + kDtypeName[t] + " " + kStyleName[st] +
+                " half=" + std::to_string(half));
+}
+
+// Heavy cancellation: x*c and y*s (or y*c and -x*s) equal to within 2^-8..2^-30 of themselves, so
+// f32(y*s)'s rounding error is up to 2^6 times the result and x*c - f32(y*s) is often exact: the
+// fast 16-bit path's error bound (loops.h) rests on exactly that, with no test of its own.
+void cancelCase(const KernelTable& isa, DType t, Style st, int64_t half, bool viaRows) {
+  const size_t n = size_t(2 * half);
+  std::vector<uint16_t> in(n);
+  std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+  for (int64_t j = 0; j < half; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    const double scale = std::ldexp(1.0, int(irand(t == kF16 ? -6 : -60, t == kF16 ? 6 : 60)));
+    in[ix] = test::encode16(t, uniform(-1, 1) * scale);
+    in[iy] = test::encode16(t, uniform(-1, 1) * scale);
+    const double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
+    const float f = float(uniform(-1, 1));
+    const double rel = std::ldexp(uniform(-1, 1), -int(irand(8, 30)));
+    float g = 0;
+    if (x != 0 && y != 0) g = float(irand(0, 1) ? (y * f) * (1 + rel) / x : -(x * f) * (1 + rel) / y);
+    // irand picked which output cancels: x' = x*c - y*s with c = g, s = f, or y' = y*c + x*s
+    // with s = g, c = f.
+    if (std::fabs(double(g) * x) > 0 && std::fabs(y * f) > 0 && std::fabs(double(g) * x - y * f) < std::fabs(y * f) / 64)
+      c[j] = g, s[j] = f;
+    else
+      c[j] = f, s[j] = g;
+  }
+  uint16_t* row = gRow.place<uint16_t>(n);
+  std::memcpy(row, in.data(), n * 2);
+  if (viaRows)
+    isa.rotateRows[st][t](row, int64_t(n) * 2, 1, c.data(), s.data(), half, INT64_MAX);
+  else
+    isa.rotate[st][t](row, c.data(), s.data(), half);
+  bool ok = true;
+  for (int64_t j = 0; j < half && ok; ++j) {
+    size_t ix = st == kHalf ? size_t(j) : size_t(2 * j), iy = st == kHalf ? size_t(j + half) : ix + 1;
+    double x = decode(t, in.data(), ix), y = decode(t, in.data(), iy);
+    double rx = x * c[j] - y * s[j], ry = y * c[j] + x * s[j];
+    ok = jsBits(t, row, ix, rx) && jsBits(t, row, iy, ry);
+    if (!ok)
+      std::fprintf(stderr, "  %s %s cancel pair %lld: x 0x%04x y 0x%04x c %a s %a: got 0x%04x 0x%04x want 0x%04x 0x%04x\n",
+                   isa.isa, kDtypeName[t], (long long)j, in[ix], in[iy], c[j], s[j], row[ix], row[iy],
+                   test::encode16(t, rx), test::encode16(t, ry));
+  }
+  check(ok, std::string(isa.isa) + (viaRows ? " rotateRows" : "") + " cancel " + kDtypeName[t] + " " + kStyleName[st] +
+                " half=" + std::to_string(half));
 }
 
 // The case: f16 x=0xfb27 (-58592), y=0xfa80 (-53248) at position 3, headDim 2 (invFreq 1).
@@ -589,6 +638,14 @@ int main(int argc, char** argv) {
         for (int rep = 0; rep < 24; ++rep) {
           midpointCase(*t, kF16, Style(st), half);
           midpointCase(*t, kBF16, Style(st), half);
+        }
+    for (int st = 0; st < kStyleCount; ++st)
+      for (int64_t half = 1; half <= 70; ++half)
+        for (int rep = 0; rep < 8; ++rep) {
+          midpointCase(*t, kF16, Style(st), half, true);
+          midpointCase(*t, kBF16, Style(st), half, true);
+          cancelCase(*t, kF16, Style(st), half, rep % 2 == 0);
+          cancelCase(*t, kBF16, Style(st), half, rep % 2 == 0);
         }
     std::printf("%s midpoints: %lld of %lld aimed pairs within 4 f32 ulps of a 16-bit midpoint\n", t->isa,
                 (long long)gMidNear, (long long)gMidAimed);
