@@ -192,11 +192,14 @@ export function formatTable(results) {
 }
 
 export function formatTargets(targets) {
-  const lines = ['', 'Targets (information only; a miss does not fail the run):'];
+  const met = targets.filter((t) => t.status === 'PASS').length;
+  const open = targets.filter((t) => t.status === 'MISS').length;
+  const lines = ['', `Goals: ${met} met, ${open} not yet (the project's speed goals, for information: a goal not yet met is work to do, not a failure of this machine or this run):`];
+  const word = { PASS: 'met', MISS: 'not yet', 'n/a': 'n/a' };
   for (const t of targets) {
-    lines.push(`  ${pad(t.status, 5)} ${t.text}`);
+    lines.push(`  ${pad(word[t.status] ?? t.status, 8)} ${t.text}`);
     if (t.checks.length > 0)
-      lines.push(`        ${t.checks.map((c) => `${c.pass ? '' : '!'}${c.cell}: ${sig3(c.value)}`).join(', ')}`);
+      lines.push(`           ${t.checks.map((c) => `${c.pass ? '' : '(below) '}${c.cell}: ${sig3(c.value)}`).join(', ')}`);
   }
   return lines.join('\n');
 }

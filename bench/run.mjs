@@ -18,6 +18,7 @@ import { bf16ToF32 } from './baselines.mjs';
 import { renderChart } from './chart.mjs';
 import { cellMetrics, checkTargets, formatMarkdown, formatTable, formatTargets, formatThreads, threadsRows } from './report.mjs';
 import { callsPerSample } from './stats.mjs';
+import { formatSummary, LEGEND } from './summary.mjs';
 import { SHAPES, buildSystems, makeCells, makeContext, makeInputs, restoreIsa } from './systems.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -251,10 +252,12 @@ async function main() {
   // Threads and async rows: read off the cells (the same samples as the main table).
   results.threads = threadsRows(cells, meta);
   results.targets = checkTargets(cells, meta, results.threads);
+  console.log(`\n${LEGEND}`);
   console.log(formatTable(results));
   if (results.threads.length) console.log(`\n${formatThreads(results.threads)}`);
   const bad = Object.entries(checks).flatMap(([c, r]) => Object.entries(r).filter(([, v]) => !v.ok).map(([id, v]) => `${c} ${id} (max |diff| ${v.maxDiff})`));
   console.log(bad.length ? `\nWARNING: results disagree with the naive reference: ${bad.join('; ')}` : '\nAll systems agree with the naive reference on S1-S3 (f32 within 1e-5, bf16 within 1/128).');
+  console.log(formatSummary(results));
   console.log(formatTargets(results.targets));
   if (args.markdown) console.log(`\n${formatMarkdown(results)}`);
 

@@ -217,3 +217,27 @@ describe('bench chart', () => {
     expect(h('table')).toBeGreaterThan(h('naive'));
   });
 });
+
+describe('bench summary and legend', () => {
+  it('one line per dtype with each engine\'s speedup over JS at decode and prefill', async () => {
+    const { formatSummary, LEGEND } = await import('../bench/summary.mjs');
+    const cell = (dtype: string, shape: string, r: Record<string, number>) => ({
+      dtype, shape, results: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { vsJs: v }])),
+    });
+    const text = formatSummary({
+      meta: { nativeOk: true, backendInfo: { isa: 'avx2' } },
+      cells: [
+        cell('f32', 'S1', { 'native/avx2': 23.4, wasm: 2.1 }),
+        cell('f32', 'S2', { 'native/avx2': 99, wasm: 99 }),
+        cell('f32', 'S3', { 'native/avx2': 7.2, wasm: 2.5, wasm0: 4.04 }),
+        cell('f32', 'S4', { 'native/avx2': 9.1, wasm: 2.5, wasm0: 3.96 }),
+        cell('bf16', 'S1', { 'native/avx2': 11 }),
+      ],
+    });
+    expect(text.split('\n').slice(2)).toEqual([
+      '  f32   native avx2: 23x at decode, 7.2-9.1x at prefill; wasm: 2.1x at decode, 2.5x at prefill; wasm (wasmArray): 4.0x at prefill',
+      '  bf16  native avx2: 11x at decode',
+    ]);
+    for (const id of ['wasm0', 'table', 'naive', 'limit', 'of limit']) expect(LEGEND).toContain(id);
+  });
+});
