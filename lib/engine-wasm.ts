@@ -277,7 +277,22 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
   const rotaryDim = geometry.rotaryDim;
   const packed = new Float64Array(D_SLOTS);
 
-  const engine: Engine = {
+  const engine: Engine & {
+    ownsMemory(data: Float32Array | Uint16Array): boolean;
+    rebind(data: Float32Array | Uint16Array, byteOffset: number, length: number): Float32Array | Uint16Array | null;
+  } = {
+    // An async call on a wasmArray runs in slices (lib/async.ts); a slice may grow the memory,
+    // which detaches the views taken before: the call views the same bytes again.
+    ownsMemory(data: Float32Array | Uint16Array): boolean {
+      return bufferOf(data) === x.memory.buffer;
+    },
+    rebind(data: Float32Array | Uint16Array, byteOffset: number, length: number): Float32Array | Uint16Array | null {
+      const now = x.memory.buffer;
+      if (bufferOf(data) === now) return null;
+      const size = data.BYTES_PER_ELEMENT;
+      if (byteOffset + length * size > now.byteLength) return null;
+      return size === 4 ? new Float32Array(now, byteOffset, length) : new Uint16Array(now, byteOffset, length);
+    },
     apply(plan: CallPlan): void {
       const { batch, tokens } = plan;
       const q = plan.q;

@@ -16,6 +16,8 @@ export type {
   ApplyQKOptionsBase,
   ApplyQKOptionsF16Array,
   ApplyQKOptionsF32,
+  AsyncOptions,
+  AbortSignalLike,
   BackendInfo,
   DTypeName,
   DTypeOption,

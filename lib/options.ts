@@ -13,6 +13,8 @@ export const APPLY_QK_KEYS: ReadonlySet<string> = new Set([...COMMON_CALL, 'qHea
 /** The async forms also take an AbortSignal. */
 export const APPLY_ASYNC_KEYS: ReadonlySet<string> = new Set([...APPLY_KEYS, 'signal']);
 export const APPLY_QK_ASYNC_KEYS: ReadonlySet<string> = new Set([...APPLY_QK_KEYS, 'signal']);
+/** A prepared step's applyQKAsync(q, k, positions, options). */
+export const STEP_ASYNC_KEYS: ReadonlySet<string> = new Set(['signal']);
 /** rope.prepare. */
 export const PREPARE_KEYS: ReadonlySet<string> = new Set(['qHeads', 'kHeads', 'dtype', 'threads', 'inverse']);
 /** new Rope(options). */

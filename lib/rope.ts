@@ -12,6 +12,7 @@ import { createNativeEngine } from './engine-native.js';
 import { createWasmEngine } from './engine-wasm.js';
 import { type ResolvedScaling } from './scaling.js';
 import { checkRopeOptions } from './rope-options.js';
+import { APPLY_ASYNC_KEYS, APPLY_QK_ASYNC_KEYS, APPLY_QK_KEYS, checkApplyQKKeys, checkKnownKeys } from './options.js';
 import {
   DTYPE_BF16,
   DTYPE_F16,
@@ -20,6 +21,7 @@ import {
   STYLE_INTERLEAVED,
   type ApplyOptions,
   type ApplyQKOptions,
+  type AsyncOptions,
   type CallPlan,
   type Engine,
   type Positions,
@@ -31,7 +33,7 @@ import {
   type TensorPlan,
 } from './types.js';
 import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
-import { byteLengthOf } from './typed-array.js';
+import { abortedBefore, allShared, ASYNC_INLINE_BYTES, inlineSized, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
 import { describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
 type AsyncEngine = Engine & {
@@ -39,24 +41,7 @@ type AsyncEngine = Engine & {
   prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean): StepFn | null;
 };
 
-/**
- * Async calls rotating at most this many bytes (q + k rows, rotaryDim elements each) run inline
- * and resolve at once: below it the sync call takes less time than the thread hop alone (~20 us
- * on a 2-vCPU EPYC: an S1 decode call is ~1 us sync, ~22 us through the libuv pool), so offloading
- * only adds latency and blocks the event loop for no less. 512 KiB is ~16 decode tokens of a
- * Llama-3-8B layer (f32), a sync call of ~10-20 us. Measured: docs/perf.md.
- */
-export const ASYNC_INLINE_BYTES = 512 * 1024;
-
-// Both arrays' bytes at most ASYNC_INLINE_BYTES (read by the intrinsic getter: no user code runs;
-// anything that is not a typed array is left to the full checks).
-function inlineSized(q: unknown, k: unknown): boolean {
-  try {
-    return byteLengthOf(q as ArrayBufferView) + byteLengthOf(k as ArrayBufferView) <= ASYNC_INLINE_BYTES;
-  } catch {
-    return false;
-  }
-}
+export { ASYNC_INLINE_BYTES };
 
 function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
   const size = (dtype: number): number => (dtype === DTYPE_F32 ? 4 : 2);
@@ -209,7 +194,14 @@ export class Rope {
 
   /** Rotates q and k in place in one call (each token's cos/sin computed once for both). */
   applyQK<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>): void {
+    this.#applyQK(q, k, opts, APPLY_QK_KEYS);
+  }
+
+  // keys: the options the calling form takes (the async form's inline path also takes signal).
+  #applyQK<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>, keys: ReadonlySet<string>): void {
     if (this.#stepsOk && typeof opts === 'object' && opts !== null) {
+      if (keys === APPLY_QK_KEYS) checkApplyQKKeys(opts);
+      else checkKnownKeys(opts, keys, 'applyQKAsync');
       // The decode case straight to the binding's prepared-step call (lib/step.ts), which re-checks
       // arrays and positions and writes nothing unless it rotates. Every option is read once,
       // here; anything else goes on to the full checks with the values read.
@@ -222,13 +214,11 @@ export class Rope {
         const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
         if (fast !== null && fast(q, k, positions)) return;
       }
-      // (heads is read only when qHeads is missing: then the checks suggest qHeads/kHeads for it)
-      const heads = qHeads === undefined ? o.heads : undefined;
-      opts = { dtype, qHeads, kHeads, heads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as unknown as ApplyQKOptions<A>;
+      opts = { dtype, qHeads, kHeads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as unknown as ApplyQKOptions<A>;
     }
     const plan = this.#acquire();
     try {
-      this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
+      this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap, keys));
       if (plan.tokens !== 0) this.#engine.apply(plan); // (0 tokens: an empty array, nothing to do)
     } finally {
       this.#release(plan);
@@ -251,7 +241,9 @@ export class Rope {
       engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen
         ? engine.prepareStep(base.invFreq, base.attentionScaling, code, c.qHeads, code, c.kHeads, c.threads, c.inverse)
         : null;
-    return new RopeStep(fast, plain, c.options);
+    const plainAsync = (q: RopeArray, k: RopeArray, opts: object): Promise<void> =>
+      this.applyQKAsync(q as Float32Array, k as Float32Array, opts as ApplyQKOptions);
+    return new RopeStep(fast, plain, c.options, plainAsync);
   }
 
   // The engine's step for these (already read) options, or null when they are not plainly valid
@@ -281,12 +273,20 @@ export class Rope {
     return step;
   }
 
-  /** apply off the event loop where the engine can (native); a bad call rejects. */
-  applyAsync<A extends RopeArray>(x: A, opts: ApplyOptions<A>): Promise<void> {
+  /** apply without blocking the event loop for more than about a millisecond (lib/async.ts); a bad
+   * call rejects, writing nothing. opts.signal (an AbortSignal) stops it between two slices. */
+  applyAsync<A extends RopeArray>(x: A, opts: ApplyOptions<A> & AsyncOptions): Promise<void> {
+    let signal: SignalLike | undefined;
+    try {
+      signal = readSignal(signalOf(opts));
+      if (signal?.aborted) return Promise.reject(abortedBefore('applyAsync', signal));
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const plan = this.#acquire();
     try {
-      this.#frequencies(plan, planApply(plan, this.#geometry, x, opts));
-      return this.#run(plan);
+      this.#frequencies(plan, planApply(plan, this.#geometry, x, opts, APPLY_ASYNC_KEYS));
+      return this.#run(plan, signal, 'applyAsync');
     } catch (e) {
       return Promise.reject(e);
     } finally {
@@ -294,13 +294,20 @@ export class Rope {
     }
   }
 
-  applyQKAsync<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>): Promise<void> {
+  applyQKAsync<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A> & AsyncOptions): Promise<void> {
+    let signal: SignalLike | undefined;
+    try {
+      signal = readSignal(signalOf(opts));
+      if (signal?.aborted) return Promise.reject(abortedBefore('applyQKAsync', signal));
+    } catch (e) {
+      return Promise.reject(e);
+    }
     // Decode-sized work runs inline, through applyQK's prepared-step path: the same checks and
     // refusals, and a decode step costs one sync call plus the promise (the plan below reads and
     // checks every option again).
     if (this.#stepsOk && inlineSized(q, k)) {
       try {
-        this.applyQK(q, k, opts);
+        this.#applyQK(q, k, opts, APPLY_QK_ASYNC_KEYS);
         return Promise.resolve();
       } catch (e) {
         return Promise.reject(e);
@@ -308,8 +315,8 @@ export class Rope {
     }
     const plan = this.#acquire();
     try {
-      this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap));
-      return this.#run(plan);
+      this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap, APPLY_QK_ASYNC_KEYS));
+      return this.#run(plan, signal, 'applyQKAsync');
     } catch (e) {
       return Promise.reject(e);
     } finally {
@@ -328,17 +335,23 @@ export class Rope {
     return cosSinTable(f.invFreq, f.attentionScaling, this.#geometry, t.positions, t.count, t.count);
   }
 
-  // The plan engines read synchronously; an async engine packs what it needs before returning.
-  // Small work (a decode step) runs inline: handing it to a worker costs more than doing it
-  // (see ASYNC_INLINE_BYTES), and the promise resolves at once.
-  #run(plan: CallPlan): Promise<void> {
+  // An async call, checked. Small work (a decode step) runs inline: handing it on costs more than
+  // doing it (ASYNC_INLINE_BYTES), and the promise resolves at once. SharedArrayBuffer memory on
+  // the native engine is rotated off the JS thread, in place (native/async.h); anything else in
+  // slices on the JS thread with a turn of the event loop between them (lib/async.ts). The plan
+  // is this Rope's reused one: the slices run on a copy.
+  #run(plan: CallPlan, signal: SignalLike | undefined, call: string): Promise<void> {
     if (plan.tokens === 0) return Promise.resolve(); // an empty array: nothing to do
     const engine = this.#engine;
-    if (engine.applyAsync !== undefined && rotatedBytes(plan, this.#geometry.rotaryDim) > ASYNC_INLINE_BYTES) {
-      return engine.applyAsync(plan);
+    const rotaryDim = this.#geometry.rotaryDim;
+    if (rotatedBytes(plan, rotaryDim) <= ASYNC_INLINE_BYTES) {
+      engine.apply(plan);
+      return Promise.resolve();
     }
-    engine.apply(plan);
-    return Promise.resolve();
+    const offThread = engine.applyAsync !== undefined && allShared(plan);
+    // (without a signal nothing needs a slice's end: one call on the pool)
+    if (offThread && signal === undefined) return engine.applyAsync!(plan);
+    return runSliced(engine, ownPlan(plan), { call, engineName: this.#engineName, headDim: this.#geometry.headDim, rotaryDim, signal, offThread });
   }
 
   #frequencies(plan: CallPlan, seqLen: number): void {
@@ -370,6 +383,11 @@ export class Rope {
   }
 }
 
+// The signal option, read once (anything but an object is left to the full checks).
+function signalOf(opts: unknown): unknown {
+  return typeof opts === 'object' && opts !== null ? (opts as { signal?: unknown }).signal : undefined;
+}
+
 // Inside the class body a `new Rope` makes the bundler rename the class (errors then said
 // "_Rope"): statics construct through this instead.
 function construct(options: RopeOptions): Rope {
@@ -384,7 +402,7 @@ Object.defineProperty(Rope.prototype, Symbol.for('nodejs.util.inspect.custom'), 
       rotaryDim: this.rotaryDim,
       style: this.style,
       base: this.base,
-      scaling: this.scalingType,
+      scalingType: this.scalingType,
       attentionScaling: this.attentionScaling,
       engine: this.engine,
     };

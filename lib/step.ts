@@ -4,8 +4,9 @@
 // (a Float16Array, number[] positions, overlapping views, a bad argument, the JS engine, a scaling
 // that depends on the sequence length) is the plain applyQK call, with its checks and messages,
 // so a step rotates and refuses exactly as rope.applyQK(q, k, { ...options, positions }) does.
-import type { DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
-import { nearest, PREPARE_KEYS } from './options.js';
+import type { AsyncOptions, DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
+import { checkKnownKeys, nearest, PREPARE_KEYS, STEP_ASYNC_KEYS } from './options.js';
+import { abortedBefore, inlineSized, readSignal } from './async.js';
 import { checkPositiveInt, describe } from './validate.js';
 
 export interface PrepareOptions {
@@ -22,6 +23,9 @@ export interface PrepareOptions {
 export type StepFn = (q: unknown, k: unknown, positions: unknown) => boolean;
 
 type PlainApplyQK = (q: RopeArray, k: RopeArray, opts: object) => void;
+type PlainApplyQKAsync = (q: RopeArray, k: RopeArray, opts: object) => Promise<void>;
+
+
 
 export interface CheckedPrepare {
   qHeads: number;
@@ -70,12 +74,14 @@ export function checkPrepare(opts: unknown): CheckedPrepare {
 export class RopeStep {
   readonly #fast: StepFn | null;
   readonly #plain: PlainApplyQK;
+  readonly #plainAsync: PlainApplyQKAsync;
   readonly #options: Readonly<PrepareOptions>;
 
   /** @internal (made by Rope.prepare) */
-  constructor(fast: StepFn | null, plain: PlainApplyQK, options: Readonly<PrepareOptions>) {
+  constructor(fast: StepFn | null, plain: PlainApplyQK, options: Readonly<PrepareOptions>, plainAsync: PlainApplyQKAsync) {
     this.#fast = fast;
     this.#plain = plain;
+    this.#plainAsync = plainAsync;
     this.#options = options;
   }
 
@@ -90,5 +96,25 @@ export class RopeStep {
     const fast = this.#fast;
     if (fast !== null && fast(q, k, positions)) return;
     this.#plain(q, k, { ...this.#options, positions });
+  }
+
+  /** rope.applyQKAsync(q, k, { ...options, positions, signal }): same results, same refusals (as
+   * rejections); decode-sized calls rotate before it returns, as one step call. */
+  applyQKAsync<A extends RopeArray>(q: A, k: SameKind<A>, positions: Positions, opts?: AsyncOptions): Promise<void> {
+    let signal: unknown;
+    try {
+      if (opts !== undefined) {
+        if (typeof opts !== 'object' || opts === null) throw new TypeError(`applyQKAsync's options must be an object ({ signal }), got ${describe(opts)}`);
+        checkKnownKeys(opts, STEP_ASYNC_KEYS, 'step.applyQKAsync');
+        signal = opts.signal;
+        const s = readSignal(signal);
+        if (s?.aborted) return Promise.reject(abortedBefore('applyQKAsync', s));
+      }
+      const fast = this.#fast;
+      if (fast !== null && inlineSized(q, k) && fast(q, k, positions)) return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#plainAsync(q, k, signal === undefined ? { ...this.#options, positions } : { ...this.#options, positions, signal });
   }
 }

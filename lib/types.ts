@@ -144,6 +144,20 @@ export type ApplyQKOptionsF32 = ApplyQKOptions<Float32Array>;
 export type ApplyQKOptions16 = ApplyQKOptions<Uint16Array>;
 export type ApplyQKOptionsF16Array = ApplyQKOptionsBase & { dtype?: 'f16' };
 
+/** The runtime's AbortSignal type where the TypeScript lib declares one (DOM or @types/node), else
+ * what the async calls read of it (looked up through globalThis, like Float16ArrayLike). */
+export type AbortSignalLike = typeof globalThis extends { AbortSignal: { prototype: infer P } }
+  ? P
+  : { readonly aborted: boolean; readonly reason?: unknown };
+
+/** The async calls' own option (applyAsync, applyQKAsync, a step's applyQKAsync). */
+export interface AsyncOptions {
+  /** Stops the call between two of its slices: the promise rejects with an AbortError (a
+   * DOMException) that names the tokens rotated and those left unchanged. Already aborted: it
+   * rejects before anything is written. */
+  signal?: AbortSignalLike;
+}
+
 export interface BackendInfo {
   backend: 'native' | 'wasm' | 'js';
   isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'wasm-simd128' | 'js';

@@ -1,9 +1,10 @@
-// Issue 12's attack classes on memory, one test each (sync and async, both engines where it
-// applies): a buffer resized, transferred or detached while an async call is pending; positions
+// The attack classes on memory, one test each (sync and async, every engine where it applies): a
+// buffer resized, transferred or detached while an async call is between two slices; positions
 // and q/k sharing memory through a second SharedArrayBuffer object; options that break invFreq.
 // native/async.h says what an async call may run on and why; docs/async.md. Workers, teardown and
 // memory growth: test/async-teardown.test.ts.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { setAsyncSliceTokens } from '../lib/async.js';
 import { nativeAddon } from '../lib/backend.js';
 import { ASYNC_INLINE_BYTES, createRope, Rope } from '../lib/rope.js';
 import { rng } from './helpers/engine-ref.js';
@@ -11,6 +12,8 @@ import { rng } from './helpers/engine-ref.js';
 type Engine = 'js' | 'native';
 // The native engine wherever the addon loaded (everywhere but the ROPE_SIMD_BACKEND=js stage).
 const engines: Engine[] = nativeAddon ? ['js', 'native'] : ['js'];
+// Async calls run in slices on every engine (lib/async.ts): the wasm engine too.
+const asyncEngines: (Engine | 'wasm')[] = [...engines, 'wasm'];
 
 type Resizable = ArrayBuffer & { resize(n: number): void; resizable: boolean };
 type Transferable = ArrayBuffer & { transfer(n?: number): ArrayBuffer; transferToFixedLength(n?: number): ArrayBuffer };
@@ -36,10 +39,14 @@ describe('the engines this run covers', () => {
   });
 });
 
-describe.each(engines)('%s engine: buffers changed while applyAsync is pending', (engine) => {
+describe.each(asyncEngines)('%s engine: buffers changed while applyAsync is pending', (engine) => {
   const rope = createRope(opts, engine);
-  // Above ASYNC_INLINE_BYTES (lib/rope.ts) for every dtype: these calls really run on the pool.
+  // Above ASYNC_INLINE_BYTES (lib/rope.ts) for every dtype: these calls really run in slices.
   const T = 1024, H = 8;
+  const SLICE = 128; // tokens per slice: the first slice runs before the call returns
+  const rotatedFirst = `after tokens 0-${SLICE - 1} of ${T} were rotated; tokens ${SLICE}-${T - 1} are unchanged`;
+  beforeEach(() => setAsyncSliceTokens(SLICE));
+  afterEach(() => setAsyncSliceTokens(0));
   it('the calls below are past the inline threshold (bf16, the smallest, too)', () => {
     expect(T * H * 48 * 2).toBeGreaterThan(ASYNC_INLINE_BYTES);
   });
@@ -50,8 +57,13 @@ describe.each(engines)('%s engine: buffers changed while applyAsync is pending',
     rope.apply(y as Float32Array, o as never);
     return bytesOf(y);
   };
+  // got: the first `tokens` tokens as in want, the rest as in before (up to got's length).
+  const split = (got: Buffer, want: Buffer, before: Buffer, tokens: number, tokenBytes: number) => {
+    const cut = Math.min(tokens * tokenBytes, got.length);
+    return got.subarray(0, cut).equals(want.subarray(0, cut)) && got.subarray(cut).equals(before.subarray(cut, got.length));
+  };
 
-  it('resize() shrink of x (and of k, bf16 data, positions) mid-call: native rejects and writes nothing; JS has already rotated', async () => {
+  it('resize() shrink of x (and of k, bf16 data) mid-call: a RangeError naming the tokens rotated, the rest unchanged; positions shrunk: no effect (copied)', async () => {
     if (!hasResize) {
       // Node 18: no resizable buffers at all; the option is ignored and the buffer is fixed.
       const b = resizable(8, 16) as Partial<Resizable>;
@@ -68,29 +80,22 @@ describe.each(engines)('%s engine: buffers changed while applyAsync is pending',
       const before = bytesOf(x);
       const p = rope.applyAsync(x as Float32Array, o as never);
       buf.resize(buf.byteLength / 2);
-      if (engine === 'native') {
-        await expect(p).rejects.toThrow(RangeError);
-        await expect(p).rejects.toThrow(/x's buffer was resized or reallocated while applyAsync ran: nothing was written/);
-        expect(bytesOf(buf).equals(before.subarray(0, buf.byteLength))).toBe(true);
-      } else {
-        await expect(p).resolves.toBeUndefined();
-        expect(bytesOf(buf).equals(want.subarray(0, buf.byteLength))).toBe(true);
-      }
+      await expect(p).rejects.toThrow(RangeError);
+      await expect(p).rejects.toThrow(`x's buffer shrank while applyAsync ran (x now has ${(T * H * D) / 2} elements, its rows need ${T * H * D}), ${rotatedFirst}`);
+      expect(split(bytesOf(buf), want, before, SLICE, H * D * el)).toBe(true);
     }
-    // k shrunk during applyQKAsync: q is not written either (one call, one outcome).
+    // k shrunk during applyQKAsync: q and k rotated up to the same token, the rest of q unchanged.
     const kb = resizable(T * 2 * D * 4, T * 2 * D * 4);
     const q = fill(new Float32Array(T * H * D), 4), k = fill(new Float32Array(kb), 5);
     const q0 = bytesOf(q), k0 = bytesOf(k);
-    const pq = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 2, positions: 0 });
+    const qw = q.slice(), kw = k.slice();
+    rope.applyQK(qw, kw, { qHeads: H, kHeads: 2, positions: 1 });
+    const pq = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 2, positions: 1 });
     kb.resize(16);
-    if (engine === 'native') {
-      await expect(pq).rejects.toThrow(/k's buffer was resized/);
-      expect(bytesOf(q).equals(q0)).toBe(true);
-      expect(bytesOf(kb).equals(k0.subarray(0, 16))).toBe(true);
-    } else {
-      await expect(pq).resolves.toBeUndefined();
-      expect(bytesOf(q).equals(q0)).toBe(false);
-    }
+    await expect(pq).rejects.toThrow(`k's buffer shrank while applyQKAsync ran (k now has 4 elements, its rows need ${T * 2 * D}), ${rotatedFirst}`);
+    expect(split(bytesOf(q), bytesOf(qw), q0, SLICE, H * D * 4)).toBe(true);
+    expect(bytesOf(kb).equals(bytesOf(kw).subarray(0, 16))).toBe(true);
+    expect(bytesOf(kb).equals(k0.subarray(0, 16))).toBe(false); // token 0 of k was rotated
     // positions shrunk: they were copied when the call was made; the call rotates with them.
     const pb = resizable(T * 4, T * 4);
     const pos = new Int32Array(pb).map((_, i) => 3 * i + 1);
@@ -102,7 +107,7 @@ describe.each(engines)('%s engine: buffers changed while applyAsync is pending',
     expect(bytesOf(x).equals(want)).toBe(true);
   });
 
-  it('resize() shrink then grow back mid-call: the memory is there again, so the rows land', async () => {
+  it('resize() shrink then grow back mid-call: the memory holds the rows again, so the call goes on', async () => {
     if (!hasResize) {
       expect((resizable(8, 16) as Partial<Resizable>).resize).toBeUndefined();
       return;
@@ -114,16 +119,15 @@ describe.each(engines)('%s engine: buffers changed while applyAsync is pending',
     buf.resize(64);
     buf.resize(T * H * D * 4); // every byte past 64 is zero now
     await expect(p).resolves.toBeUndefined();
-    // native: the rotated rows (48 of each 64) are written back over the zeros, the rest stays 0;
-    // JS: it had rotated before the shrink, so only the first 16 elements survive.
+    // The first slice had rotated before the shrink: only its first 16 elements survive; the
+    // zeros the shrink left are rotated to zeros.
     for (let i = 0; i < x.length; i++) {
-      const rotatedElement = i % D < 48;
-      const expected = engine === 'native' ? (rotatedElement || i < 16 ? want[i] : 0) : i < 16 ? want[i] : 0;
+      const expected = i < 16 ? want[i] : 0;
       if (x[i] !== expected) expect([i, x[i]]).toEqual([i, expected]);
     }
   });
 
-  it('transfer() / transferToFixedLength() / structuredClone transfer mid-call: native rejects, the new owner holds the unrotated bytes', async () => {
+  it('transfer() / transferToFixedLength() / structuredClone transfer mid-call: a TypeError naming the tokens rotated; the new owner holds exactly those rotated', async () => {
     const moves: [string, (b: ArrayBuffer) => ArrayBuffer][] = [
       ['structuredClone', (b) => structuredClone(b, { transfer: [b] })],
     ];
@@ -141,32 +145,24 @@ describe.each(engines)('%s engine: buffers changed while applyAsync is pending',
       const p = rope.applyAsync(x, { heads: H, positions: 0 });
       const moved = move(x.buffer as ArrayBuffer);
       expect(x.byteLength, name).toBe(0);
+      await expect(p, name).rejects.toThrow(TypeError);
+      await expect(p, name).rejects.toThrow(`x's buffer was detached (transferred) while applyAsync ran, ${rotatedFirst}`);
       const n = Math.min(moved.byteLength, before.length);
-      if (engine === 'native') {
-        await expect(p, name).rejects.toThrow(TypeError);
-        await expect(p, name).rejects.toThrow(/x's buffer was detached \(transferred\)/);
-        expect(bytesOf(moved).subarray(0, n).equals(before.subarray(0, n)), name).toBe(true);
-      } else {
-        await expect(p, name).resolves.toBeUndefined();
-        expect(bytesOf(moved).subarray(0, n).equals(want.subarray(0, n)), name).toBe(true);
-      }
+      expect(split(bytesOf(moved).subarray(0, n), want, before, SLICE, H * D * 4), name).toBe(true);
     }
   });
 
-  it('q on a SharedArrayBuffer, k on an ArrayBuffer transferred mid-call: native rejects and q is not written either', async () => {
+  it('q on a SharedArrayBuffer, k on an ArrayBuffer transferred mid-call: names k; q rotated up to the same token', async () => {
     const q = fill(new Float32Array(new SharedArrayBuffer(T * H * D * 4)), 14);
     const k = fill(new Float32Array(T * 2 * D), 15);
     const q0 = bytesOf(q), k0 = bytesOf(k);
+    const qw = Float32Array.from(q), kw = k.slice();
+    rope.applyQK(qw, kw, { qHeads: H, kHeads: 2, positions: 4 });
     const p = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 2, positions: 4 });
     const moved = structuredClone(k.buffer as ArrayBuffer, { transfer: [k.buffer as ArrayBuffer] });
-    if (engine === 'native') {
-      await expect(p).rejects.toThrow(/k's buffer was detached/);
-      expect(bytesOf(q).equals(q0)).toBe(true);
-      expect(bytesOf(moved).equals(k0)).toBe(true);
-    } else {
-      await expect(p).resolves.toBeUndefined();
-      expect(bytesOf(q).equals(q0)).toBe(false);
-    }
+    await expect(p).rejects.toThrow(`k's buffer was detached (transferred) while applyQKAsync ran, ${rotatedFirst}`);
+    expect(split(bytesOf(q), bytesOf(qw), q0, SLICE, H * D * 4)).toBe(true);
+    expect(split(bytesOf(moved), bytesOf(kw), k0, SLICE, 2 * D * 4)).toBe(true);
   });
 
   it('SharedArrayBuffer memory is rotated in place; growing it mid-call changes nothing', async () => {
