@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ASYNC_SHAPES, checkAsyncTargets, formatAsync, formatAsyncTargets, runAsyncBench } from './async.mjs';
 import { bf16ToF32 } from './baselines.mjs';
 import { renderChart } from './chart.mjs';
 import { cellMetrics, checkTargets, formatMarkdown, formatTable, formatTargets, formatThreads, threadsRows } from './report.mjs';
@@ -244,11 +245,15 @@ async function main() {
     if (!Number.isFinite(q[0]) || !Number.isFinite(k[k.length - 1])) throw new Error(`${cell.id}: data became non-finite`);
   }
   restoreIsa(ctx);
+  // The async rows: applyQKAsync's total time and longest event-loop gap next to applyQK, per
+  // engine and buffer kind (bench/async.mjs).
+  const asyncShapes = ASYNC_SHAPES.filter((s) => !args.shapes || args.shapes.includes(s));
+  const asyncRows = asyncShapes.length ? await runAsyncBench({ internal, quick: args.quick, shapes: asyncShapes, progress: (t) => progress.show(t, true) }) : [];
   progress.done();
   meta.seconds = Math.round((Date.now() - t0) / 100) / 10;
   meta.loadavgAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
-  const results = { meta, systems: [...systemsSeen.values()], cells, checks };
+  const results = { meta, systems: [...systemsSeen.values()], cells, checks, async: asyncRows, asyncTargets: checkAsyncTargets(asyncRows) };
   // Threads and async rows: read off the cells (the same samples as the main table).
   results.threads = threadsRows(cells, meta);
   results.targets = checkTargets(cells, meta, results.threads);
@@ -259,6 +264,7 @@ async function main() {
   console.log(bad.length ? `\nWARNING: results disagree with the naive reference: ${bad.join('; ')}` : '\nAll systems agree with the naive reference on S1-S3 (f32 within 1e-5, bf16 within 1/128).');
   console.log(formatSummary(results));
   console.log(formatTargets(results.targets));
+  if (asyncRows.length) console.log(`\n${formatAsync(asyncRows)}\n${formatAsyncTargets(results.asyncTargets)}`);
   if (args.markdown) console.log(`\n${formatMarkdown(results)}`);
 
   const outDir = args.out ?? path.join(os.tmpdir(), 'rope-simd-bench');

@@ -310,7 +310,13 @@ export function runSliced(engine: SliceEngine, plan: CallPlan, c: SliceCall): Pr
         const t0 = performance.now();
         const p = engine.applyAsync!(sub);
         releaseSub();
-        await p;
+        try {
+          await p;
+        } catch (e) {
+          // (the binding writes nothing when a walk is refused or cancelled)
+          if (e instanceof Error) e.message += ` (${c.call} stopped ${progressText(done, batch, tokens)})`;
+          throw e;
+        }
         learn(units, performance.now() - t0);
         done += units;
       }

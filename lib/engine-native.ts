@@ -77,7 +77,9 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       }
     },
     applyAsync(plan: CallPlan): Promise<void> {
-      // The shared descriptor is fine: the binding copies desc and invFreq before returning.
+      // Called for SharedArrayBuffer memory only (lib/rope.ts #run): the walk runs on it in place,
+      // off the JS thread. The shared descriptor is fine: the binding copies desc and invFreq
+      // before returning.
       const desc = pack(plan);
       const k = plan.k === null ? null : plan.k.data;
       try {
