@@ -4,7 +4,9 @@
 // two-product: position split 15+16 bits, invFreq split 26+26 bits by Veltkamp, every partial
 // product exact), so it is exact for every position < 2^31. cos/sin of hi come from Math.cos /
 // Math.sin (V8's fdlibm, full argument reduction), corrected by lo to second order:
-// cos(hi+lo) = cos(hi)(1 - lo^2/2) - sin(hi) lo (|lo| <= 2^-23; the dropped lo^3/6 is < 1e-21).
+// cos(hi+lo) = cos(hi)(1 - lo^2/2) - sin(hi) lo (|lo| <= 2^-23 for invFreq <= 1; the dropped
+// lo^3/6 is < 1e-21). Past |lo| = 2^-20 (invFreq > 1 at large positions: |lo| reaches 2^-3 at
+// invFreq 2^21) the correction takes sin(lo) and 1 - cos(lo) = 2 sin(lo/2)^2 themselves.
 // The native CosSinRow forms the same product with FMA; both round scale*cos and scale*sin to
 // float32 once.
 //
@@ -20,6 +22,8 @@ export const BLOCK = 1 << BLOCK_SHIFT;
 export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 
 const VELTKAMP = 134217729; // 2^27 + 1
+/** Below this |lo| the second-order series is exact to double precision (lo^3/6 < 2^-62). */
+const LO_SERIES = 2 ** -20;
 
 /** Splits a double into a 26-bit high part and a 26-bit (signed) rest: f = hi + lo exactly. */
 function splitHi(f: number): number {
@@ -70,9 +74,17 @@ export function fillPairs(
     const lo = ph * fHi[j] - hi + ph * fLo[j] + pl * fHi[j] + pl * fLo[j];
     const c0 = Math.cos(hi);
     const s0 = Math.sin(hi);
-    const h2 = 0.5 * lo * lo;
-    out[cOff + j] = scale * (c0 - s0 * lo - c0 * h2);
-    out[sOff + j] = scale * (s0 + c0 * lo - s0 * h2);
+    if (lo < LO_SERIES && lo > -LO_SERIES) {
+      const h2 = 0.5 * lo * lo;
+      out[cOff + j] = scale * (c0 - s0 * lo - c0 * h2);
+      out[sOff + j] = scale * (s0 + c0 * lo - s0 * h2);
+    } else {
+      const sl = Math.sin(lo);
+      const sh = Math.sin(0.5 * lo);
+      const h = 2 * sh * sh;
+      out[cOff + j] = scale * (c0 - s0 * sl - c0 * h);
+      out[sOff + j] = scale * (s0 + c0 * sl - s0 * h);
+    }
   }
 }
 
@@ -86,9 +98,11 @@ export function cosSinExact(position: number, invFreq: number, out: Float64Array
   const lo = ph * fHi - hi + ph * fLo + pl * fHi + pl * fLo;
   const c0 = Math.cos(hi);
   const s0 = Math.sin(hi);
-  const h2 = 0.5 * lo * lo;
-  out[0] = c0 - s0 * lo - c0 * h2;
-  out[1] = s0 + c0 * lo - s0 * h2;
+  const series = lo < LO_SERIES && lo > -LO_SERIES;
+  const sl = series ? lo : Math.sin(lo);
+  const h = series ? 0.5 * lo * lo : 2 * Math.sin(0.5 * lo) ** 2;
+  out[0] = c0 - s0 * sl - c0 * h;
+  out[1] = s0 + c0 * sl - s0 * h;
 }
 
 /** Bytes used by all caches of one engine (one Rope), against their common cap. */
