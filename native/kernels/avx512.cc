@@ -4,6 +4,7 @@
 // integer bf16 rounding, which kernels_test checks bit for bit against dtype.h.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels.h"
 
@@ -56,6 +57,14 @@ struct Avx512 {
     return _mm512_fmaddsub_ps(v, c, _mm512_mul_ps(swapped, s));
   }
 
+  // The even and odd lanes of a:b (32 floats) as two vectors (loops.h, rotateGroupPacked).
+  static void deinterleave(V a, V b, V& even, V& odd) {
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i o = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    even = _mm512_permutex2var_ps(a, e, b);
+    odd = _mm512_permutex2var_ps(a, o, b);
+  }
+
   // Exact-product rotation (loops.h): each half of the vector as 8 doubles.
   static __m512d lo(V v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
   static __m512d hi(V v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
@@ -94,27 +103,37 @@ struct Avx512 {
 
   // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and which lanes
   // are certain to round to 16 bits as the exact value does, as a mask (k: lanes still in the
-  // running, so x's mask feeds y's test). The midpoint test is one vptestmd: the low bits of
-  // bits(r2) + kGuard - mid (the sign bit cannot reach them) below 2*kGuard, i.e. r2 within
-  // [-kGuard, kGuard) patterns of a midpoint, fail: one pattern less above than loops.h's +-kGuard,
-  // still twice the 3 below and 1 above that the bound there needs. bf16's range test (finite and
-  // normal in f32) is one vfpclassps.
+  // running, so x's test is the write mask of y's). The midpoint test: the low bits of
+  // bits(r2) + kGuard - mid below 2*kGuard, i.e. r2 within [-kGuard, kGuard) patterns of a
+  // midpoint, fail: one pattern less above than loops.h's +-kGuard, still twice the 3 below and 1
+  // above that the bound there needs.
+  //   bf16 (lo = 2^-126, mask 0xFFFF): both tests in one 16-bit add and one vptestmw, two mask
+  //   bits per lane: the low word gets kGuard - mid (its top 12 bits then say "far"), the high
+  //   word 1 in the exponent's lowest bit (its bits 8..14, the new exponent's top 7, are zero
+  //   exactly for exponents 0 and 255: +-0, subnormals, inf, NaN); no carry crosses the words.
+  //   f16: the midpoint test per 32-bit lane, then lo <= |r2| < inf as one unsigned compare.
   template <const loops::Grid16& G>
-  static __mmask16 safe16(__mmask16 k, V r2) {
+  static constexpr bool kWordTest = G.lo == 0x00800000 && G.mask == 0xFFFF;
+  template <const loops::Grid16& G>
+  using Mask = typename std::conditional<kWordTest<G>, __mmask32, __mmask16>::type;
+  template <const loops::Grid16& G>
+  static Mask<G> safe16(Mask<G> k, V r2) {
     static_assert((loops::kGuard & (loops::kGuard - 1)) == 0, "kGuard: a power of two");
     const __m512i bits = _mm512_castps_si512(r2);
-    const __mmask16 far = _mm512_mask_test_epi32_mask(k, _mm512_add_epi32(bits, _mm512_set1_epi32(loops::kGuard - G.mid)),
-                                                      _mm512_set1_epi32(G.mask & ~(2 * loops::kGuard - 1)));
-    if constexpr (G.lo == 0x00800000) {
-      // +-0, subnormal, +-inf, NaN (quiet or signalling)
-      return _kandn_mask16(_mm512_fpclass_ps_mask(r2, 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20 | 0x80), far);
+    constexpr uint32_t kFar = uint32_t(G.mask & ~(2 * loops::kGuard - 1));
+    if constexpr (kWordTest<G>) {
+      const __m512i t = _mm512_add_epi16(bits, _mm512_set1_epi32(int32_t((0x0080u << 16) | uint16_t(loops::kGuard - G.mid))));
+      return _mm512_mask_test_epi16_mask(k, t, _mm512_set1_epi32(int32_t((0x7F00u << 16) | kFar)));
     } else {
-      // lo <= |r2| < inf: one unsigned compare of |r2| - lo.
+      const __mmask16 far = _mm512_mask_test_epi32_mask(k, _mm512_add_epi32(bits, _mm512_set1_epi32(loops::kGuard - G.mid)),
+                                                        _mm512_set1_epi32(int32_t(kFar)));
       const __m512i a = _mm512_and_si512(bits, _mm512_set1_epi32(0x7FFFFFFF));
       return _mm512_mask_cmplt_epu32_mask(far, _mm512_sub_epi32(a, _mm512_set1_epi32(G.lo)),
                                           _mm512_set1_epi32(int32_t(0x7F800000u - uint32_t(G.lo))));
     }
   }
+  template <const loops::Grid16& G>
+  static constexpr Mask<G> kAll = Mask<G>(~Mask<G>(0));
   template <const loops::Grid16& G>
   static bool rotHalfFast16(V& x, V& y, V c, V s) {
     V p = _mm512_mul_ps(y, s), q = _mm512_mul_ps(x, s);
@@ -122,19 +141,19 @@ struct Avx512 {
     V rx = _mm512_fmsub_ps(x, c, p), ry = _mm512_fmadd_ps(y, c, q);
     x = _mm512_sub_ps(rx, ep);
     y = _mm512_add_ps(ry, eq);
-    return safe16<G>(safe16<G>(0xFFFF, x), y) == 0xFFFF;
+    return safe16<G>(safe16<G>(kAll<G>, x), y) == kAll<G>;
   }
   template <const loops::Grid16& G>
   static bool rotPairsFast16(V& a, V& b, V c, V s) {
     const __m512i lo16 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     const __m512i hi16 = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-    __mmask16 k = pairFast16<G>(0xFFFF, a, _mm512_permutexvar_ps(lo16, c), _mm512_permutexvar_ps(lo16, s));
-    return pairFast16<G>(k, b, _mm512_permutexvar_ps(hi16, c), _mm512_permutexvar_ps(hi16, s)) == 0xFFFF;
+    Mask<G> k = pairFast16<G>(kAll<G>, a, _mm512_permutexvar_ps(lo16, c), _mm512_permutexvar_ps(lo16, s));
+    return pairFast16<G>(k, b, _mm512_permutexvar_ps(hi16, c), _mm512_permutexvar_ps(hi16, s)) == kAll<G>;
   }
   // Even lanes x*c - y*s, odd lanes y*c + x*s (pairStep); fmaddsub(r, 1, err) applies the error
   // with that sign (r*1 is exact: one rounding).
   template <const loops::Grid16& G>
-  static __mmask16 pairFast16(__mmask16 k, V& v, V c, V s) {
+  static Mask<G> pairFast16(Mask<G> k, V& v, V c, V s) {
     V swapped = _mm512_permute_ps(v, 0xB1);
     V p = _mm512_mul_ps(swapped, s);
     V ep = _mm512_fmsub_ps(swapped, s, p);
@@ -232,6 +251,33 @@ struct BF16Io {
   static void storeSafe(T* p, __m512 v) {
     __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x8000)), 16);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  }
+  // 32 elements as their even and odd ones (loops.h, HasPacked): a bf16 is the top half of its
+  // f32, so each 32-bit word holds an even element in its low half (shift it up) and an odd one
+  // in its high half (mask the low one off); no widening shuffle in or narrowing one out.
+  static void load2(const T* p, __m512& even, __m512& odd) {
+    const __m512i w = _mm512_loadu_si512(p);
+    even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(int32_t(0xFFFF0000u))));
+  }
+  static void store2(T* p, __m512 even, __m512 odd) {
+    _mm512_storeu_si512(p, _mm512_or_si512(bits(even), _mm512_slli_epi32(bits(odd), 16)));
+  }
+  static void storeSafe2(T* p, __m512 even, __m512 odd) {
+    const __m512i half = _mm512_set1_epi32(0x8000);
+    const __m512i lo = _mm512_srli_epi32(_mm512_add_epi32(_mm512_castps_si512(even), half), 16);
+    const __m512i hi = _mm512_add_epi32(_mm512_castps_si512(odd), half);
+    // (hi & 0xFFFF0000) | lo
+    _mm512_storeu_si512(p, _mm512_ternarylogic_epi32(hi, lo, _mm512_set1_epi32(int32_t(0xFFFF0000u)), 0xEC));
+  }
+  // narrow() before its pack: each lane's bf16 in its low 16 bits.
+  static __m512i bits(__m512 v) {
+    __m512i b = _mm512_castps_si512(v);
+    __m512i top = _mm512_srli_epi32(b, 16);
+    __m512i bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), _mm512_and_si512(top, _mm512_set1_epi32(1)));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(b, bias), 16);
+    __m512i quiet = _mm512_or_si512(top, _mm512_set1_epi32(0x40));
+    return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, quiet);
   }
 };
 static_assert(loops::Op<Avx512, F16Io>::kFast16 && loops::Op<Avx512, BF16Io>::kFast16, "AVX-512 16-bit fast path");
