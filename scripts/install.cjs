@@ -185,7 +185,23 @@ function build() {
   return { file: built, isa: loaded.isa };
 }
 
+/**
+ * In a source checkout (`npm ci` in the repository: lib/ and tsup present, dist/ missing), build
+ * dist/ first, so the package runs right after set-up. A published package has dist/ and no lib/.
+ */
+function buildDistInCheckout() {
+  const tsup = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'tsup.cmd' : 'tsup');
+  if (fs.existsSync(path.join(root, 'dist', 'index.js')) || !fs.existsSync(path.join(root, 'lib', 'index.ts')) || !fs.existsSync(tsup)) return;
+  console.log(`${tag} source checkout: building dist/ (npm run build:ts)`);
+  const npm = process.env.npm_execpath;
+  const r = npm
+    ? spawnSync(process.execPath, [npm, 'run', '--silent', 'build:ts'], { cwd: root, stdio: 'inherit', timeout: 300e3 })
+    : spawnSync('npm', ['run', '--silent', 'build:ts'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32', timeout: 300e3 });
+  if (r.status !== 0) console.error(`${tag} building dist/ failed (npm run build:ts says why)`);
+}
+
 function main() {
+  buildDistInCheckout();
   const force = ['true', '1'].includes(String(process.env.npm_config_build_from_source));
   // musl (Alpine): no glibc in the process report; node-gyp-build tags those prebuilds "musl".
   const musl = process.platform === 'linux' && !(process.report && process.report.getReport().header.glibcVersionRuntime);

@@ -106,6 +106,7 @@ if [ "${#not_run[@]}" -gt 0 ]; then
   echo "not run here (npm run test:all runs them; their tools: $apt_line):"
   for n in "${not_run[@]}"; do echo "  - $n"; done
 fi
-echo "${all/#1/npm run test:all}${all/#0/npm test}: ${#failures[@]} stage(s) failed${failures:+: ${failures[*]}} ($(( $(date +%s) - t0 ))s)"
+mode="npm test"; [ "$all" = 1 ] && mode="npm run test:all"
+echo "$mode: ${#failures[@]} stage(s) failed${failures:+: ${failures[*]}} ($(( $(date +%s) - t0 ))s)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

