@@ -15,11 +15,16 @@ const maxAbs = (a: ArrayLike<number>) => maxAbsDiff(a, new Float64Array(a.length
 /** Positions as apply() takes them: one row per M-RoPE section, row-major. */
 const positionsOf = (f: { positions: number[] | number[][] }): number[] => (f.positions as (number | number[])[]).flat();
 
-/** Rotates the fixture input and returns the max abs error against output_exact. */
-function run(rope: Rope, f: { input: number[]; heads: number; positions: number[] | number[][]; output_exact: number[] }): number {
+/** The fixture input rotated by rope. */
+function rotated(rope: Rope, f: { input: number[]; heads: number; positions: number[] | number[][] }): Float32Array {
   const x = Float32Array.from(f.input);
   rope.apply(x, { heads: f.heads, positions: positionsOf(f) });
-  return maxAbsDiff(x, f.output_exact);
+  return x;
+}
+
+/** Rotates the fixture input and returns the max abs error against output_exact. */
+function run(rope: Rope, f: { input: number[]; heads: number; positions: number[] | number[][]; output_exact: number[] }): number {
+  return maxAbsDiff(rotated(rope, f), f.output_exact);
 }
 
 // The stored configs hold what transformers reads; HF Llama has no interleaved path, so the one
@@ -61,11 +66,14 @@ describe(`transformers vectors (backend ${backendInfo.backend}/${backendInfo.isa
         for (let j = 0; j < inv.length; j++) expect(printedDiff(inv[j], f.inv_freq_exact_f64[j])).toBeLessThanOrEqual(0.5);
       });
 
-      it('documents how far transformers float32 is from exact', () => {
-        const d = maxAbsDiff(f.output_hf_f32, f.output_exact);
-        expect(d).toBeLessThanOrEqual(f.max_abs_diff_hf_f32_vs_f64 * 1.05 + ULP_SLACK);
-        expect(d).toBeGreaterThanOrEqual(f.max_abs_diff_hf_f32_vs_f64 * 0.95 - ULP_SLACK);
-        report.push(`hf   ${f.name.padEnd(18)} transformers f32 vs exact ${d.toExponential(2)}  ours vs exact ${run(built, f).toExponential(2)}`);
+      it("differs from transformers' own float32 output (output_hf_f32) by the documented max_abs_diff_hf_f32_vs_f64", () => {
+        // ours is output_exact within tol, so its distance from transformers' float32 output is
+        // the fixture's documented one within tol: near it where the float32 angles drift (an
+        // engine forming angles in float32 would land near 0 there), never above it
+        const d = maxAbsDiff(rotated(built, f), f.output_hf_f32);
+        expect(d).toBeLessThanOrEqual(f.max_abs_diff_hf_f32_vs_f64 * 1.05 + tol + ULP_SLACK);
+        expect(d).toBeGreaterThanOrEqual(f.max_abs_diff_hf_f32_vs_f64 * 0.95 - tol - ULP_SLACK);
+        report.push(`hf   ${f.name.padEnd(18)} ours vs transformers f32 ${d.toExponential(2)}  ours vs exact ${run(built, f).toExponential(2)}`);
       });
     });
   }
@@ -84,11 +92,13 @@ describe(`ggml vectors (backend ${backendInfo.backend}/${backendInfo.isa})`, () 
         expect(printedDiff(rope.attentionScaling, f.ggml_internal_mscale ?? 1)).toBeLessThanOrEqual(0.5);
       });
 
-      it("documents how far ggml's float32 output is from exact", () => {
-        const d = maxAbsDiff(f.output, f.output_exact);
-        expect(d).toBeLessThanOrEqual(f.max_abs_diff_ggml_vs_exact * 1.05 + ULP_SLACK);
-        expect(d).toBeGreaterThanOrEqual(f.max_abs_diff_ggml_vs_exact * 0.95 - ULP_SLACK);
-        report.push(`ggml ${f.name.padEnd(18)} ggml f32 vs exact ${d.toExponential(2)}  ours vs exact ${run(rope, f).toExponential(2)}`);
+      it("differs from ggml's own float32 output (output) by the documented max_abs_diff_ggml_vs_exact", () => {
+        // (as for transformers above: ours is output_exact within tol)
+        const tol = 1e-6 * maxAbs(f.output_exact);
+        const d = maxAbsDiff(rotated(rope, f), f.output);
+        expect(d).toBeLessThanOrEqual(f.max_abs_diff_ggml_vs_exact * 1.05 + tol + ULP_SLACK);
+        expect(d).toBeGreaterThanOrEqual(f.max_abs_diff_ggml_vs_exact * 0.95 - tol - ULP_SLACK);
+        report.push(`ggml ${f.name.padEnd(18)} ours vs ggml f32 ${d.toExponential(2)}  ours vs exact ${run(rope, f).toExponential(2)}`);
       });
     });
   }
@@ -96,7 +106,7 @@ describe(`ggml vectors (backend ${backendInfo.backend}/${backendInfo.isa})`, () 
   it('compares every vector (ROPE_SIMD_VERBOSE=1 prints the table)', () => {
     expect(report.length).toBe(hfFixtures().length + ggmlFixtures().length);
     // (not printed by default: it lands in the middle of the test runner's progress output)
-    if (process.env.ROPE_SIMD_VERBOSE === '1') console.log(`max abs difference from output_exact (backend ${backendInfo.backend}):\n${report.join('\n')}`);
+    if (process.env.ROPE_SIMD_VERBOSE === '1') console.log(`max abs differences (backend ${backendInfo.backend}):\n${report.join('\n')}`);
   });
 });
 
