@@ -80,7 +80,7 @@ export interface NativeRopeHandle {
     invFreq: Float64Array,
     desc: Float64Array,
   ): void;
-  /** Same, on the libuv thread pool (issue 7). Checks everything and copies desc and invFreq
+  /** Same, on the libuv thread pool. Checks everything and copies desc and invFreq
    * before returning (a bad call throws synchronously); holds references to q, k, positions until
    * the promise settles; ArrayBuffer memory is rotated in a native copy (runsInPlace). desc's threads:
    * 0 = auto, else 1..1024, as for apply. */

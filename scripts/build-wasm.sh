@@ -2,7 +2,7 @@
 # Builds prebuilds/wasm/rope-simd.wasm: native/walk.cc + the SIMD128 kernels + native/wasm/entry.cc,
 # with Debian's clang/lld 16 for wasm32-wasi (apt: clang-16 lld-16 wasi-libc libc++-16-dev-wasm32
 # libc++abi-16-dev-wasm32). Then regenerates lib/wasm-bytes.ts (the module inline, for bundlers)
-# and prebuilds/wasm/manifest.json (what scripts/check-wasm.mjs compares).
+# and prebuilds/wasm/manifest.json (what `scripts/build-wasm.sh --check` compares).
 #   scripts/build-wasm.sh          build + write both
 #   scripts/build-wasm.sh --check  build into a temp dir and fail if the committed files differ
 set -euo pipefail

@@ -2,7 +2,7 @@
 // qemu) and test-package.sh. Deterministic inputs, so two runs can be compared:
 //   node smoke-rotate.cjs run  > out.json   (in the consumer project; the env picks the backend)
 //   node smoke-rotate.cjs compare native.json js.json
-// The comparison applies issue 3's native-vs-JS bound: f32 within 2 ulp (2^-23 relative) of the row's
+// The comparison applies the parity tests' native-vs-JS bound: f32 within 2 ulp (2^-23 relative) of the row's
 // largest |value|; f16/bf16 within 1 ulp of the element or of that row bound.
 'use strict';
 

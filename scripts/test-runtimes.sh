@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runtime-matrix stage (issue 12): the whole vitest suite on Node 18, 22, 24 and 26 (the main
+# The runtime-matrix stage: the whole vitest suite on Node 18, 22, 24 and 26 (the main
 # stages run it on Node 20), and scripts/smoke-runtime.mjs (sync, async, workers, errors) under Bun and Deno,
 # whose output must equal Node's byte for byte. Runtimes come from the npm registry into a cache
 # outside the repository (scripts/runtimes.sh). The addon: build/Release (native ABI-stable:

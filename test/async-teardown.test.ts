@@ -1,4 +1,4 @@
-// Issue 12, the attacks that need another thread or process: a worker terminated (or calling
+// The attacks that need another thread or process: a worker terminated (or calling
 // process.exit) with applyAsync pending; a SharedArrayBuffer pairSection flipped by another thread
 // while the raw NativeRope constructor reads it; Ropes built and dropped in a loop (native memory
 // V8 must see). Child processes keep a crash or an RSS measurement from touching this one.

@@ -1,4 +1,4 @@
-// Issue 8, hostile input to everything that is not a tensor call: the Rope constructor (on both
+// Hostile input to everything that is not a tensor call: the Rope constructor (on both
 // engines: the native one re-checks the geometry it is handed), cosSin, fromConfig and fromGGUF.
 // Each refusal: TypeError/RangeError with a message naming the parameter (or the config key), and
 // any array handed in left as it was. test/validate.test.ts has the first rows of the constructor

@@ -1,4 +1,4 @@
-// Issue 8, hostile input: every parameter of every call (apply, applyQK, their Async forms, cosSin,
+// Hostile input: every parameter of every call (apply, applyQK, their Async forms, cosSin,
 // the constructor, fromConfig/fromGGUF) given wrong types, NaN, ±Infinity, negative, fractional,
 // 2^31 and 2^53 sized values, empty and off-by-one arrays, transferred buffers, resized buffers.
 // Each refusal: the error type, a message naming the parameter, every byte of every buffer involved

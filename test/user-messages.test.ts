@@ -1,4 +1,4 @@
-// What a user sees when something is off (issue 14's small things): the class's own name, a
+// What a user sees when something is off: the class's own name, a
 // readable console.log(rope), and errors that point at the real mistake.
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
