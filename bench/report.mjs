@@ -92,13 +92,21 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
     return list;
   };
   const r = (c, id) => c.results[id];
+  // S1 as a time ratio against the limit call; the limit is f32's pass over the same bytes for
+  // every dtype (native/walk.cc), so 16-bit rows are measured against memory speed too.
+  const s1Ratio = (c) => (r(c, native) && r(c, 'limit') ? r(c, native).median / r(c, 'limit').median : null);
   add(
     'decode-overhead',
-    `S1 decode: one ${native ?? 'native'} applyQK call <= 1.3x the limit call on the same bytes (time ratio)`,
-    native
-      ? over(['S1'], ['f32', 'bf16'], (c) => (r(c, native) && r(c, 'limit') ? r(c, native).median / r(c, 'limit').median : null))
-      : [],
+    `S1 decode f32: one ${native ?? 'native'} applyQK call <= 1.3x the limit call on the same bytes (time ratio)`,
+    native ? over(['S1'], ['f32'], s1Ratio) : [],
     1.3,
+    '<=',
+  );
+  add(
+    'decode-f32-interleaved',
+    `S1 decode f32 interleaved: ${native ?? 'native'} <= 1.25x the limit call (time ratio)`,
+    native ? over(['S1'], ['f32'], s1Ratio).filter((x) => x.cell.includes('interleaved')) : [],
+    1.25,
     '<=',
   );
   add(
@@ -106,6 +114,26 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
     `${native ?? 'native'} f32 at S3 and S4, one thread, reaches >= 0.9 of the one-thread limit`,
     native ? over(['S3', 'S4'], ['f32'], (c) => r(c, native)?.fracLimit ?? null) : [],
     0.9,
+  );
+  // 16-bit (bit for bit the correctly rounded value) against the same byte limit.
+  add(
+    'decode-16bit',
+    `S1 decode bf16: one ${native ?? 'native'} applyQK call <= 3x the limit call on the same bytes (must hold: 4x)`,
+    native ? over(['S1'], ['bf16'], s1Ratio) : [],
+    3,
+    '<=',
+  );
+  add(
+    'limit-16bit-s2',
+    `${native ?? 'native'} bf16 at S2 reaches >= 0.4 of the byte limit (must hold: 0.25)`,
+    native ? over(['S2'], ['bf16'], (c) => r(c, native)?.fracLimit ?? null) : [],
+    0.4,
+  );
+  add(
+    'limit-16bit-s3-s4',
+    `${native ?? 'native'} bf16 at S3 and S4 reaches >= 0.6 of the byte limit (must hold: 0.4)`,
+    native ? over(['S3', 'S4'], ['bf16'], (c) => r(c, native)?.fracLimit ?? null) : [],
+    0.6,
   );
   const tr = (threads) => threads.filter((t) => t.threads === 'auto').map((t) => ({ cell: t.id, value: t.speedup }));
   add("threads-auto", "threads: 'auto' >= 0.97x the time of threads: 1 at every shape (speedup)", tr(threads), 0.97);

@@ -34,7 +34,8 @@ void SelectIsa(const Napi::CallbackInfo& info) {
   if (!selectKernels(info[0].As<Napi::String>().Utf8Value().c_str(), &err)) throw Napi::Error::New(env, err);
 }
 
-// limitPass(array, dtype, factor[, threads]): array[i] *= factor in place with the active ISA,
+// limitPass(array, dtype, factor[, threads]): f32's x * factor pass over the array's bytes in place
+// with the active ISA (16-bit arrays as f32 words: walk.cc's limitPass),
 // split into `threads` contiguous chunks over the native pool (bench only: the memory limit).
 struct LimitJob {
   char* data;

@@ -16,7 +16,8 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd);
 // The whole plan on the calling thread.
 void walk(const Plan& p);
 
-// The benchmark's memory limit: data[i] *= factor over n elements of dtype, with the given ISA.
+// The benchmark's memory limit over n elements of dtype, with the given ISA: f32's pass
+// (data[i] *= factor) over their bytes, whatever the dtype (walk.cc).
 void limitPass(const KernelTable& kernels, void* data, int64_t n, DType dtype, float factor);
 
 }  // namespace rope
