@@ -2,6 +2,7 @@
 // bytes as they were. Then the unusual-but-valid inputs that must be accepted.
 import { describe, expect, it } from 'vitest';
 import { Rope } from '../lib/index.js';
+import { rotatedRowF32, rotationMisses } from './helpers/exact-angle.js';
 
 const D = 8; // headDim
 const H = 2; // heads for apply
@@ -316,10 +317,17 @@ describe('accepted inputs', () => {
   it('partial rotary: k may sit in q pass-through dims, which rotation never touches', () => {
     const partial = new Rope({ headDim: D, rotaryDim: 4 });
     const buf = fill(new Float32Array(64));
+    const before = buf.slice();
     // q rows [16t, 16t+8) rotate [16t, 16t+4); k rows start at 16t+4 and rotate [16t+4, 16t+8).
-    expect(() =>
-      partial.applyQK(buf.subarray(0), buf.subarray(4), { qHeads: 1, kHeads: 1, positions: 1, tokens: T, tokenStride: 16 }),
-    ).not.toThrow();
+    partial.applyQK(buf.subarray(0), buf.subarray(4), { qHeads: 1, kHeads: 1, positions: 1, tokens: T, tokenStride: 16 });
+    const want = new Map<number, number>();
+    for (let t = 0; t < T; t++) {
+      for (const at of [16 * t, 16 * t + 4]) {
+        for (const [i, v] of rotatedRowF32(before, at, 2, false, partial.invFreq, () => 1 + t)) want.set(i, v);
+      }
+    }
+    expect(want.size).toBe(T * 8);
+    expect(rotationMisses(buf, before, want)).toEqual([]);
   });
 
   it('SharedArrayBuffer-backed arrays rotate exactly like ArrayBuffer-backed ones', () => {
@@ -366,13 +374,33 @@ describe('accepted inputs', () => {
     expect(two).toEqual(new Float32Array([...first, ...second]));
   });
 
-  it('largest offset: positions 2^31 - 3 with 3 tokens', () => {
-    expect(() => rope.apply(fill(new Float32Array(T * H * D)), { heads: H, positions: 2 ** 31 - 3 })).not.toThrow();
+  it('largest offset: positions 2^31 - 3 with 3 tokens, rotated by the exact angles', () => {
+    const x = fill(new Float32Array(T * H * D));
+    const before = x.slice();
+    rope.apply(x, { heads: H, positions: 2 ** 31 - 3 });
+    const want = new Map<number, number>();
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        for (const [i, v] of rotatedRowF32(before, (t * H + h) * D, D / 2, false, rope.invFreq, () => 2 ** 31 - 3 + t)) want.set(i, v);
+      }
+    }
+    expect(rotationMisses(x, before, want)).toEqual([]);
   });
 
   it("M-RoPE rows, threads 'auto' and 2, seqLen: accepted", () => {
     const x = fill(new Float32Array(T * H * D));
-    expect(() => mrope.apply(x, { heads: H, positions: [1, 2, 3, 1, 1, 1, 2, 2, 2] })).not.toThrow();
+    const x0 = x.slice();
+    mrope.apply(x, { heads: H, positions: [1, 2, 3, 1, 1, 1, 2, 2, 2] });
+    // sections [2, 1, 1] in blocks: pairs 0-1 take row 0 (temporal), pair 2 row 1, pair 3 row 2
+    const rows = [[1, 2, 3], [1, 1, 1], [2, 2, 2]];
+    const section = [0, 0, 1, 2];
+    const want = new Map<number, number>();
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        for (const [i, v] of rotatedRowF32(x0, (t * H + h) * D, D / 2, false, mrope.invFreq, (j) => rows[section[j]][t])) want.set(i, v);
+      }
+    }
+    expect(rotationMisses(x, x0, want)).toEqual([]);
     const a = fill(new Float32Array(T * H * D));
     const b = a.slice();
     rope.apply(a, { heads: H, positions: 9, threads: 'auto', seqLen: 100 });

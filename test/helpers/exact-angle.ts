@@ -103,3 +103,53 @@ export function ulp32(v: number): number {
   if (2 ** (e + 1) <= a) e++;
   return 2 ** (e - 23);
 }
+
+/**
+ * The f32 rotation of one head row x[at .. at + headDim) as the contract states it (README,
+ * Numerics): c, s the float32 rounding of scale*cos, scale*sin of the exact angle, then
+ * round32(x*c - round32(y*s)), round32(y*c + round32(x*s)). Pair j (of half) has its first element
+ * at j ('half' style) or 2j ('interleaved') and its position from positionOf(j). Returns index ->
+ * value for the rotated elements; every other element must keep its bits.
+ */
+export function rotatedRowF32(
+  x: ArrayLike<number>,
+  at: number,
+  half: number,
+  interleaved: boolean,
+  invFreq: ArrayLike<number>,
+  positionOf: (j: number) => number,
+  scale = 1,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let j = 0; j < half; j++) {
+    const [c0, s0] = exactCosSin(positionOf(j), invFreq[j]);
+    const c = Math.fround(scale * c0);
+    const s = Math.fround(scale * s0);
+    const ix = at + (interleaved ? 2 * j : j);
+    const iy = at + (interleaved ? 2 * j + 1 : half + j);
+    out.set(ix, Math.fround(x[ix] * c - Math.fround(x[iy] * s)));
+    out.set(iy, Math.fround(x[iy] * c + Math.fround(x[ix] * s)));
+  }
+  return out;
+}
+
+/**
+ * Where got differs from the expected rotation: rotated elements by more than 2 ulp of the
+ * largest expected |value| (the engines' documented agreement in f32), any other element of got
+ * by its value (Object.is: -0 and 0 differ). Empty when all is as expected.
+ */
+export function rotationMisses(got: Float32Array, before: Float32Array, want: Map<number, number>): string[] {
+  let max = 0;
+  for (const v of want.values()) max = Math.max(max, Math.abs(v));
+  const tol = 2 * ulp32(max);
+  const out: string[] = [];
+  for (let i = 0; i < got.length; i++) {
+    const w = want.get(i);
+    if (w === undefined) {
+      if (!Object.is(got[i], before[i])) out.push(`element ${i} changed: ${before[i]} -> ${got[i]}`);
+    } else if (!(Math.abs(got[i] - w) <= tol)) {
+      out.push(`element ${i}: ${got[i]}, want ${w}`);
+    }
+  }
+  return out;
+}
