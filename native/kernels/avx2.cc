@@ -54,6 +54,12 @@ struct Avx2 {
     return _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(swapped, s));
   }
 
+  // The even and odd lanes of a:b (16 floats) as two vectors (loops.h, rotateGroupPacked).
+  static void deinterleave(V a, V b, V& even, V& odd) {
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), 0xD8));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), 0xD8));
+  }
+
   // Exact-product rotation (loops.h): each half of the vector as 4 doubles.
   static __m256d lo(V v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
   static __m256d hi(V v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
@@ -109,20 +115,32 @@ struct Avx2 {
     __m256d rh = _mm256_fmaddsub_pd(vh, hi(c), _mm256_mul_pd(_mm256_permute_pd(vh, 0x5), hi(s)));
     return join(narrow<N>(rl), narrow<N>(rh));
   }
-  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and whether
-  // every lane is certain to round to 16 bits as the exact value does.
+  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and the lanes
+  // that must take the exact path (all bits set). bf16 (lo = 2^-126, mask 0xFFFF): one 16-bit add
+  // and a zero test per word, as avx512.cc does it (the low word gets kGuard - mid, its top 12
+  // bits zero within [-kGuard, kGuard) patterns of a midpoint; the high word 1 in the exponent's
+  // lowest bit, its bits 8..14 zero exactly for exponents 0 and 255). f16: per 32-bit lane, the
+  // midpoint test with loops.h's +-kGuard and lo <= |r2| < inf as one signed compare.
   template <const loops::Grid16& G>
-  static __m256i safe16(V r2) {
-    __m256i a = _mm256_and_si256(_mm256_castps_si256(r2), _mm256_set1_epi32(0x7FFFFFFF));
-    // lo <= a < 0x7F800000 as one signed compare: a - lo, shifted by 2^31, below (inf - lo) - 2^31.
-    __m256i band = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(0x7F800000u - uint32_t(G.lo) - 0x80000000u)),
-                                      _mm256_add_epi32(a, _mm256_set1_epi32(int32_t(0x80000000u - uint32_t(G.lo)))));
-    __m256i t = _mm256_and_si256(_mm256_add_epi32(a, _mm256_set1_epi32(loops::kGuard - G.mid)), _mm256_set1_epi32(G.mask));
-    __m256i far = _mm256_cmpgt_epi32(t, _mm256_set1_epi32(2 * loops::kGuard));
-    return _mm256_and_si256(band, far);
+  static __m256i bad16(V r2) {
+    const __m256i bits = _mm256_castps_si256(r2);
+    if constexpr (G.lo == 0x00800000 && G.mask == 0xFFFF) {
+      const __m256i t = _mm256_add_epi16(bits, _mm256_set1_epi32(int32_t((0x0080u << 16) | uint16_t(loops::kGuard - G.mid))));
+      const __m256i m = _mm256_set1_epi32(int32_t((0x7F00u << 16) | uint32_t(G.mask & ~(2 * loops::kGuard - 1))));
+      return _mm256_cmpeq_epi16(_mm256_and_si256(t, m), _mm256_setzero_si256());
+    } else {
+      __m256i a = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFFFF));
+      // lo <= a < 0x7F800000 as one signed compare: a - lo, shifted by 2^31, below (inf - lo) - 2^31.
+      __m256i band = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(0x7F800000u - uint32_t(G.lo) - 0x80000000u)),
+                                        _mm256_add_epi32(a, _mm256_set1_epi32(int32_t(0x80000000u - uint32_t(G.lo)))));
+      __m256i t = _mm256_and_si256(_mm256_add_epi32(a, _mm256_set1_epi32(loops::kGuard - G.mid)), _mm256_set1_epi32(G.mask));
+      __m256i far = _mm256_cmpgt_epi32(t, _mm256_set1_epi32(2 * loops::kGuard));
+      return _mm256_xor_si256(_mm256_and_si256(band, far), _mm256_set1_epi32(-1));
+    }
   }
-  static bool allSet(__m256i m1, __m256i m2) {
-    return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(m1, m2))) == 0xFF;
+  static bool noneSet(__m256i m1, __m256i m2) {
+    const __m256i m = _mm256_or_si256(m1, m2);
+    return _mm256_testz_si256(m, m) != 0;
   }
   template <const loops::Grid16& G>
   static bool rotHalfFast16(V& x, V& y, V c, V s) {
@@ -131,7 +149,7 @@ struct Avx2 {
     V rx = _mm256_fmsub_ps(x, c, p), ry = _mm256_fmadd_ps(y, c, q);
     x = _mm256_sub_ps(rx, ep);
     y = _mm256_add_ps(ry, eq);
-    return allSet(safe16<G>(x), safe16<G>(y));
+    return noneSet(bad16<G>(x), bad16<G>(y));
   }
   template <const loops::Grid16& G>
   static bool rotPairsFast16(V& a, V& b, V c, V s) {
@@ -139,7 +157,7 @@ struct Avx2 {
     const __m256i hi8 = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
     __m256i ma = pairFast16<G>(a, _mm256_permutevar8x32_ps(c, lo8), _mm256_permutevar8x32_ps(s, lo8));
     __m256i mb = pairFast16<G>(b, _mm256_permutevar8x32_ps(c, hi8), _mm256_permutevar8x32_ps(s, hi8));
-    return allSet(ma, mb);
+    return noneSet(ma, mb);
   }
   // Even lanes x*c - y*s, odd lanes y*c + x*s (pairStep); addsub applies the error with that sign.
   template <const loops::Grid16& G>
@@ -149,7 +167,7 @@ struct Avx2 {
     V ep = _mm256_fmsub_ps(swapped, s, p);
     V r = _mm256_fmaddsub_ps(v, c, p);
     v = _mm256_addsub_ps(r, ep);
-    return safe16<G>(v);
+    return bad16<G>(v);
   }
   struct D {
     using V = __m256d;
@@ -226,6 +244,31 @@ struct BF16Base {
     __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_castps_si256(v), _mm256_set1_epi32(0x8000)), 16);
     __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+  }
+  // 16 elements as their even and odd ones (loops.h, HasPacked; as avx512.cc): a shift and a
+  // mask in, a word blend out, no widening or packing shuffle.
+  static void load2(const T* p, __m256& even, __m256& odd) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(int32_t(0xFFFF0000u))));
+  }
+  static void store2(T* p, __m256 even, __m256 odd) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_or_si256(bits(even), _mm256_slli_epi32(bits(odd), 16)));
+  }
+  static void storeSafe2(T* p, __m256 even, __m256 odd) {
+    const __m256i half = _mm256_set1_epi32(0x8000);
+    const __m256i lo = _mm256_srli_epi32(_mm256_add_epi32(_mm256_castps_si256(even), half), 16);
+    const __m256i hi = _mm256_add_epi32(_mm256_castps_si256(odd), half);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_blend_epi16(lo, hi, 0xAA));
+  }
+  // store() before its pack: each lane's bf16 in its low 16 bits.
+  static __m256i bits(__m256 v) {
+    __m256i b = _mm256_castps_si256(v);
+    __m256i top = _mm256_srli_epi32(b, 16);
+    __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), _mm256_and_si256(top, _mm256_set1_epi32(1)));
+    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(b, bias), 16);
+    __m256i quiet = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(rounded, quiet, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
   }
 };
 
