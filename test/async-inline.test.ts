@@ -4,8 +4,16 @@
 // async path (not yet rotated when the call returns, on the native engine).
 import { describe, expect, it } from 'vitest';
 import { ASYNC_INLINE_BYTES, Rope } from '../lib/rope.js';
+import { createRope, nativeAddon } from '../lib/internal.js';
 import { rng } from './helpers/engine-ref.js';
-import { loadAddon } from './helpers/addon.js';
+
+const ENGINES = nativeAddon ? (['js', 'wasm', 'native'] as const) : (['js', 'wasm'] as const);
+const onMemory = (a: Float32Array, shared: boolean): Float32Array => {
+  if (!shared) return a;
+  const s = new Float32Array(new SharedArrayBuffer(a.byteLength));
+  s.set(a);
+  return s;
+};
 
 const random = (n: number, seed: number): Float32Array => {
   const r = rng(seed);
@@ -63,14 +71,21 @@ describe('async calls of decode size run inline', () => {
     await expect(rope.applyQKAsync(shared.subarray(0, 2 * D), shared.subarray(D, 2 * D), { qHeads: 2, kHeads: 1, positions: 0 })).rejects.toThrow(/overlap/);
   });
 
-  it.runIf(loadAddon() !== null)('a call past the line (the native async path) gives the sync bytes', async () => {
+  // Each engine's async path past the line, on plain memory and on SharedArrayBuffer memory (which
+  // the native engine rotates off the JS thread).
+  it.each(ENGINES)('%s engine: a call past the line (the engine\'s async path) gives the sync bytes', async (engine) => {
+    const r = createRope({ headDim: D, base: 500000 }, engine);
+    expect(r.engine).toBe(engine);
     const T = 64, qH = 32, kH = 8;
     expect(T * (qH + kH) * D * 4).toBeGreaterThan(ASYNC_INLINE_BYTES);
-    const q = random(T * qH * D, 5), k = random(T * kH * D, 6);
-    const q2 = q.slice(), k2 = k.slice();
-    rope.applyQK(q2, k2, { qHeads: qH, kHeads: kH, positions: 0 });
-    await rope.applyQKAsync(q, k, { qHeads: qH, kHeads: kH, positions: 0, threads: 1 });
-    expect(bytes(q).equals(bytes(q2))).toBe(true);
-    expect(bytes(k).equals(bytes(k2))).toBe(true);
+    for (const shared of [false, true]) {
+      const q = onMemory(random(T * qH * D, 5), shared), k = onMemory(random(T * kH * D, 6), shared);
+      const q2 = q.slice(), k2 = k.slice();
+      r.applyQK(q2, k2, { qHeads: qH, kHeads: kH, positions: 0 });
+      await r.applyQKAsync(q, k, { qHeads: qH, kHeads: kH, positions: 0, threads: 1 });
+      expect(bytes(q).equals(bytes(q2)), `shared ${shared}`).toBe(true);
+      expect(bytes(k).equals(bytes(k2)), `shared ${shared}`).toBe(true);
+      expect(bytes(q).equals(bytes(random(T * qH * D, 5))), 'rotated at all').toBe(false);
+    }
   });
 });

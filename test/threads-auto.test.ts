@@ -3,16 +3,24 @@
 // Whatever it picks, each call must give the bytes of threads: 1: checked over enough calls that
 // both choices and the periodic re-try run.
 import { describe, expect, it } from 'vitest';
-import { Rope } from '../lib/rope.js';
+import { createRope, nativeAddon } from '../lib/internal.js';
 import { rng } from './helpers/engine-ref.js';
-import { loadAddon } from './helpers/addon.js';
 
 const bytes = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-describe.runIf(loadAddon() !== null)("threads: 'auto' above 2 MiB", () => {
+// The native stages of `npm test` run this on the native engine; the ROPE_SIMD_BACKEND=js and =wasm
+// stages have no native engine, by request (the JS and wasm engines take threads and ignore it).
+const forced = process.env.ROPE_SIMD_BACKEND === 'js' || process.env.ROPE_SIMD_BACKEND === 'wasm';
+if (forced) {
+  describe(`threads: 'auto' (${process.env.ROPE_SIMD_BACKEND}-only run)`, () => {
+    it('has no native engine, by request', () => expect(nativeAddon).toBe(null));
+  });
+} else describe("threads: 'auto' above 2 MiB, native engine", () => {
+  it('the native engine is available on this machine', () => expect(nativeAddon).not.toBe(null));
+
   it('gives the bytes of threads: 1 on every call, while it learns (40 calls, two size classes)', () => {
     const D = 128, qH = 32, kH = 8;
-    const rope = new Rope({ headDim: D, base: 500000 });
+    const rope = createRope({ headDim: D, base: 500000 }, 'native');
     for (const T of [160, 400]) { // 3.1 MiB and 7.8 MiB of rows (40 heads x 512 bytes per token)
       const r = rng(T);
       const q = Float32Array.from({ length: T * qH * D }, () => r() * 2 - 1);
