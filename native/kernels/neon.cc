@@ -41,6 +41,52 @@ struct Neon {
     b = vzip2q_f32(x, y);
   }
 
+  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error (vfmsq gives its
+  // negation), and whether every lane is certain to round to 16 bits as the exact value does.
+  template <const loops::Grid16& G>
+  static bool rotHalfFast16(V& x, V& y, V c, V s) {
+    V p = vmulq_f32(y, s), q = vmulq_f32(x, s);
+    V nep = vfmsq_f32(p, y, s), neq = vfmsq_f32(q, x, s);  // p - y*s, q - x*s: -ep, -eq
+    V rx = vfmaq_f32(vnegq_f32(p), x, c), ry = vfmaq_f32(q, y, c);
+    x = vaddq_f32(rx, nep);
+    y = vsubq_f32(ry, neq);
+    return vminvq_u32(vandq_u32(good16<G>(x), good16<G>(y))) == 0xFFFFFFFFu;
+  }
+  template <const loops::Grid16& G>
+  static bool rotPairsFast16(V& a, V& b, V c, V s) {
+    V x = vuzp1q_f32(a, b), y = vuzp2q_f32(a, b);
+    const bool ok = rotHalfFast16<G>(x, y, c, s);
+    a = vzip1q_f32(x, y);
+    b = vzip2q_f32(x, y);
+    return ok;
+  }
+  // All ones in the lanes that pass. bf16 (lo = 2^-126, mask 0xFFFF): one 16-bit add and a test
+  // per word, as avx512.cc (the low word gets kGuard - mid, its top 12 bits then zero within
+  // [-kGuard, kGuard) patterns of a midpoint; the high word 1 in the exponent's lowest bit, its
+  // bits 8..14 zero exactly for exponents 0 and 255). f16: per lane, loops.h's +-kGuard midpoint
+  // test and lo <= |r2| < inf.
+  template <const loops::Grid16& G>
+  static uint32x4_t good16(V r2) {
+    const uint32x4_t bits = vreinterpretq_u32_f32(r2);
+    if constexpr (G.lo == 0x00800000 && G.mask == 0xFFFF) {
+      const uint16x8_t t = vaddq_u16(vreinterpretq_u16_u32(bits),
+                                     vreinterpretq_u16_u32(vdupq_n_u32((0x0080u << 16) | uint16_t(loops::kGuard - G.mid))));
+      const uint16x8_t m = vreinterpretq_u16_u32(vdupq_n_u32((0x7F00u << 16) | uint32_t(G.mask & ~(2 * loops::kGuard - 1))));
+      const uint32x4_t w = vreinterpretq_u32_u16(vtstq_u16(t, m));  // 0xFFFF per word that passed
+      return vceqq_u32(w, vdupq_n_u32(0xFFFFFFFFu));
+    } else {
+      const uint32x4_t a = vandq_u32(bits, vdupq_n_u32(0x7FFFFFFFu));
+      const uint32x4_t band = vcltq_u32(vsubq_u32(a, vdupq_n_u32(uint32_t(G.lo))), vdupq_n_u32(0x7F800000u - uint32_t(G.lo)));
+      const uint32x4_t t = vandq_u32(vaddq_u32(a, vdupq_n_u32(uint32_t(loops::kGuard - G.mid))), vdupq_n_u32(uint32_t(G.mask)));
+      return vandq_u32(band, vcgtq_u32(t, vdupq_n_u32(2 * loops::kGuard)));
+    }
+  }
+  // The even and odd lanes of a:b (8 floats) as two vectors (loops.h, rotateGroupPacked).
+  static void deinterleave(V a, V b, V& even, V& odd) {
+    even = vuzp1q_f32(a, b);
+    odd = vuzp2q_f32(a, b);
+  }
+
   // Exact-product rotation (loops.h): each half of the vector as 2 doubles; fcvtxn narrows
   // rounding to odd.
   template <int N>
@@ -103,12 +149,41 @@ struct F32Base {
 struct F16Base {
   using T = uint16_t;
   static constexpr bool kTinyIsZero = true;  // loops.h
+  static constexpr const loops::Grid16& kGrid = loops::kGridF16;
   static float32x4_t load(const T* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static void store(T* p, float32x4_t v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
 };
 struct BF16Base {
   using T = uint16_t;
+  static constexpr const loops::Grid16& kGrid = loops::kGridBF16;
   static float32x4_t load(const T* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  // 8 elements as their even and odd ones (loops.h, HasPacked; as avx512.cc): a shift and a mask
+  // in; out, the odd ones' rounded top halves with the even ones' shifted in (sri).
+  static void load2(const T* p, float32x4_t& even, float32x4_t& odd) {
+    const uint32x4_t w = vreinterpretq_u32_u16(vld1q_u16(p));
+    even = vreinterpretq_f32_u32(vshlq_n_u32(w, 16));
+    odd = vreinterpretq_f32_u32(vandq_u32(w, vdupq_n_u32(0xFFFF0000u)));
+  }
+  static void store2(T* p, float32x4_t even, float32x4_t odd) {
+    vst1q_u16(p, vreinterpretq_u16_u32(vorrq_u32(bits(even), vshlq_n_u32(bits(odd), 16))));
+  }
+  // For vectors the fast 16-bit path proved finite, normal and off every tie: adding half a bf16
+  // ulp and truncating is then nearest-even.
+  static void storeSafe2(T* p, float32x4_t even, float32x4_t odd) {
+    const uint32x4_t half = vdupq_n_u32(0x8000);
+    const uint32x4_t lo = vaddq_u32(vreinterpretq_u32_f32(even), half);
+    const uint32x4_t hi = vaddq_u32(vreinterpretq_u32_f32(odd), half);
+    vst1q_u16(p, vreinterpretq_u16_u32(vsriq_n_u32(hi, lo, 16)));
+  }
+  // store() before its narrowing: each lane's bf16 in its low 16 bits.
+  static uint32x4_t bits(float32x4_t v) {
+    uint32x4_t b = vreinterpretq_u32_f32(v);
+    uint32x4_t top = vshrq_n_u32(b, 16);
+    uint32x4_t bias = vaddq_u32(vdupq_n_u32(0x7FFF), vandq_u32(top, vdupq_n_u32(1)));
+    uint32x4_t rounded = vshrq_n_u32(vaddq_u32(b, bias), 16);
+    uint32x4_t quiet = vorrq_u32(top, vdupq_n_u32(0x40));
+    return vbslq_u32(vmvnq_u32(vceqq_f32(v, v)), quiet, rounded);
+  }
   // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
   static void store(T* p, float32x4_t v) {
     uint32x4_t bits = vreinterpretq_u32_f32(v);
@@ -125,6 +200,7 @@ struct BF16Base {
 using F32Io = loops::TempTail<F32Base, 4>;
 using F16Io = loops::TempTail<F16Base, 4>;
 using BF16Io = loops::TempTail<BF16Base, 4>;
+static_assert(loops::Op<Neon, F16Io>::kFast16 && loops::Op<Neon, BF16Io>::kFast16, "NEON 16-bit fast path");
 
 constexpr KernelTable kNeon = ROPE_KERNEL_TABLE("neon", Neon, F32Io, F16Io, BF16Io);
 
