@@ -4,7 +4,7 @@ export { backendInfo } from './backend.js';
 export { wasmArray, type WasmArray } from './engine-wasm.js';
 export { RopeStep, type PrepareOptions } from './step.js';
 export type { GgufRopeTensors } from './models/gguf.js';
-export type { GGUFMetadata, HFConfig, HFRopeParameters } from './models/config-types.js';
+export type { FromConfigOptions, GGUFMetadata, HFConfig, HFRopeParameters } from './models/config-types.js';
 export type {
   ApplyOptions,
   ApplyOptions16,

@@ -1,7 +1,7 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
 import { nativeAddon, backendInfo, wasmDefault } from './backend.js';
-import type { GGUFMetadata, HFConfig } from './models/config-types.js';
+import type { FromConfigOptions, GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeLayerOptionsFromConfig } from './models/hf-layers.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
@@ -110,17 +110,19 @@ export class Rope {
   /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling or rope_parameters,
    * head_dim, ...): the rotation of the model's full-attention layers, what transformers calls the
    * model's rotary embedding. Models whose layers differ (Gemma 2/3 sliding layers, NoPE layers,
-   * hybrid models): use layersFromConfig. */
-  static fromConfig(config: HFConfig): Rope {
-    return construct(ropeOptionsFromConfig(config));
+   * hybrid models): use layersFromConfig. A model_type rope-simd does not know, or a key its family's
+   * code turns into the rotation that rope-simd does not interpret, is refused by name with the
+   * Rope to build by hand; `options` opts in to reading it anyway (FromConfigOptions). */
+  static fromConfig(config: HFConfig, options?: FromConfigOptions): Rope {
+    return construct(ropeOptionsFromConfig(config, 'full_attention', options));
   }
 
   /** One entry per decoder layer (config.num_hidden_layers): the Rope that layer applies, or null
    * where it applies none (NoPE layers, layers without attention). Layers with equal settings share
    * one instance. */
-  static layersFromConfig(config: HFConfig): (Rope | null)[] {
+  static layersFromConfig(config: HFConfig, options?: FromConfigOptions): (Rope | null)[] {
     const made = new Map<string, Rope>();
-    return ropeLayerOptionsFromConfig(config).map((o) => {
+    return ropeLayerOptionsFromConfig(config, options).map((o) => {
       if (o === null) return null;
       const key = JSON.stringify(o);
       let r = made.get(key);

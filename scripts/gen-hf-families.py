@@ -6,12 +6,13 @@ apply_rotary_pos_emb (and the rotary module feeding it) decides the style:
   - rotate_every_two / repeat_interleave(2) of cos,sin / view_as_complex of (2j, 2j+1) -> 'interleaved'
 The vectors of scripts/gen-model-vectors.py then check the style numerically per family.
 Usage: python3 scripts/gen-hf-families.py [--check]"""
-import ast, os, re, sys, inspect
+import ast, json, os, re, sys, inspect
 import transformers
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
 ROOT = os.path.dirname(transformers.__file__)
 OUT = os.path.join(os.path.dirname(__file__), '..', 'lib', 'models', 'hf-families.ts')
+DOC = os.path.join(os.path.dirname(__file__), '..', 'docs', 'hf-config-reads.md')
 
 
 def func_src(src, name):
@@ -101,6 +102,26 @@ def layer_rules(src):
     return rules
 
 
+def switch_rules(src):
+    """Config switches the family's code turns RoPE on or off with, and formulas of its own."""
+    rules = {}
+    m = re.search(r'position_embedding_type\s*==\s*"(rotary|rope)"', src)
+    # (Evolla: the switch belongs to its SaProt protein encoder, not to the text decoder)
+    if m and 'class EvollaSaProt' not in src:
+        rules['ropeSwitch'] = ('position_embedding_type', m.group(1))  # ESM 'rotary', Granite hybrid 'rope'
+    if re.search(r'if self\.config\.use_mem_rope:', src):
+        rules['ropeSwitch'] = ('use_mem_rope', True)  # Zamba2
+    if re.search(r'rope_parameters\["alpha"\] \*\* \(', src) or re.search(r'alpha \*\* \(dim / \(dim - 2\)\)', src):
+        rules['alphaBase'] = True  # HunYuan: dynamic + alpha -> base * alpha ** (d / (d - 2))
+    if re.search(r'self\.force_rope = \(\s*config\.mlp_layer_types\[layer_idx\] == "dense" and config\.prefix_dense_sliding_window_pattern == 1', src):
+        rules['forceRopeDense'] = True  # Cohere2-MoE: dense-MLP layers rotate when the prefix pattern is 1
+    if re.search(r'theta = self\.config\.layer_rope_theta\[i\]', src):
+        rules['layerTheta'] = True  # Granite SWA: per-layer base, 0 = NoPE
+    if re.search(r'in self\.cross_attention_layers', src):
+        rules['crossAttentionLayers'] = True  # Mllama: those layers attend to vision, no rotation
+    return rules
+
+
 def default_theta(model_type):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
     try:
@@ -113,9 +134,156 @@ def default_theta(model_type):
     return None if float(t) == 10000.0 else float(t)
 
 
+# ---- which config attributes each family's code reads, and what rope-simd does with each ---------
+#
+# For every family: the attributes of `config` (also `getattr(config, "x")`, rope_parameters["x"] and
+# rope_parameters.get("x")) read by its rotary embedding, attention, decoder-layer and text-model
+# classes (vision/audio classes left out). Each attribute has a reviewed role:
+#   INTERPRETED - lib/models/hf-config.ts or hf-layers.ts reads it (test/models/hf-families.test.ts
+#                 checks that the name occurs there);
+#   NOT_ROPE    - it does not change which values are rotated by which angle (sizes of other
+#                 projections, dropout, norms, MoE, Mamba, vision/audio parts, ...);
+#   REFUSED     - it changes the rotation and rope-simd does not interpret it: a config carrying it
+#                 (non-null) is refused by name (lib/models/hf-config.ts).
+# An attribute in none of them stops the script: a new transformers release is reviewed, not guessed.
+INTERPRETED = {
+    'hidden_size', 'num_attention_heads', 'head_dim', 'rope_parameters', 'rope_theta', 'max_position_embeddings',
+    'num_hidden_layers', 'n_layer', 'n_layers', 'num_layers', 'sliding_window', 'layer_types', 'text_config',
+    'get_text_config', 'qk_rope_head_dim', 'rope_interleave', 'sliding_window_pattern', 'rotary_dim', 'no_rope_layers',
+    'attn_config', 'attention_head_dim', 'n_heads', 'd_model', 'n_embd', 'kv_channels', 'layers_block_type',
+    'position_embedding_type', 'use_mem_rope', 'cross_attention_layers', 'layer_rope_theta',
+    'prefix_dense_sliding_window_pattern', 'mlp_layer_types',
+    'rope_parameters.rope_type', 'rope_parameters.rope_theta', 'rope_parameters.partial_rotary_factor',
+    'rope_parameters.mrope_section', 'rope_parameters.original_max_position_embeddings',
+    'rope_parameters.long_mscale', 'rope_parameters.short_mscale', 'rope_parameters.factor',
+    'rope_parameters.mscale_all_dim', 'rope_parameters.alpha', 'rope_parameters.type',
+    # legacy spellings config classes turn into rope_parameters / layer_types
+    'rope_scaling', 'rope_local_base_freq', 'full_attention_interval', 'rotary_pct', 'rotary_emb_base',
+    'partial_rotary_factor',
+}
+# Reviewed one by one (the pattern below covers the names that say what they are).
+NOT_ROPE = {
+    'num_key_value_heads', 'v_head_dim', 'qk_nope_head_dim', 'use_bidirectional_attention', 'drop_path_rate',
+    'decoder', 'encoder', 'apply_spec_augment', 'max_seq_len', 'cross_hidden_size', 'cross_num_attention_heads',
+    'cross_num_key_value_heads', 'cross_head_dim', 'num_upscale_blocks', 'use_sliding_window',
+    # a query factor after the rotation (attention temperature), not cos/sin
+    'rope_parameters.llama_4_scaling_beta',
+    # Gemma 4: values are the (unrotated) keys' projection; the keys rotate as usual
+    'attention_k_eq_v',
+    # the DSA indexer's own scoring heads, not the attention's q/k
+    'indexer_types',
+    # sub-configs of composite models (their text parts are read through their own model_type)
+    'global_config', 'encoder_config', 'decoder_config',
+    # vision / speech encoders (not text attention)
+    'global_attn_indexes', 'position_embeddings_type', 'rotary_embedding_base', 'encoder_num_attention_heads',
+    'encoder_num_key_value_heads', 'encoder_hidden_size', 'msa_encoder', 'feed_forward_residual_weights',
+    # DeepSeek-V4: hash-routed MoE layers
+    'num_hash_layers',
+}
+REFUSED = {
+    # Gemma 4 style: head sizes and rotation per layer from a per-layer config (not expressible yet)
+    'per_layer_config',
+    # RoFormer: rotates the values too
+    'rotary_value',
+    # Zamba2: which shared attention block each hybrid layer uses
+    'hybrid_layer_ids',
+    # Gemma 4: the full-attention layers' head size (per_layer_config is built from it)
+    'global_head_dim',
+    # ModernBERT's published spellings: per-layer-type thetas and the global-layer period
+    'global_rope_theta', 'local_rope_theta', 'global_attn_every_n_layers',
+    # Step3p7: per-layer rotary fractions, and its spelling of the layer count
+    'partial_rotary_factors', 'layers',
+}
+NOT_ROPE_PATTERN = re.compile(
+    r'dropout|pdrop|eps$|epsilon|bias|init|vocab|token_id|token_index|expert|moe|mlp|intermediate|act$|activation|'
+    r'norm|mamba|ssm|conv|^output_|return_dict|use_cache|multiplier|_attn_implementation|gradient|freeze|patch|'
+    r'adapter|mask_|tdnn|codebook|quantiz|upsample|resblock|kernel|stride|channel|vision|audio|image|video|speech|'
+    r'pad_|vq_|detr|detector|hash_byte|altup|laurel|per_layer_input|soft_tokens|router|jitter|softcap|temperature|'
+    r'sink|frame|sampling|hop_length|mel_|vocoder|t2u|dit_|bigvgan|eos_|tie_word|lora_rank|dense|shared|resampler|'
+    r'perceiver|logit|scale_emb|scale_depth|clip_qkv|layer_norm|rescale|embedding_rank|embed_dim|emb_dim|embeds|'
+    r'ple_|ngram|lru_|w_init|descriptor|floor_scale|attn_scale|query_pre_attn|chunk_size|block_size|num_res|'
+    r'pos_embed|crop_size|tubelet|delay|downsample|geometry|time_step|gating|^update$|standardize|_is_quantized|'
+    r'^dtype$|model_parallel|swin|projection|projector|canvas|lambda|aggregation|fine_|attn_resolutions|'
+    r'structure_head|pairwise|pair_trans|esmc_config|folding|lm_encoder|atomic|res_types|aligner|look_|^hc_|'
+    r'o_groups|o_lora|register_tokens|n_inner|num_loops|cycles|prefix_lm|text_hidden|alpha_|alphas_|qk_layer|'
+    r'use_post_norm|compress|layer_scale|encodec|streaming|attention_value_scale|_factor$|routed|'
+    r'num_key_value_groups|deterministic|qk_scale|head_config|document_token|input_jitter|ff_mult|repeats|'
+    r'code_groups|decoder_dim|eoi|patch_length|left_max|right_max|attention_hidden_size|mem_blocks|'
+    r'shared_attention|use_long_context|learnable|swiglu|nextn|cross_attention_hidden|semantic_model|'
+    r'is_encoder_decoder|use_mask_token|adaptor|decoder_ffn|decoder_attention_heads|image_size|window_size|'
+    r'backbone|embedding_size|is_decoder|add_cross_attention|use_gated|use_parallel_residual|parallel_attn|'
+    r'num_ln_in_parallel|new_decoder_architecture|multi_query|num_kv_heads|alibi|enable_moe|^linear_|'
+    r'embedding_scale|layers_per_stack|cross_layer_interval|moe_layers|heads_per_layer|mup_enabled|max_patch|'
+    r'cross_attn_k|first_k|decoder_sparse|mlp_only|^n_ctx$|mlp_dim|^bias$|^gating$|qk_norm|layerscale|^num_channels$|'
+    r'char_vocab|num_quantizers|upsample')
+
+
+def config_reads(src):
+    """attribute -> (class name, line, source line) of its first read in the family's text classes."""
+    tree = ast.parse(src)
+    lines = src.splitlines()
+    out = {}
+
+    def holder(v):
+        return v.id if isinstance(v, ast.Name) else v.attr if isinstance(v, ast.Attribute) else None
+
+    for cls in tree.body:
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        n = cls.name
+        if re.search(r'Vision|Audio|Visual|Image|Video|Speech', n):
+            continue
+        if not re.search(r'RotaryEmbedding|Attention|DecoderLayer|Layer$|Block$|Model$', n):
+            continue
+        for node in ast.walk(cls):
+            name = None
+            if isinstance(node, ast.Attribute) and holder(node.value) in ('config', 'text_config'):
+                name = node.attr
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ('getattr', 'hasattr') \
+                    and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and holder(node.args[0]) in ('config', 'text_config'):
+                name = node.args[1].value
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str) \
+                    and holder(node.value) in ('rope_parameters', 'rope_scaling'):
+                name = 'rope_parameters.' + node.slice.value
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == 'get' and node.args \
+                    and isinstance(node.args[0], ast.Constant) and holder(node.func.value) in ('rope_parameters', 'rope_scaling'):
+                name = 'rope_parameters.' + str(node.args[0].value)
+            if name and name not in out and not name.startswith('__'):
+                out[name] = (n, node.lineno, lines[node.lineno - 1].strip())
+    return out
+
+
+def config_kwargs(d, mod, seen):
+    """Keys a config class takes from config.json and turns into others (kwargs.pop/get in its
+    __init__/__post_init__): only the RoPE-looking names (the rest are legacy spellings of sizes,
+    backbone options, ...)."""
+    out = {}
+    for f in sorted(os.listdir(d)):
+        if not (f.startswith('configuration_') and f.endswith('.py')):
+            continue
+        lines = open(os.path.join(d, f)).read().splitlines()
+        for i, line in enumerate(lines, 1):
+            for m in re.finditer(r'kwargs\.(?:pop|get)\("([a-z_0-9]+)"', line):
+                a = m.group(1)
+                if a in seen or a in out or not re.search(r'rope|rotary|theta|head_dim|partial|mrope|layer', a):
+                    continue
+                out[a] = ('config class', i, line.strip(), f)
+    return {a: (c, i, code, f) for a, (c, i, code, f) in out.items()}
+
+
+def role(attr):
+    if attr in INTERPRETED:
+        return 'interpreted'
+    if attr in REFUSED:
+        return 'refused'
+    if attr in NOT_ROPE or NOT_ROPE_PATTERN.search(attr):
+        return 'not-rope'
+    return None
+
+
 def main():
     rows = {}
-    by_module = {}
+    unreviewed = []
     for model_type, cfg_name in CONFIG_MAPPING_NAMES.items():
         # the module dir holding this config class
         from transformers.models.auto.configuration_auto import model_type_to_module_name
@@ -129,10 +297,21 @@ def main():
             src = open(os.path.join(d, f)).read()
             r = classify(src)
             if r is not None:
-                res = (r[0], r[1], f'models/{mod}/{f}', r[2], {**layer_rules(src), **mrope_rules(src)}, default_theta(model_type))
+                rules = {**layer_rules(src), **mrope_rules(src), **switch_rules(src)}
+                reads = config_reads(src)
+                reads.update(config_kwargs(d, mod, reads))
+                unknown = sorted(a for a in reads if role(a) is None)
+                if unknown:
+                    unreviewed.append(f'models/{mod}/{f}: {", ".join(unknown)}')
+                rules['reads'] = {a: (role(a), f'models/{mod}/{(r_[3] if len(r_) > 3 else f)}:{r_[1]} ({r_[0]}) {r_[2]}')
+                                  for a, r_ in reads.items()}
+                res = (r[0], r[1], f'models/{mod}/{f}', r[2], rules, default_theta(model_type))
                 break
         if res is not None:
             rows[model_type] = res
+    if unreviewed:
+        sys.exit('config attributes read by rotary/attention/decoder code that are not reviewed (add each to '
+                 'INTERPRETED, NOT_ROPE or REFUSED):\n' + '\n'.join(unreviewed))
     if '--print' in sys.argv:
         for k, v in sorted(rows.items()):
             print(k, v)
@@ -162,6 +341,19 @@ def main():
         '   * assigns pairs to sections round-robin (Qwen3-VL, Qwen3.5) or in blocks (Qwen2-VL). */',
         '  mropeDefault?: number[];',
         '  mropeInterleaved?: boolean;',
+        '  /** RoPE only while config[key] === value (ESM position_embedding_type \'rotary\', Zamba2 use_mem_rope). */',
+        '  ropeSwitch?: { key: string; value: string | boolean };',
+        '  /** rope_type \'dynamic\' with rope_parameters.alpha: base = rope_theta * alpha ** (d / (d - 2)) (HunYuan). */',
+        '  alphaBase?: true;',
+        '  /** Layers whose mlp_layer_types entry is \'dense\' rotate too when prefix_dense_sliding_window_pattern is 1. */',
+        '  forceRopeDense?: true;',
+        '  /** config.layer_rope_theta[i]: layer i\'s base, 0 = no rotation (Granite SWA). */',
+        '  layerTheta?: true;',
+        '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
+        '  crossAttentionLayers?: true;',
+        '  /** Config keys the family\'s code turns into its rotation that rope-simd does not interpret, with',
+        '   * the line that reads them: a config carrying one (non-null) is refused by name. */',
+        '  uninterpreted?: Readonly<Record<string, string>>;',
         '  from: string;',
         '}',
         '',
@@ -182,19 +374,60 @@ def main():
             extra += ', mropeInterleaved: ' + ('true' if rules['mropeInterleaved'] else 'false')
         if rules.get('ropeOnlySliding'):
             extra += ", ropeOnlySliding: '" + rules['ropeOnlySliding'] + "'"
+        if rules.get('ropeSwitch'):
+            key, val = rules['ropeSwitch']
+            extra += f", ropeSwitch: {{ key: '{key}', value: " + ('true' if val is True else f"'{val}'") + ' }'
+        for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers'):
+            if rules.get(flag):
+                extra += f', {flag}: true'
+        refused = {a: w for a, (r, w) in rules['reads'].items() if r == 'refused'}
+        if refused:
+            extra += ', uninterpreted: { ' + ', '.join(f"{a}: {json.dumps(w.split(' (')[0])}" for a, w in sorted(refused.items())) + ' }'
         lines.append(f"  '{k}': {{ style: '{style}'{extra}, from: '{f}: {why}' }},")
     lines.append('};')
     text = '\n'.join(lines) + '\n'
+    doc = [
+        '# Config attributes each family\'s code reads (transformers ' + transformers.__version__ + ')',
+        '',
+        'GENERATED by `scripts/gen-hf-families.py`: do not edit. For every model type of',
+        '`lib/models/hf-families.ts`, each attribute of `config` that its rotary embedding, attention,',
+        'decoder-layer and text-model classes read, the first line that reads it, and its reviewed role:',
+        '`interpreted` (lib/models/hf-config.ts or hf-layers.ts reads it), `not-rope` (it does not change',
+        'which values rotate by which angle), `refused` (it does, rope-simd does not interpret it: a config',
+        'carrying it is refused by name). The roles are the lists at the top of the script.',
+        '',
+    ]
+    seen = set()
+    for k in sorted(rows):
+        f, rules = rows[k][2], rows[k][4]
+        if f in seen:
+            continue
+        seen.add(f)
+        types = ', '.join(f'`{t}`' for t in sorted(t for t in rows if rows[t][2] == f))
+        doc.append(f'## {f}')
+        doc.append('')
+        doc.append(f'Model types: {types}')
+        doc.append('')
+        doc.append('| attribute | role | read at |')
+        doc.append('|---|---|---|')
+        for a, (r, w) in sorted(rules['reads'].items()):
+            cell = w.replace('|', '\\|')
+            doc.append(f'| `{a}` | {r} | {cell} |')
+        doc.append('')
+    doc_text = '\n'.join(doc)
+    doc_out = os.path.normpath(DOC)
     out = os.path.normpath(OUT)
     if '--check' in sys.argv:
         cur = open(out).read() if os.path.exists(out) else ''
-        if cur != text:
+        cur_doc = open(doc_out).read() if os.path.exists(doc_out) else ''
+        if cur != text or cur_doc != doc_text:
             print(f'{out} is out of date: run python3 scripts/gen-hf-families.py', file=sys.stderr)
             sys.exit(1)
         print('up to date')
         return
     open(out, 'w').write(text)
-    print(f'wrote {out}: {len(rows)} model types')
+    open(doc_out, 'w').write(doc_text)
+    print(f'wrote {out}: {len(rows)} model types; {doc_out}')
 
 
 main()

@@ -193,8 +193,11 @@ describe('Rope.fromGGUF on the matching GGUF metadata', () => {
     });
   }
 
-  it('errors: unknown architecture lists the known ones; gptj has no RoPE in llama.cpp', () => {
-    expect(() => Rope.fromGGUF({ 'general.architecture': 'nosuch' })).toThrow(/general\.architecture 'nosuch' is not one rope-simd knows; known: llama, .*qwen2/);
+  it('errors: unknown architecture: a short message with close names and the Rope to build by hand; gptj has no RoPE in llama.cpp', () => {
+    expect(() => Rope.fromGGUF({ 'general.architecture': 'nosuch' })).toThrow(/general\.architecture 'nosuch' is not in rope-simd's table \(the \d+ architectures llama\.cpp b\d+ rotates\)\. Build the Rope by hand from the architecture's llama\.cpp code: new Rope\(\{ headDim: /);
+    // short: no list of every name
+    expect(() => Rope.fromGGUF({ 'general.architecture': 'nosuch' })).toThrow(/^.{0,520}$/s);
+    expect(() => Rope.fromGGUF({ 'general.architecture': 'qwen9' })).toThrow(/close names: (qwen[a-z0-9_]*, )*qwen2[,.]/);
     expect(() => Rope.fromGGUF({ 'general.architecture': 'gptj' })).toThrow(/LLAMA_ROPE_TYPE_NONE/);
     expect(() => Rope.fromGGUF({})).toThrow(/general\.architecture'\] must be a string, got undefined/);
     expect(() => Rope.fromGGUF({ 'general.architecture': 'phi3', 'phi3.attention.key_length': 96, 'phi3.rope.scaling.type': 'longrope', 'phi3.rope.scaling.original_context_length': 4096 })).toThrow(/rope_factors_short\/long tensors/);

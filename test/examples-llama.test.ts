@@ -136,9 +136,9 @@ describe('examples/llama matches transformers (float64) on tiny models', () => {
       for (const [name, edit] of [
         ['llama3-scaled', (c: Record<string, unknown>) => void (c.rope_parameters = { rope_type: 'default', rope_theta: 500000 })],
         ['mistral', (c: Record<string, unknown>) => void (c.sliding_window = null)],
-        // GPT-J pairs: a model_type fromConfig does not know, with the legacy interleave key (a known
-        // family's pair style comes from its transformers modeling code, which ignores that key)
-        ['llama', (c: Record<string, unknown>) => void ((c.model_type = 'custom'), (c.rope_interleaved = true))],
+        // GPT-J pairs: no model_type (a hand-written config is read with Llama's rules, where the
+        // legacy interleave key counts; a known family's pair style comes from its modeling code)
+        ['llama', (c: Record<string, unknown>) => void (delete c.model_type, (c.rope_interleaved = true))],
       ] as const) {
         const d = join(dir, name);
         cpSync(join(fixtures, name), d, { recursive: true });

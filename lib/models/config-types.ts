@@ -60,3 +60,20 @@ export interface GGUFMetadata {
   'general.architecture'?: string;
   [key: string]: unknown;
 }
+
+/** The second argument of Rope.fromConfig / Rope.layersFromConfig: explicit opt-ins where rope-simd
+ * would otherwise refuse a config rather than guess its rotation. */
+export interface FromConfigOptions {
+  /** A model_type that is not in rope-simd's family table (generated from transformers' modeling
+   * code) is refused by default: nothing says which pairs that family rotates or what else its code
+   * does. 'llama' reads it as transformers reads a Llama config (rotate_half pairs, rope_theta,
+   * rope_parameters / rope_scaling, head_dim or hidden_size / num_attention_heads,
+   * partial_rotary_factor) and lets the legacy keys rotary_interleaved / rope_interleaved pick
+   * adjacent pairs; check the result against the family's apply_rotary_pos_emb. A config without
+   * model_type (hand-written) is always read that way. */
+  unknownModel?: 'refuse' | 'llama';
+  /** Keys rope-simd refused because the family's code turns them into the rotation and rope-simd
+   * does not interpret them (as the message names them, e.g. 'rope_parameters.alpha'), which you have
+   * checked do not change this model's rotation: they are then ignored. */
+  ignoreKeys?: readonly string[];
+}

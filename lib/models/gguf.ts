@@ -10,6 +10,7 @@ import type { GgufArch, GgufRopeType } from './gguf-arch-types.js';
 
 // The architecture table is generated from llama.cpp's source (gguf-arches.ts says which commit).
 export { LLAMA_CPP_COMMIT } from './gguf-arches.js';
+import { LLAMA_CPP_TAG } from './gguf-arches.js';
 
 /** GGUF architectures llama.cpp rotates (every name in its table but the LLAMA_ROPE_TYPE_NONE ones). */
 export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCHES).filter((a) => GGUF_ARCHES[a].rope !== 'none');
@@ -49,10 +50,25 @@ export function archOf(metadata: object): { meta: Obj; arch: string } {
   return { meta, arch };
 }
 
+/** Known names sharing a prefix with arch (at most 5). */
+function nearArches(arch: string): string[] {
+  const a = arch.toLowerCase();
+  const stem = a.replace(/[^a-z]+$/, '');
+  return GGUF_ARCHITECTURES.filter((n) => (stem.length >= 3 && n.startsWith(stem)) || (a.length >= 3 && n.startsWith(a))).slice(0, 5);
+}
+
 export function entryOf(arch: string): GgufArch {
   const e = Object.prototype.hasOwnProperty.call(GGUF_ARCHES, arch) ? GGUF_ARCHES[arch] : undefined;
   if (e === undefined) {
-    throw new TypeError(`general.architecture '${arch}' is not one rope-simd knows; known: ${GGUF_ARCHITECTURES.join(', ')}`);
+    // A short message: close names only, not every architecture on one line.
+    const near = nearArches(arch);
+    throw new TypeError(
+      `general.architecture '${arch}' is not in rope-simd's table (the ${GGUF_ARCHITECTURES.length} architectures llama.cpp ${LLAMA_CPP_TAG} rotates)` +
+        `${near.length > 0 ? `; close names: ${near.join(', ')}` : ''}. ` +
+        "Build the Rope by hand from the architecture's llama.cpp code: new Rope({ headDim: <{arch}.rope.dimension_count>, " +
+        "base: <{arch}.rope.freq_base>, style: 'half' for LLAMA_ROPE_TYPE_NEOX or 'interleaved' for LLAMA_ROPE_TYPE_NORM }) " +
+        '(llama_model_rope_type in src/llama-model.cpp), with scaling if it reads rope.scaling.*',
+    );
   }
   return e;
 }

@@ -22,6 +22,19 @@ export interface HfFamily {
    * assigns pairs to sections round-robin (Qwen3-VL, Qwen3.5) or in blocks (Qwen2-VL). */
   mropeDefault?: number[];
   mropeInterleaved?: boolean;
+  /** RoPE only while config[key] === value (ESM position_embedding_type 'rotary', Zamba2 use_mem_rope). */
+  ropeSwitch?: { key: string; value: string | boolean };
+  /** rope_type 'dynamic' with rope_parameters.alpha: base = rope_theta * alpha ** (d / (d - 2)) (HunYuan). */
+  alphaBase?: true;
+  /** Layers whose mlp_layer_types entry is 'dense' rotate too when prefix_dense_sliding_window_pattern is 1. */
+  forceRopeDense?: true;
+  /** config.layer_rope_theta[i]: layer i's base, 0 = no rotation (Granite SWA). */
+  layerTheta?: true;
+  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */
+  crossAttentionLayers?: true;
+  /** Config keys the family's code turns into its rotation that rope-simd does not interpret, with
+   * the line that reads them: a config carrying one (non-null) is refused by name. */
+  uninterpreted?: Readonly<Record<string, string>>;
   from: string;
 }
 
@@ -50,7 +63,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'codegen': { style: 'interleaved', from: 'models/codegen/modeling_codegen.py: rotate_every_two' },
   'cohere': { style: 'interleaved', defaultTheta: 500000, from: 'models/cohere/modeling_cohere.py: repeat_interleave(2) of cos/sin' },
   'cohere2': { style: 'interleaved', ropeOnlySliding: 'always', from: 'models/cohere2/modeling_cohere2.py: repeat_interleave(2) of cos/sin' },
-  'cohere2_moe': { style: 'interleaved', from: 'models/cohere2_moe/modeling_cohere2_moe.py: repeat_interleave(2) of cos/sin' },
+  'cohere2_moe': { style: 'interleaved', forceRopeDense: true, from: 'models/cohere2_moe/modeling_cohere2_moe.py: repeat_interleave(2) of cos/sin' },
   'cohere_compass': { style: 'half', from: 'models/cohere_compass/modeling_cohere_compass.py: rotate_half' },
   'cohere_compass_text': { style: 'half', from: 'models/cohere_compass/modeling_cohere_compass.py: rotate_half' },
   'cohere_compass_vision': { style: 'half', from: 'models/cohere_compass/modeling_cohere_compass.py: rotate_half' },
@@ -74,8 +87,8 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'dia_decoder': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
   'dia_encoder': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
   'diffllama': { style: 'half', from: 'models/diffllama/modeling_diffllama.py: rotate_half' },
-  'diffusion_gemma': { style: 'half', from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
-  'diffusion_gemma_text': { style: 'half', from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
+  'diffusion_gemma': { style: 'half', uninterpreted: { global_head_dim: "models/diffusion_gemma/configuration_diffusion_gemma.py:130", per_layer_config: "models/diffusion_gemma/modeling_diffusion_gemma.py:91" }, from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
+  'diffusion_gemma_text': { style: 'half', uninterpreted: { global_head_dim: "models/diffusion_gemma/configuration_diffusion_gemma.py:130", per_layer_config: "models/diffusion_gemma/modeling_diffusion_gemma.py:91" }, from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
   'dinov3_vit': { style: 'half', from: 'models/dinov3_vit/modeling_dinov3_vit.py: rotate_half' },
   'doge': { style: 'half', from: 'models/doge/modeling_doge.py: rotate_half' },
   'dots1': { style: 'half', from: 'models/dots1/modeling_dots1.py: rotate_half' },
@@ -90,7 +103,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'ernie4_5_vl_moe': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: false, from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
   'ernie4_5_vl_moe_text': { style: 'interleaved', defaultTheta: 500000, mropeDefault: [22, 22, 20], mropeInterleaved: false, from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
   'ernie4_5_vl_moe_vision': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: false, from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
-  'esm': { style: 'half', from: 'models/esm/modeling_esm.py: rotate_half' },
+  'esm': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rotary' }, from: 'models/esm/modeling_esm.py: rotate_half' },
   'esmc': { style: 'half', from: 'models/esmc/modeling_esmc.py: rotate_half' },
   'esmfold2': { style: 'half', from: 'models/esmfold2/modeling_esmfold2.py: rotate_half' },
   'eurobert': { style: 'half', from: 'models/eurobert/modeling_eurobert.py: rotate_half' },
@@ -110,14 +123,14 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'gemma3n_audio': { style: 'half', from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
   'gemma3n_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
   'gemma3n_vision': { style: 'half', from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
-  'gemma4': { style: 'half', from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
-  'gemma4_audio': { style: 'half', from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
-  'gemma4_text': { style: 'half', from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
-  'gemma4_unified': { style: 'half', from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_unified_audio': { style: 'half', from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_unified_text': { style: 'half', from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_unified_vision': { style: 'half', from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_vision': { style: 'half', defaultTheta: 100, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4_audio': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4_text': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4_unified': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_unified_audio': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_unified_text': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_unified_vision': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_vision': { style: 'half', defaultTheta: 100, uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
   'glm': { style: 'interleaved', from: 'models/glm/modeling_glm.py: repeat_interleave(2) of cos/sin' },
   'glm4': { style: 'interleaved', from: 'models/glm4/modeling_glm4.py: repeat_interleave(2) of cos/sin' },
   'glm4_moe': { style: 'half', from: 'models/glm4_moe/modeling_glm4_moe.py: rotate_half' },
@@ -145,20 +158,20 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'granite': { style: 'half', from: 'models/granite/modeling_granite.py: rotate_half' },
   'granite4_vision': { style: 'half', from: 'models/granite4_vision/modeling_granite4_vision.py: rotate_half' },
   'granite4_vision_text': { style: 'half', from: 'models/granite4_vision/modeling_granite4_vision.py: rotate_half' },
-  'granite_swa': { style: 'half', from: 'models/granite_swa/modeling_granite_swa.py: rotate_half' },
+  'granite_swa': { style: 'half', layerTheta: true, from: 'models/granite_swa/modeling_granite_swa.py: rotate_half' },
   'granitemoe': { style: 'half', from: 'models/granitemoe/modeling_granitemoe.py: rotate_half' },
-  'granitemoe_swa': { style: 'half', from: 'models/granitemoe_swa/modeling_granitemoe_swa.py: rotate_half' },
-  'granitemoehybrid': { style: 'half', from: 'models/granitemoehybrid/modeling_granitemoehybrid.py: rotate_half' },
+  'granitemoe_swa': { style: 'half', layerTheta: true, from: 'models/granitemoe_swa/modeling_granitemoe_swa.py: rotate_half' },
+  'granitemoehybrid': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rope' }, from: 'models/granitemoehybrid/modeling_granitemoehybrid.py: rotate_half' },
   'granitemoeshared': { style: 'half', from: 'models/granitemoeshared/modeling_granitemoeshared.py: rotate_half' },
   'gte': { style: 'half', defaultTheta: 160000, from: 'models/gte/modeling_gte.py: rotate_half' },
   'helium': { style: 'interleaved', defaultTheta: 100000, from: 'models/helium/modeling_helium.py: repeat_interleave(2) of cos/sin' },
   'higgs_audio_v2': { style: 'half', from: 'models/higgs_audio_v2/modeling_higgs_audio_v2.py: rotate_half' },
   'hrm_text': { style: 'half', from: 'models/hrm_text/modeling_hrm_text.py: rotate_half' },
-  'hunyuan_v1_dense': { style: 'half', from: 'models/hunyuan_v1_dense/modeling_hunyuan_v1_dense.py: rotate_half' },
-  'hunyuan_v1_moe': { style: 'half', from: 'models/hunyuan_v1_moe/modeling_hunyuan_v1_moe.py: rotate_half' },
-  'hunyuan_vl': { style: 'half', from: 'models/hunyuan_vl/modeling_hunyuan_vl.py: rotate_half' },
-  'hunyuan_vl_text': { style: 'half', from: 'models/hunyuan_vl/modeling_hunyuan_vl.py: rotate_half' },
-  'hunyuan_vl_vision': { style: 'half', from: 'models/hunyuan_vl/modeling_hunyuan_vl.py: rotate_half' },
+  'hunyuan_v1_dense': { style: 'half', alphaBase: true, from: 'models/hunyuan_v1_dense/modeling_hunyuan_v1_dense.py: rotate_half' },
+  'hunyuan_v1_moe': { style: 'half', alphaBase: true, from: 'models/hunyuan_v1_moe/modeling_hunyuan_v1_moe.py: rotate_half' },
+  'hunyuan_vl': { style: 'half', alphaBase: true, from: 'models/hunyuan_vl/modeling_hunyuan_vl.py: rotate_half' },
+  'hunyuan_vl_text': { style: 'half', alphaBase: true, from: 'models/hunyuan_vl/modeling_hunyuan_vl.py: rotate_half' },
+  'hunyuan_vl_vision': { style: 'half', alphaBase: true, from: 'models/hunyuan_vl/modeling_hunyuan_vl.py: rotate_half' },
   'hy_v3': { style: 'half', defaultTheta: 11158840, from: 'models/hy_v3/modeling_hy_v3.py: rotate_half' },
   'hy_v4': { style: 'half', from: 'models/hy_v4/modeling_hy_v4.py: rotate_half' },
   'hyperclovax': { style: 'half', from: 'models/hyperclovax/modeling_hyperclovax.py: rotate_half' },
@@ -195,11 +208,11 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'mistral': { style: 'half', from: 'models/mistral/modeling_mistral.py: rotate_half' },
   'mistral4': { style: 'half', interleaveKey: 'rope_interleave', from: 'models/mistral4/modeling_mistral4.py: rotate_half; config.rope_interleave -> apply_rotary_pos_emb_interleave' },
   'mixtral': { style: 'half', defaultTheta: 1000000, from: 'models/mixtral/modeling_mixtral.py: rotate_half' },
-  'mllama': { style: 'half', from: 'models/mllama/modeling_mllama.py: rotate_half' },
-  'mllama_text_model': { style: 'half', defaultTheta: 500000, from: 'models/mllama/modeling_mllama.py: rotate_half' },
-  'mllama_vision_model': { style: 'half', from: 'models/mllama/modeling_mllama.py: rotate_half' },
-  'modernbert': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, from: 'models/modernbert/modeling_modernbert.py: rotate_half' },
-  'modernbert-decoder': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, from: 'models/modernbert_decoder/modeling_modernbert_decoder.py: rotate_half' },
+  'mllama': { style: 'half', crossAttentionLayers: true, from: 'models/mllama/modeling_mllama.py: rotate_half' },
+  'mllama_text_model': { style: 'half', defaultTheta: 500000, crossAttentionLayers: true, from: 'models/mllama/modeling_mllama.py: rotate_half' },
+  'mllama_vision_model': { style: 'half', crossAttentionLayers: true, from: 'models/mllama/modeling_mllama.py: rotate_half' },
+  'modernbert': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, uninterpreted: { global_attn_every_n_layers: "models/modernbert/configuration_modernbert.py:115", global_rope_theta: "models/modernbert/configuration_modernbert.py:142", local_rope_theta: "models/modernbert/configuration_modernbert.py:147" }, from: 'models/modernbert/modeling_modernbert.py: rotate_half' },
+  'modernbert-decoder': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, uninterpreted: { global_attn_every_n_layers: "models/modernbert_decoder/configuration_modernbert_decoder.py:103", global_rope_theta: "models/modernbert_decoder/configuration_modernbert_decoder.py:134", local_rope_theta: "models/modernbert_decoder/configuration_modernbert_decoder.py:139" }, from: 'models/modernbert_decoder/modeling_modernbert_decoder.py: rotate_half' },
   'moonshine': { style: 'interleaved', from: 'models/moonshine/modeling_moonshine.py: repeat_interleave(2) of cos/sin' },
   'moonshine_streaming': { style: 'interleaved', from: 'models/moonshine_streaming/modeling_moonshine_streaming.py: repeat_interleave(2) of cos/sin' },
   'moonshine_streaming_encoder': { style: 'interleaved', from: 'models/moonshine_streaming/modeling_moonshine_streaming.py: repeat_interleave(2) of cos/sin' },
@@ -217,7 +230,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'nemotron_asr_streaming': { style: 'half', noRope: true, from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
   'nemotron_asr_streaming_encoder': { style: 'half', noRope: true, from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
   'nemotron_h': { style: 'half', noRope: true, from: 'models/nemotron_h/modeling_nemotron_h.py: rotate_half' },
-  'neomme': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, from: 'models/neomme/modeling_neomme.py: rotate_half' },
+  'neomme': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, uninterpreted: { per_layer_config: "models/neomme/modeling_neomme.py:316" }, from: 'models/neomme/modeling_neomme.py: rotate_half' },
   'neucodec': { style: 'half', from: 'models/neucodec/modeling_neucodec.py: rotate_half' },
   'nomic_bert': { style: 'half', defaultTheta: 1000, from: 'models/nomic_bert/modeling_nomic_bert.py: rotate_half' },
   'olmo': { style: 'half', from: 'models/olmo/modeling_olmo.py: rotate_half' },
@@ -306,9 +319,9 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'solar_open': { style: 'half', defaultTheta: 1000000, from: 'models/solar_open/modeling_solar_open.py: rotate_half' },
   'stablelm': { style: 'half', from: 'models/stablelm/modeling_stablelm.py: rotate_half' },
   'starcoder2': { style: 'half', from: 'models/starcoder2/modeling_starcoder2.py: rotate_half' },
-  'step3p5': { style: 'half', from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
-  'step3p5_vision': { style: 'half', from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
-  'step3p7': { style: 'half', from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
+  'step3p5': { style: 'half', uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
+  'step3p5_vision': { style: 'half', uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
+  'step3p7': { style: 'half', uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
   't5_gemma_module': { style: 'half', from: 'models/t5gemma/modeling_t5gemma.py: rotate_half' },
   't5gemma': { style: 'half', from: 'models/t5gemma/modeling_t5gemma.py: rotate_half' },
   't5gemma2': { style: 'half', from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
@@ -322,6 +335,6 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'voxtral_realtime_text': { style: 'half', from: 'models/voxtral_realtime/modeling_voxtral_realtime.py: rotate_half' },
   'xcodec2': { style: 'half', from: 'models/xcodec2/modeling_xcodec2.py: rotate_half' },
   'youtu': { style: 'half', interleaveKey: 'rope_interleave', from: 'models/youtu/modeling_youtu.py: rotate_half; config.rope_interleave -> apply_rotary_pos_emb_interleave' },
-  'zamba2': { style: 'half', from: 'models/zamba2/modeling_zamba2.py: rotate_half' },
+  'zamba2': { style: 'half', ropeSwitch: { key: 'use_mem_rope', value: true }, uninterpreted: { hybrid_layer_ids: "models/zamba2/modeling_zamba2.py:259" }, from: 'models/zamba2/modeling_zamba2.py: rotate_half' },
   'zaya': { style: 'half', from: 'models/zaya/modeling_zaya.py: rotate_half' },
 };

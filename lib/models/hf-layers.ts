@@ -4,13 +4,18 @@
 // attention (linear attention, Mamba, convolution) -> null.
 import type { RopeOptions } from '../types.js';
 import { show } from '../scaling.js';
-import { familyOf, ropeOptionsFromConfig, textConfig } from './hf-config.js';
+import type { FromConfigOptions } from './config-types.js';
+import { checkInterpretable, familyOf, ropeOptionsFromConfig, ropeSwitchedOff, textConfig } from './hf-config.js';
 import { isObj, optNum, type Obj } from './read.js';
 
 const ATTENTION = new Set([
   'full_attention', 'sliding_attention', 'chunked_attention', 'indexed_attention', 'attention', 'global_attention', 'local_attention', 'hybrid',
 ]);
-const NO_ATTENTION = new Set(['linear_attention', 'mamba', 'mamba2', 'conv', 'short_conv', 'ssm', 'recurrent', 'rwkv', 'deltanet', 'gated_deltanet']);
+const NO_ATTENTION = new Set([
+  'linear_attention', 'mamba', 'mamba2', 'conv', 'short_conv', 'ssm', 'recurrent', 'rwkv', 'deltanet', 'gated_deltanet',
+  // Nemotron-H block types without attention
+  'mlp', 'moe',
+]);
 
 // The default layer_types of config classes that derive them from a pattern key (transformers 5.18,
 // models/<family>/configuration_<family>.py __post_init__). Only layer types that change the rotation
@@ -58,6 +63,18 @@ function layerTypes(c: Obj, n: number): string[] {
     }
     return lt.slice(0, n) as string[];
   }
+  // Block-type lists (Bamba, Granite hybrid, Jamba, RecurrentGemma): 'attention' layers attend
+  const blocks = c.layers_block_type;
+  if (blocks !== undefined && blocks !== null) {
+    if (!Array.isArray(blocks) || blocks.length < n) {
+      throw new TypeError(`config.layers_block_type must be an array of ${n} block type names (one per layer), got ${show(blocks)}`);
+    }
+    return blocks.slice(0, n).map((b, i) => {
+      if (b === 'attention' || b === 'hybrid') return 'full_attention';
+      if (typeof b === 'string' && NO_ATTENTION.has(b)) return b;
+      throw new TypeError(`config.layers_block_type[${i}] must be 'attention' or one of ${[...NO_ATTENTION].map((x) => `'${x}'`).join(', ')}, got ${show(b)}`);
+    });
+  }
   // Bamba-style hybrids: attention only at attn_layer_indices (none listed: all Mamba)
   if (Object.prototype.hasOwnProperty.call(c, 'attn_layer_indices')) {
     const idx = c.attn_layer_indices;
@@ -86,34 +103,71 @@ function ropeFlags(c: Obj, n: number): boolean[] {
 }
 
 /** For each decoder layer: the layer type whose rotation it applies, or null (no rotation). */
+/** The decoder layer count under the names families give it (GPT-J: n_layer; DBRX: n_layers). */
+function layerCount(c: Obj): number {
+  for (const key of ['num_hidden_layers', 'n_layer', 'n_layers', 'num_layers']) {
+    const n = optNum(`config.${key}`, c[key]);
+    if (n === undefined) continue;
+    if (!Number.isInteger(n) || n < 1) throw new TypeError(`config.${key} must be a positive integer (the decoder layer count), got ${show(c[key])}`);
+    return n;
+  }
+  const lt = c.layer_types ?? c.layers_block_type;
+  if (Array.isArray(lt) && lt.length > 0) return lt.length;
+  throw new TypeError(
+    `config.num_hidden_layers must be a positive integer (the decoder layer count; also read as n_layer, n_layers, num_layers or the length of layer_types), got ${show(c.num_hidden_layers)}`,
+  );
+}
+
+/** For each decoder layer: the layer type whose rotation it applies, or null (no rotation). Layer
+ * types may carry a per-layer base ('full_attention@500000', Granite SWA's layer_rope_theta). */
 export function ropeLayerTypesFromConfig(config: object): (string | null)[] {
   const c = textConfig(config);
-  const n = optNum('config.num_hidden_layers', c.num_hidden_layers);
-  if (n === undefined || !Number.isInteger(n) || n < 1) {
-    throw new TypeError(`config.num_hidden_layers must be a positive integer (the decoder layer count), got ${show(c.num_hidden_layers)}`);
-  }
+  const n = layerCount(c);
   const fam = familyOf(c);
-  if (fam?.noRope) return Array.from({ length: n }, () => null);
+  if (fam?.noRope || ropeSwitchedOff(c, fam) !== null) return Array.from({ length: n }, () => null);
   const types = layerTypes(c, n);
   const rope = fam?.noRopeLayers ? ropeFlags(c, n) : null;
   const anySliding = types.includes('sliding_attention');
+  // Mllama: cross-attention layers attend to the image without rotation
+  const cross = fam?.crossAttentionLayers && Array.isArray(c.cross_attention_layers) ? new Set(c.cross_attention_layers as unknown[]) : null;
+  // Cohere2-MoE: a dense-MLP layer rotates too when prefix_dense_sliding_window_pattern is 1
+  const mlpTypes = fam?.forceRopeDense && c.prefix_dense_sliding_window_pattern === 1 && Array.isArray(c.mlp_layer_types) ? c.mlp_layer_types : null;
+  // Granite SWA: layer_rope_theta[i] is layer i's base, 0 = no rotation
+  const thetas = fam?.layerTheta && Array.isArray(c.layer_rope_theta) ? c.layer_rope_theta : null;
+  if (thetas !== null && thetas.length < n) throw new TypeError(`config.layer_rope_theta must have one entry per layer (${n}), got ${show(thetas)}`);
   return types.map((t, i) => {
     if (!ATTENTION.has(t)) return null;
     if (rope !== null && !rope[i]) return null;
-    if (fam?.ropeOnlySliding === 'always' && t !== 'sliding_attention') return null;
+    if (cross !== null && cross.has(i)) return null;
+    const forced = mlpTypes !== null && mlpTypes[i] === 'dense';
+    if (fam?.ropeOnlySliding === 'always' && t !== 'sliding_attention' && !forced) return null;
     if (fam?.ropeOnlySliding === 'ifAnySliding' && anySliding && t !== 'sliding_attention') return null;
+    if (thetas !== null) {
+      const theta = optNum(`config.layer_rope_theta[${i}]`, thetas[i]);
+      if (!theta) return null;
+      return `${t}@${theta}`;
+    }
     return t;
   });
 }
 
 /** RopeOptions per decoder layer (null: none); layers of one type share the same options object. */
-export function ropeLayerOptionsFromConfig(config: object): (RopeOptions | null)[] {
+export function ropeLayerOptionsFromConfig(config: object, options: FromConfigOptions = {}): (RopeOptions | null)[] {
   if (!isObj(config)) throw new TypeError(`config must be a parsed config.json object, got ${show(config)}`);
+  // the refusals of fromConfig (unknown model_type, uninterpreted keys) come first
+  const tc = textConfig(config);
+  checkInterpretable(tc, familyOf(tc), options);
   const byType = new Map<string, RopeOptions>();
   return ropeLayerTypesFromConfig(config).map((t) => {
     if (t === null) return null;
     let o = byType.get(t);
-    if (o === undefined) byType.set(t, (o = ropeOptionsFromConfig(config, t)));
+    if (o === undefined) {
+      const at = t.indexOf('@');
+      o = ropeOptionsFromConfig(config, at < 0 ? t : t.slice(0, at), options);
+      if (at >= 0) o = { ...o, base: Number(t.slice(at + 1)) };
+      byType.set(t, o);
+    }
     return o;
   });
 }
+

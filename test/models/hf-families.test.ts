@@ -27,8 +27,10 @@ interface Fixture {
   seed: number;
   style: 'half' | 'interleaved';
   output_f64: string;
-  layers?: (string | null)[];
+  layers?: (string | null)[] | null;
   layer_rotary?: Record<string, { inv_freq: number[]; attention_scaling: number }>;
+  /** Set when the model transformers builds from this config has no rotary module: why. */
+  no_rope?: string;
 }
 
 const FIXTURES: Fixture[] = readdirSync(DIR)
@@ -99,7 +101,18 @@ describe('model families against transformers 5 (float64)', () => {
 
   // Every engine this run has (a run forcing ROPE_SIMD_BACKEND=js or wasm loads no addon).
   const ENGINES: ('js' | 'wasm' | 'native')[] = nativeAddon ? ['js', 'wasm', 'native'] : ['js', 'wasm'];
-  for (const fx of FIXTURES) {
+  for (const fx of FIXTURES.filter((f) => f.no_rope !== undefined)) {
+    describe(`${fx.case} (no RoPE in transformers)`, () => {
+      for (const which of CONFIGS) {
+        it(`${which}: fromConfig refuses, saying why; layersFromConfig gives null for every layer`, () => {
+          expect(() => Rope.fromConfig(fx[which])).toThrow(/applies no RoPE|applies RoPE only when/);
+          if (fx.layers) expect(Rope.layersFromConfig(fx[which])).toEqual(fx.layers);
+        });
+      }
+    });
+  }
+
+  for (const fx of FIXTURES.filter((f) => f.no_rope === undefined)) {
     describe(fx.case, () => {
       const want = toAdjacent(fx, f32(fx.output_f64));
       for (const which of CONFIGS) {

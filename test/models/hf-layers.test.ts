@@ -81,7 +81,7 @@ describe('Rope.layersFromConfig', () => {
 
   it('bad configs: the message names the key, what was expected and what came', () => {
     expect(() => Rope.layersFromConfig({ ...base, model_type: 'llama' })).toThrow(
-      /config\.num_hidden_layers must be a positive integer \(the decoder layer count\), got undefined/,
+      /config\.num_hidden_layers must be a positive integer \(the decoder layer count; also read as n_layer, n_layers, num_layers or the length of layer_types\), got undefined/,
     );
     expect(() => Rope.layersFromConfig({ ...base, num_hidden_layers: 2, layer_types: ['full_attention', 'banana'] })).toThrow(
       /config\.layer_types\[1\] must be one of 'full_attention', .*, got 'banana'/,

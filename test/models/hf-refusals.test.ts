@@ -1,0 +1,107 @@
+// fromConfig never guesses: an unknown model_type, a rope_parameters key transformers' rope code does
+// not read, or a key the family's code turns into its rotation that rope-simd does not interpret is
+// refused by name, with the Rope to build by hand; FromConfigOptions opts in explicitly.
+import { describe, expect, it } from 'vitest';
+import { Rope } from '../../lib/rope.js';
+import { HF_FAMILY_STYLE } from '../../lib/models/hf-families.js';
+
+const base = { hidden_size: 512, num_attention_heads: 4, num_hidden_layers: 2, max_position_embeddings: 4096, rope_theta: 1e6 };
+
+describe('fromConfig refuses what it would have to guess', () => {
+  it('an unknown model_type: named, with new Rope({...}) to build by hand; unknownModel: llama opts in', () => {
+    const cfg = { ...base, model_type: 'my_new_model' };
+    expect(() => Rope.fromConfig(cfg)).toThrow(
+      /config\.model_type 'my_new_model' is not in rope-simd's family table .*Build the Rope by hand: new Rope\(\{ headDim: 128, base: 1000000, style: 'half' \}\)/,
+    );
+    expect(() => Rope.layersFromConfig(cfg)).toThrow(/config\.model_type 'my_new_model'/);
+    const r = Rope.fromConfig(cfg, { unknownModel: 'llama' });
+    expect([r.headDim, r.base, r.style]).toEqual([128, 1e6, 'half']);
+    expect(Rope.layersFromConfig(cfg, { unknownModel: 'llama' }).length).toBe(2);
+    // the legacy interleave key is read only under the explicit Llama reading
+    expect(Rope.fromConfig({ ...cfg, rotary_interleaved: true }, { unknownModel: 'llama' }).style).toBe('interleaved');
+  });
+
+  it('a config without model_type (hand-written) is read with the Llama rules', () => {
+    expect(Rope.fromConfig(base).style).toBe('half');
+  });
+
+  it('a rope_parameters key no rope code reads is refused by name; ignoreKeys opts out for that key only', () => {
+    const cfg = { ...base, model_type: 'llama', rope_parameters: { rope_type: 'default', rope_theta: 1e6, ntk_alpha: 2 } };
+    expect(() => Rope.fromConfig(cfg)).toThrow(/config\.rope_parameters\.ntk_alpha is not a key transformers' rope code reads.*ignoreKeys: \['rope_parameters\.ntk_alpha'\]/);
+    expect(Rope.fromConfig(cfg, { ignoreKeys: ['rope_parameters.ntk_alpha'] }).base).toBe(1e6);
+    // nested per layer type too
+    const nested = { ...base, model_type: 'llama', rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 1e4, foo: 1 } } };
+    expect(() => Rope.fromConfig(nested)).toThrow(/config\.rope_parameters\.full_attention\.foo is not a key/);
+  });
+
+  it("rope_parameters.alpha is refused where the family's code does not read it, and interpreted where it does (HunYuan)", () => {
+    const rp = { rope_type: 'dynamic', rope_theta: 1e4, alpha: 1000, factor: 1 };
+    expect(() => Rope.fromConfig({ ...base, model_type: 'llama', rope_parameters: rp })).toThrow(/config\.rope_parameters\.alpha/);
+    const r = Rope.fromConfig({ ...base, model_type: 'hunyuan_v1_dense', head_dim: 128, rope_parameters: rp });
+    // HunYuanDenseV1RotaryEmbedding: base = rope_theta * alpha ** (d / (d - 2)), no dynamic scaling
+    expect(r.base).toBeCloseTo(1e4 * Math.pow(1000, 128 / 126), 6);
+    expect(r.scalingType).toBe('default');
+  });
+
+  it('a key the generated table marks uninterpreted is refused by name with the line that reads it', () => {
+    const fam = HF_FAMILY_STYLE.gemma4_text;
+    expect(fam.uninterpreted).toBeDefined();
+    const cfg = { ...base, model_type: 'gemma4_text', head_dim: 256, global_head_dim: 512 };
+    expect(() => Rope.fromConfig(cfg)).toThrow(/config\.global_head_dim \(512\) changes the rotation in the 'gemma4_text' family's code \(models\/gemma4\/configuration_gemma4\.py:\d+\)/);
+    expect(() => Rope.fromConfig(cfg, { ignoreKeys: ['global_head_dim'] })).not.toThrow();
+  });
+
+  it('switches that turn RoPE off: ESM position_embedding_type, Granite hybrid, Zamba2 use_mem_rope', () => {
+    const esm = { ...base, model_type: 'esm', position_embedding_type: 'absolute' };
+    expect(() => Rope.fromConfig(esm)).toThrow(/config\.position_embedding_type is 'absolute': the 'esm' family's code applies RoPE only when it is 'rotary'/);
+    expect(Rope.layersFromConfig(esm)).toEqual([null, null]);
+    expect(Rope.fromConfig({ ...esm, position_embedding_type: 'rotary' }).style).toBe('half');
+    expect(Rope.layersFromConfig({ ...base, model_type: 'granitemoehybrid', position_embedding_type: null })).toEqual([null, null]);
+  });
+
+  it('options are checked: unknown keys and values are refused by name', () => {
+    expect(() => Rope.fromConfig(base, { unknownModle: 'llama' } as never)).toThrow(/fromConfig does not take the option 'unknownModle'/);
+    expect(() => Rope.fromConfig(base, { unknownModel: 'half' } as never)).toThrow(/options\.unknownModel must be 'refuse' or 'llama', got 'half'/);
+    expect(() => Rope.fromConfig(base, { ignoreKeys: 'alpha' } as never)).toThrow(/options\.ignoreKeys must be an array of key names/);
+  });
+});
+
+describe('layer lists the family code builds', () => {
+  it('layers_block_type (Bamba, Jamba, RecurrentGemma style): attention layers rotate, the others are null', () => {
+    const layers = Rope.layersFromConfig({ ...base, model_type: 'bamba', num_hidden_layers: 4, layers_block_type: ['mamba', 'attention', 'mamba', 'attention'] });
+    expect(layers.map((l) => (l ? 1 : 0))).toEqual([0, 1, 0, 1]);
+  });
+
+  it('the layer count under n_layer / n_layers, or from the block-type list', () => {
+    const { num_hidden_layers: _n, ...noCount } = base;
+    expect(Rope.layersFromConfig({ ...noCount, model_type: 'gptj', n_layer: 3, rotary_dim: 64 }).length).toBe(3);
+    expect(Rope.layersFromConfig({ ...noCount, model_type: 'dbrx', n_layers: 5, d_model: 512, n_heads: 4 }).length).toBe(5);
+    expect(Rope.layersFromConfig({ ...noCount, model_type: 'bamba', layers_block_type: ['mamba', 'attention'] }).length).toBe(2);
+  });
+
+  it('Mllama cross-attention layers never rotate', () => {
+    const layers = Rope.layersFromConfig({ ...base, model_type: 'mllama_text_model', num_hidden_layers: 5, cross_attention_layers: [1, 3] });
+    expect(layers.map((l) => (l ? 1 : 0))).toEqual([1, 0, 1, 0, 1]);
+  });
+
+  it('Granite SWA layer_rope_theta: a base per layer, 0 = no rotation', () => {
+    const layers = Rope.layersFromConfig({ ...base, model_type: 'granite_swa', num_hidden_layers: 3, layer_rope_theta: [1e4, 0, 5e5] });
+    expect(layers.map((l) => l?.base ?? null)).toEqual([1e4, null, 5e5]);
+  });
+});
+
+describe('the generated review of config reads (docs/hf-config-reads.md)', () => {
+  it("every attribute marked 'interpreted' is read by lib/models/", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const root = join(__dirname, '..', '..');
+    const doc = readFileSync(join(root, 'docs', 'hf-config-reads.md'), 'utf8');
+    const src = ['hf-config.ts', 'hf-layers.ts', 'hf-families.ts'].map((f) => readFileSync(join(root, 'lib', 'models', f), 'utf8')).join('\n');
+    const names = new Set([...doc.matchAll(/^\| `([^`]+)` \| interpreted \|/gm)].map((m) => m[1]));
+    expect(names.size).toBeGreaterThan(30);
+    for (const n of names) {
+      const key = n === 'get_text_config' ? 'text_config' : n.replace(/^rope_parameters\./, '');
+      expect(src.includes(key), n).toBe(true);
+    }
+  });
+});
