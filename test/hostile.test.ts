@@ -270,10 +270,17 @@ async function refused(engine: string, kind: Kind, names: string, make: (t: Trac
   expect(probe(rope)).toEqual(golden[engine]);
 }
 
+// Buffers resized or transferred under the native engine run in child processes, with 16 MiB
+// buffers (test/native-attacks.test.ts): a native write from a stale length would crash there,
+// failing the test by name, where in process it would take the vitest worker down unnamed.
+const MEMORY_ATTACK = /transferred|resizable|growable|shrinks|transfers/;
+const inProcess = <C extends [string, ...unknown[]]>(engine: string, cases: C[]): C[] =>
+  engine === 'native' ? cases.filter((c) => !MEMORY_ATTACK.test(c[0])) : cases;
+
 describe.each(ENGINES)('%s engine', (engine) => {
   describe.each([false, true])('async %s', (async) => {
-    it.each(gated(applyCases))(`apply: %s`, (_n, kind, names, make) => refused(engine, kind, names, make, async));
-    it.each(gated(qkCases))(`applyQK: %s`, (_n, kind, names, make) => refused(engine, kind, names, make, async));
+    it.each(inProcess(engine, gated(applyCases)))(`apply: %s`, (_n, kind, names, make) => refused(engine, kind, names, make, async));
+    it.each(inProcess(engine, gated(qkCases)))(`applyQK: %s`, (_n, kind, names, make) => refused(engine, kind, names, make, async));
   });
 });
 
@@ -310,7 +317,7 @@ const mid: [string, Kind, RegExp, (t: Tracker) => Call][] = [
 ];
 
 describe.each(ENGINES)('%s engine: user code running inside a call', (engine) => {
-  it.each(gated(mid))('%s', async (_n, kind, names, make) => {
+  it.each(inProcess(engine, gated(mid)))('%s', async (_n, kind, names, make) => {
     for (const async of [false, true]) {
       const rope = ropes[engine];
       const t = new Tracker();
