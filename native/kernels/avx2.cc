@@ -144,11 +144,21 @@ struct Avx2 {
   }
   template <const loops::Grid16& G>
   static bool rotHalfFast16(V& x, V& y, V c, V s) {
-    V p = _mm256_mul_ps(y, s), q = _mm256_mul_ps(x, s);
-    V ep = _mm256_fmsub_ps(y, s, p), eq = _mm256_fmsub_ps(x, s, q);
-    V rx = _mm256_fmsub_ps(x, c, p), ry = _mm256_fmadd_ps(y, c, q);
-    x = _mm256_sub_ps(rx, ep);
-    y = _mm256_add_ps(ry, eq);
+    if constexpr (G.mask == 0xFFFF) {
+      // bf16 (loops.h, kSplitMask): y*sh and x*sh are exact, so three fused ops per output.
+      const V sh = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32(int32_t(loops::kSplitMask))));
+      const V sl = _mm256_sub_ps(s, sh);
+      const V p = _mm256_mul_ps(y, sh), q = _mm256_mul_ps(x, sh);
+      const V x0 = x;
+      x = _mm256_fnmadd_ps(y, sl, _mm256_fmsub_ps(x, c, p));
+      y = _mm256_fmadd_ps(x0, sl, _mm256_fmadd_ps(y, c, q));
+    } else {
+      V p = _mm256_mul_ps(y, s), q = _mm256_mul_ps(x, s);
+      V ep = _mm256_fmsub_ps(y, s, p), eq = _mm256_fmsub_ps(x, s, q);
+      V rx = _mm256_fmsub_ps(x, c, p), ry = _mm256_fmadd_ps(y, c, q);
+      x = _mm256_sub_ps(rx, ep);
+      y = _mm256_add_ps(ry, eq);
+    }
     return noneSet(bad16<G>(x), bad16<G>(y));
   }
   template <const loops::Grid16& G>

@@ -136,11 +136,21 @@ struct Avx512 {
   static constexpr Mask<G> kAll = Mask<G>(~Mask<G>(0));
   template <const loops::Grid16& G>
   static bool rotHalfFast16(V& x, V& y, V c, V s) {
-    V p = _mm512_mul_ps(y, s), q = _mm512_mul_ps(x, s);
-    V ep = _mm512_fmsub_ps(y, s, p), eq = _mm512_fmsub_ps(x, s, q);
-    V rx = _mm512_fmsub_ps(x, c, p), ry = _mm512_fmadd_ps(y, c, q);
-    x = _mm512_sub_ps(rx, ep);
-    y = _mm512_add_ps(ry, eq);
+    if constexpr (G.mask == 0xFFFF) {
+      // bf16 (loops.h, kSplit): y*sh and x*sh are exact, so three fused ops per output.
+      const V sh = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(s), _mm512_set1_epi32(int32_t(loops::kSplitMask))));
+      const V sl = _mm512_sub_ps(s, sh);
+      const V p = _mm512_mul_ps(y, sh), q = _mm512_mul_ps(x, sh);
+      const V x0 = x;
+      x = _mm512_fnmadd_ps(y, sl, _mm512_fmsub_ps(x, c, p));
+      y = _mm512_fmadd_ps(x0, sl, _mm512_fmadd_ps(y, c, q));
+    } else {
+      V p = _mm512_mul_ps(y, s), q = _mm512_mul_ps(x, s);
+      V ep = _mm512_fmsub_ps(y, s, p), eq = _mm512_fmsub_ps(x, s, q);
+      V rx = _mm512_fmsub_ps(x, c, p), ry = _mm512_fmadd_ps(y, c, q);
+      x = _mm512_sub_ps(rx, ep);
+      y = _mm512_add_ps(ry, eq);
+    }
     return safe16<G>(safe16<G>(kAll<G>, x), y) == kAll<G>;
   }
   template <const loops::Grid16& G>

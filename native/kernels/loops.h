@@ -130,6 +130,14 @@ constexpr Grid16 kGridBF16{0x00800000, 0xFFFF, 0x8000};
 // do inf and NaN. An ISA may exclude a wider window (avx512.cc: [-kGuard, kGuard) in one test).
 // Tested by kernels_test's midpointCase (results aimed at midpoints, many by cancellation).
 constexpr int32_t kGuard = 8;
+// bf16 (8 significant bits) may split s instead: sh = s with its low 8 significand bits cleared
+// (kSplitMask), sl = s - sh (exact), so y*sh (8 + 16 bits) is exact in f32 and
+//   x' = fma(-y, sl, fma(x, c, -f32(y*sh))),   y' = fma(x, sl, fma(y, c, f32(x*sh)))
+// (three fused ops per output, where the error term takes two). The same bound holds, with
+// sh's product in p's place and y*sl in ep's (exact inside the fma): if |x*c - p| >= 2^-12 |x*c|,
+// |y*sl| <= 2^-15 |p| < |x*c - p| / 7; else x*c - p is exact, as x*c and p are multiples of
+// 2^(Ex + Ec - 30) and |x*c - p| < 2^(Ex + Ec - 10). (f16's 11 bits leave too little of s to sh.)
+constexpr uint32_t kSplitMask = 0xFFFFFF00u;
 
 template <class Io, class = void>
 struct HasGrid { static constexpr bool value = false; };

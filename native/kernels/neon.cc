@@ -45,11 +45,21 @@ struct Neon {
   // negation), and whether every lane is certain to round to 16 bits as the exact value does.
   template <const loops::Grid16& G>
   static bool rotHalfFast16(V& x, V& y, V c, V s) {
-    V p = vmulq_f32(y, s), q = vmulq_f32(x, s);
-    V nep = vfmsq_f32(p, y, s), neq = vfmsq_f32(q, x, s);  // p - y*s, q - x*s: -ep, -eq
-    V rx = vfmaq_f32(vnegq_f32(p), x, c), ry = vfmaq_f32(q, y, c);
-    x = vaddq_f32(rx, nep);
-    y = vsubq_f32(ry, neq);
+    if constexpr (G.mask == 0xFFFF) {
+      // bf16 (loops.h, kSplitMask): y*sh and x*sh are exact, so three fused ops per output.
+      const V sh = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(s), vdupq_n_u32(loops::kSplitMask)));
+      const V sl = vsubq_f32(s, sh);
+      const V p = vmulq_f32(y, sh), q = vmulq_f32(x, sh);
+      const V x0 = x;
+      x = vfmsq_f32(vfmaq_f32(vnegq_f32(p), x, c), y, sl);
+      y = vfmaq_f32(vfmaq_f32(q, y, c), x0, sl);
+    } else {
+      V p = vmulq_f32(y, s), q = vmulq_f32(x, s);
+      V nep = vfmsq_f32(p, y, s), neq = vfmsq_f32(q, x, s);  // p - y*s, q - x*s: -ep, -eq
+      V rx = vfmaq_f32(vnegq_f32(p), x, c), ry = vfmaq_f32(q, y, c);
+      x = vaddq_f32(rx, nep);
+      y = vsubq_f32(ry, neq);
+    }
     return vminvq_u32(vandq_u32(good16<G>(x), good16<G>(y))) == 0xFFFFFFFFu;
   }
   template <const loops::Grid16& G>
