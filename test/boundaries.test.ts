@@ -7,11 +7,13 @@
 // Arrays are views into a buffer with guard elements on both sides: an engine that reads or writes
 // one element past the view is seen in the guards or in the values.
 import { describe, expect, it } from 'vitest';
+import type { NativeAddon } from '../lib/abi.js';
 import { createRope, nativeAddon } from '../lib/internal.js';
 import type { Rope } from '../lib/rope.js';
 import type { RopeOptions } from '../lib/types.js';
 import { bf16Value, rng, roundBf16 } from './helpers/engine-ref.js';
-import { exactCosSin, f32Candidates, ulp32 } from './helpers/exact-angle.js';
+import { loadAddon } from './helpers/addon.js';
+import { exactCosSin, f32Candidates, rotatedRowF32, rotationMisses, ulp32 } from './helpers/exact-angle.js';
 
 type Engine = 'js' | 'wasm' | 'native';
 type Layout = 'shd' | 'bshd' | 'bhsd';
@@ -341,6 +343,86 @@ describe.each(ENGINES)('%s engine: applyQK at the length and stride boundaries',
         expect((err as Error).message).toBe(`k holds ${n(kTokens)} (k.length ${kTokens * kPer}) but q holds ${n(c.tokens)} (q.length ${Lq}); they must match`);
         expect(unchanged(q) && unchanged(k)).toBe(true);
       }
+    }
+  });
+});
+
+// ---- the addon's own checks ---------------------------------------------------------------------
+// The binding re-checks every call it gets (it can be called directly): the end of each tensor's
+// rows, offset + (batch-1)*batchStride + (tokens-1)*tokenStride + (heads-1)*headStride + headDim,
+// against its real length, and the positions a call reads. The facade refuses first, so these are
+// called on the addon itself (loaded directly: every stage runs them). Every term of the end is
+// non-zero here, so a term left out or an off-by-one moves the boundary.
+describe("the addon's own bounds (loaded directly), at the exact end", () => {
+  const addon = loadAddon<NativeAddon>();
+  const D = 8;
+  const invFreq = Float64Array.from({ length: D / 2 }, (_, j) => 10000 ** (-(2 * j) / D));
+  const rope = new addon.NativeRope(D, D, 0, null, 1);
+  // [batch, tokens, heads, offset, batchStride, tokenStride, headStride]: rows disjoint, all terms > 0
+  const geometries: [number, number, number, number, number, number, number][] = [
+    [2, 3, 2, 3, 3 * (2 * D + 4) + 1, 2 * D + 4, D + 1],
+    [3, 2, 3, 1, 2 * (3 * D + 2) + 5, 3 * D + 2, D],
+    [2, 1, 1, 7, D + 2, D, D],
+  ];
+  const endOf = ([b, t, h, off, bs, ts, hs]: (typeof geometries)[number]) => off + (b - 1) * bs + (t - 1) * ts + (h - 1) * hs + D;
+  const descOf = (g: (typeof geometries)[number], pbs: number) => {
+    const [b, t, h, off, bs, ts, hs] = g;
+    const d = new Float64Array(20);
+    d.set([b, t, 0, 0, pbs, 0, 1, 1]);
+    d.set([0, h, off, bs, ts, hs], 8);
+    d.set([0, 1, 0, t * D, D, D], 14); // k: one dense head per token
+    return d;
+  };
+  const positionsFor = (b: number, t: number, pbs: number) => Int32Array.from({ length: (b - 1) * pbs + t }, (_, i) => 4000 + 37 * i);
+
+  it.each(geometries.map((g) => [g.join(', '), g] as const))('q [batch, tokens, heads, offset, batchStride, tokenStride, headStride] = [%s]', (_n, g) => {
+    const [b, t, h, off, bs, ts, hs] = g;
+    const end = endOf(g);
+    const pbs = t + 2; // positions per batch row, two apart
+    for (const len of [end, end + 1, end - 1]) {
+      const q = tensor('f32', len, len);
+      const k = tensor('f32', b * t * D, 9);
+      const pos = positionsFor(b, t, pbs);
+      const err = thrown(() => rope.apply(q.view, k.view, pos, invFreq, descOf(g, pbs)));
+      if (len < end) {
+        expect((err as Error).message).toBe(`q.length ${len} is too short: offset + (batch-1)*batchStride + (tokens-1)*tokenStride + (heads-1)*headStride + headDim = ${end}`);
+        expect(unchanged(q) && unchanged(k)).toBe(true);
+        continue;
+      }
+      expect(err, `length ${len}`).toBe('returned');
+      // q's rows against the reference, everything else in q's buffer untouched
+      const before = new Float32Array(q.before.buffer);
+      const want = new Map<number, number>();
+      for (let bb = 0; bb < b; bb++) {
+        for (let tt = 0; tt < t; tt++) {
+          for (let hh = 0; hh < h; hh++) {
+            const at = GUARD + off + bb * bs + tt * ts + hh * hs;
+            for (const [i, v] of rotatedRowF32(before, at, D / 2, false, invFreq, () => pos[bb * pbs + tt])) want.set(i, v);
+          }
+        }
+      }
+      expect(rotationMisses(q.buf as Float32Array, before, want).slice(0, 4), `length ${len}`).toEqual([]);
+    }
+    // k one short of its rows (its check is q's, on the other block)
+    const q = tensor('f32', end, 1);
+    const k = tensor('f32', b * t * D - 1, 9);
+    const err = thrown(() => rope.apply(q.view, k.view, positionsFor(b, t, pbs), invFreq, descOf(g, pbs)));
+    expect((err as Error).message).toBe(`k.length ${b * t * D - 1} is too short: offset + (batch-1)*batchStride + (tokens-1)*tokenStride + (heads-1)*headStride + headDim = ${b * t * D}`);
+    expect(unchanged(q) && unchanged(k)).toBe(true);
+  });
+
+  it('positions: exactly (batch-1)*batchStride + tokens entries accepted, one less refused', () => {
+    for (const [b, t, pbs] of [[1, 3, 0], [2, 3, 5], [3, 2, 2]]) {
+      const g: (typeof geometries)[number] = [b, t, 1, 0, t * D, D, D];
+      const need = (b - 1) * pbs + t;
+      const ok = tensor('f32', b * t * D, 3);
+      expect(thrown(() => rope.apply(ok.view, null, positionsFor(b, t, pbs), invFreq, descOf(g, pbs)))).toBe('returned');
+      expect(unchanged(ok)).toBe(false);
+      const x = tensor('f32', b * t * D, 3);
+      const short = positionsFor(b, t, pbs).subarray(0, need - 1);
+      const err = thrown(() => rope.apply(x.view, null, short, invFreq, descOf(g, pbs)));
+      expect((err as Error).message).toBe(`positions.length ${need - 1} is too short for 1 row(s) x batch ${b} x tokens ${t} with rowStride 0, batchStride ${pbs}`);
+      expect(unchanged(x)).toBe(true);
     }
   });
 });
