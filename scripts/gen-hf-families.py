@@ -45,6 +45,23 @@ INTERLEAVED = [
 ]
 
 
+def main_attention_calls(src, fn):
+    """Whether a text attention class (not an indexer, vision or cross attention) calls fn."""
+    for cls in classes_src(src, 'Attention'):
+        name = cls.split('(')[0]
+        if re.search(r'Vision|Indexer|Cross|Audio', name):
+            continue
+        if re.search(rf'\b{fn}\(', cls):
+            return True
+    return False
+
+
+def negated_rotate_half(src):
+    """rotate_half returning cat((x2, -x1)): the rotation by minus the angle (NanoChat)."""
+    f = func_src(src, 'rotate_half')
+    return bool(f and re.search(r'torch\.cat\(\(\s*x2\s*,\s*-\s*x1\s*\)', f))
+
+
 def classify(src):
     """(style, evidence) from the modeling source, or None when the file applies no RoPE."""
     apply = (func_src(src, 'apply_rotary_pos_emb') or func_src(src, 'apply_rotary_emb')
@@ -53,8 +70,10 @@ def classify(src):
         # DeepSeek-V3 and kin: config.rope_interleave picks apply_rotary_pos_emb_interleave (adjacent
         # pairs, written back in rotate_half slots) over apply_rotary_pos_emb.
         return 'half', 'rotate_half; config.rope_interleave -> apply_rotary_pos_emb_interleave', 'rope_interleave'
-    if apply is None and func_src(src, 'apply_rotary_pos_emb_interleave'):
-        return 'interleaved', 'apply_rotary_pos_emb_interleave (adjacent pairs)', None
+    if func_src(src, 'apply_rotary_pos_emb_interleave') and (apply is None or main_attention_calls(src, 'apply_rotary_pos_emb_interleave')):
+        # the main attention calls the _interleave function (AXK2, DeepSeek-V3.2), whatever other
+        # function the file also defines (their indexers use apply_rotary_pos_emb)
+        return 'interleaved', 'apply_rotary_pos_emb_interleave (adjacent pairs) in the main attention', None
     rotary = '\n'.join(classes_src(src, 'RotaryEmbedding'))
     if apply is None and not rotary:
         return None
@@ -298,6 +317,10 @@ def main():
             r = classify(src)
             if r is not None:
                 rules = {**layer_rules(src), **mrope_rules(src), **switch_rules(src)}
+                if negated_rotate_half(src):
+                    rules['negated'] = True
+                if r[0] == 'interleaved' and 'apply_rotary_pos_emb_interleave' in r[1]:
+                    rules['slotsHalf'] = True
                 reads = config_reads(src)
                 reads.update(config_kwargs(d, mod, reads))
                 unknown = sorted(a for a in reads if role(a) is None)
@@ -351,6 +374,10 @@ def main():
         '  layerTheta?: true;',
         '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
         '  crossAttentionLayers?: true;',
+        '  /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */',
+        '  negated?: true;',
+        '  /** Adjacent pairs (2j, 2j+1) rotated, then written to slots (j, j + d/2) (apply_rotary_pos_emb_interleave). */',
+        '  slotsHalf?: true;',
         '  /** Config keys the family\'s code turns into its rotation that rope-simd does not interpret, with',
         '   * the line that reads them: a config carrying one (non-null) is refused by name. */',
         '  uninterpreted?: Readonly<Record<string, string>>;',
@@ -377,7 +404,7 @@ def main():
         if rules.get('ropeSwitch'):
             key, val = rules['ropeSwitch']
             extra += f", ropeSwitch: {{ key: '{key}', value: " + ('true' if val is True else f"'{val}'") + ' }'
-        for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers'):
+        for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers', 'negated', 'slotsHalf'):
             if rules.get(flag):
                 extra += f', {flag}: true'
         refused = {a: w for a, (r, w) in rules['reads'].items() if r == 'refused'}

@@ -226,7 +226,6 @@ def cases():
 
 # Families the generic harness cannot yet drive faithfully: not written, listed in docs/models-hf.md.
 EXCLUDED = {
-    'nanochat': 'output differs from the harness (rotation convention not yet read)',
     'minimax_m3_vl_text': 'rotary_dim 64 of head_dim 128 with a layout the harness does not reproduce',
     'zamba2': 'hybrid layers: the harness finds no attention module per layer',
     'modernbert-decoder': "attention module is named 'attn': the per-layer harness does not see it",
@@ -375,7 +374,7 @@ def apply(m, model_type, tcfg, q, emb):
         out, _ = m.apply_rotary_emb(q, q, emb)
         return out
     cos, sin = emb
-    if hasattr(m, 'apply_rotary_pos_emb_interleave') and getattr(tcfg, 'rope_interleave', False):
+    if uses_interleave_fn(m, tcfg):
         out, _ = m.apply_rotary_pos_emb_interleave(q, q, cos, sin)
         return out
     rd = cos.shape[-1]
@@ -391,6 +390,21 @@ def apply(m, model_type, tcfg, q, emb):
     else:
         out, _ = fn(q_rot, q_rot, cos, sin)
     return torch.cat([out, q_pass], dim=-1)
+
+
+def uses_interleave_fn(m, tcfg):
+    """Whether the main attention rotates with apply_rotary_pos_emb_interleave: chosen by
+    config.rope_interleave (DeepSeek-V3), or called unconditionally (AXK2, DeepSeek-V3.2)."""
+    if not hasattr(m, 'apply_rotary_pos_emb_interleave'):
+        return False
+    if 'rope_interleave' in inspect.getsource(m):
+        return bool(getattr(tcfg, 'rope_interleave', False))
+    for name, c in vars(m).items():
+        if inspect.isclass(c) and name.endswith('Attention') and c.__module__ == m.__name__ \
+                and not re.search(r'Vision|Indexer|Cross|Audio', name) \
+                and 'apply_rotary_pos_emb_interleave(' in inspect.getsource(c):
+            return True
+    return False
 
 
 def gptj_apply(m, tcfg, q, positions, dt):
@@ -432,7 +446,7 @@ def style_probe(model_type, tcfg):
     v = out[0, 0, 0]
     # Slot 1's partner: 0 when pairs are (2j, 2j+1); 1 + rd/2 when pairs are (j, j + rd/2).
     nz = [i for i in range(D) if i != 1 and abs(float(v[i])) > 1e-12]
-    if hasattr(m, 'apply_rotary_pos_emb_interleave') and getattr(tcfg, 'rope_interleave', False):
+    if uses_interleave_fn(m, tcfg):
         return 'interleaved'  # input (0,1) pair lands in slots (0, rd/2): adjacent input pairs
     return 'interleaved' if nz and nz[0] == 0 else 'half'
 

@@ -113,6 +113,13 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
       );
     }
   }
+  if (fam?.negated) {
+    throw new TypeError(
+      `config.model_type '${String(t)}' rotates by minus the angle (its rotate_half returns cat((x2, -x1)): ${fam.from.split(':')[0]}), ` +
+        `which a Rope built from a config does not do. Build the Rope by hand and pass inverse: true on every call: ` +
+        `${byHand(c)}, then rope.apply(x, { heads, positions, inverse: true })`,
+    );
+  }
   // keys the family's own code turns into the rotation that rope-simd does not interpret (generated table)
   for (const [key, from] of Object.entries(fam?.uninterpreted ?? {})) {
     const v = c[key];

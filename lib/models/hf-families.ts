@@ -32,6 +32,10 @@ export interface HfFamily {
   layerTheta?: true;
   /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */
   crossAttentionLayers?: true;
+  /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */
+  negated?: true;
+  /** Adjacent pairs (2j, 2j+1) rotated, then written to slots (j, j + d/2) (apply_rotary_pos_emb_interleave). */
+  slotsHalf?: true;
   /** Config keys the family's code turns into its rotation that rope-simd does not interpret, with
    * the line that reads them: a config carrying one (non-null) is refused by name. */
   uninterpreted?: Readonly<Record<string, string>>;
@@ -47,7 +51,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'aria': { style: 'half', from: 'models/aria/modeling_aria.py: rotate_half' },
   'aria_text': { style: 'half', from: 'models/aria/modeling_aria.py: rotate_half' },
   'axk1': { style: 'half', interleaveKey: 'rope_interleave', from: 'models/axk1/modeling_axk1.py: rotate_half; config.rope_interleave -> apply_rotary_pos_emb_interleave' },
-  'axk2': { style: 'half', from: 'models/axk2/modeling_axk2.py: rotate_half' },
+  'axk2': { style: 'interleaved', slotsHalf: true, from: 'models/axk2/modeling_axk2.py: apply_rotary_pos_emb_interleave (adjacent pairs) in the main attention' },
   'bamba': { style: 'half', from: 'models/bamba/modeling_bamba.py: rotate_half' },
   'bitnet': { style: 'half', defaultTheta: 500000, from: 'models/bitnet/modeling_bitnet.py: rotate_half' },
   'blt': { style: 'interleaved', defaultTheta: 500000, from: 'models/blt/modeling_blt.py: repeat_interleave(2) of cos/sin' },
@@ -81,7 +85,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'deepseek_ocr2_vision': { style: 'half', from: 'models/deepseek_ocr2/modeling_deepseek_ocr2.py: rotate_half' },
   'deepseek_v2': { style: 'interleaved', from: 'models/deepseek_v2/modeling_deepseek_v2.py: view_as_complex of (2j, 2j+1)' },
   'deepseek_v3': { style: 'half', interleaveKey: 'rope_interleave', from: 'models/deepseek_v3/modeling_deepseek_v3.py: rotate_half; config.rope_interleave -> apply_rotary_pos_emb_interleave' },
-  'deepseek_v32': { style: 'half', from: 'models/deepseek_v32/modeling_deepseek_v32.py: rotate_half' },
+  'deepseek_v32': { style: 'interleaved', slotsHalf: true, from: 'models/deepseek_v32/modeling_deepseek_v32.py: apply_rotary_pos_emb_interleave (adjacent pairs) in the main attention' },
   'deepseek_v4': { style: 'interleaved', from: 'models/deepseek_v4/modeling_deepseek_v4.py: repeat_interleave(2) of cos/sin' },
   'dia': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
   'dia_decoder': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
@@ -145,7 +149,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'glm_image_text': { style: 'half', mropeDefault: [8, 12, 12], mropeInterleaved: false, from: 'models/glm_image/modeling_glm_image.py: rotate_half' },
   'glm_image_vision': { style: 'half', mropeDefault: [8, 12, 12], mropeInterleaved: false, from: 'models/glm_image/modeling_glm_image.py: rotate_half' },
   'glm_image_vqmodel': { style: 'half', mropeDefault: [8, 12, 12], mropeInterleaved: false, from: 'models/glm_image/modeling_glm_image.py: rotate_half' },
-  'glm_moe_dsa': { style: 'interleaved', from: 'models/glm_moe_dsa/modeling_glm_moe_dsa.py: apply_rotary_pos_emb_interleave (adjacent pairs)' },
+  'glm_moe_dsa': { style: 'interleaved', slotsHalf: true, from: 'models/glm_moe_dsa/modeling_glm_moe_dsa.py: apply_rotary_pos_emb_interleave (adjacent pairs) in the main attention' },
   'glm_ocr': { style: 'interleaved', mropeDefault: [8, 12, 12], mropeInterleaved: false, from: 'models/glm_ocr/modeling_glm_ocr.py: repeat_interleave(2) of cos/sin' },
   'glm_ocr_text': { style: 'interleaved', mropeDefault: [8, 12, 12], mropeInterleaved: false, from: 'models/glm_ocr/modeling_glm_ocr.py: repeat_interleave(2) of cos/sin' },
   'glm_ocr_vision': { style: 'interleaved', mropeDefault: [8, 12, 12], mropeInterleaved: false, from: 'models/glm_ocr/modeling_glm_ocr.py: repeat_interleave(2) of cos/sin' },
@@ -193,7 +197,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'llama4': { style: 'interleaved', noRopeLayers: true, from: 'models/llama4/modeling_llama4.py: repeat_interleave(2) of cos/sin' },
   'llama4_text': { style: 'interleaved', defaultTheta: 500000, noRopeLayers: true, from: 'models/llama4/modeling_llama4.py: repeat_interleave(2) of cos/sin' },
   'llama4_vision_model': { style: 'interleaved', noRopeLayers: true, from: 'models/llama4/modeling_llama4.py: repeat_interleave(2) of cos/sin' },
-  'longcat_flash': { style: 'interleaved', defaultTheta: 10000000, from: 'models/longcat_flash/modeling_longcat_flash.py: apply_rotary_pos_emb_interleave (adjacent pairs)' },
+  'longcat_flash': { style: 'interleaved', defaultTheta: 10000000, slotsHalf: true, from: 'models/longcat_flash/modeling_longcat_flash.py: apply_rotary_pos_emb_interleave (adjacent pairs) in the main attention' },
   'mellum': { style: 'half', from: 'models/mellum/modeling_mellum.py: rotate_half' },
   'mimi': { style: 'half', from: 'models/mimi/modeling_mimi.py: rotate_half' },
   'mimo_v2_flash': { style: 'half', from: 'models/mimo_v2_flash/modeling_mimo_v2_flash.py: rotate_half' },
@@ -223,7 +227,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'muse_glimmer_text': { style: 'half', from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
   'muse_glimmer_vision': { style: 'half', from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
   'musicflamingo': { style: 'interleaved', from: 'models/musicflamingo/modeling_musicflamingo.py: repeat_interleave(2) of cos/sin' },
-  'nanochat': { style: 'half', from: 'models/nanochat/modeling_nanochat.py: rotate_half' },
+  'nanochat': { style: 'half', negated: true, from: 'models/nanochat/modeling_nanochat.py: rotate_half' },
   'nemotron': { style: 'half', from: 'models/nemotron/modeling_nemotron.py: rotate_half' },
   'nemotron3_diarization': { style: 'half', from: 'models/nemotron3_diarization/modeling_nemotron3_diarization.py: rotate_half' },
   'nemotron3_diarization_audio': { style: 'half', from: 'models/nemotron3_diarization/modeling_nemotron3_diarization.py: rotate_half' },
