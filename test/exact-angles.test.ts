@@ -20,8 +20,9 @@ import { exactCosSin, f32Candidates, PI_FIXED, ulp32 } from './helpers/exact-ang
 type Engine = 'js' | 'wasm' | 'native';
 const ENGINES: Engine[] = nativeAddon ? ['js', 'wasm', 'native'] : ['js', 'wasm'];
 
-// invFreq from plain and scaled settings; the last reaches invFreq ~6e5 (angles near 2^50, where
-// the reduction must stay exact).
+// invFreq from plain and scaled settings; the last reaches invFreq 1.99e6, near the limit 2^21
+// (angles near 2^52, where the reduction must stay exact, and the JS rows' correction term lo
+// reaches 2^-2).
 const SETS: [string, RopeOptions][] = [
   ['base 10000, headDim 16', { headDim: 16 }],
   ['base 500000, headDim 128', { headDim: 128, base: 500000 }],
@@ -30,7 +31,7 @@ const SETS: [string, RopeOptions][] = [
   }],
   ['yarn (factor 8, 4096), interleaved', { headDim: 64, style: 'interleaved', scaling: { type: 'yarn', factor: 8, originalMaxPositions: 4096 } }],
   ['linear (factor 4), partial rotary 16 of 32', { headDim: 32, rotaryDim: 16, scaling: { type: 'linear', factor: 4 } }],
-  ['base 2e-8, headDim 8: invFreq 1 to 594604', { headDim: 8, base: 2e-8 }],
+  ['base 4e-9, headDim 8: invFreq 1 to 1.99e6 (limit 2^21)', { headDim: 8, base: 4e-9 }],
 ];
 
 // Positions from 2^17 (past the native cache's rows) to 2^31 - 1: the edges, then uniform and
