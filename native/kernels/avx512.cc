@@ -1,7 +1,9 @@
 // AVX-512 F/BW/DQ/VL: 16 floats per vector, cos/sin in 8 doubles, tails by mask (masked-off
-// lanes neither fault nor touch memory). Same source-level targeting as avx2.cc. The machine this
-// was written on has no AVX512-FP16/BF16, so f16/bf16 go through vcvtph2ps/vcvtps2ph and the
-// integer bf16 rounding, which kernels_test checks bit for bit against dtype.h.
+// lanes neither fault nor touch memory). Same source-level targeting as avx2.cc. f16 goes through
+// vcvtph2ps/vcvtps2ph; bf16 rows are packed (a shift or a mask per element in, integer rounding
+// and a ternlog out: loops.h HasPacked), so AVX512_BF16's converts would add nothing (measured:
+// vcvtne2ps2bf16 + vpermw for the store, the same speed) and one table serves every AVX-512 CPU.
+// kernels_test checks every path bit for bit against dtype.h and the exact formula.
 #include <cstdint>
 #include <cstring>
 #include <type_traits>

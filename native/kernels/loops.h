@@ -19,6 +19,8 @@
 //        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal. Optional for 16-bit
 //        types: `kGrid` (a Grid16, below) and, in the Isa, rotHalfFast16 / rotPairsFast16: the
 //        fast exact path (below, at kGuard); without them the double path runs for every vector.
+//        With the fast path, optionally load2 / store2 / storeSafe2 (and Isa::deinterleave): rows
+//        as packed even/odd elements (HasPacked, below).
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
 // region (see avx2.cc).
 //
@@ -28,7 +30,8 @@
 // 16-bit types (sizeof(T) < 4) run rotHalfExact<kOdd> (f16: kOddNormal) and are bit for bit that
 // value on every ISA: f32 rounded to odd keeps 13+ bits more than f16/bf16 hold, so Io::store's
 // nearest-even rounding then equals rounding the double once. Where the ISA and Io have the fast
-// path (AVX2), a compensated f32 result is stored instead wherever it provably rounds the same.
+// path (AVX-512, AVX2, NEON), a compensated f32 result is stored instead wherever it provably
+// rounds the same.
 // f32 is what every FMA unit computes in one instruction after one product. The JS engine (and
 // the scalar and wasm kernels) compute the same expression as round32(round64(x*c - round32(y*s)))
 // in float64 (x*c is exact there): equal to the FMA value except where the float64 rounding lands

@@ -4,8 +4,8 @@
 // f16/bf16 rounding costs: build once against the old kernels, once against the new, compare.
 //   g++ -std=c++17 -O3 -o bench_rows test/native/bench_rows.cc native/dispatch.cc native/kernels/*.cc
 //   ./bench_rows [reps] [isa]
-// Each regime also prints `limit`: the dtype's scale pass (the benchmark's limit call) over the same
-// bytes, the floor a rotation is measured against.
+// Each regime also prints `limit`: f32's scale pass over the same bytes for every dtype (the
+// benchmark's limit call, native/walk.cc limitPass), the floor a rotation is measured against.
 #include <algorithm>
 #include <ctime>
 #include <cmath>
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
             double t0 = nowNs();
             for (int64_t l = 0; l < loops; ++l)
               if (st == kStyleCount)
-                k->scale[d](buf.data(), rows * headDim, 1.0f);
+                k->scale[kF32](buf.data(), rows * headDim * int64_t(sz) / 4, 1.0f);
               else
                 k->rotateRows[st][d](buf.data(), headDim * int64_t(sz), rows, c.data(), s.data(), half,
                                      regime == 0 ? INT64_MAX : 2);  // prefill streams: walk.cc's block
