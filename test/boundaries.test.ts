@@ -8,7 +8,7 @@
 // one element past the view is seen in the guards or in the values.
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon } from '../lib/abi.js';
-import { createRope, nativeAddon } from '../lib/internal.js';
+import { createRope, nativeAddon, wasmArray } from '../lib/internal.js';
 import type { Rope } from '../lib/rope.js';
 import type { RopeOptions } from '../lib/types.js';
 import { bf16Value, rng, roundBf16 } from './helpers/engine-ref.js';
@@ -89,7 +89,8 @@ function tensor(dtype: DType, length: number, seed: number): Tensor {
   return { dtype, buf, view, before: new Uint8Array(buf.buffer.slice(0)) };
 }
 
-const unchanged = (t: Tensor): boolean => Buffer.from(t.buf.buffer).equals(Buffer.from(t.before));
+const bytesOf = (t: Tensor): Uint8Array => new Uint8Array(t.buf.buffer, t.buf.byteOffset, t.buf.byteLength);
+const unchanged = (t: Tensor): boolean => Buffer.from(bytesOf(t)).equals(Buffer.from(t.before));
 
 /** Every element off the reference: rotated pairs against the formula, all else bit for bit. */
 function misses(t: Tensor, c: Call, s: Shape, rope: Rope): string[] {
@@ -129,7 +130,7 @@ function misses(t: Tensor, c: Call, s: Shape, rope: Rope): string[] {
       }
     }
   }
-  const now = new Uint8Array(t.buf.buffer);
+  const now = bytesOf(t);
   const size = t.dtype === 'f32' ? 4 : 2;
   for (let i = 0; i < t.buf.length; i++) {
     if (rotated[i]) continue;
@@ -248,6 +249,46 @@ describe.each(ENGINES)('%s engine: apply at the length and stride boundaries', (
         const perName = c.batch === 1 ? 'heads*headDim' : 'batch*heads*headDim';
         expect((err as Error).message).toBe(`tokens ${n} does not match x.length ${L} = ${c.tokens} tokens of ${perName} = ${per}`);
         expect(unchanged(u)).toBe(true);
+      }
+    }
+  });
+});
+
+// Arrays in the wasm module's memory (wasmArray) are rotated in place there, next to the module's
+// own data and other arrays: the same boundaries, guards inside the same wasmArray.
+describe('wasm engine, wasmArray (in place in the module memory): apply at the length boundaries', () => {
+  const ropes = GEOMETRIES.map((g) => createRope(g.options, 'wasm'));
+  it.each(applyCases.filter((c) => c.call.layout !== 'bhsd').map((c) => [c.name, c] as const))('%s', (_name, { call: c, x: s }) => {
+    const rope = ropes[c.geometry];
+    const D = GEOMETRIES[c.geometry].D;
+    const L = minLength(c, s, D);
+    for (const dtype of ['f32', 'bf16'] as const) {
+      for (const len of [L, L - 1]) {
+        const a = wasmArray(len + 2 * GUARD, dtype);
+        try {
+          const plain = tensor(dtype, len, L);
+          a.array.set(plain.buf);
+          const before = new Uint8Array(a.array.buffer, a.array.byteOffset, a.array.byteLength).slice();
+          const opts = {
+            heads: s.heads,
+            positions: positionsOf(c),
+            ...(dtype === 'bf16' ? { dtype } : {}),
+            ...(c.layout === 'shd' ? {} : { layout: c.layout, batch: c.batch }),
+            ...(s.stride === undefined ? {} : { tokens: c.tokens, tokenStride: s.stride }),
+          };
+          const err = thrown(() => rope.apply(a.array.subarray(GUARD, GUARD + len) as Float32Array, opts as never));
+          // (the module's memory may have grown during the call: views are taken again after it)
+          const now: Tensor = { dtype, buf: a.array, view: a.array.subarray(GUARD, GUARD + len), before };
+          if (len === L) {
+            expect(err, `${dtype}, length ${len}`).toBe('returned');
+            expect(misses(now, c, s, rope).slice(0, 4), `${dtype}, length ${len}`).toEqual([]);
+          } else {
+            expect((err as Error).message, dtype).toBe(shortMessage('x', 'heads', 'tokenStride', c, s, D));
+            expect(unchanged(now), dtype).toBe(true);
+          }
+        } finally {
+          a.free();
+        }
       }
     }
   });
