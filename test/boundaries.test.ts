@@ -388,6 +388,34 @@ describe.each(ENGINES)('%s engine: applyQK at the length and stride boundaries',
   });
 });
 
+// A prepared decode step (rope.prepare): shd, dense; its fast path on the native engine checks the
+// arrays in the binding, every refusal goes on to applyQK's checks and messages.
+describe.each(ENGINES)('%s engine: prepared step applyQK at the length boundaries', (engine) => {
+  const ropes = GEOMETRIES.map((g) => createRope(g.options, engine));
+  it.each(qkCases.filter((c) => c.call.layout === 'shd' && c.form === 'dense').map((c) => [c.name, c] as const))('%s', (_name, { call: c, q: qs, k: ks }) => {
+    const rope = ropes[c.geometry];
+    const D = GEOMETRIES[c.geometry].D;
+    const [Lq, Lk] = [minLength(c, qs, D), minLength(c, ks, D)];
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const step = rope.prepare({ qHeads: QH, kHeads: KH, ...(dtype === 'bf16' ? { dtype } : {}) });
+      const call = (q: Tensor, k: Tensor) => thrown(() => step.applyQK(q.view as Float32Array, k.view as Float32Array, positionsOf(c)));
+      let q = tensor(dtype, Lq, 1);
+      let k = tensor(dtype, Lk, 2);
+      expect(call(q, k)).toBe('returned');
+      expect(misses(q, c, qs, rope).slice(0, 4), `${dtype} q`).toEqual([]);
+      expect(misses(k, c, ks, rope).slice(0, 4), `${dtype} k`).toEqual([]);
+      q = tensor(dtype, Lq - 1, 1);
+      k = tensor(dtype, Lk, 2);
+      expect((call(q, k) as Error).message, `${dtype} q short`).toBe(shortMessage('q', 'qHeads', '', c, qs, D));
+      expect(unchanged(q) && unchanged(k)).toBe(true);
+      q = tensor(dtype, Lq, 1);
+      k = tensor(dtype, Lk - 1, 2);
+      expect((call(q, k) as Error).message, `${dtype} k short`).toBe(shortMessage('k', 'kHeads', '', c, ks, D));
+      expect(unchanged(q) && unchanged(k)).toBe(true);
+    }
+  });
+});
+
 // ---- the addon's own checks ---------------------------------------------------------------------
 // The binding re-checks every call it gets (it can be called directly): the end of each tensor's
 // rows, offset + (batch-1)*batchStride + (tokens-1)*tokenStride + (heads-1)*headStride + headDim,
