@@ -303,9 +303,10 @@ export function resolveScaling(opts: Required<Pick<RopeOptions, 'rotaryDim' | 'b
  * and j < n*s_r, and row 0 otherwise. With 4 sections [t, h, w, e], llama.cpp's layout (ggml
  * rope_multi, IMROPE): pair j reads row j % 3 when j < 3*s_(j%3), else row 3, a fourth positions row
  * that llama.cpp fills with 0 for text tokens (llm_graph_input_pos::set_input); so those leftover
- * pairs rotate by position 0 in llama.cpp and by the text position in transformers.
+ * pairs rotate by position 0 in llama.cpp and by the text position in transformers. 'hw' (Ernie 4.5
+ * VL, sections [h, w, t]): the first h + w pairs alternate rows 1 and 2, the rest read row 0.
  */
-export function pairSections(rotaryDim: number, mropeSection?: number[], interleaved?: boolean): Uint8Array | null {
+export function pairSections(rotaryDim: number, mropeSection?: number[], interleaved?: boolean | 'hw'): Uint8Array | null {
   if (mropeSection === undefined || mropeSection === null) {
     if (interleaved) throw new TypeError('mropeInterleaved needs mropeSection, got mropeSection undefined');
     return null;
@@ -325,11 +326,19 @@ export function pairSections(rotaryDim: number, mropeSection?: number[], interle
   if (sum !== half) {
     throw new RangeError(`mropeSection [${mropeSection.join(', ')}] must sum to rotaryDim/2 = ${half}, got ${sum}`);
   }
-  if (interleaved !== undefined && typeof interleaved !== 'boolean') {
-    throw new TypeError(`mropeInterleaved must be a boolean, got ${show(interleaved)}`);
+  if (interleaved !== undefined && typeof interleaved !== 'boolean' && interleaved !== 'hw') {
+    throw new TypeError(`mropeInterleaved must be a boolean or 'hw', got ${show(interleaved)}`);
   }
   const out = new Uint8Array(half);
-  if (interleaved && n === 4) {
+  if (interleaved === 'hw') {
+    // Ernie 4.5 VL: pairs alternate height, width (rows 1, 2) over the first s1 + s2 pairs, then the
+    // temporal row 0; sections [s1, s2, s0] as its mrope_section gives them, s1 == s2
+    if (n !== 3 || mropeSection[0] !== mropeSection[1]) {
+      throw new RangeError(`mropeInterleaved 'hw' needs 3 sections [h, w, t] with h == w, got [${mropeSection.join(', ')}]`);
+    }
+    const hw = mropeSection[0] + mropeSection[1];
+    for (let j = 0; j < half; j++) out[j] = j < hw ? 1 + (j % 2) : 0;
+  } else if (interleaved && n === 4) {
     for (let j = 0; j < half; j++) {
       const r = j % 3;
       out[j] = j < 3 * mropeSection[r] ? r : 3;

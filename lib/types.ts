@@ -63,8 +63,10 @@ export interface RopeOptions {
   /** M-RoPE sections [t, h, w] (or [h, w]), summing to rotaryDim/2; four [t, h, w, e] is llama.cpp's
    * layout (4 position rows; Rope.fromGGUF gives it). */
   mropeSection?: number[];
-  /** Assign pairs to sections round-robin (Qwen3-VL, llama.cpp IMROPE) instead of in blocks. */
-  mropeInterleaved?: boolean;
+  /** Assign pairs to sections round-robin (Qwen3-VL, llama.cpp IMROPE) instead of in blocks; 'hw'
+   * (Ernie 4.5 VL, mropeSection [h, w, t]): the first h + w pairs alternate height and width rows,
+   * the last t pairs read the temporal row. */
+  mropeInterleaved?: boolean | 'hw';
 }
 
 /**

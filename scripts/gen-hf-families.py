@@ -100,6 +100,8 @@ def mrope_rules(src):
             continue
         out['mropeDefault'] = [int(v) for v in re.findall(r'\d+', m.group(1))]
         out['mropeInterleaved'] = bool(re.search(r'slice\(offset, length, 3\)|apply_interleaved_mrope', cls))
+        if re.search(r'torch\.stack\(\[freq_h, freq_w\], dim=-1\)\.flatten\(-2\)', cls):
+            out['mropeInterleaved'] = 'hw'  # Ernie 4.5 VL: h, w alternate pair by pair, then t
         break
     return out
 
@@ -363,7 +365,7 @@ def main():
         '  /** M-RoPE text rotary: the mrope_section it uses when the config has none, and whether it',
         '   * assigns pairs to sections round-robin (Qwen3-VL, Qwen3.5) or in blocks (Qwen2-VL). */',
         '  mropeDefault?: number[];',
-        '  mropeInterleaved?: boolean;',
+        '  mropeInterleaved?: boolean | \'hw\';',
         '  /** RoPE only while config[key] === value (ESM position_embedding_type \'rotary\', Zamba2 use_mem_rope). */',
         '  ropeSwitch?: { key: string; value: string | boolean };',
         '  /** rope_type \'dynamic\' with rope_parameters.alpha: base = rope_theta * alpha ** (d / (d - 2)) (HunYuan). */',
@@ -374,6 +376,8 @@ def main():
         '  layerTheta?: true;',
         '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
         '  crossAttentionLayers?: true;',
+        '  /** Its code (or config class) reads config.rotary_dim (GPT-J, CodeGen, MiniMax-M2); elsewhere the key is ignored, as transformers ignores it. */',
+        '  readsRotaryDim?: true;',
         '  /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */',
         '  negated?: true;',
         '  /** Adjacent pairs (2j, 2j+1) rotated, then written to slots (j, j + d/2) (apply_rotary_pos_emb_interleave). */',
@@ -398,7 +402,8 @@ def main():
             extra += ', noRopeLayers: true'
         if rules.get('mropeDefault'):
             extra += ', mropeDefault: [' + ', '.join(map(str, rules['mropeDefault'])) + ']'
-            extra += ', mropeInterleaved: ' + ('true' if rules['mropeInterleaved'] else 'false')
+            mi = rules['mropeInterleaved']
+            extra += ', mropeInterleaved: ' + ("'hw'" if mi == 'hw' else 'true' if mi else 'false')
         if rules.get('ropeOnlySliding'):
             extra += ", ropeOnlySliding: '" + rules['ropeOnlySliding'] + "'"
         if rules.get('ropeSwitch'):
@@ -407,6 +412,8 @@ def main():
         for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers', 'negated', 'slotsHalf'):
             if rules.get(flag):
                 extra += f', {flag}: true'
+        if 'rotary_dim' in rules['reads']:
+            extra += ', readsRotaryDim: true'
         refused = {a: w for a, (r, w) in rules['reads'].items() if r == 'refused'}
         if refused:
             extra += ', uninterpreted: { ' + ', '.join(f"{a}: {json.dumps(w.split(' (')[0])}" for a, w in sorted(refused.items())) + ' }'

@@ -9,15 +9,34 @@ import { isObj, optNum, toList, type Obj } from './read.js';
 
 const HF_TYPES = ['default', 'mrope', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'su', 'proportional'];
 
-/** The language model's settings: vision-language configs keep them in text_config. */
+/** Where composite configs keep the text decoder's config, as transformers' get_text_config(decoder=True)
+ * finds it: the overrides (Qwen-Omni: thinker_config, then its text_config; ColQwen: vlm_config; Dia,
+ * Canary: decoder_config), else the one of decoder / generator / text_config present. */
+function textSub(c: Obj): Obj | undefined {
+  for (const k of ['thinker_config', 'vlm_config']) {
+    if (isObj(c[k])) return textSub(c[k] as Obj) ?? (c[k] as Obj);
+  }
+  if (isObj(c.decoder_config)) return c.decoder_config;
+  for (const k of ['decoder', 'generator', 'text_config']) if (isObj(c[k])) return c[k] as Obj;
+  return undefined;
+}
+
+const OTHER_PART_KEYS = [
+  'head_dim', 'hidden_size', 'num_attention_heads', 'num_hidden_layers', 'max_position_embeddings', 'partial_rotary_factor',
+  'rotary_dim', 'layer_types',
+];
+
+/** The language model's settings: composite configs keep them in a sub-config (text_config, ...). */
 export function textConfig(config: object): Obj {
   if (!isObj(config)) throw new TypeError(`config must be a parsed config.json object, got ${show(config)}`);
-  if (isObj(config.text_config) && config.num_attention_heads === undefined && config.head_dim === undefined) {
-    const t = config.text_config;
-    // the text model's own model_type (gemma3_text, llama4_text, ...) names its family
-    return { ...config, ...t, model_type: t.model_type ?? config.model_type };
-  }
-  return config;
+  const t = textSub(config);
+  if (t === undefined) return config;
+  // Sizes at the top of a composite config belong to another part (Music Flamingo's head_dim is its
+  // audio rotary's); rope keys there are older configs' spelling for the text model.
+  const top: Obj = { ...config };
+  for (const k of OTHER_PART_KEYS) delete top[k];
+  // the text model's own model_type (gemma3_text, llama4_text, ...) names its family
+  return { ...top, ...t, model_type: t.model_type ?? config.model_type };
 }
 
 export function familyOf(c: Obj): HfFamily | undefined {
@@ -267,7 +286,8 @@ export function ropeOptionsFromConfig(config: object, layerType = 'full_attentio
   if (ropeHeadDim !== undefined) headDim = rotaryDim = ropeHeadDim;
   else {
     headDim = headDimOf(c);
-    const rotary = optNum('config.rotary_dim', c.rotary_dim);
+    // rotary_dim only where the family's code reads it (MiniMax-M3-VL carries one its rotary ignores)
+    const rotary = fam === undefined || fam.readsRotaryDim ? optNum('config.rotary_dim', c.rotary_dim) : undefined;
     const partial =
       optNum(`${where}.partial_rotary_factor`, rs?.partial_rotary_factor) ??
       optNum('config.partial_rotary_factor', c.partial_rotary_factor) ??
@@ -288,7 +308,7 @@ export function ropeOptionsFromConfig(config: object, layerType = 'full_attentio
     const section = rs.mrope_section ?? c.mrope_section ?? fam?.mropeDefault;
     if (section !== undefined && section !== null) opts.mropeSection = toList(`${where}.mrope_section`, section);
     const interleaved = fam?.mropeDefault !== undefined ? fam.mropeInterleaved : (rs.mrope_interleaved ?? c.mrope_interleaved);
-    if (interleaved === true) opts.mropeInterleaved = true;
+    if (interleaved === true || interleaved === 'hw') opts.mropeInterleaved = interleaved;
     if (fam?.alphaBase && rawType === 'dynamic' && rs.alpha !== undefined && rs.alpha !== null && rs.alpha !== 0) {
       // HunYuan's rotary module: dynamic with alpha is a fixed base rope_theta * alpha ** (d / (d - 2)),
       // d = config.head_dim (past max_position_embeddings its dynamic update recomputes without alpha)

@@ -21,7 +21,7 @@ export interface HfFamily {
   /** M-RoPE text rotary: the mrope_section it uses when the config has none, and whether it
    * assigns pairs to sections round-robin (Qwen3-VL, Qwen3.5) or in blocks (Qwen2-VL). */
   mropeDefault?: number[];
-  mropeInterleaved?: boolean;
+  mropeInterleaved?: boolean | 'hw';
   /** RoPE only while config[key] === value (ESM position_embedding_type 'rotary', Zamba2 use_mem_rope). */
   ropeSwitch?: { key: string; value: string | boolean };
   /** rope_type 'dynamic' with rope_parameters.alpha: base = rope_theta * alpha ** (d / (d - 2)) (HunYuan). */
@@ -32,6 +32,8 @@ export interface HfFamily {
   layerTheta?: true;
   /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */
   crossAttentionLayers?: true;
+  /** Its code (or config class) reads config.rotary_dim (GPT-J, CodeGen, MiniMax-M2); elsewhere the key is ignored, as transformers ignores it. */
+  readsRotaryDim?: true;
   /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */
   negated?: true;
   /** Adjacent pairs (2j, 2j+1) rotated, then written to slots (j, j + d/2) (apply_rotary_pos_emb_interleave). */
@@ -64,7 +66,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'clvp': { style: 'half', from: 'models/clvp/modeling_clvp.py: rotate_half' },
   'clvp_decoder': { style: 'half', from: 'models/clvp/modeling_clvp.py: rotate_half' },
   'clvp_encoder': { style: 'half', from: 'models/clvp/modeling_clvp.py: rotate_half' },
-  'codegen': { style: 'interleaved', from: 'models/codegen/modeling_codegen.py: rotate_every_two' },
+  'codegen': { style: 'interleaved', readsRotaryDim: true, from: 'models/codegen/modeling_codegen.py: rotate_every_two' },
   'cohere': { style: 'interleaved', defaultTheta: 500000, from: 'models/cohere/modeling_cohere.py: repeat_interleave(2) of cos/sin' },
   'cohere2': { style: 'interleaved', ropeOnlySliding: 'always', from: 'models/cohere2/modeling_cohere2.py: repeat_interleave(2) of cos/sin' },
   'cohere2_moe': { style: 'interleaved', forceRopeDense: true, from: 'models/cohere2_moe/modeling_cohere2_moe.py: repeat_interleave(2) of cos/sin' },
@@ -104,9 +106,9 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'eomt_dinov3': { style: 'half', defaultTheta: 100, from: 'models/eomt_dinov3/modeling_eomt_dinov3.py: rotate_half' },
   'ernie4_5': { style: 'interleaved', defaultTheta: 500000, from: 'models/ernie4_5/modeling_ernie4_5.py: repeat_interleave(2) of cos/sin' },
   'ernie4_5_moe': { style: 'interleaved', defaultTheta: 500000, from: 'models/ernie4_5_moe/modeling_ernie4_5_moe.py: repeat_interleave(2) of cos/sin' },
-  'ernie4_5_vl_moe': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: false, from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
-  'ernie4_5_vl_moe_text': { style: 'interleaved', defaultTheta: 500000, mropeDefault: [22, 22, 20], mropeInterleaved: false, from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
-  'ernie4_5_vl_moe_vision': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: false, from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
+  'ernie4_5_vl_moe': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: 'hw', from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
+  'ernie4_5_vl_moe_text': { style: 'interleaved', defaultTheta: 500000, mropeDefault: [22, 22, 20], mropeInterleaved: 'hw', from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
+  'ernie4_5_vl_moe_vision': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: 'hw', from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
   'esm': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rotary' }, from: 'models/esm/modeling_esm.py: rotate_half' },
   'esmc': { style: 'half', from: 'models/esmc/modeling_esmc.py: rotate_half' },
   'esmfold2': { style: 'half', from: 'models/esmfold2/modeling_esmfold2.py: rotate_half' },
@@ -158,7 +160,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'gpt_neox': { style: 'half', from: 'models/gpt_neox/modeling_gpt_neox.py: rotate_half' },
   'gpt_neox_japanese': { style: 'half', from: 'models/gpt_neox_japanese/modeling_gpt_neox_japanese.py: rotate_half' },
   'gpt_oss': { style: 'half', defaultTheta: 150000, from: 'models/gpt_oss/modeling_gpt_oss.py: first/second halves (x1, x2 = chunk(2))' },
-  'gptj': { style: 'interleaved', from: 'models/gptj/modeling_gptj.py: rotate_every_two' },
+  'gptj': { style: 'interleaved', readsRotaryDim: true, from: 'models/gptj/modeling_gptj.py: rotate_every_two' },
   'granite': { style: 'half', from: 'models/granite/modeling_granite.py: rotate_half' },
   'granite4_vision': { style: 'half', from: 'models/granite4_vision/modeling_granite4_vision.py: rotate_half' },
   'granite4_vision_text': { style: 'half', from: 'models/granite4_vision/modeling_granite4_vision.py: rotate_half' },
@@ -203,7 +205,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'mimo_v2_flash': { style: 'half', from: 'models/mimo_v2_flash/modeling_mimo_v2_flash.py: rotate_half' },
   'minicpm3': { style: 'half', from: 'models/minicpm3/modeling_minicpm3.py: rotate_half' },
   'minimax': { style: 'half', defaultTheta: 1000000, from: 'models/minimax/modeling_minimax.py: rotate_half' },
-  'minimax_m2': { style: 'half', defaultTheta: 5000000, from: 'models/minimax_m2/modeling_minimax_m2.py: rotate_half' },
+  'minimax_m2': { style: 'half', defaultTheta: 5000000, readsRotaryDim: true, from: 'models/minimax_m2/modeling_minimax_m2.py: rotate_half' },
   'minimax_m3_vl': { style: 'half', from: 'models/minimax_m3_vl/modeling_minimax_m3_vl.py: rotate_half' },
   'minimax_m3_vl_text': { style: 'half', defaultTheta: 5000000, from: 'models/minimax_m3_vl/modeling_minimax_m3_vl.py: rotate_half' },
   'minimax_m3_vl_vision': { style: 'half', from: 'models/minimax_m3_vl/modeling_minimax_m3_vl.py: rotate_half' },
