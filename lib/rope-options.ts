@@ -29,8 +29,9 @@ function checkEvenDim(name: string, v: unknown, max: number, maxName: string): n
  * engine failing later about an invFreq the user never passed (native) or writing NaN (JS).
  */
 /** invFreq must stay below this: position * invFreq (positions < 2^31) then stays below 2^52,
- * where both engines' angle reduction is exact (native/kernels/sincos.h; measured: the engines
- * agree bit for bit up to invFreq 2^22 and drift apart from 2^23). Real models have invFreq <= 1. */
+ * where every engine's angle reduction is exact (native/kernels/sincos.h, lib/cossin.ts;
+ * test/exact-angles.test.ts checks every engine against a 320-bit reference up to invFreq 1.99e6).
+ * Real models have invFreq <= 1. */
 export const MAX_INV_FREQ = 2 ** 21;
 
 function checkFrequencies(f: { invFreq: Float64Array; attentionScaling: number }, base: number, rotaryDim: number, scaling: unknown): void {
