@@ -36,9 +36,12 @@ export const MAX_INV_FREQ = 2 ** 21;
 
 function checkFrequencies(f: { invFreq: Float64Array; attentionScaling: number }, base: number, rotaryDim: number, scaling: unknown): void {
   const inv = f.invFreq;
+  // 'proportional' (Gemma 4) gives the pairs past its rotated fraction frequency 0 by design: an
+  // exact identity rotation (cos 1, sin 0) on every engine. Elsewhere a 0 is an underflow: refused.
+  const zeroOk = typeof scaling === 'object' && scaling !== null && (scaling as { type?: unknown }).type === 'proportional';
   let bad = -1;
   for (let j = 0; j < inv.length; j++) {
-    if (!(inv[j] > 0 && inv[j] < MAX_INV_FREQ)) {
+    if (!((inv[j] > 0 || (zeroOk && inv[j] === 0)) && inv[j] < MAX_INV_FREQ)) {
       bad = j;
       break;
     }

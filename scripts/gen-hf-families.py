@@ -292,7 +292,21 @@ def config_kwargs(d, mod, seen):
     return {a: (c, i, code, f) for a, (c, i, code, f) in out.items()}
 
 
-def role(attr):
+def per_layer_rules(d):
+    """Gemma 4: the config class gives full-attention layers head_dim = global_head_dim (default N)
+    through per_layer_config."""
+    for f in sorted(os.listdir(d)):
+        if f.startswith('configuration_') and f.endswith('.py'):
+            m = re.search(r'global_head_dim = kwargs\.pop\("global_head_dim", (\d+)\)', open(os.path.join(d, f)).read())
+            if m:
+                return {'globalHeadDim': int(m.group(1))}
+    return {}
+
+
+def role(attr, rules):
+    # per_layer_config / global_head_dim are interpreted where they only set the full layers' head size
+    if attr in ('per_layer_config', 'global_head_dim') and rules.get('globalHeadDim'):
+        return 'interpreted'
     if attr in INTERPRETED:
         return 'interpreted'
     if attr in REFUSED:
@@ -325,10 +339,11 @@ def main():
                     rules['slotsHalf'] = True
                 reads = config_reads(src)
                 reads.update(config_kwargs(d, mod, reads))
-                unknown = sorted(a for a in reads if role(a) is None)
+                unknown = sorted(a for a in reads if role(a, {}) is None)
                 if unknown:
                     unreviewed.append(f'models/{mod}/{f}: {", ".join(unknown)}')
-                rules['reads'] = {a: (role(a), f'models/{mod}/{(r_[3] if len(r_) > 3 else f)}:{r_[1]} ({r_[0]}) {r_[2]}')
+                rules.update(per_layer_rules(d))
+                rules['reads'] = {a: (role(a, rules), f'models/{mod}/{(r_[3] if len(r_) > 3 else f)}:{r_[1]} ({r_[0]}) {r_[2]}')
                                   for a, r_ in reads.items()}
                 res = (r[0], r[1], f'models/{mod}/{f}', r[2], rules, default_theta(model_type))
                 break
@@ -376,6 +391,9 @@ def main():
         '  layerTheta?: true;',
         '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
         '  crossAttentionLayers?: true;',
+        '  /** Full-attention layers take head_dim = config.global_head_dim (default this), through',
+        '   * per_layer_config (Gemma 4); per_layer_config[i] entries override layer i\'s keys. */',
+        '  globalHeadDim?: number;',
         '  /** Its code (or config class) reads config.rotary_dim (GPT-J, CodeGen, MiniMax-M2); elsewhere the key is ignored, as transformers ignores it. */',
         '  readsRotaryDim?: true;',
         '  /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */',
@@ -412,6 +430,8 @@ def main():
         for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers', 'negated', 'slotsHalf'):
             if rules.get(flag):
                 extra += f', {flag}: true'
+        if rules.get('globalHeadDim'):
+            extra += f", globalHeadDim: {rules['globalHeadDim']}"
         if 'rotary_dim' in rules['reads']:
             extra += ', readsRotaryDim: true'
         refused = {a: w for a, (r, w) in rules['reads'].items() if r == 'refused'}

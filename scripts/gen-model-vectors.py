@@ -333,16 +333,21 @@ def gen_input(count, seed):
     return (u.astype(np.float64) / 2 ** 32 * 2 - 1).astype(np.float32)
 
 
-def rope_head_dim(tcfg):
+def rope_head_dim(tcfg, layer_type=None):
     if getattr(tcfg, 'qk_rope_head_dim', None):
         return tcfg.qk_rope_head_dim
+    if layer_type is not None and getattr(tcfg, 'per_layer_config', None) is not None:
+        try:  # Gemma 4: head sizes per layer type
+            return tcfg.per_layer_config[layer_type].head_dim
+        except Exception:
+            pass
     return getattr(tcfg, 'head_dim', None) or tcfg.hidden_size // tcfg.num_attention_heads
 
 
 def run_family(model_type, tcfg, positions, heads, seed, layer_type=None):
     """q rotated by the family's own code: float64 (rounded to f32 once) and float32."""
     m = modeling(model_type)
-    D = rope_head_dim(tcfg)
+    D = rope_head_dim(tcfg, layer_type)
     T = len(positions[0]) if isinstance(positions[0], list) else len(positions)
     x = gen_input(T * heads * D, seed).reshape(T, heads, D)
     outs = {}
@@ -421,7 +426,11 @@ def style_probe(model_type, tcfg):
     """Which slot a unit vector in slot 0 moves to at position 1: 1 -> interleaved, rd/2 -> half.
     For DeepSeek-V3's rope_interleave, the input pair is what counts: slot 1 feeds slot 0."""
     m = modeling(model_type)
-    D = rope_head_dim(tcfg)
+    rot0 = rotary_class(m, tcfg)(config=tcfg) if model_type != 'gptj' else None
+    lt0 = None
+    if rot0 is not None and hasattr(rot0, 'layer_types'):
+        lt0 = 'full_attention' if 'full_attention' in rot0.layer_types else rot0.layer_types[0]
+    D = rope_head_dim(tcfg, lt0)
     with float64_everywhere(), torch.no_grad():
         if model_type == 'gptj':
             rd = tcfg.rotary_dim or D

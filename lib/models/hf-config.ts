@@ -214,6 +214,29 @@ export function ropeSwitchedOff(c: Obj, fam: HfFamily | undefined): string | nul
   return `config.${sw.key} is ${show(c[sw.key])}: the '${String(c.model_type)}' family's code applies RoPE only when it is ${show(sw.value)}`;
 }
 
+/**
+ * The text config as one layer sees it. Gemma 4: full-attention layers take head_dim =
+ * global_head_dim (the config class's default when absent), and per_layer_config[i] (as
+ * transformers 5 saves it, keys '05', ...) overrides layer i's keys; without a layer index, the
+ * first layer of that type decides (fromConfig's full-attention layers).
+ */
+export function withLayerOverride(c: Obj, fam: HfFamily | undefined, layerType: string, layer: number | undefined): Obj {
+  if (fam?.globalHeadDim === undefined) return c;
+  const plc = c.per_layer_config;
+  const types = Array.isArray(c.layer_types) ? (c.layer_types as unknown[]) : [];
+  const index = layer ?? types.indexOf(layerType);
+  let over: Obj | undefined;
+  if (isObj(plc)) {
+    for (const [k, v] of Object.entries(plc)) if (Number(k) === index && isObj(v)) over = v;
+    if (over === undefined && index < 0 && isObj(plc[layerType])) over = plc[layerType] as Obj;
+  } else if (plc !== undefined && plc !== null) {
+    throw new TypeError(`config.per_layer_config must be an object of per-layer overrides, got ${show(plc)}`);
+  } else if (layerType === 'full_attention') {
+    over = { head_dim: optNum('config.global_head_dim', c.global_head_dim) ?? fam.globalHeadDim };
+  }
+  return over === undefined ? c : { ...c, ...over };
+}
+
 /** Pair style: the family's (from its modeling code), else the keys older code looked at. */
 function styleOf(c: Obj, fam: HfFamily | undefined): RopeStyle {
   if (fam !== undefined) {
@@ -265,9 +288,10 @@ function headDimOf(c: Obj): number {
  * (flat or nested per layer type) with rope_type or the legacy type key.
  */
 export function ropeOptionsFromConfig(config: object, layerType = 'full_attention', options: FromConfigOptions = {}): RopeOptions {
-  const c = textConfig(config);
-  const fam = familyOf(c);
-  checkInterpretable(c, fam, options);
+  const tc = textConfig(config);
+  const fam = familyOf(tc);
+  checkInterpretable(tc, fam, options);
+  const c = withLayerOverride(tc, fam, layerType, undefined);
   if (fam?.noRope) {
     throw new TypeError(
       `config.model_type '${String(c.model_type)}' applies no RoPE in transformers (its attention uses no rotary embedding), so there is no rotation to build; got this model_type`,

@@ -32,6 +32,9 @@ export interface HfFamily {
   layerTheta?: true;
   /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */
   crossAttentionLayers?: true;
+  /** Full-attention layers take head_dim = config.global_head_dim (default this), through
+   * per_layer_config (Gemma 4); per_layer_config[i] entries override layer i's keys. */
+  globalHeadDim?: number;
   /** Its code (or config class) reads config.rotary_dim (GPT-J, CodeGen, MiniMax-M2); elsewhere the key is ignored, as transformers ignores it. */
   readsRotaryDim?: true;
   /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */
@@ -93,8 +96,8 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'dia_decoder': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
   'dia_encoder': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
   'diffllama': { style: 'half', from: 'models/diffllama/modeling_diffllama.py: rotate_half' },
-  'diffusion_gemma': { style: 'half', uninterpreted: { global_head_dim: "models/diffusion_gemma/configuration_diffusion_gemma.py:130", per_layer_config: "models/diffusion_gemma/modeling_diffusion_gemma.py:91" }, from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
-  'diffusion_gemma_text': { style: 'half', uninterpreted: { global_head_dim: "models/diffusion_gemma/configuration_diffusion_gemma.py:130", per_layer_config: "models/diffusion_gemma/modeling_diffusion_gemma.py:91" }, from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
+  'diffusion_gemma': { style: 'half', globalHeadDim: 512, from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
+  'diffusion_gemma_text': { style: 'half', globalHeadDim: 512, from: 'models/diffusion_gemma/modeling_diffusion_gemma.py: rotate_half' },
   'dinov3_vit': { style: 'half', from: 'models/dinov3_vit/modeling_dinov3_vit.py: rotate_half' },
   'doge': { style: 'half', from: 'models/doge/modeling_doge.py: rotate_half' },
   'dots1': { style: 'half', from: 'models/dots1/modeling_dots1.py: rotate_half' },
@@ -129,14 +132,14 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'gemma3n_audio': { style: 'half', from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
   'gemma3n_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
   'gemma3n_vision': { style: 'half', from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
-  'gemma4': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
-  'gemma4_audio': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
-  'gemma4_text': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
-  'gemma4_unified': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_unified_audio': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_unified_text': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_unified_vision': { style: 'half', uninterpreted: { global_head_dim: "models/gemma4_unified/configuration_gemma4_unified.py:177", per_layer_config: "models/gemma4_unified/modeling_gemma4_unified.py:212" }, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
-  'gemma4_vision': { style: 'half', defaultTheta: 100, uninterpreted: { global_head_dim: "models/gemma4/configuration_gemma4.py:210", per_layer_config: "models/gemma4/modeling_gemma4.py:1107" }, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4': { style: 'half', globalHeadDim: 512, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4_audio': { style: 'half', globalHeadDim: 512, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4_text': { style: 'half', globalHeadDim: 512, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
+  'gemma4_unified': { style: 'half', globalHeadDim: 512, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_unified_audio': { style: 'half', globalHeadDim: 512, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_unified_text': { style: 'half', globalHeadDim: 512, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_unified_vision': { style: 'half', globalHeadDim: 512, from: 'models/gemma4_unified/modeling_gemma4_unified.py: rotate_half' },
+  'gemma4_vision': { style: 'half', defaultTheta: 100, globalHeadDim: 512, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
   'glm': { style: 'interleaved', from: 'models/glm/modeling_glm.py: repeat_interleave(2) of cos/sin' },
   'glm4': { style: 'interleaved', from: 'models/glm4/modeling_glm4.py: repeat_interleave(2) of cos/sin' },
   'glm4_moe': { style: 'half', from: 'models/glm4_moe/modeling_glm4_moe.py: rotate_half' },

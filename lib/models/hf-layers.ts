@@ -5,7 +5,7 @@
 import type { RopeOptions } from '../types.js';
 import { show } from '../scaling.js';
 import type { FromConfigOptions } from './config-types.js';
-import { checkInterpretable, familyOf, ropeOptionsFromConfig, ropeSwitchedOff, textConfig } from './hf-config.js';
+import { checkInterpretable, familyOf, ropeOptionsFromConfig, ropeSwitchedOff, textConfig, withLayerOverride } from './hf-config.js';
 import { isObj, optNum, type Obj } from './read.js';
 
 const ATTENTION = new Set([
@@ -151,21 +151,35 @@ export function ropeLayerTypesFromConfig(config: object): (string | null)[] {
   });
 }
 
+/** A text config with its sub-config keys dropped, so textConfig() keeps it as it is. */
+function flat(c: Obj): Obj {
+  const out: Obj = { ...c };
+  for (const k of ['text_config', 'thinker_config', 'vlm_config', 'decoder_config', 'decoder', 'generator']) delete out[k];
+  // (the per-layer override is applied: an empty one keeps it from being applied again)
+  out.per_layer_config = {};
+  return out;
+}
+
 /** RopeOptions per decoder layer (null: none); layers of one type share the same options object. */
 export function ropeLayerOptionsFromConfig(config: object, options: FromConfigOptions = {}): (RopeOptions | null)[] {
   if (!isObj(config)) throw new TypeError(`config must be a parsed config.json object, got ${show(config)}`);
   // the refusals of fromConfig (unknown model_type, uninterpreted keys) come first
   const tc = textConfig(config);
-  checkInterpretable(tc, familyOf(tc), options);
+  const fam = familyOf(tc);
+  checkInterpretable(tc, fam, options);
   const byType = new Map<string, RopeOptions>();
-  return ropeLayerTypesFromConfig(config).map((t) => {
+  return ropeLayerTypesFromConfig(config).map((t, i) => {
     if (t === null) return null;
-    let o = byType.get(t);
+    const at = t.indexOf('@');
+    const type = at < 0 ? t : t.slice(0, at);
+    // per-layer head sizes (Gemma 4): the layer's own view of the config
+    const layerCfg = withLayerOverride(tc, fam, type, i);
+    const key = layerCfg === tc ? t : `${t}#${JSON.stringify(layerCfg.head_dim)}`;
+    let o = byType.get(key);
     if (o === undefined) {
-      const at = t.indexOf('@');
-      o = ropeOptionsFromConfig(config, at < 0 ? t : t.slice(0, at), options);
+      o = ropeOptionsFromConfig(layerCfg === tc ? config : flat(layerCfg), type, options);
       if (at >= 0) o = { ...o, base: Number(t.slice(at + 1)) };
-      byType.set(t, o);
+      byType.set(key, o);
     }
     return o;
   });

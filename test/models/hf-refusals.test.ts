@@ -44,11 +44,12 @@ describe('fromConfig refuses what it would have to guess', () => {
   });
 
   it('a key the generated table marks uninterpreted is refused by name with the line that reads it', () => {
-    const fam = HF_FAMILY_STYLE.gemma4_text;
-    expect(fam.uninterpreted).toBeDefined();
-    const cfg = { ...base, model_type: 'gemma4_text', head_dim: 256, global_head_dim: 512 };
-    expect(() => Rope.fromConfig(cfg)).toThrow(/config\.global_head_dim \(512\) changes the rotation in the 'gemma4_text' family's code \(models\/gemma4\/configuration_gemma4\.py:\d+\)/);
-    expect(() => Rope.fromConfig(cfg, { ignoreKeys: ['global_head_dim'] })).not.toThrow();
+    expect(HF_FAMILY_STYLE.modernbert.uninterpreted).toHaveProperty('global_rope_theta');
+    const cfg = { ...base, model_type: 'modernbert', global_rope_theta: 160000, local_rope_theta: 10000 };
+    expect(() => Rope.fromConfig(cfg)).toThrow(
+      /config\.global_rope_theta \(160000\) changes the rotation in the 'modernbert' family's code \(models\/modernbert\/configuration_modernbert\.py:\d+\)/,
+    );
+    expect(() => Rope.fromConfig(cfg, { ignoreKeys: ['global_rope_theta', 'local_rope_theta'] })).not.toThrow();
   });
 
   it('switches that turn RoPE off: ESM position_embedding_type, Granite hybrid, Zamba2 use_mem_rope', () => {
@@ -63,6 +64,36 @@ describe('fromConfig refuses what it would have to guess', () => {
     expect(() => Rope.fromConfig(base, { unknownModle: 'llama' } as never)).toThrow(/fromConfig does not take the option 'unknownModle'/);
     expect(() => Rope.fromConfig(base, { unknownModel: 'half' } as never)).toThrow(/options\.unknownModel must be 'refuse' or 'llama', got 'half'/);
     expect(() => Rope.fromConfig(base, { ignoreKeys: 'alpha' } as never)).toThrow(/options\.ignoreKeys must be an array of key names/);
+  });
+});
+
+describe('per-layer head sizes and zero-frequency pairs (Gemma 4)', () => {
+  it("new Rope with 'proportional': the pairs past the fraction keep angle 0, exactly", () => {
+    const r = new Rope({ headDim: 512, scaling: { type: 'proportional', rotaryFraction: 0.25 } });
+    expect(r.invFreq[63]).toBeGreaterThan(0);
+    expect(r.invFreq[64]).toBe(0);
+    const x = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i + 1));
+    const y = x.slice();
+    r.apply(y, { heads: 1, positions: 12345 });
+    for (let j = 64; j < 256; j++) {
+      expect(y[j]).toBe(x[j]);
+      expect(y[j + 256]).toBe(x[j + 256]);
+    }
+    // elsewhere a zero frequency is an underflow and stays refused
+    expect(() => new Rope({ headDim: 8, base: 1e308 * 10 })).toThrow(RangeError);
+  });
+
+  it('full-attention layers take global_head_dim (default 512), sliding layers head_dim', () => {
+    const layers = Rope.layersFromConfig({
+      ...base, model_type: 'gemma4_text', num_hidden_layers: 3, head_dim: 256,
+      layer_types: ['sliding_attention', 'sliding_attention', 'full_attention'],
+      rope_parameters: {
+        sliding_attention: { rope_type: 'default', rope_theta: 10000 },
+        full_attention: { rope_type: 'proportional', partial_rotary_factor: 0.25, rope_theta: 1e6 },
+      },
+    });
+    expect(layers.map((l) => l?.headDim)).toEqual([256, 256, 512]);
+    expect(layers[2]!.invFreq.filter((f) => f > 0).length).toBe(64);
   });
 });
 
