@@ -221,6 +221,20 @@ def cases():
         dict(model_type='smollm3', hidden_size=2048, num_attention_heads=16, num_key_value_heads=4,
              max_position_embeddings=65536, rope_theta=5000000.0, num_hidden_layers=36,
              no_rope_layer_interval=4), [0, 3, 65535])
+    # Appended (seeds follow the list order, so earlier cases keep theirs).
+    add('hunyuan-a13b', PUB.format('tencent/Hunyuan-A13B-Instruct') + ': its dynamic rope_scaling with alpha',
+        dict(model_type='hunyuan_v1_moe', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8,
+             head_dim=128, max_position_embeddings=32768, rope_theta=10000.0, num_hidden_layers=32,
+             rope_scaling=dict(type='dynamic', alpha=1000.0, factor=1.0, beta_fast=32, beta_slow=1, mscale=1.0,
+                               mscale_all_dim=1.0)), [0, 3, 1000, 32767])
+    add('esm2-8m', PUB.format('facebook/esm2_t6_8M_UR50D') + ' (a protein encoder with rotary positions)',
+        dict(model_type='esm', hidden_size=320, num_attention_heads=20, num_hidden_layers=6, vocab_size=33,
+             max_position_embeddings=1026, position_embedding_type='rotary'), [0, 3, 1025])
+    add('granite-4.0-micro', 'transformers ' + transformers.__version__ + " GraniteMoeHybridConfig() default sizes with "
+        "position_embedding_type 'rope' and a hybrid layer list",
+        dict(model_type='granitemoehybrid', position_embedding_type='rope', num_hidden_layers=4, hidden_size=4096,
+             num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=2048, rope_theta=10000.0,
+             layer_types=['mamba', 'attention', 'mamba', 'attention']), [0, 3, 2047])
     return out
 
 
