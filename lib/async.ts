@@ -54,9 +54,10 @@ export function abortedBefore(call: string, signal: SignalLike): Error {
 
 // ---- how much one slice does ----------------------------------------------------------------
 
-/** One slice's work on the JS thread, in ms: the longest pause of the event loop is about this
- * plus one turn of the loop. */
-const SLICE_MS = 0.8;
+/** One slice's work on the JS thread, in ms: a callback that comes due waits at most about this
+ * plus one turn of the loop. (Measured at S4 on 2 cores, 0.6-1.2 ms slices: the same total time
+ * within the noise; a 1 ms timer then runs after every slice, its longest gap ~1.2-1.4 ms.) */
+const SLICE_MS = 1;
 /** Off the JS thread (SharedArrayBuffer, native, with a signal): only an abort waits for a slice's
  * end, and each slice costs a hop through the libuv pool (~20-50 us). */
 const OFF_THREAD_SLICE_MS = 4;
@@ -65,6 +66,31 @@ const OFF_THREAD_SLICE_MS = 4;
 // use what the last call measured; a new engine starts low and learns.
 const START_RATE: Record<string, number> = { native: 2e6, wasm: 1e6, js: 4e5 };
 const rates = new Map<string, number>();
+
+// ---- SharedArrayBuffer memory off the JS thread ---------------------------------------------
+
+let coresOverride = 0;
+/** Tests: the core count offThreadThreads assumes (0: the machine's). */
+export function setAsyncCores(n: number): void {
+  coresOverride = n > 0 ? Math.floor(n) : 0;
+}
+
+const MIB = 1 << 20;
+/**
+ * The threads a walk off the JS thread may use so that one core stays with the event loop, or 0
+ * when that would cost too much (then the call runs in slices on the JS thread, the pool helping
+ * within each slice). A walk on every core leaves the event loop waiting for the scheduler: on 2
+ * cores at S4 its longest gap was 3.4-5 ms where slices keep it under 2 ms; one core fewer must
+ * keep at least 2/3 of the threads (on 2 cores, one thread takes ~1.75x as long as two at S4).
+ * requested: the call's threads (0 = 'auto': native/threadpool.h's rule, one thread below 2 MiB
+ * of rows and about one per MiB above, up to 16 and the cores).
+ */
+export function offThreadThreads(requested: number, bytes: number, cores: number): number {
+  const c = coresOverride > 0 ? coresOverride : cores;
+  const want = requested > 0 ? Math.min(requested, 64) : bytes < 2 * MIB ? 1 : Math.min(Math.floor(bytes / MIB), 16, c);
+  if (want < c) return want;
+  return 3 * (c - 1) >= 2 * want && c > 1 ? c - 1 : 0;
+}
 
 let fixedSliceTokens = 0;
 /** Tests: every slice has this many tokens (batch row units), 0 = sized by measurement. */

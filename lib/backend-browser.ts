@@ -18,6 +18,8 @@ const wasmError = loadWasm();
 /** Never an addon in a browser. */
 export const nativeAddon: NativeAddon | null = null;
 export const wasmDefault: boolean = wasmError === null;
+/** Cores (the browser's guess): only the native engine, absent here, reads it. */
+export const hardwareThreads: number = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
 export const backendInfo: BackendInfo =
   wasmError === null
     ? { backend: 'wasm', isa: 'wasm-simd128', reason: 'a browser has no native addon' }

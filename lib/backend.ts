@@ -11,6 +11,7 @@
 //   ROPE_SIMD_ISA=scalar|avx2|avx512|neon  force those kernels; throws if this CPU/build lacks them
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism, cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NativeAddon } from './abi.js';
@@ -102,6 +103,9 @@ const wasmLoaded = loaded.addon ? { ok: false } : loadWasm(mode);
 export const nativeAddon: NativeAddon | null = loaded.addon;
 /** Whether the engine that runs by default is the wasm one. */
 export const wasmDefault: boolean = wasmLoaded.ok;
+
+/** Cores this process may run on (an async call off the JS thread leaves one to the event loop). */
+export const hardwareThreads: number = typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
 
 /** Which backend runs, live: `isa` follows selectIsa(). */
 export const backendInfo: BackendInfo = nativeAddon

@@ -1,6 +1,6 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
-import { nativeAddon, backendInfo, wasmDefault } from './backend.js';
+import { nativeAddon, backendInfo, hardwareThreads, wasmDefault } from './backend.js';
 import type { FromConfigOptions, GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeLayerOptionsFromConfig } from './models/hf-layers.js';
@@ -33,7 +33,7 @@ import {
   type TensorPlan,
 } from './types.js';
 import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
-import { abortedBefore, allShared, ASYNC_INLINE_BYTES, inlineSized, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
+import { abortedBefore, allShared, ASYNC_INLINE_BYTES, inlineSized, offThreadThreads, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
 import { describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
 type AsyncEngine = Engine & {
@@ -339,18 +339,22 @@ export class Rope {
 
   // An async call, checked. Small work (a decode step) runs inline: handing it on costs more than
   // doing it (ASYNC_INLINE_BYTES), and the promise resolves at once. SharedArrayBuffer memory on
-  // the native engine is rotated off the JS thread, in place (native/async.h); anything else in
-  // slices on the JS thread with a turn of the event loop between them (lib/async.ts). The plan
-  // is this Rope's reused one: the slices run on a copy.
+  // the native engine is rotated off the JS thread, in place (native/async.h), when the walk can
+  // leave a core to the event loop (offThreadThreads); anything else in slices on the JS thread
+  // with a turn of the event loop between them (lib/async.ts). The plan is this Rope's reused
+  // one: the slices run on a copy.
   #run(plan: CallPlan, signal: SignalLike | undefined, call: string): Promise<void> {
     if (plan.tokens === 0) return Promise.resolve(); // an empty array: nothing to do
     const engine = this.#engine;
     const rotaryDim = this.#geometry.rotaryDim;
-    if (rotatedBytes(plan, rotaryDim) <= ASYNC_INLINE_BYTES) {
+    const bytes = rotatedBytes(plan, rotaryDim);
+    if (bytes <= ASYNC_INLINE_BYTES) {
       engine.apply(plan);
       return Promise.resolve();
     }
-    const offThread = engine.applyAsync !== undefined && allShared(plan);
+    const threads = engine.applyAsync !== undefined && allShared(plan) ? offThreadThreads(plan.threads, bytes, hardwareThreads) : 0;
+    const offThread = threads > 0;
+    if (offThread) plan.threads = threads;
     // (without a signal nothing needs a slice's end: one call on the pool)
     if (offThread && signal === undefined) return engine.applyAsync!(plan);
     return runSliced(engine, ownPlan(plan), { call, engineName: this.#engineName, headDim: this.#geometry.headDim, rotaryDim, signal, offThread });

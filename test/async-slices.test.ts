@@ -6,7 +6,7 @@
 // same Rope between two slices changes neither call. Every message is checked against the bytes:
 // the tokens it names as rotated hold the sync call's result, the others the input, bit for bit.
 import { afterEach, describe, expect, it } from 'vitest';
-import { setAsyncSliceTokens } from '../lib/async.js';
+import { offThreadThreads, setAsyncCores, setAsyncSliceTokens } from '../lib/async.js';
 import { nativeAddon } from '../lib/backend.js';
 import { ASYNC_INLINE_BYTES, createRope, type Rope } from '../lib/rope.js';
 import { wasmArray } from '../lib/engine-wasm.js';
@@ -22,7 +22,10 @@ const ropeOptions = { headDim: D, rotaryDim: R, base: 10000 };
 type Resizable = ArrayBuffer & { resize(n: number): void };
 const hasResize = typeof (ArrayBuffer.prototype as Partial<Resizable>).resize === 'function';
 
-afterEach(() => setAsyncSliceTokens(0));
+afterEach(() => {
+  setAsyncSliceTokens(0);
+  setAsyncCores(0);
+});
 
 function fill<T extends Float32Array | Uint16Array>(a: T, seed: number): T {
   const r = rng(seed);
@@ -382,21 +385,58 @@ describe('native engine, SharedArrayBuffer memory', () => {
     return;
   }
   const rope = createRope(ropeOptions, 'native');
-  it('rotated off the JS thread, in place: done while the JS thread spins without a turn of the loop; same bits as sync', async () => {
+  // Whether the call runs off the JS thread: it finishes while this thread spins without a turn
+  // of the loop (in slices on this thread, the last token cannot change before one).
+  async function runsOffThread(threads: number | 'auto'): Promise<boolean> {
     const T = 1024, H = 16;
     const q = make(T * H * D, 'f32', true, 41) as Float32Array, k = make(T * 4 * D, 'f32', true, 42) as Float32Array;
     const q1 = q.slice(), k1 = k.slice();
     rope.applyQK(q1, k1, { qHeads: H, kHeads: 4, positions: 6 });
-    const last = q.length - 1; // the last token's rows: the last a slicer on this thread would reach
-    const p = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 4, positions: 6 });
+    const at = q.length - D; // the last token's last head
+    const p = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 4, positions: 6, threads });
     const t0 = Date.now();
-    while (q[last - D + 1] !== q1[last - D + 1] && Date.now() - t0 < 5000) {
+    while (q[at] !== q1[at] && Date.now() - t0 < 3000) {
       /* the pool writes while this thread never yields */
     }
-    expect(q[last - D + 1]).toBe(q1[last - D + 1]);
+    const off = q[at] === q1[at];
     await p;
     expect(bytesOf(q).equals(bytesOf(q1))).toBe(true);
     expect(bytesOf(k).equals(bytesOf(k1))).toBe(true);
+    return off;
+  }
+
+  it('off the JS thread, in place, when the walk leaves a core to the event loop; else in slices on it; same bits either way', async () => {
+    setAsyncSliceTokens(64);
+    setAsyncCores(2);
+    expect(await runsOffThread(1)).toBe(true);
+    expect(await runsOffThread(2)).toBe(false);
+    expect(await runsOffThread('auto')).toBe(false); // 2 threads for 10 MiB: every core
+    setAsyncCores(8);
+    expect(await runsOffThread('auto')).toBe(true);
+    expect(await runsOffThread(8)).toBe(true); // run on 7
+    setAsyncCores(1);
+    expect(await runsOffThread(1)).toBe(false);
+  });
+
+  it('offThreadThreads: one core left to the event loop, unless that keeps less than 2/3 of the threads', () => {
+    const MiB = 1 << 20;
+    const cases: [number | 'auto', number, number, number][] = [
+      // threads, bytes, cores -> threads off the JS thread (0: slices on it)
+      ['auto', 84 * MiB, 2, 0],
+      ['auto', 1.5 * MiB, 2, 1],
+      ['auto', 84 * MiB, 3, 2],
+      ['auto', 84 * MiB, 8, 7],
+      ['auto', 84 * MiB, 64, 16],
+      ['auto', 5 * MiB, 64, 5],
+      [1, 84 * MiB, 2, 1],
+      [2, 84 * MiB, 2, 0],
+      [4, 84 * MiB, 4, 3],
+      [1, 84 * MiB, 1, 0],
+      [1000, 84 * MiB, 128, 64],
+    ];
+    for (const [threads, bytes, cores, want] of cases) {
+      expect(offThreadThreads(threads === 'auto' ? 0 : threads, bytes, cores), `${threads} ${bytes / MiB} MiB ${cores} cores`).toBe(want);
+    }
   });
 
   it('with a signal: off the JS thread in slices; an abort names the tokens rotated', async () => {
@@ -406,6 +446,7 @@ describe('native engine, SharedArrayBuffer memory', () => {
     const q1 = q.slice(), k1 = k.slice();
     rope.applyQK(q1, k1, { qHeads: H, kHeads: 4, positions: 0 });
     setAsyncSliceTokens(256);
+    setAsyncCores(8);
     const ac = new AbortController();
     const p = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 4, positions: 0, signal: ac.signal });
     ac.abort();
