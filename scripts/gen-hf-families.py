@@ -335,6 +335,9 @@ def main():
                 rules = {**layer_rules(src), **mrope_rules(src), **switch_rules(src)}
                 if negated_rotate_half(src):
                     rules['negated'] = True
+                ap = func_src(src, 'apply_rotary_pos_emb') or ''
+                if re.search(r'\[\.\.\.,\s*-\s*\w+\s*:\s*\]', ap):
+                    rules['ropeTail'] = True  # DeepSeek-V4: x[..., -rope_dim:] rotates
                 if r[0] == 'interleaved' and 'apply_rotary_pos_emb_interleave' in r[1]:
                     rules['slotsHalf'] = True
                 reads = config_reads(src)
@@ -396,6 +399,8 @@ def main():
         '  globalHeadDim?: number;',
         '  /** Its code (or config class) reads config.rotary_dim (GPT-J, CodeGen, MiniMax-M2); elsewhere the key is ignored, as transformers ignores it. */',
         '  readsRotaryDim?: true;',
+        '  /** It rotates the trailing rotary dims of each head (x[..., -rope_dim:], DeepSeek-V4). */',
+        '  ropeTail?: true;',
         '  /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */',
         '  negated?: true;',
         '  /** Adjacent pairs (2j, 2j+1) rotated, then written to slots (j, j + d/2) (apply_rotary_pos_emb_interleave). */',
@@ -427,7 +432,7 @@ def main():
         if rules.get('ropeSwitch'):
             key, val = rules['ropeSwitch']
             extra += f", ropeSwitch: {{ key: '{key}', value: " + ('true' if val is True else f"'{val}'") + ' }'
-        for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers', 'negated', 'slotsHalf'):
+        for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers', 'negated', 'slotsHalf', 'ropeTail'):
             if rules.get(flag):
                 extra += f', {flag}: true'
         if rules.get('globalHeadDim'):

@@ -132,6 +132,14 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
       );
     }
   }
+  if (fam?.ropeTail) {
+    throw new TypeError(
+      `config.model_type '${String(t)}' rotates the trailing values of each head (x[..., -rope_dim:]: ${fam.from.split(':')[0]}), ` +
+        'and a Rope rotates the leading rotaryDim values of each head. Build the Rope by hand for the rotated part ' +
+        `(${byHand(c)} with headDim = rotaryDim = its rope head dim) and pass it the trailing slices gathered into a ` +
+        'contiguous array, then scatter them back',
+    );
+  }
   if (fam?.negated) {
     throw new TypeError(
       `config.model_type '${String(t)}' rotates by minus the angle (its rotate_half returns cat((x2, -x1)): ${fam.from.split(':')[0]}), ` +

@@ -37,6 +37,8 @@ export interface HfFamily {
   globalHeadDim?: number;
   /** Its code (or config class) reads config.rotary_dim (GPT-J, CodeGen, MiniMax-M2); elsewhere the key is ignored, as transformers ignores it. */
   readsRotaryDim?: true;
+  /** It rotates the trailing rotary dims of each head (x[..., -rope_dim:], DeepSeek-V4). */
+  ropeTail?: true;
   /** Its rotate_half returns cat((x2, -x1)): it rotates by minus the angle (NanoChat). */
   negated?: true;
   /** Adjacent pairs (2j, 2j+1) rotated, then written to slots (j, j + d/2) (apply_rotary_pos_emb_interleave). */
@@ -91,7 +93,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'deepseek_v2': { style: 'interleaved', from: 'models/deepseek_v2/modeling_deepseek_v2.py: view_as_complex of (2j, 2j+1)' },
   'deepseek_v3': { style: 'half', interleaveKey: 'rope_interleave', from: 'models/deepseek_v3/modeling_deepseek_v3.py: rotate_half; config.rope_interleave -> apply_rotary_pos_emb_interleave' },
   'deepseek_v32': { style: 'interleaved', slotsHalf: true, from: 'models/deepseek_v32/modeling_deepseek_v32.py: apply_rotary_pos_emb_interleave (adjacent pairs) in the main attention' },
-  'deepseek_v4': { style: 'interleaved', from: 'models/deepseek_v4/modeling_deepseek_v4.py: repeat_interleave(2) of cos/sin' },
+  'deepseek_v4': { style: 'interleaved', ropeTail: true, from: 'models/deepseek_v4/modeling_deepseek_v4.py: repeat_interleave(2) of cos/sin' },
   'dia': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
   'dia_decoder': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },
   'dia_encoder': { style: 'half', from: 'models/dia/modeling_dia.py: rotate_half' },

@@ -60,6 +60,13 @@ describe('fromConfig refuses what it would have to guess', () => {
     expect(Rope.layersFromConfig({ ...base, model_type: 'granitemoehybrid', position_embedding_type: null })).toEqual([null, null]);
   });
 
+  it('DeepSeek-V4 rotates the trailing slice of each head: refused with the by-hand way', () => {
+    expect(HF_FAMILY_STYLE.deepseek_v4.ropeTail).toBe(true);
+    expect(() => Rope.fromConfig({ ...base, model_type: 'deepseek_v4', head_dim: 512, qk_rope_head_dim: 64 })).toThrow(
+      /config\.model_type 'deepseek_v4' rotates the trailing values of each head \(x\[\.\.\., -rope_dim:\]/,
+    );
+  });
+
   it('options are checked: unknown keys and values are refused by name', () => {
     expect(() => Rope.fromConfig(base, { unknownModle: 'llama' } as never)).toThrow(/fromConfig does not take the option 'unknownModle'/);
     expect(() => Rope.fromConfig(base, { unknownModel: 'half' } as never)).toThrow(/options\.unknownModel must be 'refuse' or 'llama', got 'half'/);
