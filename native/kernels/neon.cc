@@ -73,8 +73,8 @@ struct Neon {
   // All ones in the lanes that pass. bf16 (lo = 2^-126, mask 0xFFFF): one 16-bit add and a test
   // per word, as avx512.cc (the low word gets kGuard - mid, its top 12 bits then zero within
   // [-kGuard, kGuard) patterns of a midpoint; the high word 1 in the exponent's lowest bit, its
-  // bits 8..14 zero exactly for exponents 0 and 255). f16: per lane, loops.h's +-kGuard midpoint
-  // test and lo <= |r2| < inf.
+  // bits 8..14 zero exactly for exponents 0 and 255). f16: one and, one add and one compare per
+  // word, as avx512.cc.
   template <const loops::Grid16& G>
   static uint32x4_t good16(V r2) {
     const uint32x4_t bits = vreinterpretq_u32_f32(r2);
@@ -85,10 +85,15 @@ struct Neon {
       const uint32x4_t w = vreinterpretq_u32_u16(vtstq_u16(t, m));  // 0xFFFF per word that passed
       return vceqq_u32(w, vdupq_n_u32(0xFFFFFFFFu));
     } else {
-      const uint32x4_t a = vandq_u32(bits, vdupq_n_u32(0x7FFFFFFFu));
-      const uint32x4_t band = vcltq_u32(vsubq_u32(a, vdupq_n_u32(uint32_t(G.lo))), vdupq_n_u32(0x7F800000u - uint32_t(G.lo)));
-      const uint32x4_t t = vandq_u32(vaddq_u32(a, vdupq_n_u32(uint32_t(loops::kGuard - G.mid))), vdupq_n_u32(uint32_t(G.mask)));
-      return vandq_u32(band, vcgtq_u32(t, vdupq_n_u32(2 * loops::kGuard)));
+      // As avx512.cc: with the sign and the low word's kept bits cleared, one 16-bit add and one
+      // unsigned word compare (the high word against lo..inf, the low one outside the window).
+      static_assert((G.lo & 0xFFFF) == 0 && G.mask < 0x10000, "the tests split at the word boundary");
+      constexpr uint32_t kHi = uint32_t(G.lo) >> 16;
+      const uint16x8_t a = vreinterpretq_u16_u32(vandq_u32(bits, vdupq_n_u32(0x7FFF0000u | uint32_t(G.mask))));
+      const uint16x8_t t = vaddq_u16(a, vreinterpretq_u16_u32(vdupq_n_u32((((0x10000u - kHi) & 0xFFFFu) << 16) |
+                                                                          uint16_t(-loops::kGuard - G.mid))));
+      const uint16x8_t ok = vcltq_u16(t, vreinterpretq_u16_u32(vdupq_n_u32(((0x7F80u - kHi) << 16) | (0x10000u - 2 * loops::kGuard))));
+      return vceqq_u32(vreinterpretq_u32_u16(ok), vdupq_n_u32(0xFFFFFFFFu));
     }
   }
   // The even and odd lanes of a:b (8 floats) as two vectors (loops.h, rotateGroupPacked).
