@@ -137,9 +137,23 @@ def switch_rules(src):
     if re.search(r'self\.force_rope = \(\s*config\.mlp_layer_types\[layer_idx\] == "dense" and config\.prefix_dense_sliding_window_pattern == 1', src):
         rules['forceRopeDense'] = True  # Cohere2-MoE: dense-MLP layers rotate when the prefix pattern is 1
     if re.search(r'theta = self\.config\.layer_rope_theta\[i\]', src):
-        rules['layerTheta'] = True  # Granite SWA: per-layer base, 0 = NoPE
+        rules['layerTheta'] = 'base'  # Granite SWA: per-layer base, 0 = NoPE
+    elif re.search(r'position_embeddings if self\.config\.layer_rope_theta\[i\] else None', src):
+        rules['layerTheta'] = 'switch'  # Muse Glimmer: 0 = NoPE, else the model's one rotation
     if re.search(r'in self\.cross_attention_layers', src):
         rules['crossAttentionLayers'] = True  # Mllama: those layers attend to vision, no rotation
+    return rules
+
+
+def config_class_rules(d):
+    """Rules a config class's __post_init__ writes that the modeling code then reads."""
+    rules = {}
+    for f in sorted(os.listdir(d)):
+        if f.startswith('configuration_') and f.endswith('.py'):
+            m = re.search(r'0 if \(self\.num_hidden_layers - 1 - i\) % (\d+) == 0 else self\.rope_parameters\["rope_theta"\]',
+                          open(os.path.join(d, f)).read())
+            if m:
+                rules['layerThetaNoPeEvery'] = int(m.group(1))  # Muse Glimmer's default layer_rope_theta
     return rules
 
 
@@ -346,6 +360,7 @@ def main():
                 if unknown:
                     unreviewed.append(f'models/{mod}/{f}: {", ".join(unknown)}')
                 rules.update(per_layer_rules(d))
+                rules.update(config_class_rules(d))
                 rules['reads'] = {a: (role(a, rules), f'models/{mod}/{(r_[3] if len(r_) > 3 else f)}:{r_[1]} ({r_[0]}) {r_[2]}')
                                   for a, r_ in reads.items()}
                 res = (r[0], r[1], f'models/{mod}/{f}', r[2], rules, default_theta(model_type))
@@ -390,8 +405,11 @@ def main():
         '  alphaBase?: true;',
         '  /** Layers whose mlp_layer_types entry is \'dense\' rotate too when prefix_dense_sliding_window_pattern is 1. */',
         '  forceRopeDense?: true;',
-        '  /** config.layer_rope_theta[i]: layer i\'s base, 0 = no rotation (Granite SWA). */',
-        '  layerTheta?: true;',
+        '  /** config.layer_rope_theta[i]: \'base\' = layer i\'s base, 0 = no rotation (Granite SWA); \'switch\' =',
+        '   * 0 turns layer i\'s rotation off, other values leave the model\'s one rotation (Muse Glimmer). */',
+        "  layerTheta?: 'base' | 'switch';",
+        '  /** Without layer_rope_theta the config class makes every n-th layer from the last NoPE. */',
+        '  layerThetaNoPeEvery?: number;',
         '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
         '  crossAttentionLayers?: true;',
         '  /** Full-attention layers take head_dim = config.global_head_dim (default this), through',
@@ -432,7 +450,11 @@ def main():
         if rules.get('ropeSwitch'):
             key, val = rules['ropeSwitch']
             extra += f", ropeSwitch: {{ key: '{key}', value: " + ('true' if val is True else f"'{val}'") + ' }'
-        for flag in ('alphaBase', 'forceRopeDense', 'layerTheta', 'crossAttentionLayers', 'negated', 'slotsHalf', 'ropeTail'):
+        if rules.get('layerTheta'):
+            extra += f", layerTheta: '{rules['layerTheta']}'"
+        if rules.get('layerThetaNoPeEvery'):
+            extra += f", layerThetaNoPeEvery: {rules['layerThetaNoPeEvery']}"
+        for flag in ('alphaBase', 'forceRopeDense', 'crossAttentionLayers', 'negated', 'slotsHalf', 'ropeTail'):
             if rules.get(flag):
                 extra += f', {flag}: true'
         if rules.get('globalHeadDim'):

@@ -509,6 +509,10 @@ def attention_layers(model_type, tcfg):
                 out.append(None)  # MiniMax, OLMo-hybrid: the linear-attention module is also called self_attn
                 continue
             out.append(lt)
+    # The text model's forward passes no position embeddings to layers whose layer_rope_theta is 0
+    # (Granite SWA, Muse Glimmer): read that rule from the code, apply it to the config's list.
+    if re.search(r'(if|else) self\.config\.layer_rope_theta\[i\]|theta = self\.config\.layer_rope_theta\[i\]', inspect.getsource(m)):
+        out = [None if not tcfg.layer_rope_theta[i] else t for i, t in enumerate(out)]
     return out
 
 

@@ -28,8 +28,11 @@ export interface HfFamily {
   alphaBase?: true;
   /** Layers whose mlp_layer_types entry is 'dense' rotate too when prefix_dense_sliding_window_pattern is 1. */
   forceRopeDense?: true;
-  /** config.layer_rope_theta[i]: layer i's base, 0 = no rotation (Granite SWA). */
-  layerTheta?: true;
+  /** config.layer_rope_theta[i]: 'base' = layer i's base, 0 = no rotation (Granite SWA); 'switch' =
+   * 0 turns layer i's rotation off, other values leave the model's one rotation (Muse Glimmer). */
+  layerTheta?: 'base' | 'switch';
+  /** Without layer_rope_theta the config class makes every n-th layer from the last NoPE. */
+  layerThetaNoPeEvery?: number;
   /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */
   crossAttentionLayers?: true;
   /** Full-attention layers take head_dim = config.global_head_dim (default this), through
@@ -169,9 +172,9 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'granite': { style: 'half', from: 'models/granite/modeling_granite.py: rotate_half' },
   'granite4_vision': { style: 'half', from: 'models/granite4_vision/modeling_granite4_vision.py: rotate_half' },
   'granite4_vision_text': { style: 'half', from: 'models/granite4_vision/modeling_granite4_vision.py: rotate_half' },
-  'granite_swa': { style: 'half', layerTheta: true, from: 'models/granite_swa/modeling_granite_swa.py: rotate_half' },
+  'granite_swa': { style: 'half', layerTheta: 'base', from: 'models/granite_swa/modeling_granite_swa.py: rotate_half' },
   'granitemoe': { style: 'half', from: 'models/granitemoe/modeling_granitemoe.py: rotate_half' },
-  'granitemoe_swa': { style: 'half', layerTheta: true, from: 'models/granitemoe_swa/modeling_granitemoe_swa.py: rotate_half' },
+  'granitemoe_swa': { style: 'half', layerTheta: 'base', from: 'models/granitemoe_swa/modeling_granitemoe_swa.py: rotate_half' },
   'granitemoehybrid': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rope' }, from: 'models/granitemoehybrid/modeling_granitemoehybrid.py: rotate_half' },
   'granitemoeshared': { style: 'half', from: 'models/granitemoeshared/modeling_granitemoeshared.py: rotate_half' },
   'gte': { style: 'half', defaultTheta: 160000, from: 'models/gte/modeling_gte.py: rotate_half' },
@@ -229,10 +232,10 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'moonshine_streaming_encoder': { style: 'interleaved', from: 'models/moonshine_streaming/modeling_moonshine_streaming.py: repeat_interleave(2) of cos/sin' },
   'moshi': { style: 'half', from: 'models/moshi/modeling_moshi.py: rotate_half' },
   'moshi_depth': { style: 'half', from: 'models/moshi/modeling_moshi.py: rotate_half' },
-  'muse_glimmer': { style: 'half', from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
+  'muse_glimmer': { style: 'half', layerTheta: 'switch', layerThetaNoPeEvery: 4, from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
   'muse_glimmer_assistant': { style: 'half', defaultTheta: 500000, from: 'models/muse_glimmer_assistant/modeling_muse_glimmer_assistant.py: rotate_half' },
-  'muse_glimmer_text': { style: 'half', from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
-  'muse_glimmer_vision': { style: 'half', from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
+  'muse_glimmer_text': { style: 'half', layerTheta: 'switch', layerThetaNoPeEvery: 4, from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
+  'muse_glimmer_vision': { style: 'half', layerTheta: 'switch', layerThetaNoPeEvery: 4, from: 'models/muse_glimmer/modeling_muse_glimmer.py: rotate_half' },
   'musicflamingo': { style: 'interleaved', from: 'models/musicflamingo/modeling_musicflamingo.py: repeat_interleave(2) of cos/sin' },
   'nanochat': { style: 'half', negated: true, from: 'models/nanochat/modeling_nanochat.py: rotate_half' },
   'nemotron': { style: 'half', from: 'models/nemotron/modeling_nemotron.py: rotate_half' },

@@ -132,8 +132,13 @@ export function ropeLayerTypesFromConfig(config: object): (string | null)[] {
   const cross = fam?.crossAttentionLayers && Array.isArray(c.cross_attention_layers) ? new Set(c.cross_attention_layers as unknown[]) : null;
   // Cohere2-MoE: a dense-MLP layer rotates too when prefix_dense_sliding_window_pattern is 1
   const mlpTypes = fam?.forceRopeDense && c.prefix_dense_sliding_window_pattern === 1 && Array.isArray(c.mlp_layer_types) ? c.mlp_layer_types : null;
-  // Granite SWA: layer_rope_theta[i] is layer i's base, 0 = no rotation
-  const thetas = fam?.layerTheta && Array.isArray(c.layer_rope_theta) ? c.layer_rope_theta : null;
+  // Granite SWA: layer_rope_theta[i] is layer i's base, 0 = no rotation; Muse Glimmer: 0 = no rotation
+  // (without the list its config class makes every n-th layer from the last NoPE)
+  let thetas = fam?.layerTheta && Array.isArray(c.layer_rope_theta) ? (c.layer_rope_theta as unknown[]) : null;
+  if (thetas === null && fam?.layerThetaNoPeEvery !== undefined) {
+    const every = fam.layerThetaNoPeEvery;
+    thetas = Array.from({ length: n }, (_, i) => ((n - 1 - i) % every === 0 ? 0 : 1));
+  }
   if (thetas !== null && thetas.length < n) throw new TypeError(`config.layer_rope_theta must have one entry per layer (${n}), got ${show(thetas)}`);
   return types.map((t, i) => {
     if (!ATTENTION.has(t)) return null;
@@ -145,7 +150,7 @@ export function ropeLayerTypesFromConfig(config: object): (string | null)[] {
     if (thetas !== null) {
       const theta = optNum(`config.layer_rope_theta[${i}]`, thetas[i]);
       if (!theta) return null;
-      return `${t}@${theta}`;
+      return fam?.layerTheta === 'base' ? `${t}@${theta}` : t;
     }
     return t;
   });
