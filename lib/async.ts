@@ -126,28 +126,32 @@ function copyTensor(t: TensorPlan): TensorPlan {
 
 const typedSet = Object.getPrototypeOf(Uint8Array.prototype).set as (this: ArrayLike<number>, src: ArrayLike<number>, at?: number) => void;
 
-/** A plan of the call's own (the Rope reuses its plan for the next call), positions copied: user
- * code running between slices can then change neither. */
+// What a slice needs of applyQK's KV-cache write (types.ts CachePlan): token t of the call (batch
+// 1) goes to slot slots[slotsAt + t], or slotStart + t; v is read like k.
+interface SliceCache {
+  v: TensorPlan | null;
+  kData: Float32Array | Uint16Array;
+  vData: Float32Array | Uint16Array | null;
+  slots: Int32Array | null;
+  slotsAt: number;
+  slotStart: number;
+}
+type SlicePlan = CallPlan & { cache?: SliceCache | null };
+
+const copyInts = (a: Int32Array): Int32Array => {
+  const c = new Int32Array(lengthOf(a)); // (not slice(): its species constructor is user code)
+  typedSet.call(c, a);
+  return c;
+};
+
+/** A plan of the call's own (the Rope reuses its plan for the next call), positions and cache
+ * slots copied: user code running between slices can then change none of them. */
 export function ownPlan(plan: CallPlan): CallPlan {
-  let positions: Int32Array | null = null;
-  if (plan.positions !== null) {
-    positions = new Int32Array(lengthOf(plan.positions));
-    typedSet.call(positions, plan.positions);
-  }
-  return {
-    q: copyTensor(plan.q),
-    k: plan.k === null ? null : copyTensor(plan.k),
-    batch: plan.batch,
-    tokens: plan.tokens,
-    inverse: plan.inverse,
-    positions,
-    positionOffset: plan.positionOffset,
-    positionsBatchStride: plan.positionsBatchStride,
-    positionsRowStride: plan.positionsRowStride,
-    invFreq: plan.invFreq,
-    attentionScaling: plan.attentionScaling,
-    threads: plan.threads,
-  };
+  const own: SlicePlan = { ...plan, q: copyTensor(plan.q), k: plan.k === null ? null : copyTensor(plan.k) };
+  if (plan.positions !== null) own.positions = copyInts(plan.positions);
+  const cache = (plan as SlicePlan).cache;
+  if (cache) own.cache = { ...cache, v: cache.v === null ? null : copyTensor(cache.v), slots: cache.slots === null ? null : copyInts(cache.slots) };
+  return own;
 }
 
 /** Whether every tensor of plan lies in SharedArrayBuffer memory (which no JS can move). */
@@ -230,10 +234,19 @@ export function runSliced(engine: SliceEngine, plan: CallPlan, c: SliceCall): Pr
     const home = engine.ownsMemory?.(t.data) ? { byteOffset: byteOffsetOf(t.data), length: lengthOf(t.data) } : null;
     watched.push({ t, name: names[i], end: endOf(t, batch, tokens, c.headDim), home });
   }
+  // A KV-cache write: v is read like k; the cache arrays must keep the length they were checked at.
+  const cache = (plan as SlicePlan).cache ?? null;
+  if (cache !== null) {
+    if (cache.v !== null) watched.push({ t: cache.v, name: 'v', end: endOf(cache.v, batch, tokens, c.headDim), home: null });
+    const whole = (data: Float32Array | Uint16Array): TensorPlan => ({ ...copyTensor(plan.q), data });
+    watched.push({ t: whole(cache.kData), name: 'cache.k', end: lengthOf(cache.kData), home: null });
+    if (cache.vData !== null) watched.push({ t: whole(cache.vData), name: 'cache.v', end: lengthOf(cache.vData), home: null });
+  }
   // One reused sub-plan: a slice's rows are the call's rows [b0, b0 + nb) x [t0, t0 + n).
-  const sub = ownPlan({ ...plan, positions: null });
+  const sub: SlicePlan = ownPlan({ ...plan, positions: null });
   const subQ = sub.q;
   const subK = sub.k;
+  const subCache = sub.cache ?? null;
   const positions = plan.positions;
 
   // What happened so far, for every message: units done in (batch row, token) order.
@@ -272,10 +285,16 @@ export function runSliced(engine: SliceEngine, plan: CallPlan, c: SliceCall): Pr
     }
     sub.batch = nb;
     sub.tokens = n;
-    for (const [s, t] of [[subQ, plan.q], [subK, plan.k]] as const) {
+    for (const [s, t] of [[subQ, plan.q], [subK, plan.k], [subCache?.v ?? null, cache?.v ?? null]] as const) {
       if (s === null || t === null) continue;
       s.data = t.data;
       s.offset = t.offset + b0 * t.batchStride + t0 * t.tokenStride;
+    }
+    if (subCache !== null && cache !== null) {
+      // (a cache write is batch 1: token t0 of the call is token 0 of the slice)
+      subCache.slots = cache.slots;
+      subCache.slotsAt = cache.slotsAt + t0;
+      subCache.slotStart = cache.slotStart + t0;
     }
     if (positions === null) {
       sub.positionOffset = plan.positionOffset + t0;
