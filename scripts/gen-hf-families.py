@@ -154,6 +154,12 @@ def config_class_rules(d):
                           open(os.path.join(d, f)).read())
             if m:
                 rules['layerThetaNoPeEvery'] = int(m.group(1))  # Muse Glimmer's default layer_rope_theta
+            src = open(os.path.join(d, f)).read()
+            m = re.search(r'global_attn_every_n_layers = kwargs\.get\("global_attn_every_n_layers", (\d+)\)', src)
+            if m and re.search(r'kwargs\.pop\("global_rope_theta"', src) and re.search(r'kwargs\.pop\("local_rope_theta"', src):
+                # ModernBERT: published configs spell the per-layer-type thetas and the global-layer
+                # period this way; layer i is global when i % period == 0
+                rules['globalEvery'] = int(m.group(1))
     return rules
 
 
@@ -321,6 +327,8 @@ def role(attr, rules):
     # per_layer_config / global_head_dim are interpreted where they only set the full layers' head size
     if attr in ('per_layer_config', 'global_head_dim') and rules.get('globalHeadDim'):
         return 'interpreted'
+    if attr in ('global_rope_theta', 'local_rope_theta', 'global_attn_every_n_layers') and rules.get('globalEvery'):
+        return 'interpreted'
     if attr in INTERPRETED:
         return 'interpreted'
     if attr in REFUSED:
@@ -412,6 +420,9 @@ def main():
         '  layerThetaNoPeEvery?: number;',
         '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
         '  crossAttentionLayers?: true;',
+        '  /** ModernBERT: layer i is global (full) when i % global_attn_every_n_layers (default this) == 0, the',
+        '   * others sliding; global_rope_theta / local_rope_theta are their bases. */',
+        '  globalEvery?: number;',
         '  /** Full-attention layers take head_dim = config.global_head_dim (default this), through',
         '   * per_layer_config (Gemma 4); per_layer_config[i] entries override layer i\'s keys. */',
         '  globalHeadDim?: number;',
@@ -457,6 +468,8 @@ def main():
         for flag in ('alphaBase', 'forceRopeDense', 'crossAttentionLayers', 'negated', 'slotsHalf', 'ropeTail'):
             if rules.get(flag):
                 extra += f', {flag}: true'
+        if rules.get('globalEvery'):
+            extra += f", globalEvery: {rules['globalEvery']}"
         if rules.get('globalHeadDim'):
             extra += f", globalHeadDim: {rules['globalHeadDim']}"
         if 'rotary_dim' in rules['reads']:

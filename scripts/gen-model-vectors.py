@@ -222,6 +222,10 @@ def cases():
              max_position_embeddings=65536, rope_theta=5000000.0, num_hidden_layers=36,
              no_rope_layer_interval=4), [0, 3, 65535])
     # Appended (seeds follow the list order, so earlier cases keep theirs).
+    add('modernbert-base', PUB.format('answerdotai/ModernBERT-base') + ' (an encoder: global/local thetas, every 3rd layer global)',
+        dict(model_type='modernbert', hidden_size=768, num_attention_heads=12, num_hidden_layers=22,
+             max_position_embeddings=8192, global_attn_every_n_layers=3, global_rope_theta=160000.0,
+             local_rope_theta=10000.0, local_attention=128, vocab_size=50368), [0, 3, 8191])
     add('hunyuan-a13b', PUB.format('tencent/Hunyuan-A13B-Instruct') + ': its dynamic rope_scaling with alpha',
         dict(model_type='hunyuan_v1_moe', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8,
              head_dim=128, max_position_embeddings=32768, rope_theta=10000.0, num_hidden_layers=32,
@@ -241,7 +245,6 @@ def cases():
 # Families the generic harness cannot yet drive faithfully: not written, listed in docs/models-hf.md.
 EXCLUDED = {
     'zamba2': 'hybrid layers: the harness finds no attention module per layer',
-    'modernbert-decoder': "attention module is named 'attn': the per-layer harness does not see it",
     'qwen3_omni_moe_talker_text': 'its rotary dim does not match the mrope_section default the reader applies',
 }
 
@@ -481,6 +484,9 @@ def attention_layers(model_type, tcfg):
     n = tcfg.num_hidden_layers
     layer_cls = [c for name, c in vars(m).items() if inspect.isclass(c) and name.endswith('DecoderLayer')
                  and c.__module__ == m.__name__ and 'Vision' not in name]
+    if not layer_cls:  # encoders (ModernBERT, ESM): their layer classes
+        layer_cls = [c for name, c in vars(m).items() if inspect.isclass(c) and name.endswith(('EncoderLayer', 'Layer'))
+                     and c.__module__ == m.__name__ and not re.search(r'Vision|Audio|Norm|Embedding|Head', name)]
     layer_cls.sort(key=lambda c: (0 if 'Text' in c.__name__ else 1, len(c.__name__)))
     attn_src = None
     out = []
@@ -488,7 +494,7 @@ def attention_layers(model_type, tcfg):
         for i in range(n):
             lt = tcfg.layer_types[i] if getattr(tcfg, 'layer_types', None) else None
             layer = layer_cls[0](tcfg, i)
-            attn = getattr(layer, 'self_attn', None) or getattr(layer, 'attention', None)
+            attn = getattr(layer, 'self_attn', None) or getattr(layer, 'attention', None) or getattr(layer, 'attn', None)
             if attn is None:
                 out.append(None)  # linear attention / mamba: no rotation
                 continue

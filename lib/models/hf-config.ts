@@ -207,10 +207,15 @@ function layerParams(c: Obj, fam: HfFamily | undefined, layerType: string): Laye
     return { where, rs, base };
   }
   if (layerType === 'sliding_attention' && (local || c.rope_local_base_freq !== undefined)) {
-    const base = optNum('config.rope_local_base_freq', c.rope_local_base_freq) ?? (local ? theta.local : 10000);
+    // (ModernBERT's published spelling: local_rope_theta)
+    const base =
+      optNum('config.rope_local_base_freq', c.rope_local_base_freq) ??
+      (fam?.globalEvery !== undefined ? optNum('config.local_rope_theta', c.local_rope_theta) : undefined) ??
+      (local ? theta.local : 10000);
     return { where: 'config.rope_local_base_freq', rs: undefined, base };
   }
-  const base = optNum(`${where}.rope_theta`, rs?.rope_theta) ?? topBase() ?? defaultBase;
+  const globalTheta = fam?.globalEvery !== undefined ? optNum('config.global_rope_theta', c.global_rope_theta) : undefined;
+  const base = optNum(`${where}.rope_theta`, rs?.rope_theta) ?? topBase() ?? globalTheta ?? defaultBase;
   return { where, rs, base };
 }
 

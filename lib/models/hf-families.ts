@@ -35,6 +35,9 @@ export interface HfFamily {
   layerThetaNoPeEvery?: number;
   /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */
   crossAttentionLayers?: true;
+  /** ModernBERT: layer i is global (full) when i % global_attn_every_n_layers (default this) == 0, the
+   * others sliding; global_rope_theta / local_rope_theta are their bases. */
+  globalEvery?: number;
   /** Full-attention layers take head_dim = config.global_head_dim (default this), through
    * per_layer_config (Gemma 4); per_layer_config[i] entries override layer i's keys. */
   globalHeadDim?: number;
@@ -225,8 +228,8 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'mllama': { style: 'half', crossAttentionLayers: true, from: 'models/mllama/modeling_mllama.py: rotate_half' },
   'mllama_text_model': { style: 'half', defaultTheta: 500000, crossAttentionLayers: true, from: 'models/mllama/modeling_mllama.py: rotate_half' },
   'mllama_vision_model': { style: 'half', crossAttentionLayers: true, from: 'models/mllama/modeling_mllama.py: rotate_half' },
-  'modernbert': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, uninterpreted: { global_attn_every_n_layers: "models/modernbert/configuration_modernbert.py:115", global_rope_theta: "models/modernbert/configuration_modernbert.py:142", local_rope_theta: "models/modernbert/configuration_modernbert.py:147" }, from: 'models/modernbert/modeling_modernbert.py: rotate_half' },
-  'modernbert-decoder': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, uninterpreted: { global_attn_every_n_layers: "models/modernbert_decoder/configuration_modernbert_decoder.py:103", global_rope_theta: "models/modernbert_decoder/configuration_modernbert_decoder.py:134", local_rope_theta: "models/modernbert_decoder/configuration_modernbert_decoder.py:139" }, from: 'models/modernbert_decoder/modeling_modernbert_decoder.py: rotate_half' },
+  'modernbert': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, globalEvery: 3, from: 'models/modernbert/modeling_modernbert.py: rotate_half' },
+  'modernbert-decoder': { style: 'half', defaultTheta: { global: 160000, local: 10000 }, globalEvery: 3, from: 'models/modernbert_decoder/modeling_modernbert_decoder.py: rotate_half' },
   'moonshine': { style: 'interleaved', from: 'models/moonshine/modeling_moonshine.py: repeat_interleave(2) of cos/sin' },
   'moonshine_streaming': { style: 'interleaved', from: 'models/moonshine_streaming/modeling_moonshine_streaming.py: repeat_interleave(2) of cos/sin' },
   'moonshine_streaming_encoder': { style: 'interleaved', from: 'models/moonshine_streaming/modeling_moonshine_streaming.py: repeat_interleave(2) of cos/sin' },

@@ -83,6 +83,13 @@ function layerTypes(c: Obj, n: number): string[] {
     return Array.from({ length: n }, (_, i) => (set.has(i) ? 'attention' : 'mamba'));
   }
   const model = typeof c.model_type === 'string' ? c.model_type : '';
+  const fam = familyOf(c);
+  if (fam?.globalEvery !== undefined) {
+    // ModernBERT: layer i is global when i % global_attn_every_n_layers == 0
+    const every = optNum('config.global_attn_every_n_layers', c.global_attn_every_n_layers) ?? fam.globalEvery;
+    if (!Number.isInteger(every) || every < 1) throw new RangeError(`config.global_attn_every_n_layers must be a positive integer, got ${show(every)}`);
+    return Array.from({ length: n }, (_, i) => (i % every === 0 ? 'full_attention' : 'sliding_attention'));
+  }
   const rule = PATTERNS[model] ?? PATTERNS[model.replace(/_text$/, '')] ?? PATTERNS[`${model}_text`];
   return rule ? rule(c, n) : every(n, 1, 'full_attention', 'full_attention');
 }

@@ -44,12 +44,12 @@ describe('fromConfig refuses what it would have to guess', () => {
   });
 
   it('a key the generated table marks uninterpreted is refused by name with the line that reads it', () => {
-    expect(HF_FAMILY_STYLE.modernbert.uninterpreted).toHaveProperty('global_rope_theta');
-    const cfg = { ...base, model_type: 'modernbert', global_rope_theta: 160000, local_rope_theta: 10000 };
+    expect(HF_FAMILY_STYLE.step3p7.uninterpreted).toHaveProperty('partial_rotary_factors');
+    const cfg = { ...base, model_type: 'step3p7', partial_rotary_factors: [0.5, 1] };
     expect(() => Rope.fromConfig(cfg)).toThrow(
-      /config\.global_rope_theta \(160000\) changes the rotation in the 'modernbert' family's code \(models\/modernbert\/configuration_modernbert\.py:\d+\)/,
+      /config\.partial_rotary_factors \(an array of length 2\) changes the rotation in the 'step3p7' family's code \(models\/step3p7\/configuration_step3p7\.py:\d+\)/,
     );
-    expect(() => Rope.fromConfig(cfg, { ignoreKeys: ['global_rope_theta', 'local_rope_theta'] })).not.toThrow();
+    expect(() => Rope.fromConfig(cfg, { ignoreKeys: ['partial_rotary_factors'] })).not.toThrow();
   });
 
   it('switches that turn RoPE off: ESM position_embedding_type, Granite hybrid, Zamba2 use_mem_rope', () => {
@@ -120,6 +120,12 @@ describe('layer lists the family code builds', () => {
   it('Mllama cross-attention layers never rotate', () => {
     const layers = Rope.layersFromConfig({ ...base, model_type: 'mllama_text_model', num_hidden_layers: 5, cross_attention_layers: [1, 3] });
     expect(layers.map((l) => (l ? 1 : 0))).toEqual([1, 0, 1, 0, 1]);
+  });
+
+  it('ModernBERT published spelling: global/local_rope_theta and global_attn_every_n_layers', () => {
+    const { rope_theta: _t, ...noTheta } = base;
+    const layers = Rope.layersFromConfig({ ...noTheta, model_type: 'modernbert', num_hidden_layers: 4, global_attn_every_n_layers: 3, global_rope_theta: 160000, local_rope_theta: 10000 });
+    expect(layers.map((l) => l?.base)).toEqual([160000, 10000, 10000, 160000]);
   });
 
   it('Granite SWA layer_rope_theta: a base per layer, 0 = no rotation', () => {
