@@ -9,12 +9,16 @@ const COMMON_CALL = ['positions', 'layout', 'batch', 'tokens', 'inverse', 'seqLe
 /** rope.apply / applyAsync. */
 export const APPLY_KEYS: ReadonlySet<string> = new Set([...COMMON_CALL, 'heads']);
 /** rope.applyQK / applyQKAsync. */
-export const APPLY_QK_KEYS: ReadonlySet<string> = new Set([...COMMON_CALL, 'qHeads', 'kHeads', 'qTokenStride', 'kTokenStride']);
+export const APPLY_QK_KEYS: ReadonlySet<string> = new Set([...COMMON_CALL, 'qHeads', 'kHeads', 'qTokenStride', 'kTokenStride', 'v', 'cache']);
+/** applyQK's cache object (lib/cache.ts). */
+export const CACHE_KEYS: ReadonlySet<string> = new Set(['k', 'v', 'slots', 'dtype', 'layout']);
 /** The async forms also take an AbortSignal. */
 export const APPLY_ASYNC_KEYS: ReadonlySet<string> = new Set([...APPLY_KEYS, 'signal']);
 export const APPLY_QK_ASYNC_KEYS: ReadonlySet<string> = new Set([...APPLY_QK_KEYS, 'signal']);
 /** A prepared step's applyQKAsync(q, k, positions, options). */
-export const STEP_ASYNC_KEYS: ReadonlySet<string> = new Set(['signal']);
+export const STEP_ASYNC_KEYS: ReadonlySet<string> = new Set(['signal', 'v', 'cache']);
+/** A prepared step's applyQK(q, k, positions, { v, cache }). */
+export const STEP_KV_KEYS: ReadonlySet<string> = new Set(['v', 'cache']);
 /** rope.prepare. */
 export const PREPARE_KEYS: ReadonlySet<string> = new Set(['qHeads', 'kHeads', 'dtype', 'threads', 'inverse']);
 /** new Rope(options). */
@@ -55,7 +59,7 @@ export function checkApplyQKKeys(opts: object): void {
     switch (key) {
       case 'positions': case 'layout': case 'batch': case 'tokens': case 'inverse': case 'seqLen':
       case 'threads': case 'dtype': case 'tokenStride': case 'qHeads': case 'kHeads':
-      case 'qTokenStride': case 'kTokenStride':
+      case 'qTokenStride': case 'kTokenStride': case 'v': case 'cache':
         break;
       default:
         throw unknownKey(key, APPLY_QK_KEYS, 'applyQK');

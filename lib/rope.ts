@@ -8,6 +8,7 @@ import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
 import { ropeLayersFromGGUF } from './models/gguf-layers.js';
 import { cosSinTable } from './cossin.js';
 import { createJsEngine } from './engine-js.js';
+import { applyWithCache, CacheWriter } from './engine-js-cache.js';
 import { createNativeEngine } from './engine-native.js';
 import { createWasmEngine } from './engine-wasm.js';
 import { type ResolvedScaling } from './scaling.js';
@@ -33,7 +34,7 @@ import {
   type TensorPlan,
 } from './types.js';
 import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
-import { abortedBefore, allShared, ASYNC_INLINE_BYTES, inlineSized, offThreadThreads, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
+import { abortedBefore, allShared, type SliceEngine, ASYNC_INLINE_BYTES, inlineSized, offThreadThreads, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
 import { describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
 type AsyncEngine = Engine & {
@@ -72,6 +73,7 @@ export class Rope {
   readonly #steps = new Map<string, StepFn | null>();
   #lastKey: unknown[] = [];
   #lastStep: StepFn | null = null;
+  #cacheWriter: CacheWriter | null = null;
 
   constructor(options: RopeOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -211,17 +213,18 @@ export class Rope {
       const dtype = o.dtype, qHeads = o.qHeads, kHeads = o.kHeads, layout = o.layout, batch = o.batch;
       const inverse = o.inverse, threads = o.threads, tokens = o.tokens, tokenStride = o.tokenStride;
       const qTokenStride = o.qTokenStride, kTokenStride = o.kTokenStride, positions = o.positions, seqLen = o.seqLen;
+      const v = o.v, cache = o.cache;
       if (layout === undefined && batch === undefined && tokens === undefined && tokenStride === undefined &&
-          qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined) {
+          qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined && v === undefined && cache === undefined) {
         const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
         if (fast !== null && fast(q, k, positions)) return;
       }
-      opts = { dtype, qHeads, kHeads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen } as unknown as ApplyQKOptions<A>;
+      opts = { dtype, qHeads, kHeads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen, v, cache } as unknown as ApplyQKOptions<A>;
     }
     const plan = this.#acquire();
     try {
       this.#frequencies(plan, planApplyQK(plan, this.#geometry, this.#kOf(plan), q, k, opts, this.#engineChecksOverlap, keys));
-      if (plan.tokens !== 0) this.#engine.apply(plan); // (0 tokens: an empty array, nothing to do)
+      if (plan.tokens !== 0) this.#exec(plan); // (0 tokens: an empty array, nothing to do)
     } finally {
       this.#release(plan);
     }
@@ -349,15 +352,38 @@ export class Rope {
     const rotaryDim = this.#geometry.rotaryDim;
     const bytes = rotatedBytes(plan, rotaryDim);
     if (bytes <= ASYNC_INLINE_BYTES) {
-      engine.apply(plan);
+      this.#exec(plan);
       return Promise.resolve();
     }
-    const threads = engine.applyAsync !== undefined && allShared(plan) ? offThreadThreads(plan.threads, bytes, hardwareThreads) : 0;
+    // (a cache write runs in JS: in the slices on the JS thread)
+    const threads = engine.applyAsync !== undefined && !plan.cache && allShared(plan) ? offThreadThreads(plan.threads, bytes, hardwareThreads) : 0;
     const offThread = threads > 0;
     if (offThread) plan.threads = threads;
     // (without a signal nothing needs a slice's end: one call on the pool)
     if (offThread && signal === undefined) return engine.applyAsync!(plan);
-    return runSliced(engine, ownPlan(plan), { call, engineName: this.#engineName, headDim: this.#geometry.headDim, rotaryDim, signal, offThread });
+    const sliced = plan.cache ? this.#cacheEngine() : engine;
+    return runSliced(sliced, ownPlan(plan), { call, engineName: this.#engineName, headDim: this.#geometry.headDim, rotaryDim, signal, offThread });
+  }
+
+  // The engine's walk, and with a cache option the cache write after it (lib/engine-js-cache.ts).
+  #exec(plan: CallPlan): void {
+    if (!plan.cache) this.#engine.apply(plan);
+    else applyWithCache(this.#engine, this.#writer(), plan);
+  }
+
+  #writer(): CacheWriter {
+    if (this.#cacheWriter === null) {
+      this.#cacheWriter = new CacheWriter(this.#geometry);
+      if (this.#engineName !== 'js') warnCacheInJs(this.#engineName);
+    }
+    return this.#cacheWriter;
+  }
+
+  // What the slicer runs for a call with a cache write: each slice's q, then its tokens' rows.
+  #cacheEngine(): AsyncEngine {
+    const engine = this.#engine as AsyncEngine & Pick<SliceEngine, 'ownsMemory' | 'rebind'>;
+    const writer = this.#writer();
+    return { apply: (p: CallPlan) => applyWithCache(engine, writer, p), ownsMemory: engine.ownsMemory, rebind: engine.rebind } as AsyncEngine;
   }
 
   #frequencies(plan: CallPlan, seqLen: number): void {
@@ -387,6 +413,18 @@ export class Rope {
     releasePlan(plan);
     if (plan === this.#plan) this.#busy = false;
   }
+}
+
+let cacheWarned = false;
+/** Once per process: the cache write is JavaScript on this engine (until its kernel exists). */
+function warnCacheInJs(engine: string): void {
+  if (cacheWarned || process.env.ROPE_SIMD_CACHE_WARNING === '0' || typeof process.emitWarning !== 'function') return;
+  cacheWarned = true;
+  process.emitWarning(
+    `rope-simd: applyQK's cache write (the rotated k and v converted into the cache) runs in JavaScript on the ${engine} engine; ` +
+      'q is rotated by the engine as before. Set ROPE_SIMD_CACHE_WARNING=0 (or run node with --disable-warning=ROPE_SIMD_CACHE_JS) to silence this warning.',
+    { code: 'ROPE_SIMD_CACHE_JS' },
+  );
 }
 
 // The signal option, read once (anything but an object is left to the full checks).

@@ -4,8 +4,8 @@
 // (a Float16Array, number[] positions, overlapping views, a bad argument, the JS engine, a scaling
 // that depends on the sequence length) is the plain applyQK call, with its checks and messages,
 // so a step rotates and refuses exactly as rope.applyQK(q, k, { ...options, positions }) does.
-import type { AsyncOptions, DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
-import { checkKnownKeys, nearest, PREPARE_KEYS, STEP_ASYNC_KEYS } from './options.js';
+import type { AsyncOptions, CacheCallOptions, DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
+import { checkKnownKeys, nearest, PREPARE_KEYS, STEP_ASYNC_KEYS, STEP_KV_KEYS } from './options.js';
 import { abortedBefore, inlineSized, readSignal } from './async.js';
 import { checkPositiveInt, describe } from './validate.js';
 
@@ -70,6 +70,14 @@ export function checkPrepare(opts: unknown): CheckedPrepare {
   return { qHeads, kHeads, dtype, threads, inverse: inverse === true, options: Object.freeze(options) };
 }
 
+// A step's { v, cache } argument, read once (its keys refused by name like every option object).
+function readKv(kv: unknown, call: string): { v: unknown; cache: unknown } {
+  if (typeof kv !== 'object' || kv === null) throw new TypeError(`${call}'s fourth argument must be an object { v, cache }, got ${describe(kv)}`);
+  checkKnownKeys(kv, STEP_KV_KEYS, call);
+  const o = kv as { v?: unknown; cache?: unknown };
+  return { v: o.v, cache: o.cache };
+}
+
 /** A prepared decode step of one Rope (rope.prepare). */
 export class RopeStep {
   readonly #fast: StepFn | null;
@@ -91,8 +99,14 @@ export class RopeStep {
   }
 
   /** rope.applyQK(q, k, { ...options, positions }): q and k rotated in place, same results, same
-   * refusals. positions: a start offset (number) or one position per token (Int32Array, number[]). */
-  applyQK<A extends RopeArray>(q: A, k: SameKind<A>, positions: Positions): void {
+   * refusals. positions: a start offset (number) or one position per token (Int32Array, number[]).
+   * kv: { v, cache } as for applyQK (docs/kv-cache.md): then it is rope.applyQK(q, k, { ...options,
+   * positions, v, cache }), the plain call with its checks. */
+  applyQK<A extends RopeArray>(q: A, k: SameKind<A>, positions: Positions, kv?: CacheCallOptions<A>): void {
+    if (kv !== undefined) {
+      this.#plain(q, k, { ...this.#options, positions, ...readKv(kv, 'step.applyQK') });
+      return;
+    }
     const fast = this.#fast;
     if (fast !== null && fast(q, k, positions)) return;
     this.#plain(q, k, { ...this.#options, positions });
@@ -100,21 +114,27 @@ export class RopeStep {
 
   /** rope.applyQKAsync(q, k, { ...options, positions, signal }): same results, same refusals (as
    * rejections); decode-sized calls rotate before it returns, as one step call. */
-  applyQKAsync<A extends RopeArray>(q: A, k: SameKind<A>, positions: Positions, opts?: AsyncOptions): Promise<void> {
+  applyQKAsync<A extends RopeArray>(q: A, k: SameKind<A>, positions: Positions, opts?: AsyncOptions & CacheCallOptions<A>): Promise<void> {
     let signal: unknown;
+    let kv: { v?: unknown; cache?: unknown } | null = null;
     try {
       if (opts !== undefined) {
-        if (typeof opts !== 'object' || opts === null) throw new TypeError(`applyQKAsync's options must be an object ({ signal }), got ${describe(opts)}`);
+        if (typeof opts !== 'object' || opts === null) throw new TypeError(`applyQKAsync's options must be an object ({ signal, v, cache }), got ${describe(opts)}`);
         checkKnownKeys(opts, STEP_ASYNC_KEYS, 'step.applyQKAsync');
         signal = opts.signal;
+        const v = opts.v, cache = opts.cache;
+        if (v !== undefined || cache !== undefined) kv = { v, cache };
         const s = readSignal(signal);
         if (s?.aborted) return Promise.reject(abortedBefore('applyQKAsync', s));
       }
       const fast = this.#fast;
-      if (fast !== null && inlineSized(q, k) && fast(q, k, positions)) return Promise.resolve();
+      if (kv === null && fast !== null && inlineSized(q, k) && fast(q, k, positions)) return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#plainAsync(q, k, signal === undefined ? { ...this.#options, positions } : { ...this.#options, positions, signal });
+    const o: Record<string, unknown> = { ...this.#options, positions };
+    if (signal !== undefined) o.signal = signal;
+    if (kv !== null) Object.assign(o, kv);
+    return this.#plainAsync(q, k, o);
   }
 }

@@ -140,8 +140,29 @@ export interface ApplyQKOptionsBase extends CommonApplyOptions {
   qTokenStride?: number;
   kTokenStride?: number;
 }
+/** Where applyQK writes the rotated k and the unrotated v (docs/kv-cache.md): rows of the cache
+ * arrays named by slots, in the cache's dtype (required for a Uint16Array cache, as for q and k). */
+export type CacheOptions<C extends RopeArray = Float32Array> = {
+  k: C;
+  /** Required with applyQK's v, refused without it. */
+  v?: SameKind<C>;
+  /** One slot per token (-1: the token is not written), or the first slot of a contiguous run. */
+  slots: Int32Array | number;
+  /** 'nhd' (default): [slots, kvHeads, headDim] (a paged cache: slot = block * blockSize +
+   * offset); 'hnd': [kvHeads, slots, headDim]. */
+  layout?: CacheLayout;
+} & DTypeOption<C>;
+export type CacheLayout = 'nhd' | 'hnd';
+/** Any cache: f32 (Float32Array), f16/bf16 bits (Uint16Array, dtype required) or a Float16Array. */
+export type AnyCacheOptions = CacheOptions<Float32Array> | CacheOptions<Uint16Array> | CacheOptions<Float16ArrayLike>;
+export interface CacheCallOptions<A extends RopeArray> {
+  /** Values, [tokens, kHeads, headDim] like k: written unrotated to cache.v. */
+  v?: SameKind<A>;
+  /** Write the rotated k (and v) into a KV cache; k and v are then left unchanged. */
+  cache?: AnyCacheOptions;
+}
 /** rope.applyQK's options for arrays of type A (default Float32Array). */
-export type ApplyQKOptions<A extends RopeArray = Float32Array> = ApplyQKOptionsBase & DTypeOption<A>;
+export type ApplyQKOptions<A extends RopeArray = Float32Array> = ApplyQKOptionsBase & DTypeOption<A> & CacheCallOptions<A>;
 export type ApplyQKOptionsF32 = ApplyQKOptions<Float32Array>;
 export type ApplyQKOptions16 = ApplyQKOptions<Uint16Array>;
 export type ApplyQKOptionsF16Array = ApplyQKOptionsBase & { dtype?: 'f16' };
@@ -202,9 +223,27 @@ export interface TensorPlan {
   headStride: number;
 }
 
+/** A checked cache write (lib/cache.ts): token t of the call (batch 1) goes to slot
+ * slots[slotsAt + t] (skipped when < 0), or slotStart + t when slots is null. */
+export interface CachePlan {
+  /** v as read (k is the call's plan.k), null for a k-only cache. */
+  v: TensorPlan | null;
+  kData: Float32Array | Uint16Array;
+  vData: Float32Array | Uint16Array | null;
+  dtype: DType;
+  /** Elements from one slot's row of a head to the next slot's, and from one head to the next. */
+  slotStride: number;
+  headStride: number;
+  slots: Int32Array | null;
+  slotsAt: number;
+  slotStart: number;
+}
+
 export interface CallPlan {
   q: TensorPlan;
   k: TensorPlan | null;
+  /** applyQK with cache: k is only read, its rotation goes to the cache. */
+  cache?: CachePlan | null;
   batch: number;
   tokens: number;
   inverse: boolean;

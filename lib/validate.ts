@@ -11,6 +11,7 @@ import {
   type TensorPlan,
 } from './types.js';
 import { APPLY_KEYS, APPLY_QK_KEYS, checkKnownKeys } from './options.js';
+import { planCache, readCacheOptions } from './cache.js';
 import { rotatedRowsOverlap, sameMemory } from './overlap.js';
 import { checkPositions, checkPositionsApart, POSITION_LIMIT } from './positions.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
@@ -30,6 +31,7 @@ export function newCallPlan(invFreq: Float64Array): CallPlan {
   return {
     q: newTensorPlan(),
     k: null,
+    cache: null,
     batch: 1,
     tokens: 0,
     inverse: false,
@@ -47,6 +49,7 @@ export function newCallPlan(invFreq: Float64Array): CallPlan {
 export function releasePlan(plan: CallPlan): void {
   plan.q.data = EMPTY_F32;
   if (plan.k) plan.k.data = EMPTY_F32;
+  plan.cache = null;
   plan.positions = null;
 }
 
@@ -257,6 +260,7 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
   const tokens = optionalPositiveInt('tokens', tokensOpt);
   const stride = checkStrideOpt('tokenStride', strideOpt, layout);
   plan.k = null;
+  plan.cache = null;
   plan.tokens = checkShape('x', 'heads', q, geometry.headDim, layout, plan.batch, tokens, stride, 'tokenStride');
   const qLength = lengthOf(q.data);
   const max = checkPositions(plan, geometry.sectionRows, positions);
@@ -294,8 +298,11 @@ export function planApplyQK(
     kHeads?: unknown;
     qTokenStride?: unknown;
     kTokenStride?: unknown;
+    v?: unknown;
+    cache?: unknown;
   };
   checkKnownKeys(o, keys, keys === APPLY_QK_KEYS ? 'applyQK' : 'applyQKAsync');
+  plan.cache = null;
   // Every option read once, first (see planApply).
   const dtype = o.dtype;
   const qHeads = o.qHeads;
@@ -310,6 +317,7 @@ export function planApplyQK(
   const kStrideOpt = o.kTokenStride;
   const positions = o.positions;
   const seqLen = o.seqLen;
+  const cacheOpts = readCacheOptions(o.v, o.cache);
   const q = plan.q;
   checkData('q', qArr, dtype, q);
   checkData('k', kArr, dtype, k);
@@ -353,6 +361,8 @@ export function planApplyQK(
     checkPositionsApart(p, pb, q, 'q');
     checkPositionsApart(p, pb, k, 'k');
   }
+  // (after positions: what it measures stays as measured until the write)
+  if (cacheOpts !== undefined) planCache(plan, cacheOpts, layout, k, newTensorPlan(), dtype, headDim, kStride !== undefined, checkData);
   return seqLenOf(seqLen, max);
 }
 

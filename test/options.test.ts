@@ -162,7 +162,7 @@ describe('nearest', () => {
 describe('the decode path\'s key switch', () => {
   it('accepts exactly APPLY_QK_KEYS', () => {
     for (const key of APPLY_QK_KEYS) expect(() => checkApplyQKKeys({ [key]: 1 })).not.toThrow();
-    for (const key of ['heads', 'signal', 'Positions', 'position', 'qheads', 'v', 'cache', '']) {
+    for (const key of ['heads', 'signal', 'Positions', 'position', 'qheads', 'slots', 'caches', '']) {
       expect(() => checkApplyQKKeys({ [key]: 1 })).toThrow(TypeError);
     }
   });
