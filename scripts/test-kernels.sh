@@ -27,7 +27,7 @@ done
 
 out="${KERNELS_TEST_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/rope-kernels-test.XXXXXX")}"
 mkdir -p "$out"
-src=(test/native/kernels_test.cc native/dispatch.cc native/kernels/scalar.cc
+src=(test/native/kernels_test.cc native/dispatch.cc native/walk.cc native/kernels/scalar.cc
      native/kernels/avx2.cc native/kernels/avx512.cc native/kernels/neon.cc)
 flags=(-std=c++17 -O2 -Wall -Wextra -Werror)
 

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "../../native/cossin_cache.h"
 #include "../../native/dispatch.h"
+#include "../../native/walk.h"
 #include "test_util.h"
 
 using namespace rope;
@@ -554,6 +556,59 @@ void cosSinCase(const KernelTable& isa, const KernelTable& ref, int64_t n, CosSi
   check(ok, name);
 }
 
+// A call past walk.cc's streaming threshold (32 MiB), with a cos/sin cache and q, k dense per
+// token, walks kChunkTokens tokens' q rows and then their k rows: it must give the same bytes as
+// the token-by-token walk of the same plan without a cache, also when split into token ranges that
+// cut chunks (as threads do), and touch nothing past the rows.
+void walkChunkCase(const KernelTable& isa, DType t, Style st) {
+  const int64_t headDim = 128, half = 64, qHeads = 4, kHeads = 4, tokens = 8203 + irand(0, 30);
+  const size_t sz = test::dtypeSize(t);
+  const int64_t n = t == kF32 ? tokens : 2 * tokens;  // 16-bit: twice the tokens to pass 32 MiB
+  std::vector<double> invFreq(static_cast<size_t>(half));
+  for (int64_t j = 0; j < half; ++j) invFreq[size_t(j)] = std::pow(500000.0, -double(j) / double(half));
+  auto fill = [&](std::vector<uint8_t>& v, int64_t elems) {
+    v.resize(size_t(elems) * sz + 64);
+    for (size_t i = 0; i < v.size() / sz; ++i) randomElement(t, false, v.data(), i);
+  };
+  std::vector<uint8_t> q0, k0;
+  fill(q0, n * qHeads * headDim);
+  fill(k0, n * kHeads * headDim);
+  std::vector<uint8_t> qa = q0, ka = k0, qb = q0, kb = k0;
+  const int64_t offset = irand(0, 100);
+  auto plan = [&](std::vector<uint8_t>& q, std::vector<uint8_t>& k) {
+    Plan p;
+    p.kernels = &isa;
+    p.geo.headDim = headDim;
+    p.geo.rotaryDim = 2 * half;
+    p.geo.style = st;
+    p.batch = 1;
+    p.tokens = n;
+    p.positionOffset = offset;
+    p.invFreq = invFreq.data();
+    p.hasK = true;
+    p.q.data = q.data(), p.q.length = n * qHeads * headDim, p.q.dtype = t, p.q.heads = qHeads;
+    p.q.tokenStride = qHeads * headDim, p.q.headStride = headDim, p.q.batchStride = n * qHeads * headDim;
+    p.k.data = k.data(), p.k.length = n * kHeads * headDim, p.k.dtype = t, p.k.heads = kHeads;
+    p.k.tokenStride = kHeads * headDim, p.k.headStride = headDim, p.k.batchStride = n * kHeads * headDim;
+    return p;
+  };
+  Plan ref = plan(qa, ka);
+  walk(ref);  // no cache: token by token
+  Plan p = plan(qb, kb);
+  auto budget = std::make_shared<std::atomic<int64_t>>(0);
+  CosSinTable cache(&isa, invFreq.data(), half, 1.0, budget);
+  p.cache = &cache;
+  const int64_t cut = irand(1, n - 1);  // two ranges, as two threads would split it
+  walkRange(p, 0, cut);
+  walkRange(p, cut, n);
+  check(qa == qb && ka == kb, std::string(isa.isa) + " walk in chunks " + kDtypeName[t] + " " + kStyleName[st] +
+                                  " tokens=" + std::to_string(n) + " cut=" + std::to_string(cut) +
+                                  ": not the token-by-token result");
+  bool untouched = std::memcmp(qb.data() + size_t(n * qHeads * headDim) * sz, q0.data() + size_t(n * qHeads * headDim) * sz, 64) == 0 &&
+                   std::memcmp(kb.data() + size_t(n * kHeads * headDim) * sz, k0.data() + size_t(n * kHeads * headDim) * sz, 64) == 0;
+  check(untouched && qb != q0, std::string(isa.isa) + " walk in chunks: rotated, nothing past the rows");
+}
+
 void dispatchTests() {
   std::vector<std::string> isas = supportedIsas();
   check(!isas.empty() && isas.back() == "scalar", "supportedIsas ends with scalar");
@@ -650,6 +705,11 @@ int main(int argc, char** argv) {
     std::printf("%s midpoints: %lld of %lld aimed pairs within 4 f32 ulps of a 16-bit midpoint\n", t->isa,
                 (long long)gMidNear, (long long)gMidAimed);
     check(gMidNear * 4 > gMidAimed * 3, std::string(t->isa) + " midpointCase aims near midpoints");
+    {  // 33-66 MiB each: one style per dtype (drawn), so qemu's run stays short
+      const int st = int(irand(0, 1));
+      walkChunkCase(*t, kF32, Style(st));
+      walkChunkCase(*t, kBF16, Style(1 - st));
+    }
     CosSinStats stats;
     for (int64_t n = 1; n <= 70; ++n)
       for (int rep = 0; rep < 4; ++rep) cosSinCase(*t, scalar, n, &stats);
