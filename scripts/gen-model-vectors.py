@@ -27,6 +27,8 @@ from transformers.models.auto.configuration_auto import model_type_to_module_nam
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'models')
 COVERAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'models-not-driven.json')
 NOT_DRIVEN = {}
+# GPT-J and CodeGen: a sin/cos table (create_sinusoidal_positions) instead of a rotary module
+SINUSOIDAL = ('gptj', 'codegen')
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'configs')
 
 
@@ -383,7 +385,7 @@ def run_family(model_type, tcfg, positions, heads, seed, layer_type=None):
         with ctx, torch.no_grad():
             dt = torch.float64 if prec == 'f64' else torch.float32
             q = torch.tensor(x, dtype=dt).permute(1, 0, 2)[None].contiguous()  # [1, heads, T, D]
-            if model_type == 'gptj':
+            if model_type in SINUSOIDAL:
                 out = gptj_apply(m, tcfg, q, positions, dt)
             else:
                 rot = rotary_class(m, tcfg)(config=tcfg)
@@ -430,7 +432,7 @@ def uses_interleave_fn(m, tcfg):
     if 'rope_interleave' in inspect.getsource(m):
         return bool(getattr(tcfg, 'rope_interleave', False))
     for name, c in vars(m).items():
-        if inspect.isclass(c) and name.endswith('Attention') and c.__module__ == m.__name__ \
+        if inspect.isclass(c) and name.endswith(('Attention', 'MLA')) and c.__module__ == m.__name__ \
                 and not re.search(r'Vision|Indexer|Cross|Audio', name) \
                 and 'apply_rotary_pos_emb_interleave(' in inspect.getsource(c):
             return True
@@ -453,13 +455,13 @@ def style_probe(model_type, tcfg):
     """Which slot a unit vector in slot 0 moves to at position 1: 1 -> interleaved, rd/2 -> half.
     For DeepSeek-V3's rope_interleave, the input pair is what counts: slot 1 feeds slot 0."""
     m = modeling(model_type)
-    rot0 = rotary_class(m, tcfg)(config=tcfg) if model_type != 'gptj' else None
+    rot0 = rotary_class(m, tcfg)(config=tcfg) if model_type not in SINUSOIDAL else None
     lt0 = None
     if rot0 is not None and hasattr(rot0, 'layer_types'):
         lt0 = 'full_attention' if 'full_attention' in rot0.layer_types else rot0.layer_types[0]
     D = rope_head_dim(tcfg, lt0)
     with float64_everywhere(), torch.no_grad():
-        if model_type == 'gptj':
+        if model_type in SINUSOIDAL:
             rd = tcfg.rotary_dim or D
             q = torch.zeros(1, 1, 1, D)
             q[..., 1] = 1.0
@@ -614,7 +616,7 @@ def make_fixture(case, source, published, positions, seed):
         heads = 2
         layered = getattr(tcfg, 'layer_types', None) is not None or hasattr(tcfg, 'no_rope_layers')
         main_lt = None
-        rot = rotary_class(modeling(tmt), tcfg)(config=tcfg) if tmt != 'gptj' else None
+        rot = rotary_class(modeling(tmt), tcfg)(config=tcfg) if tmt not in SINUSOIDAL else None
         if rot is not None and hasattr(rot, 'layer_types'):
             main_lt = 'full_attention'
         x, outs = run_family(tmt, tcfg, positions, heads, seed, main_lt)
