@@ -84,3 +84,34 @@ describe('named option types are the ones the methods accept', () => {
     Rope.fromConfig({ head_dim: 128, rope_theta: '10000' });
   });
 });
+
+describe('applyQK with a KV cache', () => {
+  const kc16 = new Uint16Array(64);
+  const kc32 = new Float32Array(64);
+  const slots = new Int32Array(2);
+
+  it("the cache's dtype is required for a Uint16Array cache, optional and 'f32' for a Float32Array one", () => {
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc16, v: kc16, slots, dtype: 'bf16' } });
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc32, v: kc32, slots: 3, layout: 'hnd' } });
+    rope.applyQK(u16, u16, { qHeads: 1, kHeads: 1, positions: 0, dtype: 'f16', v: u16, cache: { k: kc32, v: kc32, slots, dtype: 'f32' } });
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, cache: { k: kc16, slots, dtype: 'f16' } });
+    rope.prepare({ qHeads: 1, kHeads: 1 }).applyQK(f32, f32, 0, { v: f32, cache: { k: kc16, v: kc16, slots: 0, dtype: 'bf16' } });
+    // @ts-expect-error a Uint16Array cache's bits are not self-describing: dtype is required
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc16, v: kc16, slots } });
+    // @ts-expect-error a Float32Array cache holds f32
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc32, v: kc32, slots, dtype: 'bf16' } });
+    // @ts-expect-error cache.v is cache.k's kind of array
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc32, v: kc16, slots, dtype: 'f32' } });
+  });
+
+  it('v is k\'s kind of array; slots an Int32Array or a number; layouts nhd | hnd', () => {
+    // @ts-expect-error v holds k's dtype
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: u16, cache: { k: kc32, v: kc32, slots } });
+    // @ts-expect-error slots are an Int32Array (one per token) or a number (the first of a run)
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc32, v: kc32, slots: [0, 1] } });
+    // @ts-expect-error FlashInfer's words: 'nhd' or 'hnd'
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc32, v: kc32, slots, layout: 'shd' } });
+    // @ts-expect-error the cache needs its slots
+    rope.applyQK(f32, f32, { qHeads: 1, kHeads: 1, positions: 0, v: f32, cache: { k: kc32, v: kc32 } });
+  });
+});
