@@ -248,6 +248,7 @@ def cases():
 
 # Families the generic harness cannot yet drive faithfully: not written, listed in docs/models-hf.md.
 EXCLUDED = {
+    'qwen2_5_omni_dit': "the talker's token-to-wave diffusion transformer (audio), not a text attention",
     'zamba2': 'hybrid layers: the harness finds no attention module per layer',
     'qwen3_omni_moe_talker_text': 'its rotary dim does not match the mrope_section default the reader applies',
 }
@@ -323,11 +324,21 @@ def text_config(cfg):
     return cfg.get_text_config(decoder=True) if hasattr(cfg, 'get_text_config') else cfg
 
 
+def takes_config(c, tcfg):
+    """0 when c.__init__ declares a config of tcfg's class (the text model's own module), else 1."""
+    try:
+        ann = inspect.signature(c.__init__).parameters['config'].annotation
+    except Exception:
+        return 1
+    name = ann if isinstance(ann, str) else getattr(ann, '__name__', '')
+    return 0 if name == type(tcfg).__name__ else 1
+
+
 def rotary_class(m, tcfg):
     names = [n for n, c in vars(m).items() if inspect.isclass(c) and n.endswith('RotaryEmbedding')
              and 'Vision' not in n and 'Audio' not in n and c.__module__ == m.__name__]
-    # prefer the text model's own rotary class
-    names.sort(key=lambda n: (0 if 'Text' in n else 1, len(n)))
+    # prefer the text model's own rotary class (its config annotation, then the name)
+    names.sort(key=lambda n: (takes_config(vars(m)[n], tcfg), 0 if 'Text' in n else 1, len(n)))
     if not names:
         raise RuntimeError(f'no rotary embedding class in {m.__name__}')
     return vars(m)[names[0]]
@@ -499,7 +510,7 @@ def attention_layers(model_type, tcfg):
     if not layer_cls:  # encoders (ModernBERT, ESM): their layer classes
         layer_cls = [c for name, c in vars(m).items() if inspect.isclass(c) and name.endswith(('EncoderLayer', 'Layer'))
                      and c.__module__ == m.__name__ and not re.search(r'Vision|Audio|Norm|Embedding|Head', name)]
-    layer_cls.sort(key=lambda c: (0 if 'Text' in c.__name__ else 1, len(c.__name__)))
+    layer_cls.sort(key=lambda c: (takes_config(c, tcfg), 0 if 'Text' in c.__name__ else 1, len(c.__name__)))
     attn_src = None
     out = []
     with torch.device('meta'):
