@@ -629,7 +629,8 @@ def make_fixture(case, source, published, positions, seed):
         main_lt = None
         rot = rotary_class(modeling(tmt), tcfg)(config=tcfg) if tmt not in SINUSOIDAL else None
         if rot is not None and hasattr(rot, 'layer_types'):
-            main_lt = 'full_attention'
+            # the full-attention layers' rotation (fromConfig's), else the first layer type's (Zaya)
+            main_lt = 'full_attention' if 'full_attention' in rot.layer_types else sorted(rot.layer_types)[0]
         x, outs = run_family(tmt, tcfg, positions, heads, seed, main_lt)
         f64 = outs['f64']
         scale = float(np.max(np.abs(f64))) or 1.0
@@ -650,6 +651,8 @@ def make_fixture(case, source, published, positions, seed):
             'output_f64': b64(f64),
             'max_abs_diff_f32': float(np.max(np.abs(outs['f32'] - f64))) / scale,
         }
+        if main_lt not in (None, 'full_attention'):
+            fx['layer_type'] = main_lt  # the layer type output_f64 is for
         if layered:
             per_layer = attention_layers(tmt, tcfg)
             fx['layers'] = per_layer

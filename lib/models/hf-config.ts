@@ -162,7 +162,7 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
 }
 
 /** Layer types whose rope parameters a nested transformers-5 rope_parameters may hold. */
-const NESTED_KEYS = ['full_attention', 'sliding_attention', 'chunked_attention', 'attention'];
+const NESTED_KEYS = ['full_attention', 'sliding_attention', 'chunked_attention', 'attention', 'hybrid', 'hybrid_sliding'];
 
 interface LayerParams {
   where: string;

@@ -10,6 +10,8 @@ import { isObj, optNum, type Obj } from './read.js';
 
 const ATTENTION = new Set([
   'full_attention', 'sliding_attention', 'chunked_attention', 'indexed_attention', 'attention', 'global_attention', 'local_attention', 'hybrid',
+  // Zaya: attention in each hybrid block, with or without a sliding window
+  'hybrid_sliding',
 ]);
 const NO_ATTENTION = new Set([
   'linear_attention', 'mamba', 'mamba2', 'conv', 'short_conv', 'ssm', 'recurrent', 'rwkv', 'deltanet', 'gated_deltanet',
