@@ -13,6 +13,10 @@ import { ensureDist, root } from './helpers/dist.js';
 const fixtures = join(root, 'test', 'fixtures', 'tiny-models');
 const names = readdirSync(fixtures, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
 const TOL = 1e-4;
+// --cache bf16: keys and values are stored with 8 significant bits (each rounded once, relative
+// error <= 2^-9 ~ 2e-3), and those errors add up through every layer's attention; measured at most
+// 1.6e-2 of a row's largest |logit| (qwen2; the others 3e-3..1e-2), so the bound is 3e-2.
+const BF16_TOL = 3e-2;
 
 interface Expected {
   prompt: number[];
@@ -23,8 +27,8 @@ const expected = (name: string): Expected => JSON.parse(readFileSync(join(fixtur
 
 // The example is plain JS without type declarations: its surface, as the tests use it.
 interface Layer {
-  k: Float32Array;
-  v: Float32Array;
+  k: Float32Array | Uint16Array;
+  v: Float32Array | Uint16Array;
 }
 interface DecoderT {
   ctx: number;
@@ -37,7 +41,7 @@ interface DecoderT {
 }
 interface ModelModule {
   loadModel(dir: string): { config: Record<string, unknown> };
-  Decoder: new (model: object, opts?: { ctx?: number; ubatch?: number }) => DecoderT;
+  Decoder: new (model: object, opts?: { ctx?: number; ubatch?: number; cacheDtype?: 'f32' | 'bf16' }) => DecoderT;
   generate(d: DecoderT, prompt: number[], n: number, o?: { nKeep?: number }): { tokens: number[]; logits: Float32Array[] };
 }
 const modelPath = '../examples/llama/model.mjs'; // in a variable: no type declarations to find
@@ -46,6 +50,8 @@ const load = (): Promise<ModelModule> => import(/* @vite-ignore */ modelPath);
 function runCli(args: string[]): { status: number | null; out: string; err: string } {
   const env = { ...process.env };
   delete env.ROPE_SIMD_ADDON; // the package's own loader, as a user runs it
+  // (the JS cache write's one warning: shown to users, checked once below, silenced for the rest)
+  if (!args.includes('--profile')) env.ROPE_SIMD_CACHE_WARNING = '0';
   const r = spawnSync(process.execPath, [join(root, 'examples', 'llama', 'run.mjs'), ...args], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
@@ -89,12 +95,30 @@ describe('examples/llama matches transformers (float64) on tiny models', () => {
     });
   }
 
+  for (const name of names) {
+    it(`${name}: --cache bf16 keeps transformers' tokens, logits within ${BF16_TOL} of the float64 run`, () => {
+      const e = expected(name);
+      const r = runCli(['--model', join(fixtures, name), '--tokens', e.prompt.join(','), '--new', String(e.tokens.length), '--json', '--cache', 'bf16']);
+      expect(r.err).toBe('');
+      expect(r.status).toBe(0);
+      const got = JSON.parse(r.out) as { tokens: number[]; logits: number[][] };
+      expect(got.tokens).toEqual(e.tokens);
+      const errors = e.logits.map((row, s) => rowError(got.logits[s], row));
+      errors.forEach((err, s) => expect(err, `step ${s}`).toBeLessThan(BF16_TOL));
+      // (and the cache is bf16: an f32 cache stays within TOL)
+      expect(Math.max(...errors)).toBeGreaterThan(10 * TOL);
+    });
+  }
+
   it('--profile reports the RoPE share of decode time on the backend this process loaded', () => {
     const e = expected('llama');
     const r = runCli(['--model', join(fixtures, 'llama'), '--tokens', e.prompt.join(','), '--new', '4', '--profile']);
     expect(r.status).toBe(0);
     expect(r.out.trim()).toBe(e.tokens.slice(0, 4).join(','));
     expect(r.err).toContain(`rope-simd backend: ${backendInfo.backend}`);
+    // Where the engine is not the JS one, the cache write that still runs in JS says so, once.
+    const warnings = r.err.split('\n').filter((l) => l.includes('[ROPE_SIMD_CACHE_JS]'));
+    expect(warnings).toHaveLength(backendInfo.backend === 'js' ? 0 : 1);
     const m = /decode: 3 tokens, ([\d.]+) ms, RoPE ([\d.]+) ms \(([\d.]+)% of decode time\)/.exec(r.err);
     expect(m, r.err).not.toBeNull();
     const [total, rope, pct] = m!.slice(1).map(Number);
@@ -119,6 +143,7 @@ describe('examples/llama matches transformers (float64) on tiny models', () => {
       [['--model', model, '--tokens', '1,2,3', '--ctx', '2'], "the prompt's 3 tokens do not fit the context of 2"],
       [['--model', join(fixtures, 'nope'), '--tokens', '1'], 'no such file'],
       [['--tokens', '1'], 'usage: node examples/llama/run.mjs'],
+      [['--model', model, '--tokens', '1', '--cache', 'f16'], "--cache must be f32 or bf16, got 'f16'"],
     ] as const) {
       const r = runCli([...args]);
       expect(r.status, msg).toBe(1);
@@ -226,7 +251,7 @@ describe('context shift (--ctx): kept keys re-rotated by the inverse rotation', 
       const [nKeep, nDiscard] = [4, 6];
       const a = new Decoder(model, { ctx: 16 });
       a.forward(seq);
-      const before = a.layers.map((l) => ({ k: l.k.slice(), v: l.v.slice() }));
+      const before = a.layers.map((l) => ({ k: l.k.slice() as Float32Array, v: l.v.slice() as Float32Array }));
       a.shift(nKeep, nDiscard);
       expect(a.nPast).toBe(16 - nDiscard);
       const kvDim = a.kvHeads * a.headDim;
@@ -236,8 +261,8 @@ describe('context shift (--ctx): kept keys re-rotated by the inverse rotation', 
       // surviving tokens at positions 0..9 must give them, within f32 rounding.
       const b = new Decoder(model, { ctx: 16 });
       b.forward([...seq.slice(0, nKeep), ...seq.slice(nKeep + nDiscard)]);
-      const k0 = a.layers[0].k.subarray(0, kept);
-      const fresh = b.layers[0].k.subarray(0, kept);
+      const k0 = a.layers[0].k.subarray(0, kept) as Float32Array;
+      const fresh = b.layers[0].k.subarray(0, kept) as Float32Array;
       const kMax = fresh.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       for (let i = 0; i < kept; i++) expect(Math.abs(k0[i] - fresh[i]), `key element ${i}`).toBeLessThanOrEqual(4e-7 * kMax);
       expect(a.layers[0].v.subarray(0, kept)).toEqual(b.layers[0].v.subarray(0, kept));
@@ -280,6 +305,39 @@ describe('context shift (--ctx): kept keys re-rotated by the inverse rotation', 
       d.layers.forEach((l, i) => expect(l.k).toEqual(k[i]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a bf16 cache shifts too: moved keys are the old ones rotated by -nDiscard, rounded once to bf16', async () => {
+    const { loadModel, Decoder } = await load();
+    const bf16 = (h: number): number => new Float32Array(new Uint32Array([h << 16]).buffer)[0];
+    for (const name of names) {
+      const model = loadModel(join(fixtures, name));
+      const rp = (model.config.rope_parameters ?? {}) as { rope_type?: string; rope_theta?: number };
+      if (rp.rope_type !== 'default') continue;
+      const e = expected(name);
+      const a = new Decoder(model, { ctx: 16, cacheDtype: 'bf16' });
+      a.forward([...e.prompt, ...e.tokens].slice(0, 16));
+      const before = a.layers.map((l) => ({ k: l.k.slice() as Uint16Array, v: l.v.slice() as Uint16Array }));
+      a.shift(4, 6);
+      const kvDim = a.kvHeads * a.headDim;
+      a.layers.forEach((layer, l) => {
+        expect(layer.k).toBeInstanceOf(Uint16Array);
+        expect(layer.k.subarray(0, 4 * kvDim)).toEqual(before[l].k.subarray(0, 4 * kvDim));
+        expect(layer.v.subarray(4 * kvDim, 10 * kvDim)).toEqual(before[l].v.subarray(10 * kvDim, 16 * kvDim));
+        for (let s = 4; s < 10; s++) {
+          for (let h = 0; h < a.kvHeads; h++) {
+            const o = (s + 6) * kvDim + h * a.headDim;
+            const old = Float32Array.from(before[l].k.subarray(o, o + a.headDim), bf16);
+            const want = rotateHalf(old, -6, rp.rope_theta!);
+            const m = want.reduce((x, v) => Math.max(x, Math.abs(v)), 0);
+            for (let d = 0; d < a.headDim; d++) {
+              // one bf16 rounding: half an ulp of |want| <= 2^-8 |want|
+              expect(Math.abs(bf16(layer.k[s * kvDim + h * a.headDim + d]) - want[d]), `${name} layer ${l} slot ${s}`).toBeLessThanOrEqual(2 ** -8 * Math.abs(want[d]) + 1e-6 * m);
+            }
+          }
+        }
+      });
     }
   });
 

@@ -1,9 +1,10 @@
 // A small Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) in plain JS, batch 1, float32
 // activations with float64 accumulation. It uses rope-simd the way an inference engine would:
 // one fused QKV projection per layer writes [tokens, q | k | v] into a preallocated buffer, RoPE
-// rotates q and k in place inside that buffer (applyQK with a token stride), keys and values go to
-// a preallocated KV cache, and a full cache is shifted by re-rotating the kept keys (llama.cpp's
-// K-shift) instead of recomputing them.
+// rotates q in place inside that buffer and writes the rotated keys and the values straight into a
+// preallocated KV cache in the same call (applyQK with a token stride and its cache option; f32 or
+// bf16), and a full cache is shifted by re-rotating the kept keys (llama.cpp's K-shift) instead of
+// recomputing them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rope } from 'rope-simd';
@@ -57,8 +58,11 @@ export class Decoder {
    * @param model from loadModel
    * @param ctx KV-cache size in tokens (default max_position_embeddings, at most 4096)
    * @param ubatch most tokens one pass computes (a longer prompt runs in chunks; default 256)
+   * @param cacheDtype the KV cache's dtype: 'f32' (default) or 'bf16' (Uint16Array bits)
    */
-  constructor({ config, tensors }, { ctx, ubatch = 256 } = {}) {
+  constructor({ config, tensors }, { ctx, ubatch = 256, cacheDtype = 'f32' } = {}) {
+    if (cacheDtype !== 'f32' && cacheDtype !== 'bf16') throw new Error(`the cache dtype must be 'f32' or 'bf16', got '${cacheDtype}'`);
+    this.cacheDtype = cacheDtype;
     const c = config;
     this.config = c;
     this.hidden = c.hidden_size;
@@ -117,9 +121,9 @@ export class Decoder {
         up: p(pre + 'mlp.up_proj.weight', I, H),
         down: p(pre + 'mlp.down_proj.weight', H, I),
         window: sliding && c.sliding_window ? c.sliding_window : 0,
-        // The KV cache: [ctx, kvHeads, headDim] per layer, allocated once.
-        k: new Float32Array(this.ctx * this.kvDim),
-        v: new Float32Array(this.ctx * this.kvDim),
+        // The KV cache: [ctx, kvHeads, headDim] per layer, allocated once (bf16: Uint16Array bits).
+        k: cacheDtype === 'f32' ? new Float32Array(this.ctx * this.kvDim) : new Uint16Array(this.ctx * this.kvDim),
+        v: cacheDtype === 'f32' ? new Float32Array(this.ctx * this.kvDim) : new Uint16Array(this.ctx * this.kvDim),
       });
     }
 
@@ -132,6 +136,11 @@ export class Decoder {
     this.g = new Float32Array(T * I);
     this.u = new Float32Array(T * I);
     this.scores = new Float64Array(this.ctx);
+    // bf16 cache: the rows attention reads, widened to f32 once per layer and pass
+    if (cacheDtype === 'bf16') {
+      this.kWide = new Float32Array(this.ctx * this.kvDim);
+      this.vWide = new Float32Array(this.ctx * this.kvDim);
+    }
     this.logits = new Float32Array(this.vocab);
     this.shiftPositions = new Int32Array(this.ctx);
     this.nPast = 0; // tokens in the cache; the next token's position
@@ -170,7 +179,9 @@ export class Decoder {
           rmsNorm(kRow, kRow, this.kvHeads, headDim, headDim, layer.kNorm, this.eps);
         }
       }
-      // RoPE in place: q is qkv[t*qkvDim ..], k is qkv[t*qkvDim + qDim ..]; both step qkvDim per token.
+      // RoPE: q is qkv[t*qkvDim ..], k qkv[t*qkvDim + qDim ..], v after k; all step qkvDim per token.
+      // q is rotated in place; the rotated k and v go to cache slots nPast.. in the cache's dtype,
+      // rounded once (k and v in qkv stay as they are).
       const t0 = performance.now();
       this.rope.applyQK(this.qkv, this.qkv.subarray(qDim), {
         qHeads: this.heads,
@@ -178,13 +189,10 @@ export class Decoder {
         tokens: n,
         tokenStride: qkvDim,
         positions: nPast,
+        v: this.qkv.subarray(qDim + kvDim),
+        cache: { k: layer.k, v: layer.v, slots: nPast, dtype: this.cacheDtype },
       });
       this.ropeMs += performance.now() - t0;
-      for (let t = 0; t < n; t++) {
-        const row = t * qkvDim;
-        layer.k.set(this.qkv.subarray(row + qDim, row + qDim + kvDim), (nPast + t) * kvDim);
-        layer.v.set(this.qkv.subarray(row + qDim + kvDim, row + qkvDim), (nPast + t) * kvDim);
-      }
       this.attention(layer, n);
       // o_proj, residual
       linear(this.xn, H, this.attn, n, layer.wo, layer.bo, H, qDim);
@@ -206,6 +214,8 @@ export class Decoder {
     const { qDim, kvDim, qkvDim, headDim, nPast, scores } = this;
     const group = this.heads / this.kvHeads; // query heads sharing one key/value head
     const scale = 1 / Math.sqrt(headDim);
+    const K = this.cacheDtype === 'bf16' ? widen(layer.k, this.kWide, (nPast + n) * kvDim) : layer.k;
+    const V = this.cacheDtype === 'bf16' ? widen(layer.v, this.vWide, (nPast + n) * kvDim) : layer.v;
     for (let t = 0; t < n; t++) {
       const pos = nPast + t;
       const first = layer.window ? Math.max(0, pos - layer.window + 1) : 0;
@@ -215,7 +225,7 @@ export class Decoder {
         let max = -Infinity;
         for (let s = first; s <= pos; s++) {
           let dot = 0;
-          for (let d = 0; d < headDim; d++) dot += this.qkv[q + d] * layer.k[s * kvDim + kv + d];
+          for (let d = 0; d < headDim; d++) dot += this.qkv[q + d] * K[s * kvDim + kv + d];
           scores[s] = dot * scale;
           if (scores[s] > max) max = scores[s];
         }
@@ -224,7 +234,7 @@ export class Decoder {
         const out = t * qDim + h * headDim;
         for (let d = 0; d < headDim; d++) {
           let acc = 0;
-          for (let s = first; s <= pos; s++) acc += scores[s] * layer.v[s * kvDim + kv + d];
+          for (let s = first; s <= pos; s++) acc += scores[s] * V[s * kvDim + kv + d];
           this.attn[out + d] = acc / sum;
         }
       }
@@ -251,11 +261,18 @@ export class Decoder {
       for (const c of [layer.k, layer.v]) c.copyWithin(nKeep * kvDim, (nKeep + nDiscard) * kvDim, this.nPast * kvDim);
       if (moved === 0) continue;
       const t0 = performance.now();
-      this.rope.apply(layer.k.subarray(nKeep * kvDim, (nKeep + moved) * kvDim), { heads: this.kvHeads, positions, inverse: true });
+      this.rope.apply(layer.k.subarray(nKeep * kvDim, (nKeep + moved) * kvDim), { heads: this.kvHeads, positions, inverse: true, dtype: this.cacheDtype });
       this.ropeMs += performance.now() - t0;
     }
     this.nPast -= nDiscard;
   }
+}
+
+/** The first n bf16 values of bits as f32 in out (a bf16 is the top half of an f32). */
+function widen(bits, out, n) {
+  const u = new Uint32Array(out.buffer, out.byteOffset, n);
+  for (let i = 0; i < n; i++) u[i] = bits[i] << 16;
+  return out;
 }
 
 /**

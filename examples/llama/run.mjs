@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 // Greedy decoding of a Hugging Face Llama/Mistral/Qwen2/Qwen3 folder with rope-simd for RoPE.
-//   node examples/llama/run.mjs --model DIR --tokens 1,2,3 --new 8 [--json] [--ctx N] [--keep K] [--profile]
+//   node examples/llama/run.mjs --model DIR --tokens 1,2,3 --new 8 [--json] [--ctx N] [--keep K] [--cache f32|bf16] [--profile]
 // --json    print exactly {"tokens": [...], "logits": [[...], ...]} (one row per generated token)
 // --ctx N   KV-cache size; when full, keep the first K tokens (--keep, default 0) and drop half of
 //           the rest, re-rotating the kept keys (context shift)
+// --cache bf16  keep the KV cache in bf16 (default f32): applyQK writes the rotated keys and the
+//           values into it rounded once
 // --profile report on stderr the share of decode time spent in RoPE
 // From a checkout: npm install (builds dist/), then run; 'rope-simd' resolves to this package.
 import { parseArgs } from 'node:util';
 import { backendInfo } from 'rope-simd';
 import { Decoder, generate, loadModel } from './model.mjs';
 
-const usage = 'usage: node examples/llama/run.mjs --model DIR --tokens 1,2,3 --new 8 [--json] [--ctx N] [--keep K] [--profile]';
+const usage = 'usage: node examples/llama/run.mjs --model DIR --tokens 1,2,3 --new 8 [--json] [--ctx N] [--keep K] [--cache f32|bf16] [--profile]';
 
 function int(name, s, min) {
   const v = Number(s);
@@ -26,6 +28,7 @@ function main() {
       new: { type: 'string', default: '8' },
       ctx: { type: 'string' },
       keep: { type: 'string', default: '0' },
+      cache: { type: 'string', default: 'f32' },
       json: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
     },
@@ -35,7 +38,8 @@ function main() {
   const newTokens = int('new', a.new, 1);
 
   const model = loadModel(a.model);
-  const decoder = new Decoder(model, a.ctx === undefined ? {} : { ctx: int('ctx', a.ctx, 2) });
+  if (a.cache !== 'f32' && a.cache !== 'bf16') throw new Error(`--cache must be f32 or bf16, got '${a.cache}'\n${usage}`);
+  const decoder = new Decoder(model, { ...(a.ctx === undefined ? {} : { ctx: int('ctx', a.ctx, 2) }), cacheDtype: a.cache });
 
   // Time the prompt (first step) apart from decoding (the steps after it).
   let t = performance.now();
