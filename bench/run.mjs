@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ASYNC_SHAPES, checkAsyncTargets, formatAsync, formatAsyncTargets, runAsyncBench } from './async.mjs';
 import { bf16ToF32 } from './baselines.mjs';
 import { renderChart } from './chart.mjs';
+import { KV_SHAPES, checkKvCacheTargets, formatKvCache, runKvCacheBench } from './kv-cache.mjs';
 import { cellMetrics, checkTargets, formatMarkdown, formatTable, formatTargets, formatThreads, threadsRows } from './report.mjs';
 import { callsPerSample } from './stats.mjs';
 import { formatSummary, LEGEND } from './summary.mjs';
@@ -249,11 +250,15 @@ async function main() {
   // engine and buffer kind (bench/async.mjs).
   const asyncShapes = ASYNC_SHAPES.filter((s) => !args.shapes || args.shapes.includes(s));
   const asyncRows = asyncShapes.length ? await runAsyncBench({ internal, quick: args.quick, shapes: asyncShapes, progress: (t) => progress.show(t, true) }) : [];
+  // The KV-cache rows: applyQK with its cache option against applyQK alone and the unfused JS
+  // sequence (bench/kv-cache.mjs).
+  const kvShapes = KV_SHAPES.map((s) => s.shape).filter((s) => !args.shapes || args.shapes.includes(s));
+  const kvRows = kvShapes.length ? await runKvCacheBench({ internal, quick: args.quick, shapes: kvShapes, progress: (t) => progress.show(t, true) }) : [];
   progress.done();
   meta.seconds = Math.round((Date.now() - t0) / 100) / 10;
   meta.loadavgAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
-  const results = { meta, systems: [...systemsSeen.values()], cells, checks, async: asyncRows, asyncTargets: checkAsyncTargets(asyncRows) };
+  const results = { meta, systems: [...systemsSeen.values()], cells, checks, async: asyncRows, asyncTargets: checkAsyncTargets(asyncRows), kvCache: kvRows, kvCacheTargets: checkKvCacheTargets(kvRows) };
   // Threads and async rows: read off the cells (the same samples as the main table).
   results.threads = threadsRows(cells, meta);
   results.targets = checkTargets(cells, meta, results.threads);
@@ -265,6 +270,7 @@ async function main() {
   console.log(formatSummary(results));
   console.log(formatTargets(results.targets));
   if (asyncRows.length) console.log(`\n${formatAsync(asyncRows)}\n${formatAsyncTargets(results.asyncTargets)}`);
+  if (kvRows.length) console.log(`\n${formatKvCache(kvRows)}`);
   if (args.markdown) console.log(`\n${formatMarkdown(results)}`);
 
   const outDir = args.out ?? path.join(os.tmpdir(), 'rope-simd-bench');

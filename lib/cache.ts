@@ -69,9 +69,9 @@ const TOO_MANY_FOR_PAIRS = 16;
 /**
  * Checks the cache write of an applyQK call whose q and k plans are filled (layout, batch,
  * tokens, strides) and whose positions were read; fills plan.cache. Throws, writing nothing.
- * checkQK: the caller skipped its own q/k overlap test (the native binding does it, but with a
- * cache the engine sees no k); k and v are read whole (pass-through dims too), so against q's
- * rotated rows they are tested headDim wide.
+ * The engine then sees no k (it rotates q only), so q/k overlap is tested here for every engine;
+ * k and v are read whole (pass-through dims too), so against q's rotated rows they are tested
+ * headDim wide. strided: k has a token stride (v is then read at it, and may be longer).
  */
 export function planCache(
   plan: CallPlan,
