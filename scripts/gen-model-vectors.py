@@ -226,6 +226,13 @@ def cases():
              max_position_embeddings=65536, rope_theta=5000000.0, num_hidden_layers=36,
              no_rope_layer_interval=4), [0, 3, 65535])
     # Appended (seeds follow the list order, so earlier cases keep theirs).
+    add('glm-4.1v-9b', PUB.format('THUDM/GLM-4.1V-9B-Thinking (text_config)') + ': M-RoPE on half the head',
+        dict(model_type='glm4v', text_config=dict(
+            model_type='glm4v_text', hidden_size=4096, num_attention_heads=32, num_key_value_heads=2,
+            max_position_embeddings=65536, num_hidden_layers=40, partial_rotary_factor=0.5,
+            rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[8, 12, 12],
+                                 partial_rotary_factor=0.5))),
+        [[0, 1, 2, 3, 4, 5], [0, 1, 1, 2, 9, 5], [0, 2, 1, 3, 7, 5]])
     add('modernbert-base', PUB.format('answerdotai/ModernBERT-base') + ' (an encoder: global/local thetas, every 3rd layer global)',
         dict(model_type='modernbert', hidden_size=768, num_attention_heads=12, num_hidden_layers=22,
              max_position_embeddings=8192, global_attn_every_n_layers=3, global_rope_theta=160000.0,
