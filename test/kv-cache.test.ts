@@ -343,3 +343,28 @@ describe.each(ENGINES)('async and prepared steps with a cache on the %s engine',
     expect(() => step.applyQK(s.q, s.k, 0, { v: s.v, cache: s.cache(), slots: 1 } as never)).toThrow(/step\.applyQK does not take the option 'slots'/);
   });
 });
+
+describe.runIf(ENGINES.includes('wasm'))('wasm: caches in the module\'s memory (wasmArray)', () => {
+  it('are written where they are, as ordinary arrays would be', async () => {
+    const { wasmArray } = await import('../lib/engine-wasm.js');
+    const D = 64, tokens = 300;
+    const r = rng(5);
+    const q = new Float32Array(tokens * 8 * D).map(() => r() - 0.5);
+    const k = new Float32Array(tokens * 2 * D).map(() => r() - 0.5);
+    const v = new Float32Array(tokens * 2 * D).map(() => r() - 0.5);
+    const rope = createRope({ headDim: D }, 'wasm');
+    const want = { k: new Uint16Array(tokens * 2 * D), v: new Uint16Array(tokens * 2 * D) };
+    rope.applyQK(q.slice(), k, { qHeads: 8, kHeads: 2, positions: 7, v, cache: { k: want.k, v: want.v, slots: 0, dtype: 'bf16' } });
+    const kc = wasmArray(tokens * 2 * D, 'bf16'), vc = wasmArray(tokens * 2 * D, 'bf16');
+    try {
+      // (a fresh Rope: its cos/sin rows and q's scratch may grow the memory, which the write
+      // survives by viewing the caches again; this test does not force a growth)
+      createRope({ headDim: D }, 'wasm').applyQK(q.slice(), k, { qHeads: 8, kHeads: 2, positions: 7, v, cache: { k: kc.array as Uint16Array, v: vc.array as Uint16Array, slots: 0, dtype: 'bf16' } });
+      expect(kc.array).toEqual(want.k);
+      expect(vc.array).toEqual(want.v);
+    } finally {
+      kc.free();
+      vc.free();
+    }
+  });
+});
