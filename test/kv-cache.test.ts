@@ -268,6 +268,10 @@ describe.each(ENGINES)('refusals on the %s engine: a clear error, nothing writte
     ['positions in the cache\'s memory', (b) => ({ positions: new Int32Array(b.buf, 1024, 3), v: b.v, cache: { k: new Float32Array(b.buf, 1000, 64), v: b.vc, slots: 0 } }), /cache\.k shares memory with positions/],
     ['v overlapping q\'s rotated rows', (b) => ({ q: new Float32Array(b.buf, 0, 96), v: new Float32Array(b.buf, 320, 48), cache: { k: b.kc, v: b.vc, slots: 0 } }), /q and v overlap/],
     ['v of another dtype', (b) => ({ v: new Uint16Array(48), cache: { k: b.kc, v: b.vc, slots: 0 } }), /dtype is required for a Uint16Array v/],
+    ['cache.k in k\'s SharedArrayBuffer', (b) => {
+      const sab = new SharedArrayBuffer(1024);
+      return { k: new Float32Array(sab, 0, 48), v: b.v, cache: { k: new Float32Array(sab, 128, 64), v: b.vc, slots: 1 } };
+    }, /cache\.k shares memory with k/],
   ];
   for (const [name, edit, message] of cases) {
     it(name, () => {
@@ -362,6 +366,33 @@ describe.runIf(ENGINES.includes('wasm'))('wasm: caches in the module\'s memory (
       createRope({ headDim: D }, 'wasm').applyQK(q.slice(), k, { qHeads: 8, kHeads: 2, positions: 7, v, cache: { k: kc.array as Uint16Array, v: vc.array as Uint16Array, slots: 0, dtype: 'bf16' } });
       expect(kc.array).toEqual(want.k);
       expect(vc.array).toEqual(want.v);
+    } finally {
+      kc.free();
+      vc.free();
+    }
+  });
+});
+
+describe.runIf(ENGINES.includes('wasm'))('wasm: the cache write survives a memory growth during q\'s rotation', () => {
+  it('views wasmArray caches again after the engine ran', async () => {
+    const { createWasmEngine, wasmArray } = await import('../lib/engine-wasm.js');
+    const { applyWithCache, CacheWriter } = await import('../lib/engine-js-cache.js');
+    const { newCallPlan, newTensorPlan, planApplyQK } = await import('../lib/validate.js');
+    const geometry = { headDim: 8, rotaryDim: 8, style: 0 as const, pairSection: null, sectionRows: 1 };
+    const engine = createWasmEngine(geometry) as ReturnType<typeof createWasmEngine> & { ownsMemory(d: unknown): boolean; rebind(d: unknown, o: number, n: number): unknown };
+    // an engine that grows the module's memory while it rotates q (detaching every view of it)
+    const growing = { apply: (p: never) => { engine.apply(p); wasmArray(64 << 20, 'f32').free(); }, ownsMemory: engine.ownsMemory, rebind: engine.rebind };
+    const q = new Float32Array(2 * 8).fill(0.5), k = new Float32Array(8).fill(0.25), v = new Float32Array(8).fill(0.75);
+    const kc = wasmArray(3 * 8, 'bf16'), vc = wasmArray(3 * 8, 'bf16');
+    try {
+      const plan = newCallPlan(createRope({ headDim: 8 }, 'js').invFreq);
+      planApplyQK(plan, geometry, newTensorPlan(), q, k, { qHeads: 2, kHeads: 1, positions: 0, v, cache: { k: kc.array, v: vc.array, slots: 1, dtype: 'bf16' } });
+      const before = kc.array;
+      applyWithCache(growing as never, new CacheWriter(geometry), plan);
+      expect(before.length, 'the views taken before were detached').toBe(0);
+      // position 0: k and v are copied, converted (0.25, 0.75 are bf16 0x3e80, 0x3f40)
+      expect(Array.from(kc.array)).toEqual([...new Array(8).fill(0), ...new Array(8).fill(0x3e80), ...new Array(8).fill(0)]);
+      expect(Array.from(vc.array)).toEqual([...new Array(8).fill(0), ...new Array(8).fill(0x3f40), ...new Array(8).fill(0)]);
     } finally {
       kc.free();
       vc.free();
