@@ -315,9 +315,9 @@ export function runSliced(engine: SliceEngine, plan: CallPlan, c: SliceCall): Pr
   const learn = (units: number, ms: number): void => {
     const rate = rates.get(rateKey) ?? START_RATE[c.engineName] ?? START_RATE.js;
     const seen = ms > 0.02 ? (units * unitBytes) / ms : 2 * rate;
-    // At most 2x up or down per slice: one slice is no proof. A slice that stalls (the pool's
-    // helper thread preempted while it holds a part of the slice: ~5 ms on a busy 2-core machine)
-    // then costs the next slices half their size, not four fifths.
+    // At most 2x up or down per slice: one slice is no proof. A slice that stalls (this thread
+    // preempted by other work: ~5 ms on a busy 2-core machine, with or without the pool) then
+    // costs the next slices half their size, not four fifths.
     rates.set(rateKey, Math.max(rate / 2, Math.min(seen, 2 * rate)));
   };
 
