@@ -75,16 +75,12 @@ export function roundSumOnce(a: number, b: number, dtype: DType): number {
 const SCR = new Float32Array(1);
 const SCR_I = new Int32Array(SCR.buffer);
 
-function decoder(dtype: DType): (bits: number) => number {
-  if (dtype === DTYPE_F16) {
-    const t = f16DecodeTable();
-    return (b) => t[b];
-  }
-  return (b) => {
-    SCR_I[0] = b << 16;
-    return SCR[0];
-  };
-}
+const decodeF16 = (b: number): number => f16DecodeTable()[b];
+const decodeBf16 = (b: number): number => {
+  SCR_I[0] = b << 16;
+  return SCR[0];
+};
+const decoder = (dtype: DType): ((bits: number) => number) => (dtype === DTYPE_F16 ? decodeF16 : decodeBf16);
 
 // Float32Array data as Int32 bits (bit-exact copies: a NaN read as a number may change its bits).
 function bitsOf(d: Float32Array | Uint16Array): Int32Array | Uint16Array {
@@ -206,20 +202,22 @@ export class CacheWriter {
     const cd = c.dtype;
     const contract16 = cd !== DTYPE_F32 && k.dtype !== DTYPE_F32;
     const enc = contract16 ? encoder(cd) : null;
-    for (let j = 0; j < half; j++) {
-      const cj = row[j];
-      const sj = row[half + j];
-      const ix = j * step;
-      const iy = ix + po;
-      const x = xs[ix];
-      const y = xs[iy];
-      if (cd === DTYPE_F32) {
+    // (one loop per case: the branch stays out of the pair loop)
+    if (cd === DTYPE_F32) {
+      for (let j = 0; j < half; j++) {
+        const cj = row[j], sj = row[half + j], ix = j * step, iy = ix + po, x = xs[ix], y = xs[iy];
         out[d0 + ix] = roundSumOnce(x * cj, -Math.fround(y * sj), DTYPE_F32);
         out[d0 + iy] = roundSumOnce(y * cj, Math.fround(x * sj), DTYPE_F32);
-      } else if (enc !== null) {
+      }
+    } else if (enc !== null) {
+      for (let j = 0; j < half; j++) {
+        const cj = row[j], sj = row[half + j], ix = j * step, iy = ix + po, x = xs[ix], y = xs[iy];
         out[d0 + ix] = enc(x * cj - y * sj);
         out[d0 + iy] = enc(y * cj + x * sj);
-      } else {
+      }
+    } else {
+      for (let j = 0; j < half; j++) {
+        const cj = row[j], sj = row[half + j], ix = j * step, iy = ix + po, x = xs[ix], y = xs[iy];
         out[d0 + ix] = roundSumOnce(x * cj, -(y * sj), cd);
         out[d0 + iy] = roundSumOnce(y * cj, x * sj, cd);
       }
