@@ -416,15 +416,18 @@ export class Rope {
 }
 
 let cacheWarned = false;
-/** Once per process: the cache write is JavaScript on this engine (until its kernel exists). */
+/** Once per process: the cache write is JavaScript on this engine (until its kernel exists). A
+ * browser bundle has no process: console.warn there. */
 function warnCacheInJs(engine: string): void {
-  if (cacheWarned || process.env.ROPE_SIMD_CACHE_WARNING === '0' || typeof process.emitWarning !== 'function') return;
+  if (cacheWarned) return;
   cacheWarned = true;
-  process.emitWarning(
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined>; emitWarning?: (m: string, o: object) => void } }).process;
+  if (proc?.env?.ROPE_SIMD_CACHE_WARNING === '0') return;
+  const text =
     `rope-simd: applyQK's cache write (the rotated k and v converted into the cache) runs in JavaScript on the ${engine} engine; ` +
-      'q is rotated by the engine as before. Set ROPE_SIMD_CACHE_WARNING=0 (or run node with --disable-warning=ROPE_SIMD_CACHE_JS) to silence this warning.',
-    { code: 'ROPE_SIMD_CACHE_JS' },
-  );
+    'q is rotated by the engine as before. Set ROPE_SIMD_CACHE_WARNING=0 (or run node with --disable-warning=ROPE_SIMD_CACHE_JS) to silence this warning.';
+  if (typeof proc?.emitWarning === 'function') proc.emitWarning(text, { code: 'ROPE_SIMD_CACHE_JS' });
+  else console.warn(`[ROPE_SIMD_CACHE_JS] ${text}`);
 }
 
 // The signal option, read once (anything but an object is left to the full checks).
