@@ -163,6 +163,24 @@ def config_class_rules(d):
     return rules
 
 
+def class_rope(model_type):
+    """The rope_parameters the config class fills in when a config.json has none, when they are more
+    than a plain rope_theta (a scaling, a rotary fraction, M-RoPE sections, per layer type)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    try:
+        cfg = CONFIG_MAPPING[model_type]()
+        tc = cfg.get_text_config(decoder=True)
+    except Exception:
+        return None
+    rp = getattr(tc, 'rope_parameters', None)
+    if not isinstance(rp, dict) or rp.get('rope_type') == 'axial':
+        return None
+    nested = any(isinstance(v, dict) for v in rp.values())
+    if not nested and rp.get('rope_type', 'default') == 'default' and set(rp) <= {'rope_type', 'rope_theta'}:
+        return None
+    return json.loads(json.dumps(rp))
+
+
 def default_theta(model_type):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
     try:
@@ -371,6 +389,9 @@ def main():
                 rules.update(config_class_rules(d))
                 rules['reads'] = {a: (role(a, rules), f'models/{mod}/{(r_[3] if len(r_) > 3 else f)}:{r_[1]} ({r_[0]}) {r_[2]}')
                                   for a, r_ in reads.items()}
+                cr = class_rope(model_type)
+                if cr is not None:
+                    rules['classRope'] = cr
                 res = (r[0], r[1], f'models/{mod}/{f}', r[2], rules, default_theta(model_type))
                 break
         if res is not None:
@@ -420,6 +441,8 @@ def main():
         '  layerThetaNoPeEvery?: number;',
         '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
         '  crossAttentionLayers?: true;',
+        '  /** The rope_parameters the config class fills in when config.json has none (its defaults). */',
+        '  classRope?: Readonly<Record<string, unknown>>;',
         '  /** ModernBERT: layer i is global (full) when i % global_attn_every_n_layers (default this) == 0, the',
         '   * others sliding; global_rope_theta / local_rope_theta are their bases. */',
         '  globalEvery?: number;',
@@ -468,6 +491,8 @@ def main():
         for flag in ('alphaBase', 'forceRopeDense', 'crossAttentionLayers', 'negated', 'slotsHalf', 'ropeTail'):
             if rules.get(flag):
                 extra += f', {flag}: true'
+        if rules.get('classRope') is not None:
+            extra += ', classRope: ' + json.dumps(rules['classRope'], separators=(', ', ': '))
         if rules.get('globalEvery'):
             extra += f", globalEvery: {rules['globalEvery']}"
         if rules.get('globalHeadDim'):

@@ -194,6 +194,22 @@ function layerParams(c: Obj, fam: HfFamily | undefined, layerType: string): Laye
 
   let where = isObj(c.rope_scaling) ? 'config.rope_scaling' : 'config.rope_parameters';
   let rs: Obj | undefined = isObj(c.rope_scaling) ? c.rope_scaling : isObj(c.rope_parameters) ? c.rope_parameters : undefined;
+  if (rs === undefined && fam?.classRope !== undefined) {
+    // No rope block: the config class fills in its own (GLM's partial_rotary_factor 0.5, GPT-OSS's
+    // YaRN, Gemma 4's per-layer-type parameters); top-level rope_theta / partial_rotary_factor still
+    // win over flat defaults, and nested defaults apply only without top-level thetas (Gemma 3 reads those).
+    const cr = fam.classRope as Obj;
+    const nestedDefault = NESTED_KEYS.some((k) => isObj(cr[k]));
+    if (!nestedDefault) {
+      rs = { ...cr };
+      if (c.rope_theta !== undefined && c.rope_theta !== null) delete rs.rope_theta;
+      if (c.partial_rotary_factor !== undefined && c.partial_rotary_factor !== null) delete rs.partial_rotary_factor;
+      where = `the '${String(c.model_type)}' config class's default rope_parameters`;
+    } else if ((c.rope_theta === undefined || c.rope_theta === null) && c.rope_local_base_freq === undefined) {
+      rs = cr;
+      where = `the '${String(c.model_type)}' config class's default rope_parameters`;
+    }
+  }
   const nested = rs !== undefined && NESTED_KEYS.some((k) => isObj(rs![k]));
   if (nested) {
     const key = isObj(rs![layerType]) ? layerType : 'full_attention';

@@ -31,6 +31,9 @@ const PATTERNS: Record<string, (c: Obj, n: number) => string[]> = {
   gemma3_text: (c, n) => every(n, pattern(c, 6), 'full_attention', 'sliding_attention'),
   cohere2: (c, n) => every(n, pattern(c, 4), 'full_attention', 'sliding_attention'),
   gemma3n_text: (_c, n) => every(n, 5, 'full_attention', 'sliding_attention'),
+  // Gemma 4: 5 sliding : 1 full, and the last layer forced to full attention
+  gemma4_text: (_c, n) => lastFull(every(n, 6, 'full_attention', 'sliding_attention')),
+  gemma4_unified_text: (_c, n) => lastFull(every(n, 6, 'full_attention', 'sliding_attention')),
   qwen3_next: (c, n) => every(n, optNum('config.full_attention_interval', c.full_attention_interval) ?? 4, 'full_attention', 'linear_attention'),
   exaone4: (c, n) => {
     if (c.sliding_window === null) return every(n, 1, 'full_attention', 'full_attention');
@@ -42,6 +45,11 @@ const PATTERNS: Record<string, (c: Obj, n: number) => string[]> = {
     return every(n, pattern(c, 4), 'full_attention', 'sliding_attention');
   },
 };
+
+function lastFull(types: string[]): string[] {
+  types[types.length - 1] = 'full_attention';
+  return types;
+}
 
 function pattern(c: Obj, fallback: number): number {
   const p = optNum('config.sliding_window_pattern', c.sliding_window_pattern) ?? fallback;

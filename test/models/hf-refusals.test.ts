@@ -104,6 +104,23 @@ describe('per-layer head sizes and zero-frequency pairs (Gemma 4)', () => {
   });
 });
 
+describe("a config without a rope block: the config class's own defaults", () => {
+  // Values as transformers 5.18's config classes fill them (GlmConfig: partial_rotary_factor 0.5;
+  // Gemma4TextConfig: full layers proportional 0.25 at 1e6, sliding default at 1e4).
+  it('GLM: half the head rotates unless the config says otherwise', () => {
+    const { rope_theta: _t, ...noTheta } = base;
+    expect(Rope.fromConfig({ ...noTheta, model_type: 'glm' }).rotaryDim).toBe(64);
+    expect(Rope.fromConfig({ ...noTheta, model_type: 'glm', partial_rotary_factor: 1 }).rotaryDim).toBe(128);
+  });
+
+  it('Gemma 4: proportional full layers of 512, default sliding layers', () => {
+    const { rope_theta: _t, ...noTheta } = base;
+    const layers = Rope.layersFromConfig({ ...noTheta, model_type: 'gemma4_text', head_dim: 256, num_hidden_layers: 6 });
+    expect(layers.map((l) => l?.headDim)).toEqual([256, 256, 256, 256, 256, 512]);
+    expect([layers[5]!.base, layers[5]!.scalingType, layers[0]!.base]).toEqual([1e6, 'proportional', 1e4]);
+  });
+});
+
 describe('layer lists the family code builds', () => {
   it('layers_block_type (Bamba, Jamba, RecurrentGemma style): attention layers rotate, the others are null', () => {
     const layers = Rope.layersFromConfig({ ...base, model_type: 'bamba', num_hidden_layers: 4, layers_block_type: ['mamba', 'attention', 'mamba', 'attention'] });
