@@ -259,6 +259,33 @@ describe.each(ENGINES)('async and prepared steps with a cache on the %s engine',
     }
   });
 
+  it('an abort between slices leaves the tokens before it rotated and cached, the rest untouched', async () => {
+    const s = setup(256);
+    const { setAsyncSliceTokens } = await import('../lib/async.js');
+    const want = s.cache();
+    s.rope.applyQK(s.q.slice(), s.k, { qHeads: 8, kHeads: 2, positions: s.positions, v: s.v, cache: want });
+    setAsyncSliceTokens(37);
+    try {
+      const got = s.cache();
+      const ac = new AbortController();
+      const p = s.rope.applyQKAsync(s.q.slice(), s.k, { qHeads: 8, kHeads: 2, positions: s.positions, v: s.v, cache: got, signal: ac.signal });
+      ac.abort(); // (the first slice ran before applyQKAsync returned)
+      await expect(p).rejects.toThrow(/aborted after tokens 0-36 of 256 were rotated; tokens 37-255 are unchanged/);
+      const row = 64, slotsOf = got.slots, kvRow = (slot: number, h: number) => (h * (256 + 8) + slot) * row;
+      for (let t = 0; t < 256; t++) {
+        const slot = slotsOf[t];
+        if (slot < 0) continue;
+        for (let h = 0; h < 2; h++) {
+          const at = kvRow(slot, h);
+          const g = got.k.subarray(at, at + row), w = t < 37 ? want.k.subarray(at, at + row) : new Uint16Array(row).fill(0x7f9a);
+          expect(g, `token ${t}`).toEqual(w);
+        }
+      }
+    } finally {
+      setAsyncSliceTokens(0);
+    }
+  });
+
   it('a prepared step takes { v, cache } as its fourth argument (sync and async)', async () => {
     const s = setup(1);
     const want = s.cache();
