@@ -116,8 +116,8 @@ def layer_rules(src):
         rules['noRope'] = True
     if re.search(r'self\.use_rope = config\.no_rope_layers\[layer_idx\]', src):
         rules['noRopeLayers'] = True  # no_rope_layers[i] == 0: layer i applies no rotation
-    if re.search(r'if self\.sliding_window is not None:\s*\n\s*query_states, key_states = apply_rotary', src):
-        rules['ropeOnlySliding'] = 'always'  # Cohere2
+    if re.search(r'if self\.sliding_window is not None( or self\.force_rope)?:\s*\n\s*query_states, key_states = apply_rotary', src):
+        rules['ropeOnlySliding'] = 'always'  # Cohere2 (Cohere2-MoE: or force_rope)
     elif re.search(r'if self\.sliding_window is None or self\.is_sliding:', src):
         rules['ropeOnlySliding'] = 'ifAnySliding'  # EXAONE 4
     return rules

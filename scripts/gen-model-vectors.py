@@ -533,9 +533,9 @@ def attention_layers(model_type, tcfg):
             if getattr(attn, 'use_rope', True) in (False, 0):
                 out.append(None)
                 continue
-            if re.search(r'if self\.sliding_window is not None:\s*\n\s*query_states, key_states = apply_rotary', attn_src) \
-                    and attn.sliding_window is None:
-                out.append(None)  # Cohere2: rope only in sliding-window layers
+            if re.search(r'if self\.sliding_window is not None( or self\.force_rope)?:\s*\n\s*query_states, key_states = apply_rotary', attn_src) \
+                    and attn.sliding_window is None and not getattr(attn, 'force_rope', False):
+                out.append(None)  # Cohere2: rope only in sliding-window layers (Cohere2-MoE: or force_rope)
                 continue
             if re.search(r'if self\.sliding_window is None or self\.is_sliding:', attn_src) \
                     and attn.sliding_window is not None and not attn.is_sliding:

@@ -82,7 +82,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'codegen': { style: 'interleaved', readsRotaryDim: true, from: 'models/codegen/modeling_codegen.py: rotate_every_two' },
   'cohere': { style: 'interleaved', defaultTheta: 500000, from: 'models/cohere/modeling_cohere.py: repeat_interleave(2) of cos/sin' },
   'cohere2': { style: 'interleaved', ropeOnlySliding: 'always', from: 'models/cohere2/modeling_cohere2.py: repeat_interleave(2) of cos/sin' },
-  'cohere2_moe': { style: 'interleaved', forceRopeDense: true, from: 'models/cohere2_moe/modeling_cohere2_moe.py: repeat_interleave(2) of cos/sin' },
+  'cohere2_moe': { style: 'interleaved', ropeOnlySliding: 'always', forceRopeDense: true, from: 'models/cohere2_moe/modeling_cohere2_moe.py: repeat_interleave(2) of cos/sin' },
   'cohere_compass': { style: 'half', from: 'models/cohere_compass/modeling_cohere_compass.py: rotate_half' },
   'cohere_compass_text': { style: 'half', from: 'models/cohere_compass/modeling_cohere_compass.py: rotate_half' },
   'cohere_compass_vision': { style: 'half', from: 'models/cohere_compass/modeling_cohere_compass.py: rotate_half' },
