@@ -118,6 +118,8 @@ def layer_rules(src):
         rules['noRopeLayers'] = True  # no_rope_layers[i] == 0: layer i applies no rotation
     if re.search(r'if self\.sliding_window is not None( or self\.force_rope)?:\s*\n\s*query_states, key_states = apply_rotary', src):
         rules['ropeOnlySliding'] = 'always'  # Cohere2 (Cohere2-MoE: or force_rope)
+    elif re.search(r'if self\.is_local_attention:\s*\n\s*cos, sin = position_embeddings\s*\n\s*query_states, key_states = apply_rotary', src):
+        rules['ropeOnlySliding'] = 'always'  # AFMoE: only its local (sliding) layers rotate
     elif re.search(r'if self\.sliding_window is None or self\.is_sliding:', src):
         rules['ropeOnlySliding'] = 'ifAnySliding'  # EXAONE 4
     return rules
@@ -132,6 +134,11 @@ def switch_rules(src):
         rules['ropeSwitch'] = ('position_embedding_type', m.group(1))  # ESM 'rotary', Granite hybrid 'rope'
     if re.search(r'if self\.config\.use_mem_rope:', src):
         rules['ropeSwitch'] = ('use_mem_rope', True)  # Zamba2
+    if re.search(r'self\.use_alibi = config\.alibi', src) and re.search(r'if alibi is None:', src):
+        rules['ropeSwitch'] = ('alibi', False)  # Falcon: ALiBi instead of RoPE when config.alibi
+    if re.search(r'Rotary\w*\(config=config\)\s*\n\s*if getattr\(config, "rope_parameters", None\) is not None\s*\n\s*'
+                 r'and config\.rope_parameters\.get\("rope_theta"\) is not None', src):
+        rules['ropeIfTheta'] = True  # OLMo hybrid: rope_theta null (its released checkpoints) = no RoPE
     if re.search(r'rope_parameters\["alpha"\] \*\* \(', src) or re.search(r'alpha \*\* \(dim / \(dim - 2\)\)', src):
         rules['alphaBase'] = True  # HunYuan: dynamic + alpha -> base * alpha ** (d / (d - 2))
     if re.search(r'self\.force_rope = \(\s*config\.mlp_layer_types\[layer_idx\] == "dense" and config\.prefix_dense_sliding_window_pattern == 1', src):
@@ -179,6 +186,15 @@ def class_rope(model_type):
     if not nested and rp.get('rope_type', 'default') == 'default' and set(rp) <= {'rope_type', 'rope_theta'}:
         return None
     return json.loads(json.dumps(rp))
+
+
+def switch_default_on(model_type, key, value):
+    """Whether the config class's default for the switch turns RoPE on (a config.json without the key)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    try:
+        return getattr(CONFIG_MAPPING[model_type](), key, None) == value
+    except Exception:
+        return False
 
 
 def default_theta(model_type):
@@ -428,8 +444,11 @@ def main():
         '   * assigns pairs to sections round-robin (Qwen3-VL, Qwen3.5) or in blocks (Qwen2-VL). */',
         '  mropeDefault?: number[];',
         '  mropeInterleaved?: boolean | \'hw\';',
-        '  /** RoPE only while config[key] === value (ESM position_embedding_type \'rotary\', Zamba2 use_mem_rope). */',
-        '  ropeSwitch?: { key: string; value: string | boolean };',
+        '  /** RoPE only while config[key] === value (ESM position_embedding_type \'rotary\', Zamba2 use_mem_rope,',
+        '   * Falcon alibi false); whenAbsent: whether the class default turns it on. */',
+        '  ropeSwitch?: { key: string; value: string | boolean; whenAbsent: boolean };',
+        '  /** No rotary module when rope_theta is null or absent (OLMo hybrid\'s released checkpoints). */',
+        '  ropeIfTheta?: true;',
         '  /** rope_type \'dynamic\' with rope_parameters.alpha: base = rope_theta * alpha ** (d / (d - 2)) (HunYuan). */',
         '  alphaBase?: true;',
         '  /** Layers whose mlp_layer_types entry is \'dense\' rotate too when prefix_dense_sliding_window_pattern is 1. */',
@@ -483,7 +502,10 @@ def main():
             extra += ", ropeOnlySliding: '" + rules['ropeOnlySliding'] + "'"
         if rules.get('ropeSwitch'):
             key, val = rules['ropeSwitch']
-            extra += f", ropeSwitch: {{ key: '{key}', value: " + ('true' if val is True else f"'{val}'") + ' }'
+            js = 'true' if val is True else 'false' if val is False else f"'{val}'"
+            extra += f", ropeSwitch: {{ key: '{key}', value: {js}, whenAbsent: {'true' if switch_default_on(k, key, val) else 'false'} }}"
+        if rules.get('ropeIfTheta'):
+            extra += ', ropeIfTheta: true'
         if rules.get('layerTheta'):
             extra += f", layerTheta: '{rules['layerTheta']}'"
         if rules.get('layerThetaNoPeEvery'):

@@ -233,6 +233,14 @@ def cases():
             rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[8, 12, 12],
                                  partial_rotary_factor=0.5))),
         [[0, 1, 2, 3, 4, 5], [0, 1, 1, 2, 9, 5], [0, 2, 1, 3, 7, 5]])
+    add('olmo-hybrid-released', 'transformers ' + transformers.__version__ + ' OlmoHybridConfig() sizes with rope_theta null, '
+        'as its released checkpoints have it (no RoPE)',
+        dict(model_type='olmo_hybrid', num_hidden_layers=4, rope_parameters=dict(rope_type='default', rope_theta=None)),
+        [0, 3, 4095])
+    add('falcon-alibi', PUB.format('tiiuae/falcon-rw-1b') + ': ALiBi instead of RoPE',
+        dict(model_type='falcon', hidden_size=2048, num_attention_heads=32, num_hidden_layers=24, alibi=True,
+             multi_query=False, new_decoder_architecture=False, parallel_attn=False, bias=True, max_position_embeddings=2048),
+        [0, 3, 2047])
     add('modernbert-base', PUB.format('answerdotai/ModernBERT-base') + ' (an encoder: global/local thetas, every 3rd layer global)',
         dict(model_type='modernbert', hidden_size=768, num_attention_heads=12, num_hidden_layers=22,
              max_position_embeddings=8192, global_attn_every_n_layers=3, global_rope_theta=160000.0,
@@ -355,8 +363,11 @@ def builds_rotary(cfg):
     """Whether the model transformers builds from cfg (AutoModel on the meta device) holds a text
     rotary embedding module; True when the model cannot be built that way (the harness decides)."""
     from transformers import AutoModel
-    if 'create_sinusoidal_positions' in inspect.getsource(modeling(text_config(cfg).model_type)):
+    msrc = inspect.getsource(modeling(text_config(cfg).model_type))
+    if 'create_sinusoidal_positions' in msrc:
         return True  # GPT-J, CodeGen: a sin/cos table buffer, no module
+    if getattr(text_config(cfg), 'alibi', False) and 'if alibi is None:' in msrc:
+        return False  # Falcon with ALiBi: the rotary module is built, its attention never applies it
     model = None
     for fix in ({}, {'vocab_size': 32, 'pad_token_id': 0}):  # (ESM's class leaves vocab_size None)
         try:
@@ -537,6 +548,10 @@ def attention_layers(model_type, tcfg):
                     and attn.sliding_window is None and not getattr(attn, 'force_rope', False):
                 out.append(None)  # Cohere2: rope only in sliding-window layers (Cohere2-MoE: or force_rope)
                 continue
+            if re.search(r'if self\.is_local_attention:\s*\n\s*cos, sin = position_embeddings', attn_src) \
+                    and not attn.is_local_attention:
+                out.append(None)  # AFMoE: only local (sliding) layers rotate
+                continue
             if re.search(r'if self\.sliding_window is None or self\.is_sliding:', attn_src) \
                     and attn.sliding_window is not None and not attn.is_sliding:
                 out.append(None)  # EXAONE 4: with sliding layers, full layers are NoPE
@@ -628,7 +643,7 @@ def make_fixture(case, source, published, positions, seed):
                 'case': case, 'model_type': model_type, 'transformers': transformers.__version__, 'source': source,
                 'config_published': published if not case.startswith('default-') else json.loads(cfg.to_json_string(use_diff=False)),
                 'config_saved': json.loads(cfg.to_json_string(use_diff=False)),
-                'no_rope': 'the model built from this config (AutoModel, meta device) has no rotary embedding module',
+                'no_rope': 'the model built from this config (AutoModel, meta device) applies no rotary embedding',
                 'layers': [None] * n if n else None,
             }
         heads = 2

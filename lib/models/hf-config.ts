@@ -238,9 +238,19 @@ function layerParams(c: Obj, fam: HfFamily | undefined, layerType: string): Laye
 /** Why the family's code applies no RoPE for this config (a switch such as ESM's
  * position_embedding_type or Zamba2's use_mem_rope is off), or null. */
 export function ropeSwitchedOff(c: Obj, fam: HfFamily | undefined): string | null {
+  if (fam?.ropeIfTheta) {
+    // OLMo hybrid builds no rotary module when rope_theta is null (its released checkpoints)
+    const rp = isObj(c.rope_parameters) ? c.rope_parameters : isObj(c.rope_scaling) ? c.rope_scaling : undefined;
+    const theta = rp?.rope_theta ?? c.rope_theta;
+    if (theta === undefined || theta === null) {
+      return `config.rope_parameters.rope_theta is ${show(theta ?? null)}: the '${String(c.model_type)}' family's code builds no rotary embedding then`;
+    }
+  }
   const sw = fam?.ropeSwitch;
-  if (sw === undefined || c[sw.key] === sw.value) return null;
-  return `config.${sw.key} is ${show(c[sw.key])}: the '${String(c.model_type)}' family's code applies RoPE only when it is ${show(sw.value)}`;
+  if (sw === undefined) return null;
+  const v = c[sw.key];
+  if (v === sw.value || (v === undefined && sw.whenAbsent)) return null;
+  return `config.${sw.key} is ${show(v)}: the '${String(c.model_type)}' family's code applies RoPE only when it is ${show(sw.value)}`;
 }
 
 /**

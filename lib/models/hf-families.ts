@@ -22,8 +22,11 @@ export interface HfFamily {
    * assigns pairs to sections round-robin (Qwen3-VL, Qwen3.5) or in blocks (Qwen2-VL). */
   mropeDefault?: number[];
   mropeInterleaved?: boolean | 'hw';
-  /** RoPE only while config[key] === value (ESM position_embedding_type 'rotary', Zamba2 use_mem_rope). */
-  ropeSwitch?: { key: string; value: string | boolean };
+  /** RoPE only while config[key] === value (ESM position_embedding_type 'rotary', Zamba2 use_mem_rope,
+   * Falcon alibi false); whenAbsent: whether the class default turns it on. */
+  ropeSwitch?: { key: string; value: string | boolean; whenAbsent: boolean };
+  /** No rotary module when rope_theta is null or absent (OLMo hybrid's released checkpoints). */
+  ropeIfTheta?: true;
   /** rope_type 'dynamic' with rope_parameters.alpha: base = rope_theta * alpha ** (d / (d - 2)) (HunYuan). */
   alphaBase?: true;
   /** Layers whose mlp_layer_types entry is 'dense' rotate too when prefix_dense_sliding_window_pattern is 1. */
@@ -60,7 +63,7 @@ export interface HfFamily {
 /** model_type -> pair style of that family's attention, and the source it was read from. */
 export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'EvollaModel': { style: 'half', defaultTheta: 500000, from: 'models/evolla/modeling_evolla.py: rotate_half' },
-  'afmoe': { style: 'half', from: 'models/afmoe/modeling_afmoe.py: rotate_half' },
+  'afmoe': { style: 'half', ropeOnlySliding: 'always', from: 'models/afmoe/modeling_afmoe.py: rotate_half' },
   'apertus': { style: 'half', defaultTheta: 12000000, classRope: {"rope_type": "llama3", "rope_theta": 12000000.0, "factor": 8.0, "original_max_position_embeddings": 8192, "low_freq_factor": 1.0, "high_freq_factor": 4.0}, from: 'models/apertus/modeling_apertus.py: rotate_half' },
   'arcee': { style: 'half', from: 'models/arcee/modeling_arcee.py: rotate_half' },
   'aria': { style: 'half', from: 'models/aria/modeling_aria.py: rotate_half' },
@@ -122,7 +125,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'ernie4_5_vl_moe': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: 'hw', from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
   'ernie4_5_vl_moe_text': { style: 'interleaved', defaultTheta: 500000, mropeDefault: [22, 22, 20], mropeInterleaved: 'hw', from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
   'ernie4_5_vl_moe_vision': { style: 'interleaved', mropeDefault: [22, 22, 20], mropeInterleaved: 'hw', from: 'models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py: repeat_interleave(2) of cos/sin' },
-  'esm': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rotary' }, from: 'models/esm/modeling_esm.py: rotate_half' },
+  'esm': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rotary', whenAbsent: false }, from: 'models/esm/modeling_esm.py: rotate_half' },
   'esmc': { style: 'half', from: 'models/esmc/modeling_esmc.py: rotate_half' },
   'esmfold2': { style: 'half', from: 'models/esmfold2/modeling_esmfold2.py: rotate_half' },
   'eurobert': { style: 'half', from: 'models/eurobert/modeling_eurobert.py: rotate_half' },
@@ -131,7 +134,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'exaone4_5': { style: 'half', ropeOnlySliding: 'ifAnySliding', from: 'models/exaone4_5/modeling_exaone4_5.py: rotate_half' },
   'exaone4_5_vision': { style: 'half', ropeOnlySliding: 'ifAnySliding', from: 'models/exaone4_5/modeling_exaone4_5.py: rotate_half' },
   'exaone_moe': { style: 'half', ropeOnlySliding: 'ifAnySliding', from: 'models/exaone_moe/modeling_exaone_moe.py: rotate_half' },
-  'falcon': { style: 'half', from: 'models/falcon/modeling_falcon.py: rotate_half' },
+  'falcon': { style: 'half', ropeSwitch: { key: 'alibi', value: false, whenAbsent: true }, from: 'models/falcon/modeling_falcon.py: rotate_half' },
   'falcon_h1': { style: 'half', from: 'models/falcon_h1/modeling_falcon_h1.py: rotate_half' },
   'flex_olmo': { style: 'half', defaultTheta: 500000, from: 'models/flex_olmo/modeling_flex_olmo.py: rotate_half' },
   'gemma': { style: 'half', from: 'models/gemma/modeling_gemma.py: rotate_half' },
@@ -180,7 +183,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'granite_swa': { style: 'half', layerTheta: 'base', from: 'models/granite_swa/modeling_granite_swa.py: rotate_half' },
   'granitemoe': { style: 'half', from: 'models/granitemoe/modeling_granitemoe.py: rotate_half' },
   'granitemoe_swa': { style: 'half', layerTheta: 'base', from: 'models/granitemoe_swa/modeling_granitemoe_swa.py: rotate_half' },
-  'granitemoehybrid': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rope' }, from: 'models/granitemoehybrid/modeling_granitemoehybrid.py: rotate_half' },
+  'granitemoehybrid': { style: 'half', ropeSwitch: { key: 'position_embedding_type', value: 'rope', whenAbsent: false }, from: 'models/granitemoehybrid/modeling_granitemoehybrid.py: rotate_half' },
   'granitemoeshared': { style: 'half', from: 'models/granitemoeshared/modeling_granitemoeshared.py: rotate_half' },
   'gte': { style: 'half', defaultTheta: 160000, from: 'models/gte/modeling_gte.py: rotate_half' },
   'helium': { style: 'interleaved', defaultTheta: 100000, from: 'models/helium/modeling_helium.py: repeat_interleave(2) of cos/sin' },
@@ -249,13 +252,13 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'nemotron_asr_streaming': { style: 'half', noRope: true, from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
   'nemotron_asr_streaming_encoder': { style: 'half', noRope: true, from: 'models/nemotron_asr_streaming/modeling_nemotron_asr_streaming.py: rotate_half' },
   'nemotron_h': { style: 'half', noRope: true, from: 'models/nemotron_h/modeling_nemotron_h.py: rotate_half' },
-  'neomme': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0, "partial_rotary_factor": 0.25}}, uninterpreted: { per_layer_config: "models/neomme/modeling_neomme.py:316" }, from: 'models/neomme/modeling_neomme.py: rotate_half' },
+  'neomme': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, classRope: {"full_attention": {"rope_type": "default", "rope_theta": 1000000.0, "partial_rotary_factor": 0.25}, "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0}}, uninterpreted: { per_layer_config: "models/neomme/modeling_neomme.py:316" }, from: 'models/neomme/modeling_neomme.py: rotate_half' },
   'neucodec': { style: 'half', from: 'models/neucodec/modeling_neucodec.py: rotate_half' },
   'nomic_bert': { style: 'half', defaultTheta: 1000, from: 'models/nomic_bert/modeling_nomic_bert.py: rotate_half' },
   'olmo': { style: 'half', from: 'models/olmo/modeling_olmo.py: rotate_half' },
   'olmo2': { style: 'half', from: 'models/olmo2/modeling_olmo2.py: rotate_half' },
   'olmo3': { style: 'half', defaultTheta: 500000, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 500000.0}, "full_attention": {"rope_type": "default", "rope_theta": 500000.0}}, from: 'models/olmo3/modeling_olmo3.py: rotate_half' },
-  'olmo_hybrid': { style: 'half', from: 'models/olmo_hybrid/modeling_olmo_hybrid.py: rotate_half' },
+  'olmo_hybrid': { style: 'half', ropeIfTheta: true, from: 'models/olmo_hybrid/modeling_olmo_hybrid.py: rotate_half' },
   'olmoe': { style: 'half', from: 'models/olmoe/modeling_olmoe.py: rotate_half' },
   'openai_privacy_filter': { style: 'half', defaultTheta: 150000, classRope: {"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0, "truncate": false, "original_max_position_embeddings": 4096, "rope_theta": 150000.0}, from: 'models/openai_privacy_filter/modeling_openai_privacy_filter.py: first/second halves (x1, x2 = chunk(2))' },
   'paddleocr_vl': { style: 'half', mropeDefault: [16, 24, 24], mropeInterleaved: false, from: 'models/paddleocr_vl/modeling_paddleocr_vl.py: rotate_half' },
@@ -354,6 +357,6 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'voxtral_realtime_text': { style: 'half', from: 'models/voxtral_realtime/modeling_voxtral_realtime.py: rotate_half' },
   'xcodec2': { style: 'half', from: 'models/xcodec2/modeling_xcodec2.py: rotate_half' },
   'youtu': { style: 'half', interleaveKey: 'rope_interleave', from: 'models/youtu/modeling_youtu.py: rotate_half; config.rope_interleave -> apply_rotary_pos_emb_interleave' },
-  'zamba2': { style: 'half', ropeSwitch: { key: 'use_mem_rope', value: true }, uninterpreted: { hybrid_layer_ids: "models/zamba2/modeling_zamba2.py:259" }, from: 'models/zamba2/modeling_zamba2.py: rotate_half' },
+  'zamba2': { style: 'half', ropeSwitch: { key: 'use_mem_rope', value: true, whenAbsent: false }, uninterpreted: { hybrid_layer_ids: "models/zamba2/modeling_zamba2.py:259" }, from: 'models/zamba2/modeling_zamba2.py: rotate_half' },
   'zaya': { style: 'half', classRope: {"hybrid": {"rope_type": "default", "rope_theta": 5000000.0, "partial_rotary_factor": 0.5}, "hybrid_sliding": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}, from: 'models/zaya/modeling_zaya.py: rotate_half' },
 };
