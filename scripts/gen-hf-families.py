@@ -162,6 +162,14 @@ def config_class_rules(d):
             if m:
                 rules['layerThetaNoPeEvery'] = int(m.group(1))  # Muse Glimmer's default layer_rope_theta
             src = open(os.path.join(d, f)).read()
+            if 'self.rope_parameters["full_attention"].update(rope_scaling)' in src \
+                    and 'self.rope_parameters["sliding_attention"].update(rope_scaling)' not in src:
+                # OLMo 3, Gemma 3, T5Gemma 2: a flat rope_scaling scales the full-attention layers only
+                rules['flatScalingFullOnly'] = True
+                if src.count('kwargs.pop("rope_theta", self.default_theta)') >= 2:
+                    # OLMo 3: the first pop takes rope_theta for the full layers; the sliding ones keep
+                    # the class's default_theta
+                    rules['slidingThetaDefault'] = True
             m = re.search(r'global_attn_every_n_layers = kwargs\.get\("global_attn_every_n_layers", (\d+)\)', src)
             if m and re.search(r'kwargs\.pop\("global_rope_theta"', src) and re.search(r'kwargs\.pop\("local_rope_theta"', src):
                 # ModernBERT: published configs spell the per-layer-type thetas and the global-layer
@@ -460,6 +468,10 @@ def main():
         '  layerThetaNoPeEvery?: number;',
         '  /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */',
         '  crossAttentionLayers?: true;',
+        '  /** A flat rope_scaling / rope_parameters scales the full-attention layers only (the config class',
+        '   * nests it under full_attention); slidingThetaDefault: the sliding layers keep default_theta. */',
+        '  flatScalingFullOnly?: true;',
+        '  slidingThetaDefault?: true;',
         '  /** The rope_parameters the config class fills in when config.json has none (its defaults). */',
         '  classRope?: Readonly<Record<string, unknown>>;',
         '  /** ModernBERT: layer i is global (full) when i % global_attn_every_n_layers (default this) == 0, the',
@@ -510,7 +522,8 @@ def main():
             extra += f", layerTheta: '{rules['layerTheta']}'"
         if rules.get('layerThetaNoPeEvery'):
             extra += f", layerThetaNoPeEvery: {rules['layerThetaNoPeEvery']}"
-        for flag in ('alphaBase', 'forceRopeDense', 'crossAttentionLayers', 'negated', 'slotsHalf', 'ropeTail'):
+        for flag in ('alphaBase', 'forceRopeDense', 'crossAttentionLayers', 'negated', 'slotsHalf', 'ropeTail',
+                     'flatScalingFullOnly', 'slidingThetaDefault'):
             if rules.get(flag):
                 extra += f', {flag}: true'
         if rules.get('classRope') is not None:

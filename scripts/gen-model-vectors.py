@@ -241,6 +241,13 @@ def cases():
         dict(model_type='falcon', hidden_size=2048, num_attention_heads=32, num_hidden_layers=24, alibi=True,
              multi_query=False, new_decoder_architecture=False, parallel_attn=False, bias=True, max_position_embeddings=2048),
         [0, 3, 2047])
+    add('olmo-3-7b', PUB.format('allenai/Olmo-3-1025-7B') + ': a flat YaRN rope_scaling with sliding layers',
+        dict(model_type='olmo3', hidden_size=4096, num_attention_heads=32, num_key_value_heads=32,
+             num_hidden_layers=32, max_position_embeddings=65536, rope_theta=500000.0, sliding_window=4096,
+             layer_types=['sliding_attention' if (i + 1) % 4 else 'full_attention' for i in range(32)],
+             rope_scaling=dict(rope_type='yarn', factor=8.0, original_max_position_embeddings=8192,
+                               attention_factor=1.2079441541679836, beta_fast=32.0, beta_slow=1.0)),
+        [0, 3, 8192, 65535])
     add('modernbert-base', PUB.format('answerdotai/ModernBERT-base') + ' (an encoder: global/local thetas, every 3rd layer global)',
         dict(model_type='modernbert', hidden_size=768, num_attention_heads=12, num_hidden_layers=22,
              max_position_embeddings=8192, global_attn_every_n_layers=3, global_rope_theta=160000.0,

@@ -230,6 +230,12 @@ function layerParams(c: Obj, fam: HfFamily | undefined, layerType: string): Laye
       (local ? theta.local : 10000);
     return { where: 'config.rope_local_base_freq', rs: undefined, base };
   }
+  if (fam?.flatScalingFullOnly && layerType !== 'full_attention' && rs !== undefined) {
+    // OLMo 3 / T5Gemma 2: the config class nests a flat rope_scaling under full_attention only; the
+    // other layers rotate unscaled (OLMo 3's keep its default_theta: rope_theta went to the full layers)
+    const base = fam.slidingThetaDefault ? defaultBase : (optNum(`${where}.rope_theta`, rs.rope_theta) ?? topBase() ?? defaultBase);
+    return { where, rs: undefined, base };
+  }
   const globalTheta = fam?.globalEvery !== undefined ? optNum('config.global_rope_theta', c.global_rope_theta) : undefined;
   const base = optNum(`${where}.rope_theta`, rs?.rope_theta) ?? topBase() ?? globalTheta ?? defaultBase;
   return { where, rs, base };

@@ -38,6 +38,10 @@ export interface HfFamily {
   layerThetaNoPeEvery?: number;
   /** Layers in config.cross_attention_layers attend to another modality without rotation (Mllama). */
   crossAttentionLayers?: true;
+  /** A flat rope_scaling / rope_parameters scales the full-attention layers only (the config class
+   * nests it under full_attention); slidingThetaDefault: the sliding layers keep default_theta. */
+  flatScalingFullOnly?: true;
+  slidingThetaDefault?: true;
   /** The rope_parameters the config class fills in when config.json has none (its defaults). */
   classRope?: Readonly<Record<string, unknown>>;
   /** ModernBERT: layer i is global (full) when i % global_attn_every_n_layers (default this) == 0, the
@@ -139,12 +143,12 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'flex_olmo': { style: 'half', defaultTheta: 500000, from: 'models/flex_olmo/modeling_flex_olmo.py: rotate_half' },
   'gemma': { style: 'half', from: 'models/gemma/modeling_gemma.py: rotate_half' },
   'gemma2': { style: 'half', from: 'models/gemma2/modeling_gemma2.py: rotate_half' },
-  'gemma3': { style: 'half', classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3/modeling_gemma3.py: rotate_half' },
-  'gemma3_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3/modeling_gemma3.py: rotate_half' },
-  'gemma3n': { style: 'half', classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
-  'gemma3n_audio': { style: 'half', from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
-  'gemma3n_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
-  'gemma3n_vision': { style: 'half', from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
+  'gemma3': { style: 'half', flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3/modeling_gemma3.py: rotate_half' },
+  'gemma3_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3/modeling_gemma3.py: rotate_half' },
+  'gemma3n': { style: 'half', flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
+  'gemma3n_audio': { style: 'half', flatScalingFullOnly: true, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
+  'gemma3n_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
+  'gemma3n_vision': { style: 'half', flatScalingFullOnly: true, from: 'models/gemma3n/modeling_gemma3n.py: rotate_half' },
   'gemma4': { style: 'half', classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1000000.0}}, globalHeadDim: 512, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
   'gemma4_audio': { style: 'half', globalHeadDim: 512, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
   'gemma4_text': { style: 'half', classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1000000.0}}, globalHeadDim: 512, from: 'models/gemma4/modeling_gemma4.py: rotate_half' },
@@ -257,7 +261,7 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'nomic_bert': { style: 'half', defaultTheta: 1000, from: 'models/nomic_bert/modeling_nomic_bert.py: rotate_half' },
   'olmo': { style: 'half', from: 'models/olmo/modeling_olmo.py: rotate_half' },
   'olmo2': { style: 'half', from: 'models/olmo2/modeling_olmo2.py: rotate_half' },
-  'olmo3': { style: 'half', defaultTheta: 500000, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 500000.0}, "full_attention": {"rope_type": "default", "rope_theta": 500000.0}}, from: 'models/olmo3/modeling_olmo3.py: rotate_half' },
+  'olmo3': { style: 'half', defaultTheta: 500000, flatScalingFullOnly: true, slidingThetaDefault: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 500000.0}, "full_attention": {"rope_type": "default", "rope_theta": 500000.0}}, from: 'models/olmo3/modeling_olmo3.py: rotate_half' },
   'olmo_hybrid': { style: 'half', ropeIfTheta: true, from: 'models/olmo_hybrid/modeling_olmo_hybrid.py: rotate_half' },
   'olmoe': { style: 'half', from: 'models/olmoe/modeling_olmoe.py: rotate_half' },
   'openai_privacy_filter': { style: 'half', defaultTheta: 150000, classRope: {"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0, "truncate": false, "original_max_position_embeddings": 4096, "rope_theta": 150000.0}, from: 'models/openai_privacy_filter/modeling_openai_privacy_filter.py: first/second halves (x1, x2 = chunk(2))' },
@@ -341,15 +345,15 @@ export const HF_FAMILY_STYLE: Readonly<Record<string, HfFamily>> = {
   'solar_open': { style: 'half', defaultTheta: 1000000, from: 'models/solar_open/modeling_solar_open.py: rotate_half' },
   'stablelm': { style: 'half', classRope: {"rope_theta": 10000.0, "partial_rotary_factor": 0.25, "rope_type": "default"}, from: 'models/stablelm/modeling_stablelm.py: rotate_half' },
   'starcoder2': { style: 'half', from: 'models/starcoder2/modeling_starcoder2.py: rotate_half' },
-  'step3p5': { style: 'half', classRope: {"full_attention": {"rope_type": "default", "rope_theta": 10000.0}}, uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
-  'step3p5_vision': { style: 'half', uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
-  'step3p7': { style: 'half', classRope: {"full_attention": {"rope_type": "default", "rope_theta": 10000.0}}, uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
+  'step3p5': { style: 'half', flatScalingFullOnly: true, classRope: {"full_attention": {"rope_type": "default", "rope_theta": 10000.0}}, uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
+  'step3p5_vision': { style: 'half', flatScalingFullOnly: true, uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
+  'step3p7': { style: 'half', flatScalingFullOnly: true, classRope: {"full_attention": {"rope_type": "default", "rope_theta": 10000.0}}, uninterpreted: { layers: "models/step3p7/configuration_step3p7.py:70", partial_rotary_factors: "models/step3p7/configuration_step3p7.py:258", per_layer_config: "models/step3p7/modeling_step3p7.py:764" }, from: 'models/step3p7/modeling_step3p7.py: rotate_half' },
   't5_gemma_module': { style: 'half', from: 'models/t5gemma/modeling_t5gemma.py: rotate_half' },
   't5gemma': { style: 'half', from: 'models/t5gemma/modeling_t5gemma.py: rotate_half' },
-  't5gemma2': { style: 'half', classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
-  't5gemma2_decoder': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
-  't5gemma2_encoder': { style: 'half', classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
-  't5gemma2_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
+  't5gemma2': { style: 'half', flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
+  't5gemma2_decoder': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
+  't5gemma2_encoder': { style: 'half', flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
+  't5gemma2_text': { style: 'half', defaultTheta: { global: 1000000, local: 10000 }, flatScalingFullOnly: true, classRope: {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}, "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}}, from: 'models/t5gemma2/modeling_t5gemma2.py: rotate_half' },
   'timesfm2_5': { style: 'half', from: 'models/timesfm2_5/modeling_timesfm2_5.py: rotate_half' },
   'vaultgemma': { style: 'half', from: 'models/vaultgemma/modeling_vaultgemma.py: rotate_half' },
   'voxtral_realtime': { style: 'half', from: 'models/voxtral_realtime/modeling_voxtral_realtime.py: rotate_half' },
