@@ -60,11 +60,14 @@ const RP_KEYS = new Set([
   'max_position_embeddings',
 ]);
 
+/** (byHand's reading: every key ignored; not reachable from a caller's options) */
+const EVERY_KEY: readonly string[] = Object.freeze([]);
+
 /** A Rope built by hand: the options rope-simd's Llama reading gives, as code to copy and check. */
 function byHand(c: Obj): string {
   let shown = "new Rope({ headDim, rotaryDim, base, style: 'half' | 'interleaved', scaling })";
   try {
-    const o = ropeOptionsFromConfig({ ...c, model_type: undefined }, 'full_attention', { ignoreKeys: ['*'] });
+    const o = ropeOptionsFromConfig({ ...c, model_type: undefined }, 'full_attention', { ignoreKeys: EVERY_KEY });
     const parts = [`headDim: ${o.headDim}`];
     if (o.rotaryDim !== o.headDim) parts.push(`rotaryDim: ${o.rotaryDim}`);
     parts.push(`base: ${o.base}`, `style: '${o.style}'`);
@@ -96,7 +99,7 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
   if (!Array.isArray(ignore) || ignore.some((k) => typeof k !== 'string')) {
     throw new TypeError(`options.ignoreKeys must be an array of key names (e.g. ['rope_parameters.alpha']), got ${show(ignore)}`);
   }
-  const ignored = (key: string): boolean => ignore.includes(key) || ignore.includes('*');
+  const ignored = (key: string): boolean => ignore === EVERY_KEY || ignore.includes(key);
   const t = c.model_type;
   if (t !== undefined && t !== null && typeof t !== 'string') throw new TypeError(`config.model_type must be a string, got ${show(t)}`);
   if (typeof t === 'string' && fam === undefined && unknown !== 'llama') {
