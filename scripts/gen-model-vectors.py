@@ -265,6 +265,12 @@ def cases():
         dict(model_type='granitemoehybrid', position_embedding_type='rope', num_hidden_layers=4, hidden_size=4096,
              num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=2048, rope_theta=10000.0,
              layer_types=['mamba', 'attention', 'mamba', 'attention']), [0, 3, 2047])
+    add('qwen3-omni-30b-a3b', PUB.format('Qwen/Qwen3-Omni-30B-A3B-Instruct (thinker_config.text_config)'),
+        dict(model_type='qwen3_omni_moe', thinker_config=dict(text_config=dict(
+            hidden_size=2048, num_attention_heads=32, num_key_value_heads=4, head_dim=128, num_hidden_layers=48,
+            max_position_embeddings=65536, rope_parameters=dict(rope_type='default', rope_theta=1000000.0,
+                                                                mrope_section=[24, 20, 20], mrope_interleaved=True)))),
+        [[0, 1, 2, 3, 4, 5], [0, 1, 1, 2, 9, 5], [0, 2, 1, 3, 7, 5]])
     return out
 
 
