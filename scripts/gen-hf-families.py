@@ -527,7 +527,7 @@ def main():
             if rules.get(flag):
                 extra += f', {flag}: true'
         if rules.get('classRope') is not None:
-            extra += ', classRope: ' + json.dumps(rules['classRope'], separators=(', ', ': '))
+            extra += ', classRope: ' + json.dumps(rules['classRope'], separators=(', ', ': '), sort_keys=True)
         if rules.get('globalEvery'):
             extra += f", globalEvery: {rules['globalEvery']}"
         if rules.get('globalHeadDim'):
