@@ -64,21 +64,27 @@ export async function runKvCacheBench({ internal, quick = false, shapes = ['S1',
         },
       };
       const ids = Object.keys(systems);
-      // calls per sample: ~20 ms of the slowest system
-      const t0 = performance.now();
-      systems.unfused();
-      systems.fused();
-      const one = Math.max(performance.now() - t0, 0.001);
-      const calls = Math.max(1, Math.min(5000, Math.round(20 / one)));
-      for (const id of ids) for (let i = 0; i < calls; i++) systems[id]();
+      // Warm-up (~50 ms each: the JIT), then ~20 ms of calls per sample and system (the process's
+      // CPU time is counted in scheduler ticks: shorter samples would read as noise).
+      const calls = {};
+      for (const id of ids) {
+        let n = 0;
+        const t0 = performance.now();
+        while (performance.now() - t0 < 50) {
+          systems[id]();
+          n++;
+        }
+        calls[id] = Math.max(1, Math.round((20 * n) / (performance.now() - t0)));
+      }
       const samples = Object.fromEntries(ids.map((id) => [id, []]));
       for (let r = 0; r < rounds; r++) {
         for (let j = 0; j < ids.length; j++) {
           const id = ids[(j + r) % ids.length];
+          const n = calls[id];
           const c0 = process.cpuUsage();
-          for (let i = 0; i < calls; i++) systems[id]();
+          for (let i = 0; i < n; i++) systems[id]();
           const c = process.cpuUsage(c0);
-          samples[id].push(((c.user + c.system) * 1000) / calls);
+          samples[id].push(((c.user + c.system) * 1000) / n);
         }
       }
       rows.push({ shape: s.shape, cache: dtype, engine, ...Object.fromEntries(ids.map((id) => [id, median(samples[id])])) });
