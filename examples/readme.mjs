@@ -28,10 +28,6 @@ rope.apply(x, { heads: 8, positions });
 rope.apply(x, { heads: 8, positions, inverse: true });
 console.log(Math.max(...x.map((v) => Math.abs(v - 0.5)))); // ~6e-8: back to the input
 
-// Batch layouts: [batch, heads, tokens, headDim].
-const xb = new Float32Array(4 * 8 * 10 * 128).fill(0.25);
-rope.apply(xb, { heads: 8, batch: 4, layout: 'bhsd', positions: 100 });
-
 // The frequencies and Hugging Face's cos/sin tables.
 console.log(rope.invFreq.length, rope.attentionScaling); // 64 1
 const { cos, sin } = rope.cosSin(Int32Array.from([0, 1, 2]));

@@ -37,6 +37,10 @@ writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('README snippets', () => {
+  it('stays a guide a user reads: at most 300 lines', () => {
+    expect(readme.split('\n').length - 1).toBeLessThanOrEqual(300);
+  });
+
   it('has the blocks this test runs (the Use block is examples/readme.mjs)', () => {
     expect(all.length - snippets.length).toBe(1);
     expect(snippets.length).toBeGreaterThanOrEqual(3);
