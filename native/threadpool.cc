@@ -141,9 +141,9 @@ int64_t planBytes(const Plan& p) {
 // choice, compares their medians (robust to a call that lost its core for a while), takes the
 // better one, and re-tries the other every kAutoProbeEvery calls of that class (the first calls
 // try both). So it follows the machine it runs on (cores shared with other work, memory
-// bandwidth, a CPU it was never measured on) instead of a threshold tuned elsewhere: the 2026-11
-// measurements behind issue 13 had 2 threads at 1.12x-2.9x on one 2-core machine and 0.75x-0.86x
-// at 10-80 MiB on another with busy cores. Races between concurrent calls only lose a sample.
+// bandwidth, a CPU it was never measured on) instead of a threshold tuned elsewhere: measured, 2
+// threads ran at 1.12x-2.9x on one 2-core machine and at 0.75x-0.86x for 10-80 MiB on another
+// with busy cores. Races between concurrent calls only lose a sample.
 namespace {
 constexpr int kAutoClasses = 48;
 constexpr int kAutoWindow = 5;

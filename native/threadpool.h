@@ -1,4 +1,4 @@
-// The native thread pool of issue 7: one plan split by tokens into contiguous parts, run by the
+// The native thread pool: one plan split by tokens into contiguous parts, run by the
 // caller plus helper threads created once (lazily) and shared by every call of the process (sync
 // calls, async workers on the libuv pool, every worker_thread). Each token's rows are computed by
 // exactly the same code whatever the split, so results are bit-identical for any thread count.

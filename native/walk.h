@@ -1,6 +1,6 @@
 // THE walk: tokens -> one cos/sin row -> every head of q and k. Shared by every ISA (the kernels
-// only rotate a row) and by every caller (sync apply now; the async worker and the thread pool of
-// issue 7 split a plan by tokens and call walkRange on each part).
+// only rotate a row) and by every caller (sync apply; the async worker and the thread pool split a
+// plan by tokens and call walkRange on each part).
 #pragma once
 #include <cstdint>
 

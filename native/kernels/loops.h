@@ -36,9 +36,9 @@
 // the scalar and wasm kernels) compute the same expression as round32(round64(x*c - round32(y*s)))
 // in float64 (x*c is exact there): equal to the FMA value except where the float64 rounding lands
 // on an f32 tie (then 1 ulp apart), and always of the same sign, zeros included: both round the
-// same exact value, and an exact zero gets its sign from the same IEEE addition. (Until issue 13
-// the JS engine rounded x*c - y*s with both products exact, and the FMA kernels redid any vector
-// with a +-0 result in double to match its signs: a check per vector that cost decode ~1.5x.)
+// same exact value, and an exact zero gets its sign from the same IEEE addition. (Rounding x*c - y*s
+// with both products exact instead would make the FMA kernels redo every vector with a +-0 result
+// in double to match its signs: a check per vector that costs decode ~1.5x.)
 #pragma once
 #include <cstdint>
 #include <cstring>
