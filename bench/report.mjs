@@ -1,4 +1,4 @@
-// Turns measured samples into the reported numbers, checks the issue's targets and prints the table.
+// Turns measured samples into the reported numbers, checks the speed goals and prints the table.
 
 import { formatNs, formatRatio, gbps, pairedSpeedup, sig3, speedup, summarize } from './stats.mjs';
 
@@ -64,7 +64,7 @@ export function threadsRows(cells, meta) {
   return rows;
 }
 
-/** The issue's targets (13), checked on one run. Information only: a miss never fails the bench. */
+/** The speed goals, checked on one run. Information only: a miss never fails the bench. */
 export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
   const targets = [];
   const native = meta.nativeOk ? `native/${meta.backendInfo.isa}` : null;
@@ -158,7 +158,7 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
     10,
   );
   const shapes = [...new Set(cells.map((c) => c.shape))];
-  // Issue 16: the WebAssembly engine, copies included, >= 4x the JS engine at S2-S4.
+  // The WebAssembly engine, copies included, >= 4x the JS engine at S2-S4.
   add(
     'wasm-vs-js',
     'WebAssembly engine (copies included) >= 4x the JS engine at S2, S3, S4 (f32 and bf16)',

@@ -2,7 +2,7 @@
 // shapes? }: `before` runs untimed ahead of each timed sample (selectIsa for the native ISAs), `run`
 // is one applyQK-equivalent call on the cell's q and k, `after` (optional) puts the results into
 // q and k where `run` rotated other memory (the agreement check), `shapes` limits it to some shapes.
-// Later rows (threads, issue 7) are added in buildSystems.
+// Later rows (threads, async) are added in buildSystems.
 
 import { makeTable, naiveApplyQK, tableApplyQK } from './baselines.mjs';
 
@@ -24,7 +24,7 @@ export const ENGINE_ROWS = [
   { id: 'wasm', engine: 'wasm', label: 'WebAssembly engine (copies included)' },
   { id: 'js', engine: 'js', label: 'JS engine' },
 ];
-/** The threads rows (issue 13): half f32 cells, the best ISA. 'auto' at every shape (it must
+/** The threads rows: half f32 cells, the best ISA. 'auto' at every shape (it must
  * never lose), 2 threads and the 2-thread limit at S3/S4. threads=1 is the main native row. */
 export const THREADS_SHAPES = ['S3', 'S4'];
 const wasmHeld = []; // the wasm0 system's wasmArrays (see buildSystems)
@@ -117,7 +117,7 @@ export function buildSystems(ctx, cell, q, k) {
       }
     }
     if (cell.shape === 'S1') {
-      // Issue 13: an S1 applyQKAsync (small work runs inline in the facade, resolves at once).
+      // An S1 applyQKAsync (small work runs inline in the facade, resolves at once).
       systems.push({
         id: `native/${best} async`,
         kind: 'async',

@@ -1,4 +1,4 @@
-// Issue 8, data edge cases: NaN (f32/f16/bf16 payloads, signalling ones included), ±Infinity, -0,
+// Data edge cases: NaN (f32/f16/bf16 payloads, signalling ones included), ±Infinity, -0,
 // subnormals, values at and near each type's max. Every rotated element must follow the rotation
 // formula written here in float64 with the engine's own float32 cos/sin (rope.cosSin):
 //   x' = x*c - y*s, y' = y*c + x*s (s negated for the inverse), rounded once to the storage type
@@ -6,7 +6,7 @@
 // NaN exactly where the formula gives NaN (any payload), and every element that is not rotated
 // (pass-through dims past rotaryDim, the padding between token rows) bit for bit as it was.
 // JS engine: exactly the formula. Native engine, every ISA this machine runs: f16/bf16 exactly the
-// formula too (issue 12 item 8); f32 within the parity tolerance (2 ulp of the row's largest finite
+// formula too; f32 within the parity tolerance (2 ulp of the row's largest finite
 // |value|, infinities equal: max and Infinity are neighbours, 2 ordinal steps allowed), and always
 // of the formula's sign, zeros included (item 11: no underflow may flip a sign).
 // Then a random sweep of the places double rounding used to break (the 16-bit max, subnormals,
@@ -233,7 +233,7 @@ describe('edge values', () => {
   });
 });
 
-// Where f32-then-16-bit rounding went wrong: elements near the 16-bit max (the issue's f16
+// Where f32-then-16-bit rounding went wrong: elements near the 16-bit max (the f16
 // x=0xfb27, y=0xfa80 at position 3, headDim 2 became +Infinity; exactly rounded it is 65504),
 // subnormals and +-0, exact ties (cos/sin of position 0: 1 and 0), small positions; tiny f32 data
 // whose products underflow. Native, every ISA, and the wasm engine must equal the JS engine bit
