@@ -69,17 +69,15 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
   const targets = [];
   const native = meta.nativeOk ? `native/${meta.backendInfo.isa}` : null;
   const find = (shape, style, dtype) => cells.find((c) => c.shape === shape && c.style === style && c.dtype === dtype);
-  const add = (id, text, list, threshold, cmp = '>=') => {
+  // must: the looser line an issue says must hold; a goal without one is only a goal.
+  const add = (id, text, list, threshold, cmp = '>=', must = null) => {
+    const holds = (v, t) => (cmp === '>=' ? v >= t : v <= t);
     const checks = list
       .filter((x) => x.value != null)
-      .map((x) => ({ ...x, pass: cmp === '>=' ? x.value >= threshold : x.value <= threshold }));
-    targets.push({
-      id,
-      text,
-      threshold,
-      checks,
-      status: checks.length === 0 ? 'n/a' : checks.every((c) => c.pass) ? 'PASS' : 'MISS',
-    });
+      .map((x) => ({ ...x, pass: holds(x.value, threshold), mustPass: must == null ? null : holds(x.value, must) }));
+    const status =
+      checks.length === 0 ? 'n/a' : checks.every((c) => c.pass) ? 'PASS' : must != null && checks.every((c) => c.mustPass) ? 'MUST' : 'MISS';
+    targets.push({ id, text, threshold, must, checks, status });
   };
   const over = (shapes, dtypes, fn) => {
     const list = [];
@@ -115,25 +113,39 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
     native ? over(['S3', 'S4'], ['f32'], (c) => r(c, native)?.fracLimit ?? null) : [],
     0.9,
   );
+  add(
+    'native-limit-s4',
+    `${native ?? 'native'} f32 at S4, one thread, >= 0.9 of the one-thread limit (must hold: 0.8)`,
+    native ? over(['S4'], ['f32'], (c) => r(c, native)?.fracLimit ?? null) : [],
+    0.9,
+    '>=',
+    0.8,
+  );
   // 16-bit (bit for bit the correctly rounded value) against the same byte limit.
+  const b16 = ['bf16', 'f16'];
   add(
     'decode-16bit',
-    `S1 decode bf16: one ${native ?? 'native'} applyQK call <= 3x the limit call on the same bytes (must hold: 4x)`,
-    native ? over(['S1'], ['bf16'], s1Ratio) : [],
+    `S1 decode bf16 and f16: one ${native ?? 'native'} applyQK call <= 3x the limit call on the same bytes (must hold: 4x)`,
+    native ? over(['S1'], b16, s1Ratio) : [],
     3,
     '<=',
+    4,
   );
   add(
     'limit-16bit-s2',
-    `${native ?? 'native'} bf16 at S2 reaches >= 0.4 of the byte limit (must hold: 0.25)`,
-    native ? over(['S2'], ['bf16'], (c) => r(c, native)?.fracLimit ?? null) : [],
+    `${native ?? 'native'} bf16 and f16 at S2 reach >= 0.4 of the byte limit (must hold: 0.25)`,
+    native ? over(['S2'], b16, (c) => r(c, native)?.fracLimit ?? null) : [],
     0.4,
+    '>=',
+    0.25,
   );
   add(
     'limit-16bit-s3-s4',
-    `${native ?? 'native'} bf16 at S3 and S4 reaches >= 0.6 of the byte limit (must hold: 0.4)`,
-    native ? over(['S3', 'S4'], ['bf16'], (c) => r(c, native)?.fracLimit ?? null) : [],
+    `${native ?? 'native'} bf16 and f16 at S3 and S4 reach >= 0.6 of the byte limit (must hold: 0.4)`,
+    native ? over(['S3', 'S4'], b16, (c) => r(c, native)?.fracLimit ?? null) : [],
     0.6,
+    '>=',
+    0.4,
   );
   const tr = (threads) => threads.filter((t) => t.threads === 'auto').map((t) => ({ cell: t.id, value: t.speedup }));
   add("threads-auto", "threads: 'auto' >= 0.97x the time of threads: 1 at every shape (speedup)", tr(threads), 0.97);
@@ -158,12 +170,13 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
     10,
   );
   const shapes = [...new Set(cells.map((c) => c.shape))];
-  // The WebAssembly engine, copies included, >= 4x the JS engine at S2-S4.
+  // The WebAssembly engine, copies included: copying rows in and out at V8's TypedArray.set speed
+  // bounds it near 3x the JS engine (docs/wasm.md), so the bar is 2x.
   add(
     'wasm-vs-js',
-    'WebAssembly engine (copies included) >= 4x the JS engine at S2, S3, S4 (f32 and bf16)',
+    'WebAssembly engine (copies included) >= 2x the JS engine at S2, S3, S4 (f32 and bf16)',
     over(['S2', 'S3', 'S4'].filter((s) => shapes.includes(s)), ['f32', 'bf16'], (c) => (r(c, 'wasm') && r(c, 'js') ? r(c, 'js').median / r(c, 'wasm').median : null)),
-    4,
+    2,
   );
   // ... and on arrays allocated in its memory (wasmArray), where there is no copy to include.
   add(
@@ -221,13 +234,17 @@ export function formatTable(results) {
 
 export function formatTargets(targets) {
   const met = targets.filter((t) => t.status === 'PASS').length;
+  const holds = targets.filter((t) => t.status === 'MUST').length;
   const open = targets.filter((t) => t.status === 'MISS').length;
-  const lines = ['', `Goals: ${met} met, ${open} not yet (the project's speed goals, for information: a goal not yet met is work to do, not a failure of this machine or this run):`];
-  const word = { PASS: 'met', MISS: 'not yet', 'n/a': 'n/a' };
+  const lines = [
+    '',
+    `Goals: ${met} met, ${holds} short of the goal with the must-hold line met, ${open} not yet (the project's speed goals, for information: a goal not yet met is work to do, not a failure of this machine or this run):`,
+  ];
+  const word = { PASS: 'met', MUST: 'holds', MISS: 'not yet', 'n/a': 'n/a' };
   for (const t of targets) {
     lines.push(`  ${pad(word[t.status] ?? t.status, 8)} ${t.text}`);
-    if (t.checks.length > 0)
-      lines.push(`           ${t.checks.map((c) => `${c.pass ? '' : '(below) '}${c.cell}: ${sig3(c.value)}`).join(', ')}`);
+    const below = (c) => (c.pass ? '' : c.mustPass ? '(below goal) ' : c.mustPass === false ? '(below must) ' : '(below) ');
+    if (t.checks.length > 0) lines.push(`           ${t.checks.map((c) => `${below(c)}${c.cell}: ${sig3(c.value)}`).join(', ')}`);
   }
   return lines.join('\n');
 }

@@ -28,7 +28,9 @@ export const ENGINE_ROWS = [
  * never lose), 2 threads and the 2-thread limit at S3/S4. threads=1 is the main native row. */
 export const THREADS_SHAPES = ['S3', 'S4'];
 const wasmHeld = []; // the wasm0 system's wasmArrays (see buildSystems)
-export const DTYPES = ['f32', 'bf16'];
+// f16 has no hand-written baselines (table, naive): its rows are checked bit for bit against the
+// JS engine instead.
+export const DTYPES = ['f32', 'bf16', 'f16'];
 const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 };
 
 /** Every (shape, style, dtype) cell, in the order they run and are charted. */
@@ -58,7 +60,7 @@ export function makeCells(shapeFilter) {
   return cells;
 }
 
-/** Deterministic inputs in [-1, 1] (xorshift32), as f32 or bf16 bits. */
+/** Deterministic inputs in [-1, 1] (xorshift32), as f32, bf16 or f16 bits. */
 export function makeInputs(cell) {
   let state = 0x9e3779b9;
   const next = () => {
@@ -71,8 +73,18 @@ export function makeInputs(cell) {
     const f = new Float32Array(n);
     for (let i = 0; i < n; i++) f[i] = next();
     if (cell.dtype === 'f32') return f;
-    // bf16: truncating the f32 bits is fine for inputs (any bf16 value will do).
     const u = new Uint16Array(n);
+    if (cell.dtype === 'f16') {
+      // |v| <= 1: a normal or subnormal f16 with 10 mantissa bits, truncated (any f16 value will do)
+      for (let i = 0; i < n; i++) {
+        const a = Math.abs(f[i]);
+        const e = a < 2 ** -14 ? 0 : Math.min(15 + Math.floor(Math.log2(a)), 30);
+        const m = e === 0 ? Math.floor(a * 2 ** 24) : Math.min(Math.floor((a / 2 ** (e - 15) - 1) * 1024), 1023);
+        u[i] = (f[i] < 0 ? 0x8000 : 0) | (e << 10) | m;
+      }
+      return u;
+    }
+    // bf16: truncating the f32 bits is fine for inputs (any bf16 value will do).
     const bits = new Uint32Array(f.buffer);
     for (let i = 0; i < n; i++) u[i] = bits[i] >>> 16;
     return u;
@@ -153,10 +165,12 @@ export function buildSystems(ctx, cell, q, k) {
       },
     });
   }
-  const table = tableApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, table: ctx.table });
-  systems.push({ id: 'table', kind: 'table', label: 'hand-written JS, table', run: () => table(q, k, cell.start) });
-  const naive = naiveApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, base });
-  systems.push({ id: 'naive', kind: 'naive', label: 'hand-written JS, naive', run: () => naive(q, k, cell.start) });
+  if (cell.dtype !== 'f16') {
+    const table = tableApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, table: ctx.table });
+    systems.push({ id: 'table', kind: 'table', label: 'hand-written JS, table', run: () => table(q, k, cell.start) });
+    const naive = naiveApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, base });
+    systems.push({ id: 'naive', kind: 'naive', label: 'hand-written JS, naive', run: () => naive(q, k, cell.start) });
+  }
   const addon = ctx.internal.nativeAddon;
   if (addon && typeof addon.limitPass === 'function') {
     const code = DTYPE_CODE[cell.dtype];

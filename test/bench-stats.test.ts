@@ -93,6 +93,19 @@ describe('bench stats', () => {
     expect(byId['js-vs-naive'].status).toBe('PASS'); // 47.6 >= 20
     expect(byId['decode-overhead'].status).toBe('n/a'); // no S1 cell
   });
+
+  it('a goal missed with its must-hold line met is "holds", below the must line "not yet"', () => {
+    const at = (limitMs: number) =>
+      Object.fromEntries(
+        checkTargets(
+          [{ id: 'S4 half f32', shape: 'S4', style: 'half', dtype: 'f32', results: cellMetrics({ bytes: 1e6 }, [{ id: 'native/avx2' }, { id: 'limit' }], { 'native/avx2': [1000], limit: [limitMs] }, { 'native/avx2': 1, limit: 1 }) }],
+          { nativeOk: true, backendInfo: { isa: 'avx2' } },
+        ).map((t) => [t.id, t.status]),
+      )['native-limit-s4'];
+    expect(at(950)).toBe('PASS'); // 0.95 of the limit
+    expect(at(850)).toBe('MUST'); // 0.85: goal 0.9 missed, must 0.8 held
+    expect(at(750)).toBe('MISS'); // 0.75
+  });
 });
 
 describe('bench baselines (hand-written JS)', () => {
