@@ -5,7 +5,8 @@
 // slicing rotates it in place, on the JS thread, and keeps every pause of the loop to one slice.
 // SharedArrayBuffer memory on the native engine is rotated off the JS thread (native/async.h)
 // when the walk can leave a core to the event loop (offThreadThreads); with a signal, in slices
-// there too, so that an abort stops between two of them.
+// there too, so that an abort stops between two of them. When it cannot (2 cores), from both ends
+// at once: lib/async-split.ts.
 //
 // Between slices user code runs: before each slice every array is measured again (intrinsic
 // getters) and a detached, transferred or shrunk buffer ends the call with an error that says
@@ -71,9 +72,13 @@ const rates = new Map<string, number>();
 // ---- SharedArrayBuffer memory off the JS thread ---------------------------------------------
 
 let coresOverride = 0;
-/** Tests: the core count offThreadThreads assumes (0: the machine's). */
+/** Tests: the core count async calls assume (0: the machine's). */
 export function setAsyncCores(n: number): void {
   coresOverride = n > 0 ? Math.floor(n) : 0;
+}
+/** The core count async calls plan for: the machine's, or the tests' override. */
+export function asyncCores(cores: number): number {
+  return coresOverride > 0 ? coresOverride : cores;
 }
 
 const MIB = 1 << 20;
@@ -87,7 +92,7 @@ const MIB = 1 << 20;
  * of rows and about one per MiB above, up to 16 and the cores).
  */
 export function offThreadThreads(requested: number, bytes: number, cores: number): number {
-  const c = coresOverride > 0 ? coresOverride : cores;
+  const c = asyncCores(cores);
   const want = requested > 0 ? Math.min(requested, 64) : bytes < 2 * MIB ? 1 : Math.min(Math.floor(bytes / MIB), 16, c);
   if (want < c) return want;
   return 3 * (c - 1) >= 2 * want && c > 1 ? c - 1 : 0;
@@ -98,12 +103,14 @@ let fixedSliceTokens = 0;
 export function setAsyncSliceTokens(n: number): void {
   fixedSliceTokens = n > 0 ? Math.floor(n) : 0;
 }
+/** The tests' fixed slice size in tokens, or 0. */
+export const fixedSliceUnits = (): number => fixedSliceTokens;
 
 // ---- the event loop's turn ------------------------------------------------------------------
 
 // setImmediate runs after pending I/O and timers (a microtask would not let them run); where
 // there is none (browsers) a MessageChannel message, which is not clamped like setTimeout.
-const yieldToLoop: () => Promise<void> = (() => {
+export const yieldToLoop: () => Promise<void> = (() => {
   if (typeof setImmediate === 'function') return () => new Promise<void>((r) => setImmediate(r));
   const MC = (globalThis as unknown as { MessageChannel?: new () => { port1: { onmessage: unknown }; port2: { postMessage(v: unknown): void } } }).MessageChannel;
   if (typeof MC === 'function') {

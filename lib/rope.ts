@@ -34,7 +34,8 @@ import {
   type TensorPlan,
 } from './types.js';
 import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
-import { abortedBefore, allShared, type SliceEngine, ASYNC_INLINE_BYTES, inlineSized, offThreadThreads, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
+import { abortedBefore, allShared, asyncCores, type SliceEngine, ASYNC_INLINE_BYTES, inlineSized, offThreadThreads, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
+import { runSplit, splitPoolThreads } from './async-split.js';
 import { describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
 type AsyncEngine = Engine & {
@@ -345,7 +346,8 @@ export class Rope {
   // An async call, checked. Small work (a decode step) runs inline: handing it on costs more than
   // doing it (ASYNC_INLINE_BYTES), and the promise resolves at once. SharedArrayBuffer memory on
   // the native engine is rotated off the JS thread, in place (native/async.h), when the walk can
-  // leave a core to the event loop (offThreadThreads); anything else in slices on the JS thread
+  // leave a core to the event loop (offThreadThreads), else from both ends at once, the pool's and
+  // this thread's (lib/async-split.ts); anything else in slices on the JS thread
   // with a turn of the event loop between them (lib/async.ts). The plan is this Rope's reused
   // one: the slices run on a copy.
   #run(plan: CallPlan, signal: SignalLike | undefined, call: string): Promise<void> {
@@ -358,11 +360,16 @@ export class Rope {
       return Promise.resolve();
     }
     // (a cache write runs in JS: in the slices on the JS thread)
-    const threads = engine.applyAsync !== undefined && !plan.cache && allShared(plan) ? offThreadThreads(plan.threads, bytes, hardwareThreads) : 0;
+    const shared = engine.applyAsync !== undefined && !plan.cache && allShared(plan);
+    const threads = shared ? offThreadThreads(plan.threads, bytes, hardwareThreads) : 0;
     const offThread = threads > 0;
     if (offThread) plan.threads = threads;
     // (without a signal nothing needs a slice's end: one call on the pool)
     if (offThread && signal === undefined) return engine.applyAsync!(plan);
+    // No core to spare: the pool from the end, this thread from the start (lib/async-split.ts).
+    if (shared && !offThread && plan.batch === 1 && asyncCores(hardwareThreads) >= 2) {
+      return runSplit(engine, plan, splitPoolThreads(hardwareThreads), { call, engineName: this.#engineName, signal });
+    }
     const sliced = plan.cache ? this.#cacheEngine() : engine;
     return runSliced(sliced, ownPlan(plan), { call, engineName: this.#engineName, headDim: this.#geometry.headDim, rotaryDim, signal, offThread });
   }

@@ -23,15 +23,29 @@ if (!file || from === undefined || to === undefined || tests.length === 0 || fro
 const path = resolve(root, file);
 const count = (s, piece) => s.split(piece).length - 1;
 
-function swap(a, b) {
+let at = -1; // where the plant sits, for putting the piece back when `to` is not unique (e.g. '')
+
+function plant() {
   const text = readFileSync(path, 'utf8');
-  const n = count(text, a);
-  if (n !== 1) throw new Error(`${file}: ${JSON.stringify(a)} occurs ${n} times (must be once)`);
-  writeFileSync(path, text.replace(a, () => b));
+  const n = count(text, from);
+  if (n !== 1) throw new Error(`${file}: ${JSON.stringify(from)} occurs ${n} times (must be once)`);
+  at = text.indexOf(from);
+  writeFileSync(path, text.slice(0, at) + to + text.slice(at + from.length));
+}
+
+function restore() {
+  const text = readFileSync(path, 'utf8');
+  // (others may have edited the file meanwhile: a unique plant is found wherever it now is)
+  const i = to !== '' && count(text, to) === 1 ? text.indexOf(to) : text.slice(at, at + to.length) === to ? at : -1;
+  if (i < 0) {
+    console.error(`${file}: could not find the plant to put ${JSON.stringify(from)} back: restore it by hand`);
+    process.exit(3);
+  }
+  writeFileSync(path, text.slice(0, i) + from + text.slice(i + to.length));
 }
 
 try {
-  swap(from, to);
+  plant();
 } catch (e) {
   console.error(e.message);
   process.exit(2);
@@ -40,7 +54,7 @@ let r;
 try {
   r = spawnSync('npx', ['vitest', 'run', ...tests], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
 } finally {
-  swap(to, from);
+  restore();
 }
 const out = `${r.stdout}${r.stderr}`;
 const failed = out.split('\n').filter((l) => /^\s*×/.test(l)).map((l) => l.replace(/^\s*×\s*/, '').replace(/\s+\d+ms$/, ''));

@@ -7,6 +7,7 @@
 // the tokens it names as rotated hold the sync call's result, the others the input, bit for bit.
 import { afterEach, describe, expect, it } from 'vitest';
 import { offThreadThreads, setAsyncCores, setAsyncSliceTokens } from '../lib/async.js';
+import { splitProgressText } from '../lib/async-split.js';
 import { nativeAddon } from '../lib/backend.js';
 import { ASYNC_INLINE_BYTES, createRope, type Rope } from '../lib/rope.js';
 import { wasmArray } from '../lib/engine-wasm.js';
@@ -385,37 +386,147 @@ describe('native engine, SharedArrayBuffer memory', () => {
     return;
   }
   const rope = createRope(ropeOptions, 'native');
-  // Whether the call runs off the JS thread: it finishes while this thread spins without a turn
-  // of the loop (in slices on this thread, the last token cannot change before one).
-  async function runsOffThread(threads: number | 'auto'): Promise<boolean> {
+  // Where the call runs, seen from this thread spinning without a turn of the event loop (slices
+  // of 64 tokens): 'slices' (on this thread: the last token cannot change before a turn), 'split'
+  // (the pool's first chunk at the end changes, the middle waits for this thread's next slice) or
+  // 'pool' (the whole call off this thread: the middle changes too).
+  async function whereItRuns(threads: number | 'auto'): Promise<'pool' | 'split' | 'slices'> {
     const T = 1024, H = 16;
     const q = make(T * H * D, 'f32', true, 41) as Float32Array, k = make(T * 4 * D, 'f32', true, 42) as Float32Array;
     const q1 = q.slice(), k1 = k.slice();
     rope.applyQK(q1, k1, { qHeads: H, kHeads: 4, positions: 6 });
-    const at = q.length - D; // the last token's last head
+    const last = q.length - D; // the last token's last head
+    const middle = (T / 2) * H * D;
     const p = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 4, positions: 6, threads });
-    const t0 = Date.now();
-    while (q[at] !== q1[at] && Date.now() - t0 < 3000) {
-      /* the pool writes while this thread never yields */
-    }
-    const off = q[at] === q1[at];
+    const spinUntil = (i: number, ms: number): boolean => {
+      const t0 = Date.now();
+      while (q[i] !== q1[i] && Date.now() - t0 < ms) {
+        /* the pool writes while this thread never yields */
+      }
+      return q[i] === q1[i];
+    };
+    const lastDone = spinUntil(last, 3000);
+    const middleDone = lastDone && spinUntil(middle, 1000);
     await p;
     expect(bytesOf(q).equals(bytesOf(q1))).toBe(true);
     expect(bytesOf(k).equals(bytesOf(k1))).toBe(true);
-    return off;
+    return !lastDone ? 'slices' : middleDone ? 'pool' : 'split';
   }
 
-  it('off the JS thread, in place, when the walk leaves a core to the event loop; else in slices on it; same bits either way', async () => {
+  it('off the JS thread when the walk leaves a core to the event loop; else from both ends (2 cores) or in slices (1); same bits', async () => {
     setAsyncSliceTokens(64);
     setAsyncCores(2);
-    expect(await runsOffThread(1)).toBe(true);
-    expect(await runsOffThread(2)).toBe(false);
-    expect(await runsOffThread('auto')).toBe(false); // 2 threads for 10 MiB: every core
+    expect(await whereItRuns(1)).toBe('pool');
+    expect(await whereItRuns(2)).toBe('split');
+    expect(await whereItRuns('auto')).toBe('split'); // 2 threads for 10 MiB: every core
     setAsyncCores(8);
-    expect(await runsOffThread('auto')).toBe(true);
-    expect(await runsOffThread(8)).toBe(true); // run on 7
+    expect(await whereItRuns('auto')).toBe('pool');
+    expect(await whereItRuns(8)).toBe('pool'); // run on 7
     setAsyncCores(1);
-    expect(await runsOffThread(1)).toBe(false);
+    expect(await whereItRuns(1)).toBe('slices');
+    expect(await whereItRuns('auto')).toBe('slices');
+  });
+
+  describe('from both ends (2 cores)', () => {
+    /** [lo, hi) from a message: tokens [0, lo) and [hi, T) rotated, the rest unchanged. */
+    function rotatedEnds(message: string, T: number): [number, number] {
+      if (/before any token was rotated/.test(message)) return [0, T];
+      const m = /after (?:tokens? 0(?:-(\d+))?)?(?: and )?(?:tokens? (\d+)(?:-(\d+))?)? of (\d+) were rotated(?:; tokens? (\d+)(?:-(\d+))? are unchanged)?$/.exec(message);
+      expect(m, message).not.toBeNull();
+      expect(Number(m![4])).toBe(T);
+      expect(m![5], `${message}: something is unchanged`).toBeDefined();
+      const lo = Number(m![5]);
+      return [lo, m![6] === undefined ? lo + 1 : Number(m![6]) + 1];
+    }
+    function expectEnds(got: Buffer, want: Buffer, before: Buffer, lo: number, hi: number, unit: number, label: string): void {
+      expect(got.subarray(0, lo * unit).equals(want.subarray(0, lo * unit)), `${label}: tokens before ${lo} rotated`).toBe(true);
+      expect(got.subarray(lo * unit, hi * unit).equals(before.subarray(lo * unit, hi * unit)), `${label}: tokens ${lo}-${hi - 1} unchanged`).toBe(true);
+      expect(got.subarray(hi * unit).equals(want.subarray(hi * unit)), `${label}: tokens from ${hi} rotated`).toBe(true);
+    }
+
+    it('the same bits as the sync call: dtypes, positions, strides, inverse, apply and applyQK, slice sizes', async () => {
+      setAsyncCores(2);
+      const r = rng(77);
+      for (let c = 0; c < 24; c++) {
+        const dtype = (['f32', 'f16', 'bf16'] as const)[c % 3];
+        const T = 900 + Math.floor(r() * 600), H = 8;
+        setAsyncSliceTokens([0, 1, 37, 300, T - 2][c % 5]);
+        const stride = c % 4 === 1 ? (H + 2) * D : H * D;
+        const q = make(T * stride, dtype, true, 100 + c), k = make(T * 2 * D, dtype, true, 200 + c);
+        const q1 = copyOf(q), k1 = copyOf(k);
+        const positions = c % 2 === 0 ? Int32Array.from({ length: T }, () => Math.floor(r() * 50000)) : 3 + c;
+        const o = { qHeads: H, kHeads: 2, positions, dtype, inverse: c % 5 === 2, qTokenStride: stride, tokens: T, threads: 'auto' as const };
+        const before = bytesOf(q);
+        if (c % 6 === 5) {
+          const x = { heads: H, positions, dtype, inverse: o.inverse, tokenStride: stride, tokens: T };
+          rope.apply(q1, x as never);
+          await rope.applyAsync(q, x as never);
+        } else {
+          rope.applyQK(q1, k1, o as never);
+          await rope.applyQKAsync(q, k, o as never);
+          expect(bytesOf(k).equals(bytesOf(k1)), `case ${c} k`).toBe(true);
+        }
+        expect(bytesOf(q).equals(bytesOf(q1)), `case ${c} q`).toBe(true);
+        expect(bytesOf(q).equals(before), `case ${c}: something was rotated`).toBe(false);
+      }
+    });
+
+    it('abort right after the call: the first slice here and the pool\'s first chunk rotated, the middle unchanged', async () => {
+      setAsyncCores(2);
+      setAsyncSliceTokens(128);
+      const T = 1024, H = 16;
+      const q = make(T * H * D, 'f32', true, 51) as Float32Array, k = make(T * 4 * D, 'f32', true, 52) as Float32Array;
+      const before = [bytesOf(q), bytesOf(k)];
+      const q1 = q.slice(), k1 = k.slice();
+      rope.applyQK(q1, k1, { qHeads: H, kHeads: 4, positions: 9 });
+      const ac = new AbortController();
+      const p = rope.applyQKAsync(q, k, { qHeads: H, kHeads: 4, positions: 9, signal: ac.signal });
+      ac.abort();
+      const e = await p.then(() => null, (err: unknown) => err as DOMException);
+      expect(e?.name).toBe('AbortError');
+      expect(e!.message).toBe('applyQKAsync was aborted after tokens 0-127 and tokens 896-1023 of 1024 were rotated; tokens 128-895 are unchanged');
+      expectEnds(bytesOf(q), bytesOf(q1), before[0], 128, 896, H * D * 4, 'q');
+      expectEnds(bytesOf(k), bytesOf(k1), before[1], 128, 896, 4 * D * 4, 'k');
+    });
+
+    it('abort from a later turn of the loop: the tokens it names are exactly those rotated', async () => {
+      setAsyncCores(2);
+      for (const [slice, hops] of [[16, 1], [40, 3], [0, 2]] as const) {
+        setAsyncSliceTokens(slice);
+        const T = 2000, H = 16;
+        const q = make(T * H * D, 'bf16', true, 61 + hops) as Uint16Array, k = make(T * 4 * D, 'bf16', true, 71 + hops) as Uint16Array;
+        const o = { qHeads: H, kHeads: 4, positions: 5, dtype: 'bf16' as const };
+        const before = [bytesOf(q), bytesOf(k)];
+        const q1 = q.slice(), k1 = k.slice();
+        rope.applyQK(q1, k1, o);
+        const ac = new AbortController();
+        const p = rope.applyQKAsync(q, k, { ...o, signal: ac.signal });
+        let n = 0;
+        const later = (): void => {
+          if (n++ < hops) setImmediate(later);
+          else ac.abort();
+        };
+        setImmediate(later);
+        const e = await p.then(() => null, (err: unknown) => err as DOMException);
+        const label = `slices of ${slice}, ${hops} turns`;
+        if (e === null) continue; // (finished before the abort: a fast machine, large slices)
+        expect(e.name, label).toBe('AbortError');
+        const [lo, hi] = rotatedEnds(e.message, T);
+        expect(lo, `${label}: ${e.message}`).toBeGreaterThan(0);
+        expect(hi, `${label}: ${e.message}`).toBeLessThanOrEqual(T);
+        expectEnds(bytesOf(q), bytesOf(q1), before[0], lo, hi, H * D * 2, `${label} q`);
+        expectEnds(bytesOf(k), bytesOf(k1), before[1], lo, hi, 4 * D * 2, `${label} k`);
+      }
+    });
+
+    it('progress in words: a first run and a last run of tokens, the middle unchanged', () => {
+      expect(splitProgressText(0, 10, 10)).toBe('before any token was rotated: all 10 tokens are unchanged');
+      expect(splitProgressText(3, 8, 10)).toBe('after tokens 0-2 and tokens 8-9 of 10 were rotated; tokens 3-7 are unchanged');
+      expect(splitProgressText(1, 9, 10)).toBe('after token 0 and token 9 of 10 were rotated; tokens 1-8 are unchanged');
+      expect(splitProgressText(0, 7, 10)).toBe('after tokens 7-9 of 10 were rotated; tokens 0-6 are unchanged');
+      expect(splitProgressText(4, 10, 10)).toBe('after tokens 0-3 of 10 were rotated; tokens 4-9 are unchanged');
+      expect(splitProgressText(5, 6, 10)).toBe('after tokens 0-4 and tokens 6-9 of 10 were rotated; token 5 is unchanged');
+    });
   });
 
   it('offThreadThreads: one core left to the event loop, unless that keeps less than 2/3 of the threads', () => {
