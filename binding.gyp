@@ -6,7 +6,14 @@
     {
       "target_name": "rope_simd",
       "sources": [
-        "native/binding.cc",
+        "native/binding/addon.cc",
+        "native/binding/native_rope.cc",
+        "native/binding/args.cc",
+        "native/binding/async.cc",
+        "native/binding/own_desc.cc",
+        "native/binding/step.cc",
+        "native/binding/module_fns.cc",
+        "native/binding/testing.cc",
         "native/walk.cc",
         "native/threadpool.cc",
         "native/dispatch.cc",

@@ -162,7 +162,7 @@ export function buildSystems(ctx, cell, q, k) {
     const code = DTYPE_CODE[cell.dtype];
     // The floor for the same bytes: ONE call into the addon with q and k (as applyQK makes), an
     // unrolled x1.0 pass at the widest vectors the CPU runs (the package's default ISA), in the
-    // walk's order (a token's q rows, then its k rows: native/module_fns.h). The same f32 pass for
+    // walk's order (a token's q rows, then its k rows: native/binding/testing.cc). The same f32 pass for
     // every dtype (bf16 bytes as f32 words: native/walk.cc), so each dtype meets memory speed.
     const one = typeof addon.limitPassQK === 'function';
     const before = ctx.nativeOk ? () => ctx.internal.selectIsa(ctx.backendInfo.isa) : undefined;

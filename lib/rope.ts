@@ -344,7 +344,7 @@ export class Rope {
 
   // An async call, checked. Small work (a decode step) runs inline: handing it on costs more than
   // doing it (ASYNC_INLINE_BYTES), and the promise resolves at once. SharedArrayBuffer memory on
-  // the native engine is rotated off the JS thread, in place (native/async.h), when the walk can
+  // the native engine is rotated off the JS thread, in place (native/binding/async.h), when the walk can
   // leave a core to the event loop (offThreadThreads); anything else in slices on the JS thread
   // with a turn of the event loop between them (lib/async.ts). The plan is this Rope's reused
   // one: the slices run on a copy.

@@ -271,7 +271,7 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
   return seqLenOf(seqLen, max);
 }
 
-// native/binding.cc words these two refusals the same (its same-array message adds "(q and k overlap)").
+// native/binding/native_rope.cc words these two refusals the same (its same-array message adds "(q and k overlap)").
 const Q_K_SAME_ARRAY = 'q and k are the same array: each row would be rotated twice';
 const Q_K_OVERLAP =
   'q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)';

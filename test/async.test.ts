@@ -4,7 +4,7 @@
 // directly, so these run under ROPE_SIMD_BACKEND=js too): the event loop keeps turning during an
 // S4-sized call on SharedArrayBuffer memory (rotated in place); an ArrayBuffer is rotated in a
 // native copy, and one transferred mid-call (then collected) rejects, writes nothing, crashes
-// nothing (native/async.h). More attacks: test/async-memory.test.ts.
+// nothing (native/binding/async.h). More attacks: test/async-memory.test.ts.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';

@@ -1,20 +1,24 @@
-// node-addon-api binding: unpack typed arrays, re-check every number and bound (anything may call
-// this directly), then hand raw pointers to the walk. Errors are JS exceptions thrown before any
-// write; a sync call allocates nothing but the cos/sin cache's growth (cossin_cache.h: a table per
-// new invFreq/ISA, row chunks for new positions), an async call also its worker and an invFreq copy.
-#include <napi.h>
+// NativeRope: one rope's handle (geometry, pairSection, the cos/sin cache, prepared steps) and its
+// calls, apply, applyAsync and prepareStep. Unpacks typed arrays, re-checks every number and bound
+// (anything may call this directly), then hands raw pointers to the walk. Errors are JS exceptions
+// thrown before any write; a sync call allocates nothing but the cos/sin cache's growth
+// (cossin_cache.h: a table per new invFreq/ISA, row chunks for new positions), an async call also
+// its worker and an invFreq copy.
+#include "binding/native_rope.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "abi.h"
-#include "async.h"
+#include "binding/args.h"
+#include "binding/async.h"
+#include "binding/own_desc.h"
+#include "binding/step.h"
 #include "bounds.h"
 #include "cossin_cache.h"
 #include "dispatch.h"
@@ -22,13 +26,9 @@
 #include "threadpool.h"
 #include "walk.h"
 
-#include "args.h"
-#include "module_fns.h"
-#include "own_desc.h"
-#include "step.h"
-
+namespace rope {
+namespace binding {
 namespace {
-using namespace rope;
 
 class NativeRope : public Napi::ObjectWrap<NativeRope> {
  public:
@@ -175,7 +175,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   }
 
   // Same checks as apply (thrown synchronously: the facade turns them into a rejection), then the
-  // walk runs on the libuv pool, on memory no JS can pull away (native/async.h: SharedArrayBuffer
+  // walk runs on the libuv pool, on memory no JS can pull away (binding/async.h: SharedArrayBuffer
   // memory in place, anything else in a native copy whose rows are written back, after a re-check,
   // on the JS thread). Everything that can fail happens before the promise exists: a refused call
   // leaves no deferred unsettled and writes nothing.
@@ -411,29 +411,13 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   std::vector<int32_t> posCopy_;  // a sync call's positions when they share memory with q or k
   std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
   CosSinCache cache_;
-  OwnDesc ownDesc_;  // handle.desc (own_desc.h)
+  OwnDesc ownDesc_;  // handle.desc (binding/own_desc.h)
   int64_t reportedBytes_ = 0;  // cache bytes told to V8 (napi_adjust_external_memory)
 };
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // ROPE_SIMD_ISA forces a (lower) ISA for a direct require too; unsupported -> the load fails
-  // with why (lib/backend.ts reports it).
-  const char* forced = std::getenv("ROPE_SIMD_ISA");
-  std::string err;
-  if (forced != nullptr && *forced != '\0' && !selectKernels(forced, &err))
-    throw Napi::Error::New(env, std::string("ROPE_SIMD_ISA=") + forced + ": " + err);
-  exports.Set("supportedIsas", Napi::Function::New<SupportedIsas>(env, "supportedIsas"));
-  exports.Set("isa", Napi::Function::New<Isa>(env, "isa"));
-  exports.Set("selectIsa", Napi::Function::New<SelectIsa>(env, "selectIsa"));
-  exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
-  exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
-  exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
-  initEnvAsync(env);  // (false: applyAsync refuses with a message; nothing else depends on it)
-  exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
-  exports.Set("NativeRope", NativeRope::Define(env));
-  return exports;
-}
-
 }  // namespace
 
-NODE_API_MODULE(rope_simd, Init)
+Napi::Function defineNativeRope(Napi::Env env) { return NativeRope::Define(env); }
+
+}  // namespace binding
+}  // namespace rope
