@@ -1,7 +1,9 @@
-// The native ISA registry (kernels/isas.def) as data, for the builds, the scripts and the tests.
-//   node native/sources.cjs kernels   the kernel files, one per registry line, space-separated
-// (binding.gyp reads its lists with `<!@(node native/sources.cjs ...)`, so this file ships with
-// the package and counts in the prebuilds' source hash).
+// The native source lists (sources.json) with "kernels" expanded from the ISA registry
+// (kernels/isas.def), for binding.gyp, the scripts and the tests:
+//   node native/sources.cjs addon     the addon's sources, space-separated (paths from the root)
+//   node native/sources.cjs kernels   the kernel files alone, one per registry line
+// binding.gyp reads its list with `<!@(node native/sources.cjs addon)`, so this file ships with the
+// package and counts in the prebuilds' source hash (scripts/install.cjs).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -23,10 +25,15 @@ function isas() {
   return out;
 }
 
-/** A named list of sources, paths from the package root. */
+const LISTS = JSON.parse(fs.readFileSync(path.join(__dirname, 'sources.json'), 'utf8'));
+
+/** A named list of sources (a key of sources.json, or 'kernels'), paths from the package root. */
 function sources(list) {
-  if (list === 'kernels') return isas().map((i) => i.source);
-  throw new Error(`native/sources.cjs: no list '${list}' (kernels)`);
+  const kernels = isas().map((i) => i.source);
+  if (list === 'kernels') return kernels;
+  if (list === 'about' || !Array.isArray(LISTS[list]))
+    throw new Error(`native/sources.cjs: no list '${list}' (${Object.keys(LISTS).filter((k) => k !== 'about').join(', ')}, kernels)`);
+  return LISTS[list].flatMap((s) => (s === 'kernels' ? kernels : [s]));
 }
 
 module.exports = { isas, sources };

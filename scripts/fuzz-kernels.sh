@@ -16,10 +16,10 @@ dir="${FUZZ_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/rope-fuzz.XXXXXX")}"
 mkdir -p "$dir/corpus-kernels" "$dir/corpus-walk" "$dir/obj"
 flags=(-std=c++17 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined
        -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread)
-# The kernel files: one per line of native/kernels/isas.def.
+# native/sources.json's fuzz list (the kernel files: one per line of native/kernels/isas.def).
+read -ra native_src <<< "$(node native/sources.cjs fuzz)"
 read -ra kernels <<< "$(node native/sources.cjs kernels)"
-shared=(native/dispatch.cc native/walk.cc native/threadpool.cc "${kernels[@]}"
-        test/native/fuzz_kernels.cc test/native/fuzz_walk.cc)
+shared=("${native_src[@]}" test/native/fuzz_kernels.cc test/native/fuzz_walk.cc)
 
 echo "== build $dir/fuzz_kernels, $dir/fuzz_walk ($cxx -fsanitize=fuzzer,address,undefined)"
 for s in "${shared[@]}"; do echo "$s"; done |

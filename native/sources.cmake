@@ -1,0 +1,26 @@
+# ROPE_SOURCES: native/sources.json's "addon" list for CMakeLists.txt, where "kernels" is one file per
+# line of the ISA registry (native/kernels/isas.def: `ROPE_ISA(name, table, cpu)` builds
+# native/kernels/<name>.cc). Paths from the package root. `cmake -P` runs it alone and prints the
+# list (test/registry.test.ts).
+set(_rope_root ${CMAKE_CURRENT_LIST_DIR}/..)
+file(READ ${_rope_root}/native/sources.json _rope_json)
+file(STRINGS ${_rope_root}/native/kernels/isas.def _rope_isa_lines REGEX "^ROPE_ISA\\(")
+set(_rope_kernels)
+foreach(line IN LISTS _rope_isa_lines)
+  string(REGEX REPLACE "^ROPE_ISA\\(([A-Za-z0-9_]+),.*$" "native/kernels/\\1.cc" kernel "${line}")
+  list(APPEND _rope_kernels ${kernel})
+endforeach()
+string(JSON _rope_n LENGTH "${_rope_json}" addon)
+math(EXPR _rope_last "${_rope_n} - 1")
+set(ROPE_SOURCES)
+foreach(i RANGE ${_rope_last})
+  string(JSON s GET "${_rope_json}" addon ${i})
+  if(s STREQUAL "kernels")
+    list(APPEND ROPE_SOURCES ${_rope_kernels})
+  else()
+    list(APPEND ROPE_SOURCES ${s})
+  endif()
+endforeach()
+if(CMAKE_SCRIPT_MODE_FILE)
+  message("${ROPE_SOURCES}")
+endif()
