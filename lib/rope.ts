@@ -12,6 +12,7 @@ import { applyWithCache, CacheWriter } from './engine-js-cache.js';
 import { createNativeEngine } from './engine-native.js';
 import { createWasmEngine } from './engine-wasm.js';
 import { type ResolvedScaling } from './scaling.js';
+import { MAX_HEADS, MAX_THREADS } from './limits.js';
 import { checkRopeOptions } from './rope-options.js';
 import { APPLY_ASYNC_KEYS, APPLY_QK_ASYNC_KEYS, APPLY_QK_KEYS, checkApplyQKKeys, checkKnownKeys } from './options.js';
 import {
@@ -259,12 +260,12 @@ export class Rope {
     if (qHeads === this.#lastKey[0] && kHeads === this.#lastKey[1] && dtype === this.#lastKey[2] &&
         threads === this.#lastKey[3] && inverse === this.#lastKey[4]) return this.#lastStep;
     if (typeof qHeads !== 'number' || typeof kHeads !== 'number' || !Number.isInteger(qHeads) || !Number.isInteger(kHeads) ||
-        qHeads < 1 || kHeads < 1 || qHeads > 2 ** 24 || kHeads > 2 ** 24) return null;
+        qHeads < 1 || kHeads < 1 || qHeads > MAX_HEADS || kHeads > MAX_HEADS) return null;
     if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') return null;
     if (inverse !== undefined && typeof inverse !== 'boolean') return null;
     let t = 0;
     if (threads !== undefined && threads !== 'auto') {
-      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 1024) return null;
+      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) return null;
       t = threads;
     }
     const key = `${qHeads},${kHeads},${String(dtype)},${t},${inverse === true}`;

@@ -19,7 +19,7 @@ namespace rope {
 namespace binding {
 
 constexpr double kMaxSafe = 9007199254740991.0;  // 2^53 - 1
-constexpr int64_t kPos31 = int64_t(1) << 31;
+constexpr int64_t kPos31 = kPositionLimit;
 
 [[noreturn]] void throwType(Napi::Env env, const std::string& msg);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& msg);

@@ -114,15 +114,15 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     StepConfig c;
     c.invFreq.assign(static_cast<const double*>(f.data), static_cast<const double*>(f.data) + half);
     for (int64_t j = 0; j < half; j++)
-      if (!(std::fabs(c.invFreq[size_t(j)]) < 2097152.0))  // the bound prepare() applies (exact angles)
+      if (!(std::fabs(c.invFreq[size_t(j)]) < double(kMaxInvFreq)))  // the bound prepare() applies (exact angles)
         throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite and below 2^21 in magnitude, got " + fmt(c.invFreq[size_t(j)]));
     c.attentionScaling = numberArg(env, info[1], "attentionScaling");
     if (!std::isfinite(c.attentionScaling)) throwRange(env, "attentionScaling must be finite, got " + fmt(c.attentionScaling));
     c.qDtype = DType(intIn(env, numberArg(env, info[2], "qDtype"), "qDtype", "", 0, 2));
-    c.qHeads = intIn(env, numberArg(env, info[3], "qHeads"), "qHeads", "", 1, double(int64_t(1) << 24));
+    c.qHeads = intIn(env, numberArg(env, info[3], "qHeads"), "qHeads", "", 1, double(kMaxHeads));
     c.kDtype = DType(intIn(env, numberArg(env, info[4], "kDtype"), "kDtype", "", 0, 2));
-    c.kHeads = intIn(env, numberArg(env, info[5], "kHeads"), "kHeads", "", 1, double(int64_t(1) << 24));
-    c.threads = intIn(env, numberArg(env, info[6], "threads"), "threads", "", 0, 1024);  // 0 = auto
+    c.kHeads = intIn(env, numberArg(env, info[5], "kHeads"), "kHeads", "", 1, double(kMaxHeads));
+    c.threads = intIn(env, numberArg(env, info[6], "threads"), "threads", "", 0, double(kMaxThreads));  // 0 = auto
     c.inverse = intIn(env, numberArg(env, info[7], "inverse"), "inverse", "", 0, 1) == 1;
     size_t slot = 0;
     while (slot < steps_.size() && !steps_[slot]->same(c)) slot++;
@@ -278,7 +278,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     p.batch = intIn(env, desc[abi::kBatch], "batch (desc)", "", 1, kMaxSafe);
     p.tokens = intIn(env, desc[abi::kTokens], "tokens (desc)", "", 1, kMaxSafe);
     p.inverse = intIn(env, desc[abi::kInverse], "inverse (desc)", "", 0, 1) == 1;
-    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 0, 1024);  // 0 = auto
+    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 0, double(kMaxThreads));  // 0 = auto
     p.attentionScaling = desc[abi::kAttentionScaling];
     if (ROPE_UNLIKELY(!std::isfinite(p.attentionScaling)))
       throwRange(env, "attentionScaling (desc) must be finite, got " + fmt(p.attentionScaling));
@@ -316,7 +316,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     } else {
       // Copied first (a SharedArrayBuffer could change under us), then the copy is checked without
       // branches (vectorised): an exponent field >= 1023+21 (|f| >= 2^21, inf, NaN) plus
-      // (2047-1044+1) << 52 carries into bit 63. Below 2^21, position * invFreq < 2^52 for every
+      // (2047-1044+1) << 52 carries into bit 63 (kMaxInvFreq = 2^21). Below 2^21, position * invFreq < 2^52 for every
       // position < 2^31, where the kernels' angle reduction is exact (lib/rope.ts MAX_INV_FREQ).
       std::memcpy(invFreqOut, f.data, size_t(half) * sizeof(double));
       const uint64_t* bits = reinterpret_cast<const uint64_t*>(invFreqOut);
@@ -324,7 +324,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
       for (int64_t j = 0; j < half; j++) bad |= (bits[j] & 0x7FF0000000000000ull) + (uint64_t(2048 - 1044) << 52);
       if (ROPE_UNLIKELY(bad >> 63))
         for (int64_t j = 0; j < half; j++)
-          if (!(std::fabs(invFreqOut[j]) < 2097152.0))
+          if (!(std::fabs(invFreqOut[j]) < double(kMaxInvFreq)))
             throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite and below 2^21 in magnitude, got " + fmt(invFreqOut[j]));
       p.invFreq = invFreqOut;
       if (cacheable) table = &cache_.insert(p.kernels, invFreqOut, half, p.attentionScaling);

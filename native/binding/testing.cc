@@ -46,7 +46,7 @@ LimitArgs limitArgs(Napi::Env env, const Napi::CallbackInfo& info, size_t at) {
   if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
   const int64_t threads = info.Length() <= at + 2 || info[at + 2].IsUndefined()
                               ? 1
-                              : intIn(env, numberArg(env, info[at + 2], "threads"), "threads", "", 1, 1024);
+                              : intIn(env, numberArg(env, info[at + 2], "threads"), "threads", "", 1, double(kMaxThreads));
   return LimitArgs{DType(dtype), float(factor), std::min(threads, kMaxPoolThreads)};
 }
 
