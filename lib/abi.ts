@@ -55,11 +55,6 @@ export interface NativeAddon {
   isa(): string;
   /** Switch kernels; throws if the CPU (or the build) cannot run that ISA. */
   selectIsa(name: string): void;
-  /** Whether applyAsync rotates this array in place (SharedArrayBuffer memory) rather than in a
-   * native copy written back at completion (native/binding/async.h). */
-  runsInPlace?(array: ArrayBufferView): boolean;
-  /** Helper threads the native pool has created so far. */
-  poolThreads?(): number;
   NativeRope: new (
     headDim: number,
     rotaryDim: number,

@@ -92,7 +92,8 @@ describe('ISA registry', () => {
 // native/sources.json: the one list of native sources, "kernels" standing for the registry's files.
 const lists = JSON.parse(read('native/sources.json')) as Record<string, string[]>;
 const kernelFiles = registry.map((r) => `native/kernels/${r.name}.cc`);
-const expand = (list: string) => lists[list].flatMap((s) => (s === 'kernels' ? kernelFiles : [s]));
+const expand = (list: string): string[] =>
+  lists[list].flatMap((s) => (s === 'kernels' ? kernelFiles : Array.isArray(lists[s]) ? expand(s) : [s]));
 const sourcesCjs = (list: string) =>
   execFileSync(process.execPath, [join(root, 'native/sources.cjs'), list], { encoding: 'utf8' }).trim().split(/\s+/);
 
@@ -103,7 +104,20 @@ describe('native source list', () => {
       for (const f of files) expect(() => read(f), f).not.toThrow();
       expect(new Set(files.map((f) => basename(f))).size, list).toBe(files.length);
     }
-    expect(lists.addon).toContain('kernels');
+    expect(expand('addon')).toEqual(expect.arrayContaining(kernelFiles));
+    expect(expand('testing')).toEqual(expect.arrayContaining(kernelFiles));
+  });
+
+  it('the testing addon is the addon\'s sources and flags but its module file, and never in the package', () => {
+    const gyp = (f: string) => JSON.parse(read(f).replace(/^\s*#.*$/gm, '')).targets[0];
+    const main = gyp('binding.gyp'), testing = gyp('test/native/addon/binding.gyp');
+    const rest = (t: Record<string, unknown>) => ({ ...t, target_name: 0, sources: 0, include_dirs: 0 });
+    expect(rest(testing)).toEqual(rest(main));
+    expect(expand('addon').filter((f) => !expand('testing').includes(f))).toEqual(['native/binding/addon.cc']);
+    expect(expand('testing').filter((f) => !expand('addon').includes(f))).toEqual(['native/binding/testing.cc']);
+    expect(testing.sources).toEqual(['<!@(node ../../../native/sources.cjs testing --from test/native/addon)']);
+    expect(execFileSync(process.execPath, [join(root, 'native/sources.cjs'), 'testing', '--from', 'test/native/addon'], { encoding: 'utf8' }).trim().split(/\s+/))
+      .toEqual(expand('testing').map((f) => `../../../${f}`));
   });
 
   it('every addon source .cc under native/ is in the addon list (nothing built by a hidden list)', () => {

@@ -1,5 +1,5 @@
 // The module's functions beside NativeRope: which ISA runs (exports of the addon), and the hooks
-// only the tests and the bench use (limit passes, pool and memory probes).
+// only the testing addon exports (testing.cc: limit passes, pool and memory probes).
 #pragma once
 #include <napi.h>
 

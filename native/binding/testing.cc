@@ -1,10 +1,13 @@
-// The tests' and the bench's hooks: limitPass, limitPassQK (the memory limit a rotation is measured
-// against), runsInPlace and poolThreads.
+// The testing addon (rope_simd_testing.node, built for tests and the bench only: test/native/addon):
+// the production addon's exports plus the hooks limitPass, limitPassQK (the memory limit a rotation
+// is measured against), runsInPlace and poolThreads. Being one module, its NativeRope, pool and
+// active ISA are the ones the hooks see.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
 
+#include "binding/addon.h"
 #include "binding/args.h"
 #include "binding/async.h"
 #include "binding/module_fns.h"
@@ -116,3 +119,17 @@ Napi::Value PoolThreads(const Napi::CallbackInfo& info) { return Napi::Number::N
 
 }  // namespace binding
 }  // namespace rope
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace rope::binding;
+  exportAddon(env, exports);
+  exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
+  exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
+  exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
+  exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(rope_simd_testing, Init)
