@@ -5,16 +5,9 @@
   "targets": [
     {
       "target_name": "rope_simd",
-      "sources": [
-        "native/binding.cc",
-        "native/walk.cc",
-        "native/threadpool.cc",
-        "native/dispatch.cc",
-        "native/kernels/scalar.cc",
-        "native/kernels/avx2.cc",
-        "native/kernels/avx512.cc",
-        "native/kernels/neon.cc"
-      ],
+      # native/sources.json's "addon" list, kernels from native/kernels/isas.def (gyp runs the
+      # command in this directory).
+      "sources": ["<!@(node native/sources.cjs addon)"],
       # node-addon-api's headers come from the npm package (a dependency, so a user's source build
       # has them); asking node keeps the path right wherever npm put the package.
       "include_dirs": [

@@ -11,6 +11,7 @@
 
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadLimitAddon } from './limit-addon.mjs';
 import { median } from './stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,9 +26,10 @@ const tiny = process.argv.includes('--tiny');
 const style = process.argv.includes('--interleaved') ? 'interleaved' : 'half';
 
 const I = await import(pathToFileURL(path.join(root, 'dist', 'internal.js')).href);
-const addon = I.nativeAddon;
-if (!addon || typeof addon.limitPassQK !== 'function') {
-  console.log(`decode bench needs the native addon with limitPassQK: ${I.backendInfo?.reason ?? 'stale build?'}`);
+// limitPassQK: the testing addon's (bench/limit-addon.mjs).
+const { addon, reason } = await loadLimitAddon(I);
+if (!addon) {
+  console.log(`decode bench needs the native addon and the limit pass: ${reason}`);
   process.exit(0);
 }
 const qHeads = tiny ? 1 : 32;

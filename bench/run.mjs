@@ -21,6 +21,7 @@ import { KV_SHAPES, checkKvCacheTargets, formatKvCache, runKvCacheBench } from '
 import { cellMetrics, checkTargets, formatMarkdown, formatTable, formatTargets, formatThreads, threadsRows } from './report.mjs';
 import { callsPerSample } from './stats.mjs';
 import { formatSummary, LEGEND } from './summary.mjs';
+import { loadLimitAddon } from './limit-addon.mjs';
 import { SHAPES, buildSystems, makeCells, makeContext, makeInputs, restoreIsa } from './systems.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -203,7 +204,7 @@ async function main() {
   const plan = args.quick ? PLAN.quick : PLAN.full;
   if (args.build) ensureBuilt();
   const internal = await import(pathToFileURL(path.join(root, 'dist', 'internal.js')).href);
-  const ctx = makeContext(internal);
+  const ctx = makeContext(internal, await loadLimitAddon(internal));
   const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
   const now = new Date();
   const meta = {
@@ -230,6 +231,7 @@ async function main() {
   for (const note of ctx.engineNotes ?? []) console.log(`engine row left out: ${note}`);
   if (ctx.nativeOk) console.log(`native ISAs measured: ${ctx.isas.join(', ')}`);
   else console.log(`native engine unavailable (${ctx.nativeError}): measuring the JS systems only, no limit line`);
+  if (ctx.nativeOk && !ctx.limitAddon) console.log(`no limit line: ${ctx.limitNote}`);
 
   const cells = makeCells(args.shapes);
   const systemsSeen = new Map();

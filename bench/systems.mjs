@@ -171,15 +171,16 @@ export function buildSystems(ctx, cell, q, k) {
     const naive = naiveApplyQK({ style: cell.style, dtype: cell.dtype, headDim, qHeads, kHeads, base });
     systems.push({ id: 'naive', kind: 'naive', label: 'hand-written JS, naive', run: () => naive(q, k, cell.start) });
   }
-  const addon = ctx.internal.nativeAddon;
-  if (addon && typeof addon.limitPass === 'function') {
+  const addon = ctx.limitAddon;
+  if (addon) {
     const code = DTYPE_CODE[cell.dtype];
     // The floor for the same bytes: ONE call into the addon with q and k (as applyQK makes), an
     // unrolled x1.0 pass at the widest vectors the CPU runs (the package's default ISA), in the
-    // walk's order (a token's q rows, then its k rows: native/module_fns.h). The same f32 pass for
+    // walk's order (a token's q rows, then its k rows: native/binding/testing.cc, the testing addon
+    // bench/limit-addon.mjs loads, on the package's ISA). The same f32 pass for
     // every dtype (bf16 bytes as f32 words: native/walk.cc), so each dtype meets memory speed.
     const one = typeof addon.limitPassQK === 'function';
-    const before = ctx.nativeOk ? () => ctx.internal.selectIsa(ctx.backendInfo.isa) : undefined;
+    const before = ctx.nativeOk ? () => addon.selectIsa(ctx.backendInfo.isa) : undefined;
     systems.push({
       id: 'limit',
       kind: 'limit',
@@ -207,7 +208,8 @@ export function buildSystems(ctx, cell, q, k) {
 }
 
 /** What buildSystems needs once per run: a Rope per style and engine, the table, the ISAs. */
-export function makeContext(internal) {
+/** limit: bench/limit-addon.mjs's answer (the testing addon with the limit pass, or why not). */
+export function makeContext(internal, limit = { addon: null, reason: 'no limit addon asked for' }) {
   const { headDim, base } = MODEL;
   // backendInfo is live (its isa follows selectIsa): keep the package's own choice from before any switch.
   const info = internal.backendInfo ? { ...internal.backendInfo } : undefined;
@@ -242,7 +244,8 @@ export function makeContext(internal) {
     }
   }
   const maxPos = Math.max(...SHAPES.map((s) => s.start + s.tokens));
-  return { internal, ropes, isas, nativeOk, nativeError, engineNotes, table: makeTable(maxPos, headDim, base), backendInfo: info };
+  return { internal, ropes, isas, nativeOk, nativeError, engineNotes, table: makeTable(maxPos, headDim, base), backendInfo: info,
+    limitAddon: limit.addon, limitNote: limit.reason };
 }
 
 /** Restore the ISA the package picked by itself, so nothing after the bench inherits a forced one. */

@@ -11,6 +11,7 @@
 
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadLimitAddon } from './limit-addon.mjs';
 import { MODEL, SHAPES } from './systems.mjs';
 import { formatNs, gbps, median, sig3 } from './stats.mjs';
 
@@ -55,9 +56,9 @@ function timeIt(fn, { reps, sampleNs, warm = 3, best = false }) {
  */
 export async function runThreadsBench({ quick = false, progress = () => {}, internal } = {}) {
   internal ??= await loadInternal();
-  const addon = internal.nativeAddon;
-  if (!addon || internal.backendInfo?.backend !== 'native' || typeof addon.limitPass !== 'function') {
-    const skipped = `native engine unavailable: ${internal.backendInfo?.reason ?? 'not loaded'}`;
+  const { addon, reason } = await loadLimitAddon(internal);
+  if (!addon) {
+    const skipped = reason;
     return { rows: [], table: `threads: skipped (${skipped})`, skipped };
   }
   const plan = quick ? { reps: 5, sampleNs: 50e6 } : { reps: 15, sampleNs: 150e6 };

@@ -47,7 +47,7 @@ export function packPlan(desc: Float64Array, plan: CallPlan): void {
   else desc.fill(0, DESC_K, DESC_K + 6);
 }
 
-/** The addon's exports (native/binding.cc). */
+/** The addon's exports (native/binding/addon.cc). */
 export interface NativeAddon {
   /** ISAs this CPU can run, best first, e.g. ['avx512', 'avx2', 'scalar']. */
   supportedIsas(): string[];
@@ -55,11 +55,6 @@ export interface NativeAddon {
   isa(): string;
   /** Switch kernels; throws if the CPU (or the build) cannot run that ISA. */
   selectIsa(name: string): void;
-  /** Whether applyAsync rotates this array in place (SharedArrayBuffer memory) rather than in a
-   * native copy written back at completion (native/async.h). */
-  runsInPlace?(array: ArrayBufferView): boolean;
-  /** Helper threads the native pool has created so far. */
-  poolThreads?(): number;
   NativeRope: new (
     headDim: number,
     rotaryDim: number,

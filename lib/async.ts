@@ -3,7 +3,7 @@
 // the event loop between slices. A rotation reads and writes each byte once, so copying memory
 // that JS may move (an ArrayBuffer) to rotate it elsewhere costs more than rotating it in place;
 // slicing rotates it in place, on the JS thread, and keeps every pause of the loop to one slice.
-// SharedArrayBuffer memory on the native engine is rotated off the JS thread (native/async.h)
+// SharedArrayBuffer memory on the native engine is rotated off the JS thread (native/binding/async.h)
 // when the walk can leave a core to the event loop (offThreadThreads); with a signal, in slices
 // there too, so that an abort stops between two of them. When it cannot (2 cores), from both ends
 // at once: lib/async-split.ts.

@@ -8,7 +8,8 @@
 //   (any of these, or =auto, is a choice: it silences the fallback warning)
 //   ROPE_SIMD_ADDON=file.node load exactly that file (CI runs the suite on the cmake-js and the
 //                             node-gyp build this way); a failure throws
-//   ROPE_SIMD_ISA=scalar|avx2|avx512|neon  force those kernels; throws if this CPU/build lacks them
+//   ROPE_SIMD_ISA=name        force that ISA's kernels (a name in native/kernels/isas.def); throws
+//                             if this CPU/build lacks them
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
@@ -16,9 +17,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NativeAddon } from './abi.js';
 import { wasmExports } from './engine-wasm.js';
+import { NATIVE_ISAS } from './generated/isas.js';
 import type { BackendInfo } from './types.js';
 
-const ISAS = ['scalar', 'avx2', 'avx512', 'neon'];
+const ISAS: readonly string[] = NATIVE_ISAS;
 // lib/*.ts (vitest) and dist/*.js|.cjs (tsup shims import.meta.url in CJS) sit one level below the root.
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireHere = createRequire(import.meta.url);

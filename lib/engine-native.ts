@@ -12,11 +12,11 @@ export type NativeEngine = Engine & {
   prepareStep(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean): StepFn | null;
 };
 
-// handle.desc (native/binding.cc): the handle's own Float64Array(DESC_LEN + rotaryDim/2), a
+// handle.desc (native/binding/own_desc.h): the handle's own Float64Array(DESC_LEN + rotaryDim/2), a
 // descriptor followed by invFreq. Passed as desc, with invFreq null (read from its tail), it spares
 // the binding two typed-array inspections per call, and an invFreq equal to one the binding has
 // cached is neither copied nor re-checked: together the largest fixed costs of a decode call.
-// Absent where the runtime refuses external ArrayBuffers (Electron; native/binding.cc makeOwnDesc);
+// Absent where the runtime refuses external ArrayBuffers (Electron; native/binding/own_desc.cc OwnDesc::make);
 // then a private descriptor and plan.invFreq travel as before.
 type HandleWithDesc = NativeRopeHandle & {
   readonly desc?: Float64Array;

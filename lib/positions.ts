@@ -1,11 +1,11 @@
 // positions: a start offset, or one position per token (per M-RoPE section row), checked and
 // stored into the plan. Split from validate.ts, which calls it once per call.
+import { POSITION_LIMIT } from './limits.js';
 import { isSharedBuffer } from './overlap.js';
 import type { CallPlan, TensorPlan } from './types.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
 
 /** Positions are int32 everywhere (plan, native ABI): [0, 2^31). */
-export const POSITION_LIMIT = 2 ** 31;
 
 /** A user Int32Array of positions must not share bytes with a tensor being rotated. */
 export function checkPositionsApart(positions: Int32Array, buffer: ArrayBufferLike, t: TensorPlan, name: string): void {

@@ -1,13 +1,11 @@
 // Rope's constructor options: each checked with a message naming it, and the frequencies they
 // derive checked too (an option can pass its own check and still break them).
+import { MAX_HEAD_DIM, MAX_INV_FREQ, MAX_ROTARY_DIM } from './limits.js';
 import { checkKnownKeys, ROPE_KEYS } from './options.js';
 import { pairSections, resolveScaling, type ResolvedScaling } from './scaling.js';
 import type { RopeOptions, RopeStyle } from './types.js';
 import { checkPositiveInt, describe } from './validate.js';
 
-/** rotaryDim/2 is capped so the native walk's per-token scratch stays small (native/rope.h). */
-const MAX_ROTARY_DIM = 8192;
-const MAX_HEAD_DIM = 2 ** 24;
 
 function checkNumber(name: string, v: unknown): number {
   if (v === undefined) throw new TypeError(`${name} is required: the size of one attention head, an even number (e.g. 128)`);
@@ -28,11 +26,6 @@ function checkEvenDim(name: string, v: unknown, max: number, maxName: string): n
  * scaling factor of 1e-320 divides to Infinity). Refused here, naming the option, instead of an
  * engine failing later about an invFreq the user never passed (native) or writing NaN (JS).
  */
-/** invFreq must stay below this: position * invFreq (positions < 2^31) then stays below 2^52,
- * where every engine's angle reduction is exact (native/kernels/sincos.h, lib/cossin.ts;
- * test/exact-angles.test.ts checks every engine against a 320-bit reference up to invFreq 1.99e6).
- * Real models have invFreq <= 1. */
-export const MAX_INV_FREQ = 2 ** 21;
 
 function checkFrequencies(f: { invFreq: Float64Array; attentionScaling: number }, base: number, rotaryDim: number, scaling: unknown): void {
   const inv = f.invFreq;

@@ -12,6 +12,7 @@ import { applyWithCache, CacheWriter } from './engine-js-cache.js';
 import { createNativeEngine } from './engine-native.js';
 import { createWasmEngine } from './engine-wasm.js';
 import { type ResolvedScaling } from './scaling.js';
+import { MAX_HEADS, MAX_THREADS } from './limits.js';
 import { checkRopeOptions } from './rope-options.js';
 import { APPLY_ASYNC_KEYS, APPLY_QK_ASYNC_KEYS, APPLY_QK_KEYS, checkApplyQKKeys, checkKnownKeys } from './options.js';
 import {
@@ -260,12 +261,12 @@ export class Rope {
     if (qHeads === this.#lastKey[0] && kHeads === this.#lastKey[1] && dtype === this.#lastKey[2] &&
         threads === this.#lastKey[3] && inverse === this.#lastKey[4]) return this.#lastStep;
     if (typeof qHeads !== 'number' || typeof kHeads !== 'number' || !Number.isInteger(qHeads) || !Number.isInteger(kHeads) ||
-        qHeads < 1 || kHeads < 1 || qHeads > 2 ** 24 || kHeads > 2 ** 24) return null;
+        qHeads < 1 || kHeads < 1 || qHeads > MAX_HEADS || kHeads > MAX_HEADS) return null;
     if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') return null;
     if (inverse !== undefined && typeof inverse !== 'boolean') return null;
     let t = 0;
     if (threads !== undefined && threads !== 'auto') {
-      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 1024) return null;
+      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) return null;
       t = threads;
     }
     const key = `${qHeads},${kHeads},${String(dtype)},${t},${inverse === true}`;
@@ -345,7 +346,7 @@ export class Rope {
 
   // An async call, checked. Small work (a decode step) runs inline: handing it on costs more than
   // doing it (ASYNC_INLINE_BYTES), and the promise resolves at once. SharedArrayBuffer memory on
-  // the native engine is rotated off the JS thread, in place (native/async.h), when the walk can
+  // the native engine is rotated off the JS thread, in place (native/binding/async.h), when the walk can
   // leave a core to the event loop (offThreadThreads), else from both ends at once, the pool's and
   // this thread's (lib/async-split.ts); anything else in slices on the JS thread
   // with a turn of the event loop between them (lib/async.ts). The plan is this Rope's reused

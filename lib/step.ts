@@ -7,6 +7,7 @@
 import type { AsyncOptions, CacheCallOptions, DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
 import { checkKnownKeys, nearest, PREPARE_KEYS, STEP_ASYNC_KEYS, STEP_KV_KEYS } from './options.js';
 import { abortedBefore, inlineSized, readSignal } from './async.js';
+import { MAX_THREADS } from './limits.js';
 import { checkPositiveInt, describe } from './validate.js';
 
 export interface PrepareOptions {
@@ -57,7 +58,7 @@ export function checkPrepare(opts: unknown): CheckedPrepare {
   let threads = 0;
   if (th !== undefined && th !== 'auto') {
     if (typeof th !== 'number') throw new TypeError(`threads must be 'auto' or a positive integer, got ${describe(th)}`);
-    if (!Number.isInteger(th) || th < 1 || th > 1024) throw new RangeError(`threads must be 'auto' or an integer in [1, 1024], got ${describe(th)}`);
+    if (!Number.isInteger(th) || th < 1 || th > MAX_THREADS) throw new RangeError(`threads must be 'auto' or an integer in [1, ${MAX_THREADS}], got ${describe(th)}`);
     threads = th;
   }
   const inverse = o.inverse;

@@ -2,6 +2,7 @@
 // The plan is the contract between validate.ts (which builds it, throwing before any write),
 // engine-js.ts (which walks it in JS) and the native binding (which receives the same numbers
 // packed by abi.ts and re-checks them in C++).
+import type { NativeIsa } from './generated/isas.js';
 
 /** Pair styles: 'half' = rotate_half (pairs j, j+rotaryDim/2; HF Llama, GPT-NeoX, llama.cpp NEOX);
  * 'interleaved' = pairs (2j, 2j+1) (GPT-J, RoFormer, llama.cpp NORM). */
@@ -183,7 +184,8 @@ export interface AsyncOptions {
 
 export interface BackendInfo {
   backend: 'native' | 'wasm' | 'js';
-  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'wasm-simd128' | 'js';
+  /** A native ISA (native/kernels/isas.def, best first), the wasm engine's, or the JS engine. */
+  isa: NativeIsa | 'wasm-simd128' | 'js';
   reason?: string;
 }
 

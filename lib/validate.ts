@@ -13,12 +13,12 @@ import {
 import { APPLY_KEYS, APPLY_QK_KEYS, checkKnownKeys } from './options.js';
 import { planCache, readCacheOptions } from './cache.js';
 import { rotatedRowsOverlap, sameMemory } from './overlap.js';
-import { checkPositions, checkPositionsApart, POSITION_LIMIT } from './positions.js';
+import { MAX_THREADS, POSITION_LIMIT } from './limits.js';
+import { checkPositions, checkPositionsApart } from './positions.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, describe, isDetached, lengthOf, typedArrayTag } from './typed-array.js';
 
 export { describe };
 
-const MAX_THREADS = 1024;
 /** CallPlan.threads for threads: 'auto' (lib/types.ts). */
 export const THREADS_AUTO = 0;
 const EMPTY_F32 = new Float32Array(0);
@@ -271,7 +271,8 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
   return seqLenOf(seqLen, max);
 }
 
-// native/binding.cc words these two refusals the same (its same-array message adds "(q and k overlap)").
+// The binding (native/binding/native_rope.cc, checkQKDisjoint) throws these words too, its same-array
+// message ending in " (q and k overlap)"; test/contracts.test.ts holds the two sides equal.
 const Q_K_SAME_ARRAY = 'q and k are the same array: each row would be rotated twice';
 const Q_K_OVERLAP =
   'q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)';

@@ -13,19 +13,6 @@
 namespace rope {
 namespace {
 
-struct Candidate {
-  const char* name;
-  const KernelTable& (*table)();
-};
-
-// Best first.
-const Candidate kCandidates[] = {
-    {"avx512", &avx512Kernels},
-    {"avx2", &avx2Kernels},
-    {"neon", &neonKernels},
-    {"scalar", &scalarKernels},
-};
-
 #if defined(__x86_64__)
 uint64_t readXcr0() {
   uint32_t eax, edx;
@@ -56,35 +43,73 @@ X86Features detectX86() {
   f.avx512 = f.avx2 && zmmState && avx512f && avx512dq && avx512bw && avx512vl;
   return f;
 }
+
+const X86Features& x86() {
+  static const X86Features f = detectX86();
+  return f;
+}
 #endif
 
-// Why the CPU cannot run `name`, or nullptr if it can.
-const char* cpuLacks(const char* name) {
-  if (std::strcmp(name, "scalar") == 0) return nullptr;
 #if defined(__x86_64__)
-  static const X86Features f = detectX86();
-  if (std::strcmp(name, "avx2") == 0)
-    return f.avx2 ? nullptr : "this CPU/OS lacks AVX2+FMA+F16C with YMM state enabled";
-  if (std::strcmp(name, "avx512") == 0)
-    return f.avx512 ? nullptr
-                    : "this CPU/OS lacks AVX-512 F/BW/DQ/VL with ZMM state enabled";
-  return "neon runs only on arm64 (this is x86-64)";
+#define ROPE_HOST "x86-64"
 #elif defined(__aarch64__)
-  if (std::strcmp(name, "neon") == 0) {
-    // Advanced SIMD is baseline on armv8-a; check anyway (HWCAP_ASIMD = bit 1).
-    return (getauxval(AT_HWCAP) & (1ul << 1)) ? nullptr : "this CPU lacks Advanced SIMD";
-  }
-  return "avx2/avx512 run only on x86-64 (this is arm64)";
+#define ROPE_HOST "arm64"
 #else
-  (void)name;
-  return "no SIMD kernels for this architecture";
+#define ROPE_HOST "this architecture"
 #endif
+
+// The CPU checks isas.def names: nullptr when this CPU and OS run the ISA, else why not.
+const char* cpuAny() { return nullptr; }
+
+const char* cpuAvx2() {
+#if defined(__x86_64__)
+  return x86().avx2 ? nullptr : "this CPU/OS lacks AVX2+FMA+F16C with YMM state enabled";
+#else
+  return "it runs only on x86-64 (this is " ROPE_HOST ")";
+#endif
+}
+
+const char* cpuAvx512() {
+#if defined(__x86_64__)
+  return x86().avx512 ? nullptr : "this CPU/OS lacks AVX-512 F/BW/DQ/VL with ZMM state enabled";
+#else
+  return "it runs only on x86-64 (this is " ROPE_HOST ")";
+#endif
+}
+
+const char* cpuNeon() {
+#if defined(__aarch64__)
+  // Advanced SIMD is baseline on armv8-a; check anyway (HWCAP_ASIMD = bit 1).
+  return (getauxval(AT_HWCAP) & (1ul << 1)) ? nullptr : "this CPU lacks Advanced SIMD";
+#else
+  return "it runs only on arm64 (this is " ROPE_HOST ")";
+#endif
+}
+
+struct Candidate {
+  const char* name;
+  const KernelTable& (*table)();
+  const char* (*cpuLacks)();
+};
+
+// Best first: the registry's order.
+const Candidate kCandidates[] = {
+#define ROPE_ISA(name, table, cpu) {#name, &table, &cpu},
+#include "kernels/isas.def"
+#undef ROPE_ISA
+};
+
+// The registry's names, comma-separated: what a caller may pass.
+std::string candidateNames() {
+  std::string out;
+  for (const Candidate& c : kCandidates) out += (out.empty() ? "" : ", ") + std::string(c.name);
+  return out;
 }
 
 const KernelTable* bestTable() {
   for (const Candidate& c : kCandidates) {
     const KernelTable& t = c.table();
-    if (t.isa != nullptr && cpuLacks(c.name) == nullptr) return &t;
+    if (t.isa != nullptr && c.cpuLacks() == nullptr) return &t;
   }
   return &scalarKernels();
 }
@@ -102,14 +127,14 @@ const KernelTable* findKernels(const char* isa, std::string* error) {
       if (error) *error = std::string("ISA '") + isa + "' is not compiled into this build";
       return nullptr;
     }
-    if (const char* why = cpuLacks(c.name)) {
+    if (const char* why = c.cpuLacks()) {
       if (error) *error = std::string("ISA '") + isa + "' is not supported: " + why;
       return nullptr;
     }
     return &t;
   }
   if (error)
-    *error = std::string("ISA '") + isa + "' is not one of avx512, avx2, neon, scalar";
+    *error = std::string("ISA '") + isa + "' is not one of " + candidateNames();
   return nullptr;
 }
 
@@ -133,7 +158,7 @@ bool selectKernels(const char* isa, std::string* error) {
 std::vector<std::string> supportedIsas() {
   std::vector<std::string> out;
   for (const Candidate& c : kCandidates) {
-    if (c.table().isa != nullptr && cpuLacks(c.name) == nullptr) out.emplace_back(c.name);
+    if (c.table().isa != nullptr && c.cpuLacks() == nullptr) out.emplace_back(c.name);
   }
   return out;
 }

@@ -12,7 +12,7 @@ namespace rope {
 // selectKernels() racing a running call only affects calls that start after it.
 const KernelTable& activeKernels();
 
-// Makes `isa` ("avx512" | "avx2" | "neon" | "scalar") the active table. nullptr or "" selects the
+// Makes `isa` (a name in kernels/isas.def) the active table. nullptr or "" selects the
 // best supported. Returns false and leaves the active table unchanged, with *error (if non-null)
 // saying why, when the name is unknown, the ISA is not compiled into this build, or the CPU/OS
 // cannot run it ("neon" on x86, "avx512" without ZMM state, ...). The binding calls it with

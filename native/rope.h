@@ -6,14 +6,14 @@
 #include <cstdint>
 
 #include "kernels/kernels.h"
+#include "limits.h"
 
 namespace rope {
 
-// rotaryDim/2 is capped so that the walk's per-token scratch (cos, sin: f32; positions: f64) fits
-// on any thread's stack: 4096 pairs = 64 KiB. Covers rotaryDim up to 8192.
-constexpr int64_t kMaxHalf = 4096;
-// Caps on the geometry the binding accepts (far beyond any model; keeps index math small).
-constexpr int64_t kMaxHeadDim = int64_t(1) << 24;
+// rotaryDim/2 is capped (limits.h) so that the walk's per-token scratch (cos, sin: f32; positions:
+// f64) fits on any thread's stack: 4096 pairs = 64 KiB.
+constexpr int64_t kMaxHalf = kMaxRotaryDim / 2;
+// M-RoPE section rows the binding accepts (lib asks for at most 4).
 constexpr int64_t kMaxSectionRows = 16;
 
 // What a NativeRope fixes once (RopeGeometry in lib/types.ts).

@@ -11,7 +11,7 @@ namespace rope {
 
 // Plan::threads == 0 means 'auto'.
 constexpr int64_t kThreadsAuto = 0;
-// Explicit thread counts above this run as this many (the binding accepts up to 1024).
+// Explicit thread counts above this run as this many (the binding accepts up to kMaxThreads).
 constexpr int64_t kMaxPoolThreads = 64;
 // 'auto' never uses more threads than this, even on big machines: RoPE is memory-bound and more
 // threads than memory channels only add contention.

@@ -19,7 +19,7 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 # a failed allocation traps, which JS sees as a RuntimeError).
 CXXFLAGS=(--target=wasm32-wasi --sysroot=$SYSROOT -nostdinc++ -isystem /usr/lib/llvm-16/include/wasm32-wasi/c++/v1
   -O3 -msimd128 -std=c++17 -fexceptions -fno-rtti -ffp-contract=off -Wall -Werror)
-SOURCES=(native/walk.cc native/kernels/wasm_simd128.cc native/wasm/entry.cc)
+read -ra SOURCES <<< "$(node native/sources.cjs wasm)"  # native/sources.json
 objs=()
 for f in "${SOURCES[@]}"; do
   o="$out/$(basename "$f" .cc).o"

@@ -16,15 +16,17 @@ dir="${FUZZ_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/rope-fuzz.XXXXXX")}"
 mkdir -p "$dir/corpus-kernels" "$dir/corpus-walk" "$dir/obj"
 flags=(-std=c++17 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined
        -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread)
-shared=(native/dispatch.cc native/walk.cc native/threadpool.cc native/kernels/scalar.cc
-        native/kernels/avx2.cc native/kernels/avx512.cc native/kernels/neon.cc
-        test/native/fuzz_kernels.cc test/native/fuzz_walk.cc)
+# native/sources.json's fuzz list (the kernel files: one per line of native/kernels/isas.def).
+read -ra native_src <<< "$(node native/sources.cjs fuzz)"
+read -ra kernels <<< "$(node native/sources.cjs kernels)"
+shared=("${native_src[@]}" test/native/fuzz_kernels.cc test/native/fuzz_walk.cc)
 
 echo "== build $dir/fuzz_kernels, $dir/fuzz_walk ($cxx -fsanitize=fuzzer,address,undefined)"
 for s in "${shared[@]}"; do echo "$s"; done |
   xargs -P 2 -I{} sh -c "$cxx ${flags[*]} -c {} -o $dir/obj/\$(basename {} .cc).o"
 o="$dir/obj"
-common=("$o/dispatch.o" "$o/scalar.o" "$o/avx2.o" "$o/avx512.o" "$o/neon.o")
+common=("$o/dispatch.o")
+for k in "${kernels[@]}"; do common+=("$o/$(basename "$k" .cc).o"); done
 link=(-fsanitize=fuzzer,address,undefined -pthread)
 "$cxx" "${link[@]}" -o "$dir/fuzz_kernels" "$o/fuzz_kernels.o" "${common[@]}"
 "$cxx" "${link[@]}" -o "$dir/fuzz_walk" "$o/fuzz_walk.o" "$o/walk.o" "$o/threadpool.o" "${common[@]}"

@@ -25,7 +25,8 @@ function sourceFiles(dir = root) {
     for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) walk(r);
-      else if (/\.(cc|cpp|c|h|hpp)$/.test(e.name)) out.push(r);
+      // (sources.json, sources.cjs, sources.cmake and kernels/isas.def decide what is built)
+      else if (/\.(cc|cpp|c|h|hpp|def|json|cjs|cmake)$/.test(e.name)) out.push(r);
     }
   };
   walk('native');

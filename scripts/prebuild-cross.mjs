@@ -86,11 +86,13 @@ function cxxRuntime(arch) {
   return llvm;
 }
 
-/** binding.gyp's sources, defines and C++ flags (the file is JSON once its # comments are gone). */
+/** binding.gyp's sources (native/sources.cjs, as its `<!@(...)` runs it), defines and C++ flags
+ * (the file is JSON once its # comments are gone). */
 export function gypTarget(srcDir) {
   const text = readFileSync(join(srcDir, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
   const t = JSON.parse(text).targets[0];
-  return { sources: t.sources, defines: t.defines, cflagsCc: t.cflags_cc.filter((f) => !f.startsWith('-std=') || f === '-std=c++17') };
+  const sources = execFileSync(process.execPath, [join(srcDir, 'native', 'sources.cjs'), 'addon'], { encoding: 'utf8' }).trim().split(/\s+/);
+  return { sources, defines: t.defines, cflagsCc: t.cflags_cc.filter((f) => !f.startsWith('-std=') || f === '-std=c++17') };
 }
 
 /** Compiles every source (two at a time) into objDir; resolves with the object files. */

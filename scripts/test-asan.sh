@@ -32,8 +32,8 @@ case "$("$cxx" --version | head -1)" in
 esac
 [ -f "$asan_rt" ] || { echo "test-asan: no ASan runtime for $cxx ($asan_rt)"; exit 1; }
 
-mapfile -t sources < <(grep -o '"native/[^"]*\.cc"' binding.gyp | tr -d '"')
-[ "${#sources[@]}" -gt 0 ] || { echo "test-asan: no sources found in binding.gyp"; exit 1; }
+read -ra sources <<< "$(node native/sources.cjs addon)"  # what binding.gyp builds
+[ "${#sources[@]}" -gt 0 ] || { echo "test-asan: no sources in native/sources.json"; exit 1; }
 addon_inc=$(node -p "require('node-addon-api').include_dir")
 node_inc=${NODE_INCLUDE:-/usr/include/node}
 [ -f "$node_inc/node_api.h" ] || { echo "test-asan: node_api.h not found in $node_inc (set NODE_INCLUDE)"; exit 1; }
@@ -52,7 +52,7 @@ for s in "${sources[@]}"; do objs+=("$objdir/$(basename "${s%.cc}").o"); done
 # Two compilers at a time (the machine is shared); each object rebuilt only when stale.
 for i in "${!sources[@]}"; do
   s=${sources[$i]} o=${objs[$i]}
-  if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$self" -nt "$o" ] || find native -name '*.h' -newer "$o" | grep -q .; then
+  if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$self" -nt "$o" ] || find native \( -name '*.h' -o -name '*.def' \) -newer "$o" | grep -q .; then
     echo "$cxx ${flags[*]} -c $s -o $o"
   fi
 done | timeout 150 xargs -P 2 -I{} sh -c '{}'

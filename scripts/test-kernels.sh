@@ -27,8 +27,9 @@ done
 
 out="${KERNELS_TEST_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/rope-kernels-test.XXXXXX")}"
 mkdir -p "$out"
-src=(test/native/kernels_test.cc native/dispatch.cc native/walk.cc native/kernels/scalar.cc
-     native/kernels/avx2.cc native/kernels/avx512.cc native/kernels/neon.cc)
+# native/sources.json's kernelTests list (the kernel files: one per line of native/kernels/isas.def).
+read -ra native_src <<< "$(node native/sources.cjs kernelTests)"
+src=(test/native/kernels_test.cc "${native_src[@]}")
 flags=(-std=c++17 -O2 -Wall -Wextra -Werror)
 
 run() {  # label, command...

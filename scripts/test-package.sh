@@ -33,7 +33,7 @@ for must in package/dist/index.js package/dist/index.cjs package/dist/index.d.ts
   package/prebuilds/manifest.json package/prebuilds/linux-x64/rope-simd.glibc.node \
   package/prebuilds/linux-arm64/rope-simd.glibc.node package/prebuilds/win32-x64/rope-simd.node \
   package/LICENSE package/scripts/install.cjs package/binding.gyp \
-  package/CMakeLists.txt package/native/binding.cc; do
+  package/CMakeLists.txt package/native/binding/addon.cc; do
   grep -qx "$must" <<<"$listing" || die "$must is not in the tarball"
 done
 if grep -E '^package/(test|build[^/]*|node_modules|bench)/' <<<"$listing"; then die 'the tarball contains tests, build output or node_modules'; fi

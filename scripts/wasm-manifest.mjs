@@ -13,14 +13,14 @@ const root = resolve(fileURLToPath(import.meta.url), '../..');
 const [wasmFile, outDir, ...sources] = process.argv.slice(2);
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
-// The listed .cc files and every header under native/ (walk.cc and the kernels include them).
+// The listed .cc files and every header (and .def) under native/ (walk.cc and the kernels include them).
 export function wasmSources() {
   const headers = [];
   const walkDir = (d) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory() && e.name !== 'vendor') walkDir(p);
-      else if (e.name.endsWith('.h')) headers.push(relative(root, p));
+      else if (e.name.endsWith('.h') || e.name.endsWith('.def')) headers.push(relative(root, p));
     }
   };
   walkDir(join(root, 'native'));

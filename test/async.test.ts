@@ -4,16 +4,18 @@
 // directly, so these run under ROPE_SIMD_BACKEND=js too): the event loop keeps turning during an
 // S4-sized call on SharedArrayBuffer memory (rotated in place); an ArrayBuffer is rotated in a
 // native copy, and one transferred mid-call (then collected) rejects, writes nothing, crashes
-// nothing (native/async.h). More attacks: test/async-memory.test.ts.
+// nothing (native/binding/async.h). More attacks: test/async-memory.test.ts.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon, NativeRopeHandle } from '../lib/abi.js';
 import { Rope } from '../lib/rope.js';
 import { rng } from './helpers/engine-ref.js';
-import { loadAddon } from './helpers/addon.js';
+import { loadAddon, loadTestingAddon } from './helpers/addon.js';
 
 const addon = loadAddon<NativeAddon>();
+// runsInPlace: the testing addon's (the production addon exports no test hook).
+const testing = loadTestingAddon<NativeAddon>();
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -156,7 +158,7 @@ describe('the addon on the libuv pool (loaded directly)', () => {
       return s;
     };
     const q = shared(random(T * qH * D, 1)), k = shared(random(T * kH * D, 2));
-    expect(addon.runsInPlace!(q)).toBe(true);
+    expect(testing.runsInPlace(q)).toBe(true);
     const want = [q.slice(), k.slice()];
     const t0 = performance.now();
     handle.apply(want[0], want[1], null, invFreq, desc(T, qH, kH, 1));
@@ -196,18 +198,18 @@ describe('the addon on the libuv pool (loaded directly)', () => {
   });
 
   it('runsInPlace: SharedArrayBuffer memory (also growable) yes; ArrayBuffer, resizable or not, no', () => {
-    expect(addon.runsInPlace!(new Float32Array(new SharedArrayBuffer(16)))).toBe(true);
-    expect(addon.runsInPlace!(new Float32Array(4))).toBe(false);
-    expect(addon.runsInPlace!(new Uint16Array(new ArrayBuffer(16), 2))).toBe(false);
+    expect(testing.runsInPlace(new Float32Array(new SharedArrayBuffer(16)))).toBe(true);
+    expect(testing.runsInPlace(new Float32Array(4))).toBe(false);
+    expect(testing.runsInPlace(new Uint16Array(new ArrayBuffer(16), 2))).toBe(false);
     const AB = ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer & { resizable?: boolean };
     const SAB = SharedArrayBuffer as unknown as new (n: number, o: object) => SharedArrayBuffer & { growable?: boolean };
     const r = new AB(16, { maxByteLength: 64 });
     const g = new SAB(16, { maxByteLength: 64 });
     // Node 18 has no resizable buffers (the option is ignored: a fixed buffer); either way: a copy.
     expect(r.resizable === true || !('resize' in ArrayBuffer.prototype)).toBe(true);
-    expect(addon.runsInPlace!(new Float32Array(r))).toBe(false);
-    expect(addon.runsInPlace!(new Float32Array(g))).toBe(true);
-    expect(() => addon.runsInPlace!({} as never)).toThrow(TypeError);
+    expect(testing.runsInPlace(new Float32Array(r))).toBe(false);
+    expect(testing.runsInPlace(new Float32Array(g))).toBe(true);
+    expect(() => testing.runsInPlace({} as never)).toThrow(TypeError);
   });
 
   it('an ArrayBuffer transferred right after the call: the promise rejects, the moved bytes are unchanged', async () => {

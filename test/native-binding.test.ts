@@ -5,14 +5,13 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon } from '../lib/abi.js';
-import { addonPath } from './helpers/addon.js';
+import { addonPath, loadTestingAddon } from './helpers/addon.js';
 
 const requireHere = createRequire(import.meta.url);
 const addonFile = addonPath();
-const addon = requireHere(addonFile) as NativeAddon & {
-  limitPass(a: Float32Array | Uint16Array, dtype: number, factor: number): void;
-  limitPassQK(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array, dtype: number, factor: number, threads?: number, tokens?: number): void;
-};
+const addon = requireHere(addonFile) as NativeAddon;
+// limitPass and limitPassQK: the testing addon's (the production addon does not export them).
+const testing = loadTestingAddon<NativeAddon>();
 
 const D = 8; // headDim = rotaryDim
 const H = 2;
@@ -271,16 +270,22 @@ describe('native binding: hostile arguments throw and write nothing', () => {
     refused(() => rope.apply(q2, null, positions(), f, desc()), [q2], TypeError, /invFreq's ArrayBuffer is detached/);
     const l = tensor();
     detach(l.buffer as ArrayBuffer);
-    refused(() => addon.limitPass(l, 0, 2), [], TypeError, /array's ArrayBuffer is detached/);
+    refused(() => testing.limitPass(l, 0, 2), [], TypeError, /array's ArrayBuffer is detached/);
+  });
+
+  it('the production addon exports NativeRope and ISA selection, no test or bench hook', () => {
+    expect(Object.keys(addon).sort()).toEqual(['NativeRope', 'isa', 'selectIsa', 'supportedIsas']);
+    // The testing addon: the same exports plus the hooks.
+    expect(Object.keys(testing).sort()).toEqual(['NativeRope', 'isa', 'limitPass', 'limitPassQK', 'poolThreads', 'runsInPlace', 'selectIsa', 'supportedIsas']);
   });
 
   it('limitPass and selectIsa', () => {
     const a = tensor();
-    refused(() => addon.limitPass(a, 1, 2), [a], TypeError, /array must be a Uint16Array for dtype 1/);
-    refused(() => addon.limitPass(a, 0, NaN), [a], RangeError, /factor must be finite, got NaN/);
-    refused(() => addon.limitPass(a, 3, 2), [a], RangeError, /dtype 3 is out of range/);
+    refused(() => testing.limitPass(a, 1, 2), [a], TypeError, /array must be a Uint16Array for dtype 1/);
+    refused(() => testing.limitPass(a, 0, NaN), [a], RangeError, /factor must be finite, got NaN/);
+    refused(() => testing.limitPass(a, 3, 2), [a], RangeError, /dtype 3 is out of range/);
     const before = Array.from(a);
-    addon.limitPass(a, 0, 2);
+    testing.limitPass(a, 0, 2);
     expect(Array.from(a)).toEqual(before.map((v) => Math.fround(v * 2)));
     // limitPassQK: both arrays, whole or token by token (q's rows, then k's), on one or two
     // threads, at every offset from a vector boundary: x * factor, rounded once, every element
@@ -290,13 +295,13 @@ describe('native binding: hostile arguments throw and write nothing', () => {
         const q = buf.subarray(off, off + 3 * 40);
         const k = buf.subarray(off + 3 * 40 + 4, off + 3 * 40 + 4 + 3 * 24);
         const want = Array.from(buf, (v, i) => ((i >= off && i < off + 120) || (i >= off + 124 && i < off + 196) ? Math.fround(v * 3) : v));
-        addon.limitPassQK(q, k, 0, 3, threads, tokens);
+        testing.limitPassQK(q, k, 0, 3, threads, tokens);
         expect(Array.from(buf), `tokens ${tokens} threads ${threads} offset ${off}`).toEqual(want);
       }
     }
     const q = new Float32Array(10), k = new Float32Array(4);
-    refused(() => addon.limitPassQK(q, k, 0, 1, 1, 3), [q, k], RangeError, /q.length 10 and k.length 4 must both be multiples of tokens 3/);
-    refused(() => addon.limitPassQK(q, k, 0, 1, 1, 0), [q, k], RangeError, /tokens 0 is out of range/);
+    refused(() => testing.limitPassQK(q, k, 0, 1, 1, 3), [q, k], RangeError, /q.length 10 and k.length 4 must both be multiples of tokens 3/);
+    refused(() => testing.limitPassQK(q, k, 0, 1, 1, 0), [q, k], RangeError, /tokens 0 is out of range/);
     refused(() => addon.selectIsa('bogus'), [], Error, /bogus/);
     refused(() => addon.selectIsa(42 as never), [], TypeError, /name must be a string, got number 42/);
     expect(addon.supportedIsas()).toContain(addon.isa());

@@ -25,7 +25,7 @@ const ALLOWED = [
   /^dist\/(index|chunk-[^/]+|index-[^/]+)\.(js|cjs|d\.ts|d\.cts)$/, /^dist\/browser\.js$/,
   /^prebuilds\/manifest\.json$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/[^/]+\.node$/,
   /^prebuilds\/wasm\/[^/]+\.wasm$/, // the WebAssembly engine's module, where the package ships it as a file
-  /^native\/.+\.(cc|h)$/,
+  /^native\/.+\.(cc|h|def)$/, /^native\/sources\.(json|cjs|cmake)$/,
   /^docs\/benchmark\.svg$/, // the README's chart, so its image resolves in the published package
 ];
 

@@ -1,7 +1,8 @@
 // lib/rope-options.ts: the constructor's option checks on their own (the Rope tests cover them
 // through the constructor).
 import { describe, expect, it } from 'vitest';
-import { checkRopeOptions, MAX_INV_FREQ } from '../lib/rope-options.js';
+import { MAX_INV_FREQ } from '../lib/limits.js';
+import { checkRopeOptions } from '../lib/rope-options.js';
 
 describe('checkRopeOptions', () => {
   it('derives rotaryDim, base and style defaults and the sections', () => {

@@ -43,17 +43,16 @@ using RowsKernel = void (*)(void* row0, int64_t strideBytes, int64_t count, cons
                             const float* sin, int64_t half, int64_t rowBlock);
 
 struct KernelTable {
-  const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
+  const char* isa;  // its name in isas.def
   RowKernel rotate[kStyleCount][kDTypeCount];
   CosSinRow cosSin;
   ScaleKernel scale[kDTypeCount];
   RowsKernel rotateRows[kStyleCount][kDTypeCount];
 };
 
-// One per ISA file; a table whose isa is nullptr means "not compiled into this build".
-const KernelTable& scalarKernels();
-const KernelTable& avx2Kernels();
-const KernelTable& avx512Kernels();
-const KernelTable& neonKernels();
+// One per ISA file (isas.def); a table whose isa is nullptr means "not compiled into this build".
+#define ROPE_ISA(name, table, cpu) const KernelTable& table();
+#include "isas.def"
+#undef ROPE_ISA
 
 }  // namespace rope

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <new>
 
+#include "../abi.h"
 #include "../cossin_cache.h"
 #include "../rope.h"
 #include "../walk.h"
@@ -24,10 +25,11 @@ const KernelTable& wasmSimd128Kernels();
 
 namespace {
 
-// desc: doubles, lib/abi.ts's first DESC_LEN (20) slots, then where the data sits in memory.
-constexpr int kQ = 8, kK = 14;
-constexpr int kQPtr = 20, kKPtr = 21, kPositionsPtr = 22, kInvFreqPtr = 23, kQLength = 24, kKLength = 25,
-              kHasK = 26;
+// desc: doubles, abi.h's first kLen slots (lib/abi.ts's DESC_LEN), then where the data sits in
+// memory (lib/engine-wasm.ts's D_* slots; test/contracts.test.ts holds the two equal).
+constexpr int kQPtr = abi::kLen, kKPtr = abi::kLen + 1, kPositionsPtr = abi::kLen + 2, kInvFreqPtr = abi::kLen + 3,
+              kQLength = abi::kLen + 4, kKLength = abi::kLen + 5, kHasK = abi::kLen + 6, kSlots = abi::kLen + 7;
+static_assert(kHasK < kSlots, "kSlots counts the descriptor's doubles");
 
 struct WasmRope {
   Geometry geo;
@@ -39,16 +41,19 @@ TensorRef tensor(const double* d, int at, double ptr, double length) {
   TensorRef t;
   t.data = reinterpret_cast<void*>(uintptr_t(ptr));
   t.length = int64_t(length);
-  t.dtype = DType(int(d[at]));
-  t.heads = int64_t(d[at + 1]);
-  t.offset = int64_t(d[at + 2]);
-  t.batchStride = int64_t(d[at + 3]);
-  t.tokenStride = int64_t(d[at + 4]);
-  t.headStride = int64_t(d[at + 5]);
+  t.dtype = DType(int(d[at + abi::kDtype]));
+  t.heads = int64_t(d[at + abi::kHeads]);
+  t.offset = int64_t(d[at + abi::kOffset]);
+  t.batchStride = int64_t(d[at + abi::kBatchStride]);
+  t.tokenStride = int64_t(d[at + abi::kTokenStride]);
+  t.headStride = int64_t(d[at + abi::kHeadStride]);
   return t;
 }
 
-bool validDType(const double* d, int at) { return d[at] == 0 || d[at] == 1 || d[at] == 2; }
+bool validDType(const double* d, int at) {
+  const double t = d[at + abi::kDtype];
+  return t == kF32 || t == kF16 || t == kBF16;
+}
 
 }  // namespace
 }  // namespace rope
@@ -89,21 +94,21 @@ ROPE_EXPORT(rope_delete) void ropeDelete(WasmRope* r) {
 
 // 0: done. 1: a descriptor the facade would never send (nothing written).
 ROPE_EXPORT(rope_apply) int32_t ropeApply(WasmRope* r, const double* d) {
-  if (r == nullptr || !validDType(d, kQ) || (d[kHasK] != 0 && !validDType(d, kK))) return 1;
+  if (r == nullptr || !validDType(d, abi::kQ) || (d[kHasK] != 0 && !validDType(d, abi::kK))) return 1;
   Plan p;
   p.kernels = &wasmSimd128Kernels();
   p.geo = r->geo;
-  p.batch = int64_t(d[0]);
-  p.tokens = int64_t(d[1]);
-  p.inverse = d[2] != 0;
-  p.positionOffset = int64_t(d[3]);
-  p.positionsBatchStride = int64_t(d[4]);
-  p.positionsRowStride = int64_t(d[5]);
+  p.batch = int64_t(d[abi::kBatch]);
+  p.tokens = int64_t(d[abi::kTokens]);
+  p.inverse = d[abi::kInverse] != 0;
+  p.positionOffset = int64_t(d[abi::kPosOffset]);
+  p.positionsBatchStride = int64_t(d[abi::kPosBatchStride]);
+  p.positionsRowStride = int64_t(d[abi::kPosRowStride]);
   p.threads = 1;
-  p.attentionScaling = d[7];
-  p.q = tensor(d, kQ, d[kQPtr], d[kQLength]);
+  p.attentionScaling = d[abi::kAttentionScaling];
+  p.q = tensor(d, abi::kQ, d[kQPtr], d[kQLength]);
   p.hasK = d[kHasK] != 0;
-  if (p.hasK) p.k = tensor(d, kK, d[kKPtr], d[kKLength]);
+  if (p.hasK) p.k = tensor(d, abi::kK, d[kKPtr], d[kKLength]);
   p.positions = d[kPositionsPtr] != 0 ? reinterpret_cast<const int32_t*>(uintptr_t(d[kPositionsPtr])) : nullptr;
   p.invFreq = reinterpret_cast<const double*>(uintptr_t(d[kInvFreqPtr]));
   const int64_t half = p.geo.rotaryDim / 2;

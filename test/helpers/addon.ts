@@ -3,6 +3,7 @@
 // for this package (build/Release first, then the prebuild), exactly as lib/backend.ts does.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const requireHere = createRequire(import.meta.url);
@@ -16,4 +17,32 @@ export function addonPath(): string {
 
 export function loadAddon<T>(): T {
   return requireHere(addonPath()) as T;
+}
+
+/** The testing addon's extra exports (native/binding/testing.cc). */
+export interface TestingHooks {
+  limitPass(a: Float32Array | Uint16Array, dtype: number, factor: number, threads?: number): void;
+  limitPassQK(q: Float32Array | Uint16Array, k: Float32Array | Uint16Array, dtype: number, factor: number, threads?: number, tokens?: number): void;
+  /** Whether applyAsync rotates this array in place (SharedArrayBuffer memory). */
+  runsInPlace(array: ArrayBufferView): boolean;
+  /** Helper threads the native pool has created so far. */
+  poolThreads(): number;
+}
+
+// The testing addon: the addon's exports plus the hooks (test/native/addon), built from the same
+// sources by vitest's global setup (test/helpers/build-dist.ts); ROPE_SIMD_TESTING_ADDON names
+// another file.
+export const testingAddonFile = process.env.ROPE_SIMD_TESTING_ADDON
+  ? resolve(process.env.ROPE_SIMD_TESTING_ADDON)
+  : resolve(root, 'test/native/addon/build/Release/rope_simd_testing.node');
+
+export function loadTestingAddon<T>(): T & TestingHooks {
+  if (!existsSync(testingAddonFile)) {
+    let why = '';
+    try {
+      why = readFileSync(resolve(root, 'test/native/addon/build/error.txt'), 'utf8');
+    } catch {}
+    throw new Error(`the testing addon ${testingAddonFile} is not built (npm run build:testing)${why ? `: ${why}` : ''}`);
+  }
+  return requireHere(testingAddonFile) as T & TestingHooks;
 }

@@ -624,6 +624,11 @@ void dispatchTests() {
     check(selectKernels(name.c_str(), &err) && name == activeKernels().isa, "select " + name);
   }
   check(selectKernels(nullptr, &err) && isas.front() == activeKernels().isa, "select best again");
+  // Each kernel file's table names itself as its registry line does (the name lib and users see).
+#define ROPE_ISA(name, table, cpu) \
+  check(table().isa == nullptr || std::string(table().isa) == #name, "table " #table " is " #name);
+#include "../../native/kernels/isas.def"
+#undef ROPE_ISA
 }
 
 }  // namespace
@@ -635,7 +640,11 @@ int main(int argc, char** argv) {
   const KernelTable& scalar = scalarKernels();
   std::vector<const KernelTable*> tables;
   for (const std::string& name : supportedIsas()) tables.push_back(findKernels(name.c_str(), nullptr));
-  const KernelTable* compiled[] = {&avx512Kernels(), &avx2Kernels(), &neonKernels()};
+  const KernelTable* compiled[] = {
+#define ROPE_ISA(name, table, cpu) &table(),
+#include "../../native/kernels/isas.def"
+#undef ROPE_ISA
+  };
   for (const KernelTable* t : compiled) {
     bool runs = false;
     for (const KernelTable* r : tables) runs = runs || r == t;

@@ -1,38 +1,23 @@
-// The module's functions beside NativeRope: ISA selection, the bench's limit passes and what the
-// tests ask of the addon. Included by binding.cc only, after args.h (an anonymous namespace:
-// private to that file).
-#pragma once
-#include <napi.h>
-
+// The testing addon (rope_simd_testing.node, built for tests and the bench only: test/native/addon):
+// the production addon's exports plus the hooks limitPass, limitPassQK (the memory limit a rotation
+// is measured against), runsInPlace and poolThreads. Being one module, its NativeRope, pool and
+// active ISA are the ones the hooks see.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
-#include <vector>
 
-#include "args.h"
-#include "async.h"
+#include "binding/addon.h"
+#include "binding/args.h"
+#include "binding/async.h"
+#include "binding/module_fns.h"
 #include "dispatch.h"
 #include "threadpool.h"
 #include "walk.h"
 
+namespace rope {
+namespace binding {
 namespace {
-using namespace rope;
-
-Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
-  const std::vector<std::string> isas = supportedIsas();
-  Napi::Array out = Napi::Array::New(info.Env(), isas.size());
-  for (size_t i = 0; i < isas.size(); i++) out.Set(uint32_t(i), isas[i]);
-  return out;
-}
-
-Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), activeKernels().isa); }
-
-void SelectIsa(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString())
-    throwType(env, "selectIsa(name): name must be a string, got " + describe(info.Length() ? info[0] : env.Undefined()));
-  std::string err;
-  if (!selectKernels(info[0].As<Napi::String>().Utf8Value().c_str(), &err)) throw Napi::Error::New(env, err);
-}
 
 // limitPass(array, dtype, factor[, threads]): f32's x * factor pass over the array's bytes in place
 // with the active ISA (16-bit arrays as f32 words: walk.cc's limitPass),
@@ -64,9 +49,11 @@ LimitArgs limitArgs(Napi::Env env, const Napi::CallbackInfo& info, size_t at) {
   if (!std::isfinite(factor)) throwRange(env, "factor must be finite, got " + fmt(factor));
   const int64_t threads = info.Length() <= at + 2 || info[at + 2].IsUndefined()
                               ? 1
-                              : intIn(env, numberArg(env, info[at + 2], "threads"), "threads", "", 1, 1024);
+                              : intIn(env, numberArg(env, info[at + 2], "threads"), "threads", "", 1, double(kMaxThreads));
   return LimitArgs{DType(dtype), float(factor), std::min(threads, kMaxPoolThreads)};
 }
+
+}  // namespace
 
 void LimitPass(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -90,6 +77,8 @@ struct LimitQKJob {
   float factor;
 };
 
+namespace {
+
 void limitQKPart(void* ctx, int64_t i, int64_t parts) {
   const LimitQKJob& j = *static_cast<const LimitQKJob*>(ctx);
   const int64_t size = dtypeSize(j.dtype);
@@ -98,6 +87,8 @@ void limitQKPart(void* ctx, int64_t i, int64_t parts) {
     limitPass(activeKernels(), j.k + t * j.kRow * size, j.kRow, j.dtype, j.factor);
   }
 }
+
+}  // namespace
 
 void LimitPassQK(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -116,7 +107,7 @@ void LimitPassQK(const Napi::CallbackInfo& info) {
 }
 
 // Whether applyAsync rotates this typed array in place (SharedArrayBuffer memory) rather than in a
-// native copy (native/async.h); tests and docs.
+// native copy (binding/async.h); tests and docs.
 Napi::Value RunsInPlace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray()) throwType(env, "runsInPlace(array): array must be a typed array, got " + describe(info.Length() ? info[0] : env.Undefined()));
@@ -126,4 +117,19 @@ Napi::Value RunsInPlace(const Napi::CallbackInfo& info) {
 // Helper threads the native pool has created so far (tests).
 Napi::Value PoolThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(poolThreads())); }
 
+}  // namespace binding
+}  // namespace rope
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace rope::binding;
+  exportAddon(env, exports);
+  exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
+  exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
+  exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
+  exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
+  return exports;
+}
 }  // namespace
+
+NODE_API_MODULE(rope_simd_testing, Init)

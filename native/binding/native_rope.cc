@@ -1,20 +1,24 @@
-// node-addon-api binding: unpack typed arrays, re-check every number and bound (anything may call
-// this directly), then hand raw pointers to the walk. Errors are JS exceptions thrown before any
-// write; a sync call allocates nothing but the cos/sin cache's growth (cossin_cache.h: a table per
-// new invFreq/ISA, row chunks for new positions), an async call also its worker and an invFreq copy.
-#include <napi.h>
+// NativeRope: one rope's handle (geometry, pairSection, the cos/sin cache, prepared steps) and its
+// calls, apply, applyAsync and prepareStep. Unpacks typed arrays, re-checks every number and bound
+// (anything may call this directly), then hands raw pointers to the walk. Errors are JS exceptions
+// thrown before any write; a sync call allocates nothing but the cos/sin cache's growth
+// (cossin_cache.h: a table per new invFreq/ISA, row chunks for new positions), an async call also
+// its worker and an invFreq copy.
+#include "binding/native_rope.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "abi.h"
-#include "async.h"
+#include "binding/args.h"
+#include "binding/async.h"
+#include "binding/own_desc.h"
+#include "binding/step.h"
 #include "bounds.h"
 #include "cossin_cache.h"
 #include "dispatch.h"
@@ -22,13 +26,9 @@
 #include "threadpool.h"
 #include "walk.h"
 
-#include "args.h"
-#include "module_fns.h"
-#include "own_desc.h"
-#include "step.h"
-
+namespace rope {
+namespace binding {
 namespace {
-using namespace rope;
 
 class NativeRope : public Napi::ObjectWrap<NativeRope> {
  public:
@@ -114,15 +114,15 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     StepConfig c;
     c.invFreq.assign(static_cast<const double*>(f.data), static_cast<const double*>(f.data) + half);
     for (int64_t j = 0; j < half; j++)
-      if (!(std::fabs(c.invFreq[size_t(j)]) < 2097152.0))  // the bound prepare() applies (exact angles)
+      if (!(std::fabs(c.invFreq[size_t(j)]) < double(kMaxInvFreq)))  // the bound prepare() applies (exact angles)
         throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite and below 2^21 in magnitude, got " + fmt(c.invFreq[size_t(j)]));
     c.attentionScaling = numberArg(env, info[1], "attentionScaling");
     if (!std::isfinite(c.attentionScaling)) throwRange(env, "attentionScaling must be finite, got " + fmt(c.attentionScaling));
     c.qDtype = DType(intIn(env, numberArg(env, info[2], "qDtype"), "qDtype", "", 0, 2));
-    c.qHeads = intIn(env, numberArg(env, info[3], "qHeads"), "qHeads", "", 1, double(int64_t(1) << 24));
+    c.qHeads = intIn(env, numberArg(env, info[3], "qHeads"), "qHeads", "", 1, double(kMaxHeads));
     c.kDtype = DType(intIn(env, numberArg(env, info[4], "kDtype"), "kDtype", "", 0, 2));
-    c.kHeads = intIn(env, numberArg(env, info[5], "kHeads"), "kHeads", "", 1, double(int64_t(1) << 24));
-    c.threads = intIn(env, numberArg(env, info[6], "threads"), "threads", "", 0, 1024);  // 0 = auto
+    c.kHeads = intIn(env, numberArg(env, info[5], "kHeads"), "kHeads", "", 1, double(kMaxHeads));
+    c.threads = intIn(env, numberArg(env, info[6], "threads"), "threads", "", 0, double(kMaxThreads));  // 0 = auto
     c.inverse = intIn(env, numberArg(env, info[7], "inverse"), "inverse", "", 0, 1) == 1;
     size_t slot = 0;
     while (slot < steps_.size() && !steps_[slot]->same(c)) slot++;
@@ -175,7 +175,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   }
 
   // Same checks as apply (thrown synchronously: the facade turns them into a rejection), then the
-  // walk runs on the libuv pool, on memory no JS can pull away (native/async.h: SharedArrayBuffer
+  // walk runs on the libuv pool, on memory no JS can pull away (binding/async.h: SharedArrayBuffer
   // memory in place, anything else in a native copy whose rows are written back, after a re-check,
   // on the JS thread). Everything that can fail happens before the promise exists: a refused call
   // leaves no deferred unsettled and writes nothing.
@@ -278,7 +278,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     p.batch = intIn(env, desc[abi::kBatch], "batch (desc)", "", 1, kMaxSafe);
     p.tokens = intIn(env, desc[abi::kTokens], "tokens (desc)", "", 1, kMaxSafe);
     p.inverse = intIn(env, desc[abi::kInverse], "inverse (desc)", "", 0, 1) == 1;
-    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 0, 1024);  // 0 = auto
+    p.threads = intIn(env, desc[abi::kThreads], "threads (desc)", "", 0, double(kMaxThreads));  // 0 = auto
     p.attentionScaling = desc[abi::kAttentionScaling];
     if (ROPE_UNLIKELY(!std::isfinite(p.attentionScaling)))
       throwRange(env, "attentionScaling (desc) must be finite, got " + fmt(p.attentionScaling));
@@ -316,7 +316,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     } else {
       // Copied first (a SharedArrayBuffer could change under us), then the copy is checked without
       // branches (vectorised): an exponent field >= 1023+21 (|f| >= 2^21, inf, NaN) plus
-      // (2047-1044+1) << 52 carries into bit 63. Below 2^21, position * invFreq < 2^52 for every
+      // (2047-1044+1) << 52 carries into bit 63 (kMaxInvFreq = 2^21). Below 2^21, position * invFreq < 2^52 for every
       // position < 2^31, where the kernels' angle reduction is exact (lib/rope.ts MAX_INV_FREQ).
       std::memcpy(invFreqOut, f.data, size_t(half) * sizeof(double));
       const uint64_t* bits = reinterpret_cast<const uint64_t*>(invFreqOut);
@@ -324,7 +324,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
       for (int64_t j = 0; j < half; j++) bad |= (bits[j] & 0x7FF0000000000000ull) + (uint64_t(2048 - 1044) << 52);
       if (ROPE_UNLIKELY(bad >> 63))
         for (int64_t j = 0; j < half; j++)
-          if (!(std::fabs(invFreqOut[j]) < 2097152.0))
+          if (!(std::fabs(invFreqOut[j]) < double(kMaxInvFreq)))
             throwRange(env, "invFreq[" + std::to_string(j) + "] must be finite and below 2^21 in magnitude, got " + fmt(invFreqOut[j]));
       p.invFreq = invFreqOut;
       if (cacheable) table = &cache_.insert(p.kernels, invFreqOut, half, p.attentionScaling);
@@ -411,29 +411,13 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   std::vector<int32_t> posCopy_;  // a sync call's positions when they share memory with q or k
   std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
   CosSinCache cache_;
-  OwnDesc ownDesc_;  // handle.desc (own_desc.h)
+  OwnDesc ownDesc_;  // handle.desc (binding/own_desc.h)
   int64_t reportedBytes_ = 0;  // cache bytes told to V8 (napi_adjust_external_memory)
 };
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // ROPE_SIMD_ISA forces a (lower) ISA for a direct require too; unsupported -> the load fails
-  // with why (lib/backend.ts reports it).
-  const char* forced = std::getenv("ROPE_SIMD_ISA");
-  std::string err;
-  if (forced != nullptr && *forced != '\0' && !selectKernels(forced, &err))
-    throw Napi::Error::New(env, std::string("ROPE_SIMD_ISA=") + forced + ": " + err);
-  exports.Set("supportedIsas", Napi::Function::New<SupportedIsas>(env, "supportedIsas"));
-  exports.Set("isa", Napi::Function::New<Isa>(env, "isa"));
-  exports.Set("selectIsa", Napi::Function::New<SelectIsa>(env, "selectIsa"));
-  exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
-  exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
-  exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
-  initEnvAsync(env);  // (false: applyAsync refuses with a message; nothing else depends on it)
-  exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
-  exports.Set("NativeRope", NativeRope::Define(env));
-  return exports;
-}
-
 }  // namespace
 
-NODE_API_MODULE(rope_simd, Init)
+Napi::Function defineNativeRope(Napi::Env env) { return NativeRope::Define(env); }
+
+}  // namespace binding
+}  // namespace rope

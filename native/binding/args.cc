@@ -1,28 +1,17 @@
-// The binding's argument checks: unpack a typed array or a number and prove every bound before
-// anything is written. Cheap tests on the success path; messages are built only on failure.
-// Included by binding.cc only (an anonymous namespace: every helper is private to that file).
-#pragma once
-#include <napi.h>
+#include "binding/args.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "abi.h"
 #include "bounds.h"
-#include "rope.h"
 
-namespace {
-using namespace rope;
+namespace rope {
+namespace binding {
 
-constexpr double kMaxSafe = 9007199254740991.0;  // 2^53 - 1
-constexpr int64_t kPos31 = int64_t(1) << 31;
-
-[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
+void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
 
 std::string fmt(double v) {
   if (std::isnan(v)) return "NaN";
@@ -67,26 +56,15 @@ std::string describe(const Napi::Value& v) {
 
 const char* dtypeName(int64_t d) { return d == kF32 ? "f32" : d == kF16 ? "f16" : "bf16"; }
 
-struct View {
-  void* data = nullptr;
-  int64_t length = 0;
-};
-
-// Every check below is a cheap test on the success path; its message is built by a cold,
-// out-of-line function only once the test has failed (a decode call runs ~25 of these checks, and
-// building strings for them cost more than the kernels).
-#define ROPE_COLD __attribute__((noinline, cold))
-#define ROPE_UNLIKELY(x) __builtin_expect(!!(x), 0)
-
-[[noreturn]] ROPE_COLD void failTyped(Napi::Env env, napi_value raw, const char* name, napi_typedarray_type want,
-                                      int64_t dtype) {
+void failTyped(Napi::Env env, napi_value raw, const char* name, napi_typedarray_type want,
+               int64_t dtype) {
   const Napi::Value v(env, raw);
   std::string why = dtype < 0 ? "" : std::string(" for dtype ") + std::to_string(dtype) + " (" + dtypeName(dtype) + ")";
   throwType(env, std::string(name) + (want == napi_int32_array ? " must be an " : " must be a ") + typedName(want) + why +
                      ", got " + describe(v));
 }
 
-ROPE_COLD void checkDetached(Napi::Env env, napi_value v, const char* name) {
+void checkDetached(Napi::Env env, napi_value v, const char* name) {
   napi_value buffer = nullptr;
   bool detached = false;
   if (napi_get_typedarray_info(env, v, nullptr, nullptr, nullptr, &buffer, nullptr) == napi_ok &&
@@ -94,50 +72,10 @@ ROPE_COLD void checkDetached(Napi::Env env, napi_value v, const char* name) {
     throwType(env, std::string(name) + "'s ArrayBuffer is detached");
 }
 
-// What one napi_get_typedarray_info call says about a value (typed == false: not a typed array).
-struct ArrayInfo {
-  bool typed = false;
-  napi_typedarray_type type = napi_int8_array;
-  size_t length = 0;
-  void* data = nullptr;
-};
-
-inline ArrayInfo arrayInfo(Napi::Env env, napi_value v) {
-  ArrayInfo a;
-  a.typed = napi_get_typedarray_info(env, v, &a.type, &a.length, &a.data, nullptr, nullptr) == napi_ok;
-  return a;
-}
-
-// A typed array of exactly type `want` (dtype >= 0: named in the message); detached buffers are
-// refused with a clear message. One N-API call on success (it fails on anything not a typed array).
-inline View typedArg(Napi::Env env, napi_value v, const ArrayInfo& a, const char* name, napi_typedarray_type want,
-                     int64_t dtype = -1) {
-  if (ROPE_UNLIKELY(!a.typed || a.type != want)) failTyped(env, v, name, want, dtype);
-  if (ROPE_UNLIKELY(a.data == nullptr && a.length == 0)) checkDetached(env, v, name);
-  return View{a.data, int64_t(a.length)};
-}
-
-inline View typedArg(Napi::Env env, napi_value v, const char* name, napi_typedarray_type want, int64_t dtype = -1) {
-  return typedArg(env, v, arrayInfo(env, v), name, want, dtype);
-}
-
-// null or undefined (one N-API call).
-inline bool isNullish(Napi::Env env, napi_value v) {
-  napi_valuetype t = napi_object;
-  return napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined);
-}
-
-[[noreturn]] ROPE_COLD void failInt(Napi::Env env, double v, const char* prefix, const char* field, double lo, double hi) {
+void failInt(Napi::Env env, double v, const char* prefix, const char* field, double lo, double hi) {
   if (!std::isfinite(v) || v != std::floor(v))
     throwRange(env, std::string(prefix) + field + " must be a finite integer, got " + fmt(v));
   throwRange(env, std::string(prefix) + field + " " + fmt(v) + " is out of range [" + fmt(lo) + ", " + fmt(hi) + "]");
-}
-
-// A finite integer in [lo, hi] (0 <= lo, hi <= 2^53 - 1); the parameter's name is prefix + field.
-// NaN fails the range test; inside the range the int64 conversion is exact, so it tests integrality.
-inline int64_t intIn(Napi::Env env, double v, const char* prefix, const char* field, double lo, double hi) {
-  if (ROPE_UNLIKELY(!(v >= lo && v <= hi) || double(int64_t(v)) != v)) failInt(env, v, prefix, field, lo, hi);
-  return int64_t(v);
 }
 
 double numberArg(Napi::Env env, const Napi::Value& v, const char* name) {
@@ -145,9 +83,7 @@ double numberArg(Napi::Env env, const Napi::Value& v, const char* name) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-napi_typedarray_type arrayTypeFor(int64_t dtype) {
-  return dtype == kF32 ? napi_float32_array : napi_uint16_array;
-}
+namespace {
 
 [[noreturn]] ROPE_COLD void failHeadStride(Napi::Env env, const char* name, const TensorRef& x, int64_t headDim) {
   throwRange(env, std::string(name) + " headStride " + std::to_string(x.headStride) + " is less than headDim " +
@@ -165,7 +101,8 @@ napi_typedarray_type arrayTypeFor(int64_t dtype) {
   throwRange(env, bounds::rowsOverlap(name, x, batch, tokens, rotaryDim));
 }
 
-// Reads one tensor block of the descriptor and its array; proves bounds and row disjointness.
+}  // namespace
+
 TensorRef tensorArg(Napi::Env env, napi_value arr, const ArrayInfo& info, const double* desc, int at, const char* name,
                     int64_t batch, int64_t tokens, int64_t headDim, int64_t rotaryDim) {
   TensorRef x;
@@ -186,4 +123,5 @@ TensorRef tensorArg(Napi::Env env, napi_value arr, const ArrayInfo& info, const 
   return x;
 }
 
-}  // namespace
+}  // namespace binding
+}  // namespace rope

@@ -1,0 +1,40 @@
+// The binding's prepared decode step (rope.prepare, lib/step.ts): the configuration a step fixes,
+// and the per-call checks that turn (q, k, positions) into a Plan.
+#pragma once
+#include <node_api.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "cossin_cache.h"
+#include "rope.h"
+
+namespace rope {
+namespace binding {
+
+// A prepared step (PrepareStep): everything of a decode call but its arrays and positions.
+struct StepConfig {
+  std::vector<double> invFreq;  // checked finite
+  double attentionScaling = 1.0;
+  DType qDtype = kF32, kDtype = kF32;
+  int64_t qHeads = 0, kHeads = 0, threads = 1;
+  bool inverse = false;
+  std::shared_ptr<CosSinTable> table;        // this step's cos/sin rows (empty: none)
+  const KernelTable* tableKernels = nullptr;  // the kernels table was made for
+  bool same(const StepConfig& o) const {
+    return invFreq == o.invFreq && std::memcmp(&attentionScaling, &o.attentionScaling, sizeof(double)) == 0 &&
+           qDtype == o.qDtype && kDtype == o.kDtype && qHeads == o.qHeads && kHeads == o.kHeads &&
+           threads == o.threads && inverse == o.inverse;
+  }
+};
+
+// A step's call (q, k, positions): fills *out and returns true when the call is the step's fast
+// case: q, k typed arrays of its dtypes, layout 'shd' without strides, whole-array memory apart,
+// positions a start offset (number) or an Int32Array of one position per token (per section row).
+// Otherwise false, nothing written: the facade then makes the plain call, which accepts or refuses
+// with its own message. Per call: three N-API reads and integer checks.
+bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, StepConfig& c, const napi_value* argv, Plan* out);
+
+}  // namespace binding
+}  // namespace rope
