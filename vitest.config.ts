@@ -7,10 +7,10 @@ import { defineConfig } from 'vitest/config';
 // suite with the default engine forced, so they skip these instead of repeating them.
 // test/test-stages.test.ts checks that each file named here keeps to that.
 export const ENGINE_NAMED_FILES = [
-  'async-slices', 'async-teardown', 'bench-stats', 'boundaries', 'cossin', 'dtype', 'edge-values',
+  'async-slices', 'async-teardown', 'bench-stats', 'boundaries', 'contracts', 'cossin', 'dtype', 'edge-values',
   'engine-js-rows', 'engine-js', 'engine-wasm', 'exact-angles', 'hostile', 'kv-cache-refusals',
-  'kv-cache', 'native-attacks', 'native-binding', 'native-cache', 'overlap', 'parity',
-  'readme-example', 'readme-snippets', 'rope-options', 'runtime-uniform', 'scaling', 'threads-auto',
+  'kv-cache', 'native-attacks', 'native-binding', 'native-cache', 'overlap', 'package-files', 'parity',
+  'readme-example', 'readme-snippets', 'registry', 'rope-options', 'runtime-uniform', 'scaling', 'threads-auto',
   'types-dts', 'wasm-array', 'wasm-kernels',
 ];
 
