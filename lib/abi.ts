@@ -22,6 +22,14 @@ export const T_BATCH_STRIDE = 3;
 export const T_TOKEN_STRIDE = 4;
 export const T_HEAD_STRIDE = 5;
 export const DESC_LEN = 20;
+/** The cache descriptor of applyCache (native/abi.h): cache dtype, layout (0 nhd, 1 hnd), first
+ * slot of a run (-1: the slots array), whether v is written, then v's tensor block. */
+export const DESC_CACHE_DTYPE = 0;
+export const DESC_CACHE_LAYOUT = 1;
+export const DESC_CACHE_SLOT_START = 2;
+export const DESC_CACHE_HAS_V = 3;
+export const DESC_CACHE_V = 4;
+export const DESC_CACHE_LEN = 10;
 
 function packTensor(desc: Float64Array, at: number, t: TensorPlan): void {
   desc[at + T_DTYPE] = t.dtype;
@@ -45,6 +53,17 @@ export function packPlan(desc: Float64Array, plan: CallPlan): void {
   packTensor(desc, DESC_Q, plan.q);
   if (plan.k) packTensor(desc, DESC_K, plan.k);
   else desc.fill(0, DESC_K, DESC_K + 6);
+}
+
+/** Writes plan.cache (with plan.k: the step's k) into cdesc (length DESC_CACHE_LEN). */
+export function packCache(cdesc: Float64Array, plan: CallPlan, hnd: boolean): void {
+  const c = plan.cache!;
+  cdesc[DESC_CACHE_DTYPE] = c.dtype;
+  cdesc[DESC_CACHE_LAYOUT] = hnd ? 1 : 0;
+  cdesc[DESC_CACHE_SLOT_START] = c.slots === null ? c.slotStart : -1;
+  cdesc[DESC_CACHE_HAS_V] = c.v === null ? 0 : 1;
+  if (c.v !== null) packTensor(cdesc, DESC_CACHE_V, c.v);
+  else cdesc.fill(0, DESC_CACHE_V, DESC_CACHE_V + 6);
 }
 
 /** The addon's exports (native/binding/addon.cc). */
@@ -79,6 +98,21 @@ export interface NativeRopeHandle {
    * before returning (a bad call throws synchronously); holds references to q, k, positions until
    * the promise settles; ArrayBuffer memory is rotated in a native copy (runsInPlace). desc's threads:
    * 0 = auto, else 1..1024, as for apply. */
+  /** apply's first five arguments, then the cache write (docs/kv-cache.md): k is only read; its
+   * rotation and v go to the cache rows; slots: one per token (-1 skips) when cdesc's slot start
+   * is -1, else null. Re-checks everything; a refused call writes nothing. */
+  applyCache?(
+    q: Float32Array | Uint16Array,
+    k: Float32Array | Uint16Array,
+    positions: Int32Array | null,
+    invFreq: Float64Array | null,
+    desc: Float64Array,
+    v: Float32Array | Uint16Array | null,
+    kCache: Float32Array | Uint16Array,
+    vCache: Float32Array | Uint16Array | null,
+    slots: Int32Array | null,
+    cdesc: Float64Array,
+  ): void;
   applyAsync?(
     q: Float32Array | Uint16Array,
     k: Float32Array | Uint16Array | null,

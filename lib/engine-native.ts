@@ -1,7 +1,7 @@
 // The native engine of one Rope: a NativeRope handle (geometry fixed once, on the C++ side) and one
 // reused descriptor, so a decode-sized call allocates nothing and crosses into C++ with six
 // arguments (lib/abi.ts). The binding re-checks every bound itself.
-import { DESC_LEN, packPlan, type NativeAddon, type NativeRopeHandle } from './abi.js';
+import { DESC_CACHE_LEN, DESC_LEN, packCache, packPlan, type NativeAddon, type NativeRopeHandle } from './abi.js';
 import type { StepFn } from './step.js';
 import type { CallPlan, Engine, RopeGeometry } from './types.js';
 
@@ -63,7 +63,19 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
     invFreq = null;
     return own;
   };
+  const cdesc = new Float64Array(DESC_CACHE_LEN);
+  const applyCache = typeof handle.applyCache === 'function'
+    ? (plan: CallPlan): void => {
+        const c = plan.cache!;
+        const desc = pack(plan);
+        packCache(cdesc, plan, c.headStride !== geometry.headDim);
+        // (async slices pass a window of the plan's slots copy)
+        const slots = c.slots === null ? null : c.slotsAt === 0 && c.slots.length === plan.tokens ? c.slots : c.slots.subarray(c.slotsAt, c.slotsAt + plan.tokens);
+        handle.applyCache!(plan.q.data, plan.k!.data, plan.positions, invFreq, desc, c.v === null ? null : c.v.data, c.kData, c.vData, slots, cdesc);
+      }
+    : undefined;
   return {
+    applyCache,
     apply(plan: CallPlan): void {
       const desc = pack(plan);
       if (plan.k !== null) {

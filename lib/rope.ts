@@ -360,7 +360,8 @@ export class Rope {
       this.#exec(plan);
       return Promise.resolve();
     }
-    // (a cache write runs in JS: in the slices on the JS thread)
+    // (a cache write runs in slices on the JS thread: an abort leaves the tokens before the slice
+    // rotated and cached, the others untouched)
     const shared = engine.applyAsync !== undefined && !plan.cache && allShared(plan);
     const threads = shared ? offThreadThreads(plan.threads, bytes, hardwareThreads) : 0;
     const offThread = threads > 0;
@@ -375,10 +376,13 @@ export class Rope {
     return runSliced(sliced, ownPlan(plan), { call, engineName: this.#engineName, headDim: this.#geometry.headDim, rotaryDim, signal, offThread });
   }
 
-  // The engine's walk, and with a cache option the cache write after it (lib/engine-js-cache.ts).
+  // The engine's walk; with a cache option the engine's one-pass cache write, or (an engine
+  // without one: js, an older addon) the walk on q, then the cache write in JS (lib/engine-js-cache.ts).
   #exec(plan: CallPlan): void {
-    if (!plan.cache) this.#engine.apply(plan);
-    else applyWithCache(this.#engine, this.#writer(), plan);
+    const engine = this.#engine;
+    if (!plan.cache) engine.apply(plan);
+    else if (engine.applyCache !== undefined) engine.applyCache(plan);
+    else applyWithCache(engine, this.#writer(), plan);
   }
 
   #writer(): CacheWriter {
@@ -391,7 +395,9 @@ export class Rope {
 
   // What the slicer runs for a call with a cache write: each slice's q, then its tokens' rows.
   #cacheEngine(): AsyncEngine {
-    const engine = this.#engine as AsyncEngine & Pick<SliceEngine, 'ownsMemory' | 'rebind'>;
+    const engine = this.#engine as AsyncEngine & Pick<SliceEngine, 'ownsMemory' | 'rebind'> & { applyCache?: (p: CallPlan) => void };
+    const one = engine.applyCache;
+    if (one !== undefined) return { apply: (p: CallPlan) => one(p), ownsMemory: engine.ownsMemory, rebind: engine.rebind } as AsyncEngine;
     const writer = this.#writer();
     return { apply: (p: CallPlan) => applyWithCache(engine, writer, p), ownsMemory: engine.ownsMemory, rebind: engine.rebind } as AsyncEngine;
   }
@@ -426,8 +432,8 @@ export class Rope {
 }
 
 let cacheWarned = false;
-/** Once per process: the cache write is JavaScript on this engine (until its kernel exists). A
- * browser bundle has no process: console.warn there. */
+/** Once per process: the cache write is JavaScript on this engine (an addon built before it had
+ * the kernel). A browser bundle has no process: console.warn there. */
 function warnCacheInJs(engine: string): void {
   if (cacheWarned) return;
   cacheWarned = true;

@@ -265,4 +265,7 @@ export interface CallPlan {
 
 export interface Engine {
   apply(plan: CallPlan): void;
+  /** plan with a cache (docs/kv-cache.md): q rotated, k's rotation and v written into the cache
+   * in one walk. Absent: the engine rotates q and lib/engine-js-cache.ts writes the cache. */
+  applyCache?(plan: CallPlan): void;
 }

@@ -23,5 +23,16 @@ enum : int {
   kHeadStride = 5,
   kLen = 20,
 };
+// The cache descriptor of applyCache (a second Float64Array): the cache's dtype, its layout (0:
+// [slots, kvHeads, headDim], 1: [kvHeads, slots, headDim]), the first slot of a run (-1: the
+// slots array gives one per token), whether v is written, and v's tensor block (offsets above).
+enum : int {
+  kCacheDtype = 0,
+  kCacheLayout = 1,
+  kCacheSlotStart = 2,
+  kCacheHasV = 3,
+  kCacheV = 4,
+  kCacheLen = 10,
+};
 }  // namespace abi
 }  // namespace rope

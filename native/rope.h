@@ -38,6 +38,22 @@ struct TensorRef {
 };
 
 class CosSinTable;  // cossin_cache.h
+struct CacheKernels;  // kernels/cache_kernels.h
+
+// applyQK's cache write (docs/kv-cache.md): token t's rotated k and its v go to the cache rows of
+// slot slots[t] (-1: none) or slotStart + t; k and v are only read. Batch 1 (the binding checks).
+struct CacheWrite {
+  const CacheKernels* kernels = nullptr;  // the same ISA as the plan's KernelTable
+  void* k = nullptr;                      // the cache arrays' first elements, `length` each
+  void* v = nullptr;                      // nullptr: a k-only cache
+  int64_t length = 0;
+  DType dtype = kF32;
+  TensorRef vIn;                          // the step's values: k's heads and strides
+  int64_t slotStride = 0;                 // elements from a head's row of one slot to the next slot's
+  int64_t headStride = 0;                 // and to the next head's
+  const int32_t* slots = nullptr;         // one per token, or nullptr: slotStart + t
+  int64_t slotStart = 0;
+};
 
 struct Plan {
   const KernelTable* kernels = nullptr;  // snapshot at call time: selectIsa mid-walk cannot mix ISAs
@@ -60,6 +76,8 @@ struct Plan {
   const double* invFreq = nullptr;  // length rotaryDim/2, finite (a copy the caller or its cache table owns)
   double attentionScaling = 1.0;
   int64_t threads = 1;
+  // Set: k is not rotated in place; its rotation and v are written into the cache (walk.cc).
+  const CacheWrite* kv = nullptr;
 };
 
 inline int64_t dtypeSize(DType d) { return d == kF32 ? 4 : 2; }

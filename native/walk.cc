@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "cache_write.h"
 #include "cossin_cache.h"
 
 namespace rope {
@@ -77,7 +78,8 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
   // The inverse rotation is the same rotation with -sin (R(-a) = R(a)^T).
   const double sinScale = p.inverse ? -scale : scale;
   const RowsKernel qKernel = kt.rotateRows[p.geo.style][p.q.dtype];
-  const RowsKernel kKernel = p.hasK ? kt.rotateRows[p.geo.style][p.k.dtype] : nullptr;
+  // (with a cache write k is only read: its rotation goes to the cache, cache_write.h)
+  const RowsKernel kKernel = p.hasK && p.kv == nullptr ? kt.rotateRows[p.geo.style][p.k.dtype] : nullptr;
   // Positions the same for every batch row: one cos/sin row per token serves them all.
   const bool shared = p.positions == nullptr || p.positionsBatchStride == 0 || p.batch == 1;
   CosSinTable* const cache = p.cache;
@@ -128,6 +130,7 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
       if (b == 0 || !shared) rowOf(b, t);
       rotateHeads(p.q, qKernel, b, t, cos, sin, half, rowBlock);
       if (kKernel != nullptr) rotateHeads(p.k, kKernel, b, t, cos, sin, half, rowBlock);
+      else if (p.kv != nullptr) writeCacheRows(p, t, cos, sin, half);
     }
   }
 }

@@ -17,6 +17,7 @@
 #include "abi.h"
 #include "binding/args.h"
 #include "binding/async.h"
+#include "binding/cache_args.h"
 #include "binding/own_desc.h"
 #include "binding/step.h"
 #include "bounds.h"
@@ -34,6 +35,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRope", {InstanceMethod<&NativeRope::Apply>("apply"),
+                                           InstanceMethod<&NativeRope::ApplyCache>("applyCache"),
                                            InstanceMethod<&NativeRope::ApplyAsync>("applyAsync"),
                                            InstanceMethod<&NativeRope::PrepareStep>("prepareStep")});
   }
@@ -81,6 +83,18 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   void Apply(const Napi::CallbackInfo& info) {
     Plan p;
     prepare(info, "apply", &p, invFreq_.data(), nullptr);  // (no JS runs until the walk is done)
+    walkThreaded(p);
+    reportMemory(info.Env());
+  }
+
+  // apply's checks and arguments, then the cache write's (cache_args.h): q rotated in place, k's
+  // rotation and v written into the cache rows in the same walk (lib/abi.ts applyCache).
+  void ApplyCache(const Napi::CallbackInfo& info) {
+    Plan p;
+    prepare(info, "applyCache", &p, invFreq_.data(), nullptr);
+    CacheWrite c;
+    cacheArgs(info, p, &c, &slotsCopy_);
+    p.kv = &c;
     walkThreaded(p);
     reportMemory(info.Env());
   }
@@ -409,6 +423,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   Geometry geo_;
   std::vector<uint8_t> pairSection_;
   std::vector<int32_t> posCopy_;  // a sync call's positions when they share memory with q or k
+  std::vector<int32_t> slotsCopy_;  // a cache write's slots, copied and checked
   std::vector<double> invFreq_;  // a sync call's invFreq, copied and checked (sized once)
   CosSinCache cache_;
   OwnDesc ownDesc_;  // handle.desc (binding/own_desc.h)

@@ -2,9 +2,13 @@
 // the build compiles every file for baseline x86-64; dispatch.cc runs this only after cpuid/xgetbv.
 // Standard headers come before the target region so no inline library code is compiled for AVX2
 // (an ODR-merged copy could otherwise run on a CPU without it).
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "cache_kernels.h"
+#include "dtype.h"
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -20,11 +24,13 @@
 
 #include "sincos.h"
 #include "loops.h"
+#include "cache_rows.h"
 
 namespace rope {
 namespace {
 
 struct Avx2 {
+  static constexpr bool kFusedF32 = true;  // rotHalf is one f32 FMA (cache_rows.h)
   using V = __m256;
   static constexpr int kLanes = 8;
   static V zero() { return _mm256_setzero_ps(); }
@@ -290,6 +296,7 @@ using F16Io = loops::TempTail<F16Base, 8>;
 using BF16Io = loops::TempTail<BF16Base, 8>;
 static_assert(loops::Op<Avx2, F16Io>::kFast16 && loops::Op<Avx2, BF16Io>::kFast16, "AVX2 16-bit fast path");
 static_assert(loops::HasStoreSafe<BF16Io>::value, "AVX2 bf16 store after the fast path");
+using CacheFamily = cacherows::Family<F32Io, F16Io, BF16Io>;
 
 }  // namespace
 }  // namespace rope
@@ -303,8 +310,10 @@ static_assert(loops::HasStoreSafe<BF16Io>::value, "AVX2 bf16 store after the fas
 namespace rope {
 namespace {
 constexpr KernelTable kAvx2 = ROPE_KERNEL_TABLE("avx2", Avx2, F32Io, F16Io, BF16Io);
+constexpr CacheKernels kAvx2Cache = ROPE_CACHE_TABLE("avx2", Avx2, CacheFamily);
 }  // namespace
 const KernelTable& avx2Kernels() { return kAvx2; }
+const CacheKernels& avx2CacheKernels() { return kAvx2Cache; }
 }  // namespace rope
 
 #else  // not x86-64: not compiled into this build
@@ -312,6 +321,10 @@ const KernelTable& avx2Kernels() { return kAvx2; }
 namespace rope {
 const KernelTable& avx2Kernels() {
   static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
+  return t;
+}
+const CacheKernels& avx2CacheKernels() {
+  static constexpr CacheKernels t{nullptr, {}, {}};
   return t;
 }
 }  // namespace rope

@@ -4,9 +4,13 @@
 // and a ternlog out: loops.h HasPacked), so AVX512_BF16's converts would add nothing (measured:
 // vcvtne2ps2bf16 + vpermw for the store, the same speed) and one table serves every AVX-512 CPU.
 // kernels_test checks every path bit for bit against dtype.h and the exact formula.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "cache_kernels.h"
+#include "dtype.h"
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -26,6 +30,7 @@
 
 #include "sincos.h"
 #include "loops.h"
+#include "cache_rows.h"
 
 namespace rope {
 namespace {
@@ -34,6 +39,7 @@ inline __mmask16 mask16(int64_t n) { return __mmask16((1u << n) - 1u); }  // n <
 inline __mmask8 mask8(int64_t n) { return __mmask8((1u << n) - 1u); }     // n < 8
 
 struct Avx512 {
+  static constexpr bool kFusedF32 = true;  // rotHalf is one f32 FMA (cache_rows.h)
   using V = __m512;
   static constexpr int kLanes = 16;
   static V zero() { return _mm512_setzero_ps(); }
@@ -298,6 +304,8 @@ struct BF16Io {
 };
 static_assert(loops::Op<Avx512, F16Io>::kFast16 && loops::Op<Avx512, BF16Io>::kFast16, "AVX-512 16-bit fast path");
 
+using CacheFamily = cacherows::Family<F32Io, F16Io, BF16Io>;
+
 }  // namespace
 }  // namespace rope
 
@@ -310,8 +318,10 @@ static_assert(loops::Op<Avx512, F16Io>::kFast16 && loops::Op<Avx512, BF16Io>::kF
 namespace rope {
 namespace {
 constexpr KernelTable kAvx512 = ROPE_KERNEL_TABLE("avx512", Avx512, F32Io, F16Io, BF16Io);
+constexpr CacheKernels kAvx512Cache = ROPE_CACHE_TABLE("avx512", Avx512, CacheFamily);
 }  // namespace
 const KernelTable& avx512Kernels() { return kAvx512; }
+const CacheKernels& avx512CacheKernels() { return kAvx512Cache; }
 }  // namespace rope
 
 #else  // not x86-64: not compiled into this build
@@ -319,6 +329,10 @@ const KernelTable& avx512Kernels() { return kAvx512; }
 namespace rope {
 const KernelTable& avx512Kernels() {
   static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
+  return t;
+}
+const CacheKernels& avx512CacheKernels() {
+  static constexpr CacheKernels t{nullptr, {}, {}};
   return t;
 }
 }  // namespace rope

@@ -1,9 +1,13 @@
 // NEON (Advanced SIMD, baseline on armv8-a / aarch64): 4 floats per vector, cos/sin in 2 doubles.
 // f16 through fcvtl/fcvtn (round to nearest even under the default FPCR), bf16 through the same
 // integer rounding as dtype.h. Interleaved pairs are split with uzp1/uzp2 and rejoined with zip.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "cache_kernels.h"
+#include "dtype.h"
 #include "kernels.h"
 
 #if defined(__aarch64__)
@@ -12,11 +16,13 @@
 
 #include "sincos.h"
 #include "loops.h"
+#include "cache_rows.h"
 
 namespace rope {
 namespace {
 
 struct Neon {
+  static constexpr bool kFusedF32 = true;  // rotHalf is one f32 FMA (cache_rows.h)
   using V = float32x4_t;
   static constexpr int kLanes = 4;
   static V zero() { return vdupq_n_f32(0.0f); }
@@ -218,10 +224,13 @@ using BF16Io = loops::TempTail<BF16Base, 4>;
 static_assert(loops::Op<Neon, F16Io>::kFast16 && loops::Op<Neon, BF16Io>::kFast16, "NEON 16-bit fast path");
 
 constexpr KernelTable kNeon = ROPE_KERNEL_TABLE("neon", Neon, F32Io, F16Io, BF16Io);
+using CacheFamily = cacherows::Family<F32Io, F16Io, BF16Io>;
+constexpr CacheKernels kNeonCache = ROPE_CACHE_TABLE("neon", Neon, CacheFamily);
 
 }  // namespace
 
 const KernelTable& neonKernels() { return kNeon; }
+const CacheKernels& neonCacheKernels() { return kNeonCache; }
 
 }  // namespace rope
 
@@ -230,6 +239,10 @@ const KernelTable& neonKernels() { return kNeon; }
 namespace rope {
 const KernelTable& neonKernels() {
   static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
+  return t;
+}
+const CacheKernels& neonCacheKernels() {
+  static constexpr CacheKernels t{nullptr, {}, {}};
   return t;
 }
 }  // namespace rope

@@ -4,11 +4,15 @@
 // sincos.h arithmetic as the vector kernels.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
+#include "cache_kernels.h"
 #include "dtype.h"
 #include "kernels.h"
 #include "sincos.h"
 #include "loops.h"
+#include "cache_rows.h"
 
 namespace rope {
 namespace {
@@ -87,9 +91,13 @@ struct BF16Io : OneAtATime<BF16Io> {
 };
 
 constexpr KernelTable kScalar = ROPE_KERNEL_TABLE("scalar", ScalarIsa, F32Io, F16Io, BF16Io);
+// (no kFusedF32: an f32 cache row takes cache_rows.h's exact scalar method)
+using CacheFamily = cacherows::Family<F32Io, F16Io, BF16Io>;
+constexpr CacheKernels kScalarCache = ROPE_CACHE_TABLE("scalar", ScalarIsa, CacheFamily);
 
 }  // namespace
 
 const KernelTable& scalarKernels() { return kScalar; }
+const CacheKernels& scalarCacheKernels() { return kScalarCache; }
 
 }  // namespace rope

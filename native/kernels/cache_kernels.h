@@ -1,0 +1,42 @@
+// The KV-cache write's row operations (applyQK with cache: docs/kv-cache.md), one table per ISA
+// next to its KernelTable. Written once in cache_rows.h over the same per-ISA ops as loops.h.
+#pragma once
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace rope {
+
+// One head of k into its cache row: the first 2*half elements of src (dtype S) rotated with
+// cos/sin into dst (dtype D), the remaining headDim - 2*half elements converted; src is only read.
+// Rounding (docs/kv-cache.md, lib/engine-js-cache.ts), per pair with first x, second y:
+//   D f32:            round32(x*c - round32(y*s)) (one f32 FMA after one product), any S
+//   D, S both 16-bit: round16(round64(x*c - y*s))  (the in-place 16-bit contract)
+//   D 16-bit, S f32:  round16(x*c - y*s), once from the exact value
+using CacheRowKernel = void (*)(const void* src, void* dst, const float* cos, const float* sin, int64_t half,
+                                int64_t headDim);
+
+// n elements from src (dtype S) to dst (dtype D): f32 -> 16-bit rounded once to nearest-even,
+// 16-bit -> f32 exact, the same dtype copied bit for bit.
+using ConvertKernel = void (*)(const void* src, void* dst, int64_t n);
+
+struct CacheKernels {
+  const char* isa;  // as its KernelTable's; nullptr: not compiled into this build
+  CacheRowKernel rotateInto[kStyleCount][kDTypeCount][kDTypeCount];  // [style][src][dst]
+  ConvertKernel convert[kDTypeCount][kDTypeCount];                   // [src][dst]
+};
+
+const CacheKernels& scalarCacheKernels();
+const CacheKernels& avx2CacheKernels();
+const CacheKernels& avx512CacheKernels();
+const CacheKernels& neonCacheKernels();
+
+// The cache table of the ISA whose KernelTable a plan runs (the scalar one for any other).
+inline const CacheKernels& cacheKernelsFor(const KernelTable& kt) {
+  if (&kt == &avx512Kernels()) return avx512CacheKernels();
+  if (&kt == &avx2Kernels()) return avx2CacheKernels();
+  if (&kt == &neonKernels()) return neonCacheKernels();
+  return scalarCacheKernels();
+}
+
+}  // namespace rope

@@ -1,0 +1,259 @@
+// The cache write's rows (cache_kernels.h), written once for every ISA over loops.h's ops: an
+// ISA file includes this after loops.h inside its target region, with <cmath>, <cstring>,
+// dtype.h and cache_kernels.h included before it (so no inline code of theirs gets the target).
+//
+// Per pair, by (k dtype S, cache dtype D), as lib/engine-js-cache.ts computes it:
+// - D f32: Isa::rotHalf / rotPairs (fma(x, c, -round32(y*s)): one rounding of the exact value
+//   after one product) where the ISA fuses (Isa::kFusedF32); elsewhere (scalar, wasm) the exact
+//   scalar method below.
+// - S = D 16-bit: loops.h's Op, the in-place 16-bit contract and its fast path.
+// - S, D different 16-bit types: rot*Exact<kOdd> (round to odd f32 of round64, then the store's
+//   nearest-even: round16(round64(x*c - y*s))); no fast path (its bf16 split needs bf16 inputs).
+// - S f32, D 16-bit: rot*Exact<kOdd> as well, which is round16(round64(e)) for the exact e; that
+//   differs from round16(e) only where round64(e) is a 16-bit midpoint and e is not (the proof in
+//   lib/engine-js-cache.ts), and then the f32 rounded to odd is that midpoint itself (it is an f32
+//   number, so round to odd keeps it). So a vector with a lane on a midpoint (f16: or below f16's
+//   normal range, where the bit test does not apply) has its pairs redone by the exact scalar
+//   method: TwoSum, and where hi is a midpoint with lo != 0, hi nudged to lo's side.
+#pragma once
+#include <type_traits>
+
+namespace rope {
+namespace cacherows {
+namespace {
+
+// --- The exact scalar method (lib/engine-js-cache.ts roundSumOnce; its proof applies) ---
+
+inline uint64_t doubleBits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+// t (>= 0, below 2^25) an odd integer.
+inline bool oddInt(double t) { return t == std::floor(t) && (int64_t(t) & 1) == 1; }
+
+// Whether the double h lies exactly halfway between two neighbours of dtype d (finite range).
+inline bool isMidpoint(double h, int d) {
+  const double a = std::fabs(h);
+  const uint64_t u = doubleBits(h);
+  const uint32_t hi = uint32_t(u >> 32), lo = uint32_t(u);
+  if (d == kF32) {
+    if (a < 0x1p-126) return oddInt(a * 0x1p150);
+    if (a >= 0x1p128) return false;
+    return (lo & 0x1FFFFFFFu) == 0x10000000u;  // the 29 bits f32 drops: 1 then zeros
+  }
+  if (d == kF16) {
+    if (a < 0x1p-14) return oddInt(a * 0x1p25);
+    if (a >= 65536.0) return false;
+    return (hi & 0x3FFu) == 0x200u && lo == 0;  // the 42 bits f16 drops
+  }
+  if (a < 0x1p-126) return oddInt(a * 0x1p134);
+  if (a >= 0x1p128) return false;
+  return (hi & 0x1FFFu) == 0x1000u && lo == 0;  // the 45 bits bf16 drops
+}
+
+// a + b (exact doubles) as a double that rounds to dtype d once exactly as a + b does.
+inline double sumOnce(double a, double b, int d) {
+  const double hi = a + b;
+  const double bv = hi - a;
+  const double lo = (a - (hi - bv)) + (b - bv);
+  if (lo == 0 || !isMidpoint(hi, d)) return hi;
+  const double p = d == kF32 ? 0x1p-27 : 0x1p-40;
+  return hi * ((lo > 0) == (hi > 0) ? 1 + p : 1 - p);
+}
+
+template <int S>
+inline double loadOne(const void* p, int64_t i) {
+  if constexpr (S == kF32) return static_cast<const float*>(p)[i];
+  else if constexpr (S == kF16) return f16ToF32(static_cast<const uint16_t*>(p)[i]);
+  else return bf16ToF32(static_cast<const uint16_t*>(p)[i]);
+}
+
+// Stores h rounded once to D (16-bit: round to odd f32, then nearest-even: one rounding of h).
+template <int D>
+inline void storeOne(void* p, int64_t i, double h) {
+  if constexpr (D == kF32) static_cast<float*>(p)[i] = float(h);
+  else if constexpr (D == kF16) static_cast<uint16_t*>(p)[i] = f32ToF16(toOddF32(h));
+  else static_cast<uint16_t*>(p)[i] = f32ToBF16(toOddF32(h));
+}
+
+// Pairs [j0, j1) of one head, exactly (the reference the vector paths equal bit for bit).
+template <int S, int D, Style St>
+void exactPairs(const void* src, void* dst, const float* cos, const float* sin, int64_t j0, int64_t j1, int64_t half) {
+  for (int64_t j = j0; j < j1; j++) {
+    const int64_t ix = St == kHalf ? j : 2 * j, iy = St == kHalf ? j + half : 2 * j + 1;
+    const double x = loadOne<S>(src, ix), y = loadOne<S>(src, iy), c = cos[j], s = sin[j];
+    if constexpr (D == kF32) {
+      storeOne<D>(dst, ix, sumOnce(x * c, -double(float(y * s)), kF32));
+      storeOne<D>(dst, iy, sumOnce(y * c, double(float(x * s)), kF32));
+    } else if constexpr (S != kF32) {
+      storeOne<D>(dst, ix, x * c - y * s);  // products exact: one rounding to double
+      storeOne<D>(dst, iy, y * c + x * s);
+    } else {
+      storeOne<D>(dst, ix, sumOnce(x * c, -(y * s), D));
+      storeOne<D>(dst, iy, sumOnce(y * c, x * s, D));
+    }
+  }
+}
+
+// --- The vector rows ---
+
+template <class Isa, class = void>
+struct FusedF32 { static constexpr bool value = false; };
+template <class Isa>
+struct FusedF32<Isa, decltype(void(Isa::kFusedF32))> { static constexpr bool value = Isa::kFusedF32; };
+
+template <class F32Io, class F16Io, class BF16Io>
+struct Family {
+  template <int D>
+  using Io = std::conditional_t<D == kF32, F32Io, std::conditional_t<D == kF16, F16Io, BF16Io>>;
+};
+
+// Whether a lane of an f32 rounded to odd may sit on a rounding midpoint of D (f16: also every
+// nonzero value below 2^-14, f16's subnormal range, where the grid is not the bit pattern's).
+template <int D>
+inline bool onMidpoint(const float* r, int n) {
+  bool bad = false;
+  for (int i = 0; i < n; i++) {
+    uint32_t b;
+    std::memcpy(&b, r + i, sizeof b);
+    if constexpr (D == kBF16) {
+      bad |= (b & 0xFFFFu) == 0x8000u;
+    } else {
+      const uint32_t a = b & 0x7FFFFFFFu;
+      bad |= (b & 0x1FFFu) == 0x1000u || (a != 0 && a < 0x38800000u);
+    }
+  }
+  return bad;
+}
+
+template <class Isa, class Fam, int S, int D>
+void convertRow(const void* srcV, void* dstV, int64_t n) {
+  using SIo = typename Fam::template Io<S>;
+  using DIo = typename Fam::template Io<D>;
+  using ST = typename SIo::T;
+  constexpr int64_t L = Isa::kLanes;
+  if (n <= 0) return;
+  if constexpr (S == D) {
+    std::memcpy(dstV, srcV, size_t(n) * sizeof(ST));
+  } else {
+    const ST* src = static_cast<const ST*>(srcV);
+    typename DIo::T* dst = static_cast<typename DIo::T*>(dstV);
+    int64_t i = 0;
+    for (; i + L <= n; i += L) DIo::store(dst + i, SIo::load(src + i));
+    if (i < n) DIo::storeN(dst + i, SIo::loadN(src + i, n - i), n - i);
+  }
+}
+
+template <class Isa, class Fam, int S, int D, Style St>
+struct Rows {
+  using V = typename Isa::V;
+  using SIo = typename Fam::template Io<S>;
+  using DIo = typename Fam::template Io<D>;
+  using F32 = typename Fam::template Io<kF32>;
+  using ST = typename SIo::T;
+  using DT = typename DIo::T;
+  static constexpr int64_t L = Isa::kLanes;
+  static constexpr bool kCheck = S == kF32 && D != kF32;
+
+  static void rot(V& a, V& b, V c, V s) {
+    if constexpr (D == kF32) {
+      if constexpr (St == kHalf) Isa::rotHalf(a, b, c, s);
+      else Isa::rotPairs(a, b, c, s);
+    } else if constexpr (S == D) {
+      loops::Op<Isa, DIo>::template rot<St>(a, b, c, s);
+    } else if constexpr (St == kHalf) {
+      Isa::template rotHalfExact<loops::kOdd>(a, b, c, s);
+    } else {
+      Isa::template rotPairsExact<loops::kOdd>(a, b, c, s);
+    }
+  }
+
+  static bool needsExact(V a, V b) {
+    if constexpr (!kCheck) {
+      (void)a;
+      (void)b;
+      return false;
+    } else {
+      float r[2 * L];
+      F32::store(r, a);
+      F32::store(r + L, b);
+      return ROPE_UNLIKELY(onMidpoint<D>(r, int(2 * L)));
+    }
+  }
+
+  static void row(const void* srcV, void* dstV, const float* cos, const float* sin, int64_t half, int64_t headDim) {
+    const ST* src = static_cast<const ST*>(srcV);
+    DT* dst = static_cast<DT*>(dstV);
+    if constexpr (D == kF32 && !FusedF32<Isa>::value) {
+      exactPairs<S, D, St>(src, dst, cos, sin, 0, half, half);
+    } else {
+      int64_t j = 0;
+      if constexpr (St == kHalf) {
+        for (; j + L <= half; j += L) {
+          V x = SIo::load(src + j), y = SIo::load(src + half + j);
+          rot(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
+          DIo::store(dst + j, x);
+          DIo::store(dst + half + j, y);
+          if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + L, half);
+        }
+        if (j < half) {
+          const int64_t n = half - j;
+          V x = SIo::loadN(src + j, n), y = SIo::loadN(src + half + j, n);
+          rot(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
+          DIo::storeN(dst + j, x, n);
+          DIo::storeN(dst + half + j, y, n);
+          if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, half, half);
+        }
+      } else {
+        for (; j + L <= half; j += L) {
+          V a = SIo::load(src + 2 * j), b = SIo::load(src + 2 * j + L);
+          rot(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
+          DIo::store(dst + 2 * j, a);
+          DIo::store(dst + 2 * j + L, b);
+          if (needsExact(a, b)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + L, half);
+        }
+        if (j < half) {
+          const int64_t m = half - j, na = 2 * m < L ? 2 * m : L, nb = 2 * m - na;
+          V a = SIo::loadN(src + 2 * j, na);
+          V b = nb > 0 ? SIo::loadN(src + 2 * j + L, nb) : Isa::zero();
+          rot(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
+          DIo::storeN(dst + 2 * j, a, na);
+          if (nb > 0) DIo::storeN(dst + 2 * j + L, b, nb);
+          if (needsExact(a, b)) exactPairs<S, D, St>(src, dst, cos, sin, j, half, half);
+        }
+      }
+    }
+    convertRow<Isa, Fam, S, D>(src + 2 * half, dst + 2 * half, headDim - 2 * half);
+  }
+};
+
+template <class Isa, class Fam, int S, int D, Style St>
+void rotateInto(const void* src, void* dst, const float* cos, const float* sin, int64_t half, int64_t headDim) {
+  Rows<Isa, Fam, S, D, St>::row(src, dst, cos, sin, half, headDim);
+}
+
+}  // namespace
+}  // namespace cacherows
+}  // namespace rope
+
+// The CacheKernels of an ISA from its Isa and the Family of its three Io (as ROPE_KERNEL_TABLE;
+// FAM one name: `using CacheFamily = cacherows::Family<F32Io, F16Io, BF16Io>;`).
+#define ROPE_CACHE_ROW(ISA, FAM, ST, S, D) &::rope::cacherows::rotateInto<ISA, FAM, ::rope::S, ::rope::D, ::rope::ST>
+#define ROPE_CACHE_ROWS_FROM(ISA, FAM, ST, S) \
+  { ROPE_CACHE_ROW(ISA, FAM, ST, S, kF32), ROPE_CACHE_ROW(ISA, FAM, ST, S, kF16), ROPE_CACHE_ROW(ISA, FAM, ST, S, kBF16) }
+#define ROPE_CACHE_ROWS(ISA, FAM, ST) \
+  { ROPE_CACHE_ROWS_FROM(ISA, FAM, ST, kF32), ROPE_CACHE_ROWS_FROM(ISA, FAM, ST, kF16), ROPE_CACHE_ROWS_FROM(ISA, FAM, ST, kBF16) }
+#define ROPE_CACHE_CONVERT_FROM(ISA, FAM, S)                                                                   \
+  {                                                                                                            \
+    &::rope::cacherows::convertRow<ISA, FAM, ::rope::S, ::rope::kF32>,                                         \
+        &::rope::cacherows::convertRow<ISA, FAM, ::rope::S, ::rope::kF16>,                                     \
+        &::rope::cacherows::convertRow<ISA, FAM, ::rope::S, ::rope::kBF16>                                     \
+  }
+#define ROPE_CACHE_TABLE(NAME, ISA, FAM)                                                                       \
+  {                                                                                                            \
+    NAME, {ROPE_CACHE_ROWS(ISA, FAM, kHalf), ROPE_CACHE_ROWS(ISA, FAM, kInterleaved)},                         \
+        {ROPE_CACHE_CONVERT_FROM(ISA, FAM, kF32), ROPE_CACHE_CONVERT_FROM(ISA, FAM, kF16),                     \
+         ROPE_CACHE_CONVERT_FROM(ISA, FAM, kBF16)}                                                             \
+  }
