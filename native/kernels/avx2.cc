@@ -31,6 +31,20 @@ namespace {
 
 struct Avx2 {
   static constexpr bool kFusedF32 = true;  // rotHalf is one f32 FMA (cache_rows.h)
+  // Whether a lane of a or b has (bits & mask) == mid, or (tiny != 0) 0 < |bits| < tiny: the
+  // cache write's midpoint test (cache_rows.h).
+  static bool onGrid(__m256 a, __m256 b, int32_t mask, int32_t mid, int32_t tiny) {
+    const __m256i m = _mm256_set1_epi32(mask), md = _mm256_set1_epi32(mid);
+    const __m256i ba = _mm256_castps_si256(a), bb = _mm256_castps_si256(b);
+    __m256i k = _mm256_or_si256(_mm256_cmpeq_epi32(_mm256_and_si256(ba, m), md), _mm256_cmpeq_epi32(_mm256_and_si256(bb, m), md));
+    if (tiny != 0) {
+      const __m256i abs = _mm256_set1_epi32(0x7FFFFFFF), zero = _mm256_setzero_si256(), t = _mm256_set1_epi32(tiny);
+      const __m256i aa = _mm256_and_si256(ba, abs), ab = _mm256_and_si256(bb, abs);  // (signed compares: both >= 0)
+      k = _mm256_or_si256(k, _mm256_and_si256(_mm256_cmpgt_epi32(aa, zero), _mm256_cmpgt_epi32(t, aa)));
+      k = _mm256_or_si256(k, _mm256_and_si256(_mm256_cmpgt_epi32(ab, zero), _mm256_cmpgt_epi32(t, ab)));
+    }
+    return _mm256_testz_si256(k, k) == 0;
+  }
   using V = __m256;
   static constexpr int kLanes = 8;
   static V zero() { return _mm256_setzero_ps(); }

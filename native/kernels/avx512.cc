@@ -40,6 +40,19 @@ inline __mmask8 mask8(int64_t n) { return __mmask8((1u << n) - 1u); }     // n <
 
 struct Avx512 {
   static constexpr bool kFusedF32 = true;  // rotHalf is one f32 FMA (cache_rows.h)
+  // Whether a lane of a or b has (bits & mask) == mid, or (tiny != 0) 0 < |bits| < tiny: the
+  // cache write's midpoint test (cache_rows.h).
+  static bool onGrid(__m512 a, __m512 b, int32_t mask, int32_t mid, int32_t tiny) {
+    const __m512i m = _mm512_set1_epi32(mask), md = _mm512_set1_epi32(mid);
+    const __m512i ba = _mm512_castps_si512(a), bb = _mm512_castps_si512(b);
+    __mmask16 k = _mm512_cmpeq_epi32_mask(_mm512_and_si512(ba, m), md) | _mm512_cmpeq_epi32_mask(_mm512_and_si512(bb, m), md);
+    if (tiny != 0) {
+      const __m512i abs = _mm512_set1_epi32(0x7FFFFFFF), one = _mm512_set1_epi32(1), t = _mm512_set1_epi32(tiny - 1);
+      k |= _mm512_cmplt_epu32_mask(_mm512_sub_epi32(_mm512_and_si512(ba, abs), one), t);
+      k |= _mm512_cmplt_epu32_mask(_mm512_sub_epi32(_mm512_and_si512(bb, abs), one), t);
+    }
+    return k != 0;
+  }
   using V = __m512;
   static constexpr int kLanes = 16;
   static V zero() { return _mm512_setzero_ps(); }

@@ -104,6 +104,12 @@ struct FusedF32 { static constexpr bool value = false; };
 template <class Isa>
 struct FusedF32<Isa, decltype(void(Isa::kFusedF32))> { static constexpr bool value = Isa::kFusedF32; };
 
+// Isa::onGrid (optional): onMidpoint's test on two vectors at once.
+template <class Isa, class = void>
+struct HasOnGrid { static constexpr bool value = false; };
+template <class Isa>
+struct HasOnGrid<Isa, decltype(void(&Isa::onGrid))> { static constexpr bool value = true; };
+
 template <class F32Io, class F16Io, class BF16Io>
 struct Family {
   template <int D>
@@ -175,6 +181,8 @@ struct Rows {
       (void)a;
       (void)b;
       return false;
+    } else if constexpr (HasOnGrid<Isa>::value) {
+      return ROPE_UNLIKELY(D == kBF16 ? Isa::onGrid(a, b, 0xFFFF, 0x8000, 0) : Isa::onGrid(a, b, 0x1FFF, 0x1000, 0x38800000));
     } else {
       float r[2 * L];
       F32::store(r, a);

@@ -23,6 +23,20 @@ namespace {
 
 struct Neon {
   static constexpr bool kFusedF32 = true;  // rotHalf is one f32 FMA (cache_rows.h)
+  // Whether a lane of a or b has (bits & mask) == mid, or (tiny != 0) 0 < |bits| < tiny: the
+  // cache write's midpoint test (cache_rows.h).
+  static bool onGrid(float32x4_t a, float32x4_t b, int32_t mask, int32_t mid, int32_t tiny) {
+    const uint32x4_t m = vdupq_n_u32(uint32_t(mask)), md = vdupq_n_u32(uint32_t(mid));
+    const uint32x4_t ba = vreinterpretq_u32_f32(a), bb = vreinterpretq_u32_f32(b);
+    uint32x4_t k = vorrq_u32(vceqq_u32(vandq_u32(ba, m), md), vceqq_u32(vandq_u32(bb, m), md));
+    if (tiny != 0) {
+      const uint32x4_t abs = vdupq_n_u32(0x7FFFFFFFu), zero = vdupq_n_u32(0), t = vdupq_n_u32(uint32_t(tiny));
+      const uint32x4_t aa = vandq_u32(ba, abs), ab = vandq_u32(bb, abs);
+      k = vorrq_u32(k, vandq_u32(vcgtq_u32(aa, zero), vcltq_u32(aa, t)));
+      k = vorrq_u32(k, vandq_u32(vcgtq_u32(ab, zero), vcltq_u32(ab, t)));
+    }
+    return vmaxvq_u32(k) != 0;
+  }
   using V = float32x4_t;
   static constexpr int kLanes = 4;
   static V zero() { return vdupq_n_f32(0.0f); }

@@ -133,8 +133,11 @@ double randomValue(DType d) {
 // A 16-bit rounding midpoint of dst near 1 (an f32 number), times a power of two.
 double midpoint16(DType dst) {
   const int p = fmtOf(dst).p;
-  const double m = (double(irand(int64_t(1) << (p - 1), (int64_t(1) << p) - 1)) + 0.5) * std::ldexp(1.0, -(p - 1));
-  return (irand(0, 1) ? -m : m) * std::ldexp(1.0, int(irand(-3, 3)));
+  double m = (double(irand(int64_t(1) << (p - 1), (int64_t(1) << p) - 1)) + 0.5) * std::ldexp(1.0, -(p - 1));
+  m *= std::ldexp(1.0, int(irand(-3, 3)));
+  // f16's subnormal range (below 2^-14): its midpoints are the odd multiples of 2^-25.
+  if (dst == kF16 && irand(0, 3) == 0) m = double(2 * irand(0, 1023) + 1) * std::ldexp(1.0, -25);
+  return irand(0, 1) ? -m : m;
 }
 
 void rowCase(const CacheKernels& ck, const char* isa, Style st, DType src, DType dst, int64_t half, int64_t extra, bool hard) {
@@ -156,8 +159,10 @@ void rowCase(const CacheKernels& ck, const char* isa, Style st, DType src, DType
         x = double(97 * 257) * std::ldexp(1.0, int(-irand(14, 16))) * (irand(0, 1) ? 1 : -1);
         c = float(673 * std::ldexp(1.0, -10));
       }
-      y = double(float(uniform(0.5, 1) * std::ldexp(1.0, int(-irand(20, 26)))));
-      s = float(uniform(0.5, 1) * std::ldexp(1.0, -int(irand(36, 44))) * (irand(0, 1) ? 1 : -1));
+      // |y*s| below 2^-54 |x*c|: below half a double ulp of it (y a power of two keeps the
+      // exact sum within the reference's 128 bits)
+      y = std::ldexp(1.0, int(-irand(20, 26)));
+      s = float(uniform(0.5, 1) * std::fabs(x * double(c)) * std::ldexp(1.0, -int(irand(34, 44))) * (irand(0, 1) ? 1 : -1));
     }
     vals[size_t(ix)] = x;
     vals[size_t(iy)] = y;
