@@ -1,5 +1,6 @@
-// The cache write of applyQK (docs/kv-cache.md), exact, in JS: every engine runs it for now (the
-// engine rotates q; this writes the rotated k and the unrotated v into the cache rows).
+// The cache write of applyQK (docs/kv-cache.md), exact, in JS: the js engine's (the engine rotates
+// q; this writes the rotated k and the unrotated v into the cache rows), and the fallback of an
+// addon built without the native cache write. The native and wasm kernels compute the same bits.
 //
 // Rounding, per pair with first x, second y and the float32 row values c, s (lib/cossin.ts, the
 // engines' own rows):
@@ -255,8 +256,13 @@ function homes(engine: Applies, plan: CallPlan): (() => void) | null {
   return fix.length === 0 ? null : () => fix.forEach((f) => f());
 }
 
+/** What fills the cache after the engine rotated q: a CacheWriter, or the wasm engine's. */
+export interface CacheWriteFn {
+  write(plan: CallPlan): void;
+}
+
 /** The engine rotates q (k as none), then the writer fills the cache from k and v. */
-export function applyWithCache(engine: Applies, writer: CacheWriter, plan: CallPlan): void {
+export function applyWithCache(engine: Applies, writer: CacheWriteFn, plan: CallPlan): void {
   const k = plan.k;
   const rebind = homes(engine, plan);
   plan.k = null;

@@ -7,6 +7,8 @@
 // (the scratch allocation, the cos/sin table) happens before the first row is copied back.
 // Arrays allocated in the module's memory (wasmArray) are rotated where they are, without copies.
 import { DESC_K, DESC_LEN, DESC_POS_OFFSET, DESC_Q, T_OFFSET, packPlan } from './abi.js';
+import { applyWithCache } from './engine-js-cache.js';
+import { createWasmCacheWriter } from './engine-wasm-cache.js';
 import { WASM_BASE64 } from './wasm-bytes.js';
 import { bufferOf, byteOffsetOf, describe } from './typed-array.js';
 import type { CallPlan, DTypeName, Engine, RopeGeometry, TensorPlan } from './types.js';
@@ -23,6 +25,8 @@ interface WasmExports {
   rope_new(headDim: number, rotaryDim: number, style: number, pairSection: number, sectionRows: number): number;
   rope_delete(handle: number): void;
   rope_apply(handle: number, desc: number): number;
+  /** (absent from a module built before the cache write: then the JS writer runs) */
+  rope_apply_cache?(handle: number, desc: number): number;
 }
 
 // native/wasm/entry.cc: the descriptor's slots after lib/abi.ts's DESC_LEN.
@@ -33,7 +37,14 @@ const D_INVFREQ_PTR = DESC_LEN + 3;
 const D_Q_LENGTH = DESC_LEN + 4;
 const D_K_LENGTH = DESC_LEN + 5;
 const D_HAS_K = DESC_LEN + 6;
-const D_SLOTS = DESC_LEN + 7;
+// rope_apply_cache's (lib/engine-wasm-cache.ts): the cache rows' dtype and address (k's, v's),
+// v's rows and dtype.
+const D_CACHE_DTYPE = DESC_LEN + 7;
+const D_CACHE_K_PTR = DESC_LEN + 8;
+const D_CACHE_V_PTR = DESC_LEN + 9;
+const D_V_PTR = DESC_LEN + 10;
+const D_V_DTYPE = DESC_LEN + 11;
+const D_SLOTS = DESC_LEN + 12;
 
 // libc++abi can print to stderr before it aborts (it never does on our paths): these WASI calls
 // exist only so that the module links; each answers ENOSYS.
@@ -271,6 +282,7 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
   if (sections !== 0) x.rope_free(sections);
   if (handle === 0) throw new RangeError('the wasm engine could not create this Rope (out of memory in the module)');
   // This Rope's descriptor and its invFreq, side by side in module memory.
+  // (room for the cache write's descriptor too: engine-wasm-cache.ts)
   const desc = alloc(x, D_SLOTS * 8 + half * 8);
   const invFreqAt = desc + D_SLOTS * 8;
   let lastInvFreq: Float64Array | null = null;
@@ -366,6 +378,11 @@ export function createWasmEngine(geometry: RopeGeometry): Engine {
       }
     },
   };
+  if (typeof x.rope_apply_cache === 'function') {
+    const slots = { kPtr: D_K_PTR, kLength: D_K_LENGTH, positionsPtr: D_POSITIONS_PTR, invFreqPtr: D_INVFREQ_PTR, cacheDtype: D_CACHE_DTYPE, cacheKPtr: D_CACHE_K_PTR, cacheVPtr: D_CACHE_V_PTR, vPtr: D_V_PTR, vDtype: D_V_DTYPE, count: D_SLOTS };
+    const writer = createWasmCacheWriter({ x: x as Required<WasmExports>, handle, desc, invFreqAt, slots, scratch: (bytes) => scratch(x, bytes) }, geometry);
+    engine.applyCache = (plan: CallPlan) => applyWithCache(engine, writer, plan);
+  }
   handles?.register(engine, { handle, desc });
   return engine;
 }

@@ -4,6 +4,7 @@
 // q rotated as without a cache; k, v and every other cache byte unchanged; refusals write nothing.
 import { describe, expect, it, vi } from 'vitest';
 import { nativeAddon } from '../lib/backend.js';
+import { CacheWriter } from '../lib/engine-js-cache.js';
 import { createRope, type Rope } from '../lib/rope.js';
 import type { DTypeName, RopeOptions } from '../lib/types.js';
 import { decode, encode, rotatedValue, rowCosSin, roundDouble, type Fmt } from './helpers/cache-ref.js';
@@ -217,14 +218,38 @@ describe.each(ENGINES)('cache write on the %s engine', (engine) => {
   });
 });
 
-describe('the JS cache write warns once on the engines that write natively elsewhere', () => {
-  it('one ROPE_SIMD_CACHE_JS warning per process, only off the js engine', () => {
-    const calls = warn.mock.calls.filter((c) => (c[1] as { code?: string } | undefined)?.code === 'ROPE_SIMD_CACHE_JS');
-    if (ENGINES.length === 1) expect(calls).toHaveLength(0);
-    else {
-      expect(calls).toHaveLength(1);
-      expect(String(calls[0][0])).toMatch(/cache write .* runs in JavaScript on the (native|wasm) engine.*ROPE_SIMD_CACHE_WARNING=0/);
+describe('the native and wasm engines write the cache in their own kernels', () => {
+  it.each(ENGINES.filter((e) => e !== 'js'))('%s: no JS cache write, no ROPE_SIMD_CACHE_JS warning', (engine) => {
+    const jsWrite = vi.spyOn(CacheWriter.prototype, 'write');
+    try {
+      const rope = createRope({ headDim: 8 }, engine);
+      const kc = new Uint16Array(4 * 8);
+      rope.applyQK(new Float32Array(8), Float32Array.from({ length: 8 }, (_, i) => i + 1), { qHeads: 1, kHeads: 1, positions: 1, cache: { k: kc, slots: 2, dtype: 'bf16' } });
+      expect(Array.from(kc.subarray(16, 24)).some((b) => b !== 0)).toBe(true);
+      expect(jsWrite).not.toHaveBeenCalled();
+    } finally {
+      jsWrite.mockRestore();
     }
+    const calls = warn.mock.calls.filter((c) => (c[1] as { code?: string } | undefined)?.code === 'ROPE_SIMD_CACHE_JS');
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe.each(ENGINES)('positions as a first position on the %s engine', (engine) => {
+  it('writes what the same positions as an array write', () => {
+    const rope = createRope({ headDim: 16, rotaryDim: 12 }, engine);
+    const r = rng(7);
+    const k = Float32Array.from({ length: 3 * 2 * 16 }, () => r() - 0.5);
+    const v = Float32Array.from({ length: 3 * 2 * 16 }, () => r() - 0.5);
+    const run = (positions: number | Int32Array): Uint16Array[] => {
+      const kc = new Uint16Array(6 * 2 * 16), vc = new Uint16Array(6 * 2 * 16);
+      rope.applyQK(new Float32Array(3 * 16), k, { qHeads: 1, kHeads: 2, positions, v, cache: { k: kc, v: vc, slots: Int32Array.from([4, -1, 1]), dtype: 'bf16', layout: 'hnd' } });
+      return [kc, vc];
+    };
+    const a = run(1000), b = run(Int32Array.from([1000, 1001, 1002]));
+    expect(a[0]).toEqual(b[0]);
+    expect(a[1]).toEqual(b[1]);
+    expect(a[0].some((x) => x !== 0)).toBe(true);
   });
 });
 

@@ -16,9 +16,13 @@
 // - sincos.h's fma is emulated exactly enough for the two reductions that must be exact
 //   (Dekker's product: a*b = p + e exactly, then (p + c) + e), see D::fma.
 // f16 and bf16 go through integer code (no f16 conversions in SIMD128) doing what dtype.h does.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "cache_kernels.h"
+#include "dtype.h"
 #include "kernels.h"
 
 #if defined(__wasm_simd128__)
@@ -27,6 +31,7 @@
 
 #include "sincos.h"
 #include "loops.h"
+#include "cache_rows.h"
 
 namespace rope {
 namespace {
@@ -308,11 +313,16 @@ constexpr KernelTable makeTable() {
   return t;
 }
 constexpr KernelTable kWasm = makeTable();
+// (no kFusedF32: SIMD128 has no FMA, so an f32 cache row takes cache_rows.h's exact method)
+using CacheFamily = cacherows::Family<F32Io, F16Io, BF16Io>;
+constexpr CacheKernels kWasmCache = ROPE_CACHE_TABLE("wasm-simd128", WasmSimd, CacheFamily);
 
 }  // namespace
 
 const KernelTable& wasmSimd128Kernels();  // declared where used: native/wasm/entry.cc
 const KernelTable& wasmSimd128Kernels() { return kWasm; }
+const CacheKernels& wasmSimd128CacheKernels();
+const CacheKernels& wasmSimd128CacheKernels() { return kWasmCache; }
 
 }  // namespace rope
 
@@ -322,6 +332,11 @@ namespace rope {
 const KernelTable& wasmSimd128Kernels();
 const KernelTable& wasmSimd128Kernels() {
   static constexpr KernelTable t{nullptr, {}, nullptr, {}, {}};
+  return t;
+}
+const CacheKernels& wasmSimd128CacheKernels();
+const CacheKernels& wasmSimd128CacheKernels() {
+  static constexpr CacheKernels t{nullptr, {}, {}};
   return t;
 }
 }  // namespace rope

@@ -5,7 +5,8 @@
 //
 // Exports (C names): rope_alloc(bytes) -> ptr | 0, rope_free(ptr), rope_new(headDim, rotaryDim,
 // style, pairSection ptr | 0, sectionRows) -> handle | 0, rope_delete(handle),
-// rope_apply(handle, desc ptr) -> 0 | error code.
+// rope_apply(handle, desc ptr) -> 0 | error code, rope_apply_cache(handle, desc ptr) -> 0 | error
+// code (the cache write of applyQK: k's rotation and v into compact cache rows, see below).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "../abi.h"
 #include "../cossin_cache.h"
+#include "../kernels/cache_kernels.h"
 #include "../rope.h"
 #include "../walk.h"
 
@@ -22,14 +24,18 @@ namespace rope {
 
 // native/kernels/wasm_simd128.cc (only this module has it: the addon's dispatch never sees it).
 const KernelTable& wasmSimd128Kernels();
+const CacheKernels& wasmSimd128CacheKernels();
 
 namespace {
 
 // desc: doubles, abi.h's first kLen slots (lib/abi.ts's DESC_LEN), then where the data sits in
 // memory (lib/engine-wasm.ts's D_* slots; test/contracts.test.ts holds the two equal).
 constexpr int kQPtr = abi::kLen, kKPtr = abi::kLen + 1, kPositionsPtr = abi::kLen + 2, kInvFreqPtr = abi::kLen + 3,
-              kQLength = abi::kLen + 4, kKLength = abi::kLen + 5, kHasK = abi::kLen + 6, kSlots = abi::kLen + 7;
-static_assert(kHasK < kSlots, "kSlots counts the descriptor's doubles");
+              kQLength = abi::kLen + 4, kKLength = abi::kLen + 5, kHasK = abi::kLen + 6;
+// rope_apply_cache's: the cache rows' dtype and address (k's, v's or 0), v's rows (k's layout).
+constexpr int kCacheDtype = abi::kLen + 7, kCacheKPtr = abi::kLen + 8, kCacheVPtr = abi::kLen + 9, kVPtr = abi::kLen + 10,
+              kVDtype = abi::kLen + 11, kSlots = abi::kLen + 12;
+static_assert(kVDtype < kSlots, "kSlots counts the descriptor's doubles");
 
 struct WasmRope {
   Geometry geo;
@@ -53,6 +59,19 @@ TensorRef tensor(const double* d, int at, double ptr, double length) {
 bool validDType(const double* d, int at) {
   const double t = d[at + abi::kDtype];
   return t == kF32 || t == kF16 || t == kBF16;
+}
+
+// The cos/sin rows of a plan (as the binding: cached for one position per token, forward).
+void useCache(CosSinCache& cache, Plan& p) {
+  const int64_t half = p.geo.rotaryDim / 2;
+  if (p.geo.pairSection == nullptr && !p.inverse) {
+    const std::shared_ptr<CosSinTable>* table = cache.find(p.kernels, p.invFreq, half, p.attentionScaling);
+    if (table == nullptr) table = &cache.insert(p.kernels, p.invFreq, half, p.attentionScaling);
+    if (*table) {
+      p.cache = table->get();
+      p.invFreq = (*table)->invFreq();
+    }
+  }
 }
 
 }  // namespace
@@ -111,16 +130,47 @@ ROPE_EXPORT(rope_apply) int32_t ropeApply(WasmRope* r, const double* d) {
   if (p.hasK) p.k = tensor(d, abi::kK, d[kKPtr], d[kKLength]);
   p.positions = d[kPositionsPtr] != 0 ? reinterpret_cast<const int32_t*>(uintptr_t(d[kPositionsPtr])) : nullptr;
   p.invFreq = reinterpret_cast<const double*>(uintptr_t(d[kInvFreqPtr]));
-  const int64_t half = p.geo.rotaryDim / 2;
-  // As the binding: one position per token and the forward rotation are worth caching.
-  if (p.geo.pairSection == nullptr && !p.inverse) {
-    const std::shared_ptr<CosSinTable>* table = r->cache.find(p.kernels, p.invFreq, half, p.attentionScaling);
-    if (table == nullptr) table = &r->cache.insert(p.kernels, p.invFreq, half, p.attentionScaling);
-    if (*table) {
-      p.cache = table->get();
-      p.invFreq = (*table)->invFreq();
-    }
+  useCache(r->cache, p);
+  walk(p);
+  return 0;
+}
+
+// The cache write for `tokens` tokens of one batch row (lib/engine-wasm-cache.ts): k's rows (and
+// v's, at kVPtr in k's layout) rotated and converted into compact cache rows [tokens, kHeads,
+// headDim] of kCacheDtype at kCacheKPtr (kCacheVPtr: 0 for none): token t to row t, which the
+// caller copies to the token's slot. No q (no heads). 0: done; 1: a bad descriptor.
+ROPE_EXPORT(rope_apply_cache) int32_t ropeApplyCache(WasmRope* r, const double* d) {
+  const bool hasV = d[kCacheVPtr] != 0;
+  if (r == nullptr || !validDType(d, abi::kK) || !validDType(d, kCacheDtype) || (hasV && !validDType(d, kVDtype))) return 1;
+  Plan p;
+  p.kernels = &wasmSimd128Kernels();
+  p.geo = r->geo;
+  p.batch = 1;
+  p.tokens = int64_t(d[abi::kTokens]);
+  p.inverse = d[abi::kInverse] != 0;
+  p.positionOffset = int64_t(d[abi::kPosOffset]);
+  p.positionsRowStride = int64_t(d[abi::kPosRowStride]);
+  p.threads = 1;
+  p.attentionScaling = d[abi::kAttentionScaling];
+  p.hasK = true;
+  p.k = tensor(d, abi::kK, d[kKPtr], d[kKLength]);
+  p.positions = d[kPositionsPtr] != 0 ? reinterpret_cast<const int32_t*>(uintptr_t(d[kPositionsPtr])) : nullptr;
+  p.invFreq = reinterpret_cast<const double*>(uintptr_t(d[kInvFreqPtr]));
+  CacheWrite c;
+  c.kernels = &wasmSimd128CacheKernels();
+  c.dtype = DType(int(d[kCacheDtype + abi::kDtype]));
+  c.k = reinterpret_cast<void*>(uintptr_t(d[kCacheKPtr]));
+  c.v = hasV ? reinterpret_cast<void*>(uintptr_t(d[kCacheVPtr])) : nullptr;
+  c.length = p.tokens * p.k.heads * p.geo.headDim;
+  c.vIn = p.k;
+  if (hasV) {
+    c.vIn.data = reinterpret_cast<void*>(uintptr_t(d[kVPtr]));
+    c.vIn.dtype = DType(int(d[kVDtype + abi::kDtype]));
   }
+  c.slotStride = p.k.heads * p.geo.headDim;
+  c.headStride = p.geo.headDim;
+  p.kv = &c;
+  useCache(r->cache, p);
   walk(p);
   return 0;
 }
