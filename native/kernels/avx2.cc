@@ -183,6 +183,26 @@ struct Avx2 {
     }
     return noneSet(bad16<G>(x), bad16<G>(y));
   }
+  // The cache write's f32 k -> 16-bit rows (cache_rows.h), half style: r2 = fma(x, c, -p) - ep as
+  // rotHalfFast16's f16 branch computes it (p = round32(y*s), ep its exact error), kept where
+  // |r| < 2|r2| (r = fma(x, c, -p)): then ulp(r) <= 2 ulp(r2), so |r2 - e| <= ulp(r)/2 + ulp(r2)/2
+  // (+ 2^-150 for an underflowed ep) <= 2 ulp(r2) for the exact e, which is what loops.h's kGuard
+  // bound needs (there x's 16-bit precision proves it; an f32 x needs the test), and where the
+  // midpoint test passes. False: the caller redoes the vector exactly.
+  template <const loops::Grid16& G>
+  static bool rotHalfF32To16(V& x, V& y, V c, V s) {
+    const V p = _mm256_mul_ps(y, s), q = _mm256_mul_ps(x, s);
+    const V ep = _mm256_fmsub_ps(y, s, p), eq = _mm256_fmsub_ps(x, s, q);
+    const V rx = _mm256_fmsub_ps(x, c, p), ry = _mm256_fmadd_ps(y, c, q);
+    x = _mm256_sub_ps(rx, ep);
+    y = _mm256_add_ps(ry, eq);
+    const __m256i abs = _mm256_set1_epi32(0x7FFFFFFF), twice = _mm256_set1_epi32(0x00800000);
+    auto bits = [&](V v) { return _mm256_and_si256(_mm256_castps_si256(v), abs); };
+    // far: |r| >= 2|r2| as bits (adding 2^23 doubles a normal; past the top it wraps negative)
+    const __m256i far = _mm256_or_si256(_mm256_cmpgt_epi32(bits(rx), _mm256_sub_epi32(_mm256_add_epi32(bits(x), twice), _mm256_set1_epi32(1))),
+                                        _mm256_cmpgt_epi32(bits(ry), _mm256_sub_epi32(_mm256_add_epi32(bits(y), twice), _mm256_set1_epi32(1))));
+    return noneSet(far, _mm256_or_si256(bad16<G>(x), bad16<G>(y)));
+  }
   template <const loops::Grid16& G>
   static bool rotPairsFast16(V& a, V& b, V c, V s) {
     const __m256i lo8 = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);

@@ -178,6 +178,26 @@ struct Avx512 {
     }
     return safe16<G>(safe16<G>(kAll<G>, x), y) == kAll<G>;
   }
+  // The cache write's f32 k -> 16-bit rows (cache_rows.h), half style: r2 = fma(x, c, -p) - ep as
+  // rotHalfFast16's f16 branch computes it (p = round32(y*s), ep its exact error), kept where
+  // |r| < 2|r2| (r = fma(x, c, -p)): then ulp(r) <= 2 ulp(r2), so |r2 - e| <= ulp(r)/2 + ulp(r2)/2
+  // (+ 2^-150 for an underflowed ep) <= 2 ulp(r2) for the exact e, which is what loops.h's kGuard
+  // bound needs (there x's 16-bit precision proves it; an f32 x needs the test), and where the
+  // midpoint test passes. False: the caller redoes the vector exactly.
+  template <const loops::Grid16& G>
+  static bool rotHalfF32To16(V& x, V& y, V c, V s) {
+    const V p = _mm512_mul_ps(y, s), q = _mm512_mul_ps(x, s);
+    const V ep = _mm512_fmsub_ps(y, s, p), eq = _mm512_fmsub_ps(x, s, q);
+    const V rx = _mm512_fmsub_ps(x, c, p), ry = _mm512_fmadd_ps(y, c, q);
+    x = _mm512_sub_ps(rx, ep);
+    y = _mm512_add_ps(ry, eq);
+    const __m512i abs = _mm512_set1_epi32(0x7FFFFFFF), twice = _mm512_set1_epi32(0x00800000);
+    auto bits = [&](V v) { return _mm512_and_si512(_mm512_castps_si512(v), abs); };
+    // (|r| < 2|r2| as bits: adding 2^23 doubles a normal; past the top it wraps negative: refused)
+    const __mmask16 near = _mm512_cmplt_epi32_mask(bits(rx), _mm512_add_epi32(bits(x), twice)) &
+                           _mm512_cmplt_epi32_mask(bits(ry), _mm512_add_epi32(bits(y), twice));
+    return near == 0xFFFF && safe16<G>(safe16<G>(kAll<G>, x), y) == kAll<G>;
+  }
   template <const loops::Grid16& G>
   static bool rotPairsFast16(V& a, V& b, V c, V s) {
     const __m512i lo16 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);

@@ -9,7 +9,9 @@
 // - S = D 16-bit: loops.h's Op, the in-place 16-bit contract and its fast path.
 // - S, D different 16-bit types: rot*Exact<kOdd> (round to odd f32 of round64, then the store's
 //   nearest-even: round16(round64(x*c - y*s))); no fast path (its bf16 split needs bf16 inputs).
-// - S f32, D 16-bit: rot*Exact<kOdd> as well, which is round16(round64(e)) for the exact e; that
+// - S f32, D 16-bit: Isa::rotHalfF32To16 where the ISA has it (half style: a compensated f32
+//   result, kept where it provably rounds as the exact value), else and for the vectors it
+//   refuses rot*Exact<kOdd> as well, which is round16(round64(e)) for the exact e; that
 //   differs from round16(e) only where round64(e) is a 16-bit midpoint and e is not (the proof in
 //   lib/engine-js-cache.ts), and then the f32 rounded to odd is that midpoint itself (it is an f32
 //   number, so round to odd keeps it). So a vector with a lane on a midpoint (f16: or below f16's
@@ -110,6 +112,13 @@ struct HasOnGrid { static constexpr bool value = false; };
 template <class Isa>
 struct HasOnGrid<Isa, decltype(void(&Isa::onGrid))> { static constexpr bool value = true; };
 
+// Isa::rotHalfF32To16<Grid> (optional): the fast f32 k -> 16-bit rotation, false where a lane
+// must be redone exactly.
+template <class Isa, class = void>
+struct HasF32To16 { static constexpr bool value = false; };
+template <class Isa>
+struct HasF32To16<Isa, decltype(void(&Isa::template rotHalfF32To16<loops::kGridF16>))> { static constexpr bool value = true; };
+
 template <class F32Io, class F16Io, class BF16Io>
 struct Family {
   template <int D>
@@ -201,6 +210,14 @@ struct Rows {
       if constexpr (St == kHalf) {
         for (; j + L <= half; j += L) {
           V x = SIo::load(src + j), y = SIo::load(src + half + j);
+          if constexpr (kCheck && HasF32To16<Isa>::value) {
+            V fx = x, fy = y;
+            if (ROPE_LIKELY(Isa::template rotHalfF32To16<D == kF16 ? loops::kGridF16 : loops::kGridBF16>(fx, fy, Isa::loadF(cos + j), Isa::loadF(sin + j)))) {
+              DIo::store(dst + j, fx);
+              DIo::store(dst + half + j, fy);
+              continue;
+            }
+          }
           rot(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
           DIo::store(dst + j, x);
           DIo::store(dst + half + j, y);
