@@ -26,16 +26,17 @@ struct CacheKernels {
   ConvertKernel convert[kDTypeCount][kDTypeCount];                   // [src][dst]
 };
 
-const CacheKernels& scalarCacheKernels();
-const CacheKernels& avx2CacheKernels();
-const CacheKernels& avx512CacheKernels();
-const CacheKernels& neonCacheKernels();
+// One per ISA file (isas.def: NAME's table is NAMECacheKernels()), next to its KernelTable.
+#define ROPE_ISA(name, table, cpu) const CacheKernels& name##CacheKernels();
+#include "isas.def"
+#undef ROPE_ISA
 
-// The cache table of the ISA whose KernelTable a plan runs (the scalar one for any other).
+// The cache table of the ISA whose KernelTable a plan runs.
 inline const CacheKernels& cacheKernelsFor(const KernelTable& kt) {
-  if (&kt == &avx512Kernels()) return avx512CacheKernels();
-  if (&kt == &avx2Kernels()) return avx2CacheKernels();
-  if (&kt == &neonKernels()) return neonCacheKernels();
+#define ROPE_ISA(name, table, cpu) \
+  if (&kt == &table()) return name##CacheKernels();
+#include "isas.def"
+#undef ROPE_ISA
   return scalarCacheKernels();
 }
 
