@@ -78,6 +78,9 @@ def classify(src):
     if apply is None and not rotary:
         return None
     body = (apply or '') + '\n' + rotary
+    # the helpers apply calls (OpenAI privacy filter's _apply_rotary_emb pairs x[..., ::2], x[..., 1::2])
+    for helper in re.findall(r'\b(_\w+)\(', apply or ''):
+        body += '\n' + (func_src(src, helper) or '')
     for pat, why in INTERLEAVED:
         if re.search(pat, body):
             return 'interleaved', why, None

@@ -86,6 +86,21 @@ function refused(c: Obj, what: string, check: string): TypeError {
   );
 }
 
+/**
+ * transformers' interleaved recomposition (Qwen3-VL, Qwen3-Omni, Qwen4) reads row r >= 1 for pair j
+ * when j % n == r and j < n * s_r, whatever the sections sum to: a section longer than the head is
+ * cut where the pairs end (Qwen3-Omni's talker: [24, 20, 20] on 32 pairs) and the pairs past the
+ * sections read row 0 (Qwen4: [11, 11, 10] on 128 pairs). The same pair table with sections that
+ * sum to the pair count: each s_r (r >= 1) cut to the pairs j % n == r below it, s_0 the rest.
+ */
+function interleavedSection(section: number[], pairs: number): number[] {
+  const n = section.length;
+  if (n < 2 || n > 3 || section.some((v) => !Number.isInteger(v) || v < 0)) return section;
+  const out = section.map((v, r) => (r === 0 ? 0 : Math.min(v, Math.ceil((pairs - r) / n))));
+  out[0] = pairs - out.reduce((a, b) => a + b, 0);
+  return out;
+}
+
 /** Refuses what rope-simd would otherwise have to guess: a model_type outside the family table, and
  * keys the family's code turns into the rotation that rope-simd does not interpret. */
 export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: FromConfigOptions): void {
@@ -150,8 +165,10 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
         `${byHand(c)}, then rope.apply(x, { heads, positions, inverse: true })`,
     );
   }
-  // keys the family's own code turns into the rotation that rope-simd does not interpret (generated table)
-  for (const [key, from] of Object.entries(fam?.uninterpreted ?? {})) {
+  // keys the family's own code turns into the rotation that rope-simd does not interpret (generated
+  // table); with RoPE switched off (Zamba2 without use_mem_rope) there is no rotation for them to change
+  const uninterpreted = ropeSwitchedOff(c, fam) === null ? fam?.uninterpreted : undefined;
+  for (const [key, from] of Object.entries(uninterpreted ?? {})) {
     const v = c[key];
     // (an empty per-layer override object or list overrides nothing)
     const empty = (Array.isArray(v) && v.length === 0) || (isObj(v) && Object.keys(v).length === 0);
@@ -381,6 +398,7 @@ export function ropeOptionsFromConfig(config: object, layerType = 'full_attentio
     if (section !== undefined && section !== null) opts.mropeSection = toList(`${where}.mrope_section`, section);
     const interleaved = fam?.mropeDefault !== undefined ? fam.mropeInterleaved : (rs.mrope_interleaved ?? c.mrope_interleaved);
     if (interleaved === true || interleaved === 'hw') opts.mropeInterleaved = interleaved;
+    if (interleaved === true && opts.mropeSection !== undefined) opts.mropeSection = interleavedSection(opts.mropeSection, rotaryDim / 2);
     if (fam?.alphaBase && rawType === 'dynamic' && rs.alpha !== undefined && rs.alpha !== null && rs.alpha !== 0) {
       // HunYuan's rotary module: dynamic with alpha is a fixed base rope_theta * alpha ** (d / (d - 2)),
       // d = config.head_dim (past max_position_embeddings its dynamic update recomputes without alpha)
