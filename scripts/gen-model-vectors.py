@@ -438,6 +438,8 @@ def gen_input(count, seed):
 
 
 def rope_head_dim(tcfg, layer_type=None):
+    if type(tcfg).__name__ == 'DeepseekV4Config':
+        return tcfg.head_dim  # the whole head: its apply rotates the trailing qk_rope_head_dim itself
     if getattr(tcfg, 'qk_rope_head_dim', None):
         return tcfg.qk_rope_head_dim
     if layer_type is not None and getattr(tcfg, 'per_layer_config', None) is not None:
@@ -481,6 +483,8 @@ def apply(m, model_type, tcfg, q, emb):
         out, _ = m.apply_rotary_emb(q, q, emb)
         return out
     cos, sin = emb
+    if model_type == 'deepseek_v4':
+        return m.apply_rotary_pos_emb(q, cos, sin)  # rotates the trailing slice of the whole head itself
     if uses_interleave_fn(m, tcfg):
         out, _ = m.apply_rotary_pos_emb_interleave(q, q, cos, sin)
         return out
@@ -545,6 +549,9 @@ def style_probe(model_type, tcfg):
             rot = rotary_class(m, tcfg)(config=tcfg)
             q = torch.zeros(1, 1, 1, D)
             q[..., 1] = 1.0
+            if model_type == 'deepseek_v4':
+                q[..., 1] = 0.0
+                q[..., D - tcfg.qk_rope_head_dim + 1] = 1.0
             pos = torch.tensor([[1]])
             if (getattr(tcfg, 'rope_parameters', None) and 'mrope_section' in (tcfg.rope_parameters or {})) \
                     or 'position_ids[:, :, None, :]' in inspect.getsource(type(rot).forward):
@@ -555,6 +562,9 @@ def style_probe(model_type, tcfg):
             emb = rot(q, pos) if lt is None else rot(q, pos, lt)
             out = apply(m, model_type, tcfg, q, emb)
     v = out[0, 0, 0]
+    if model_type == 'deepseek_v4':
+        v = v[D - 2 * emb[0].shape[-1]:]  # its rotated slice is the trailing one: probe there
+        D = v.shape[0]
     # Slot 1's partner: 0 when pairs are (2j, 2j+1); 1 + rd/2 when pairs are (j, j + rd/2).
     nz = [i for i in range(D) if i != 1 and abs(float(v[i])) > 1e-12]
     if uses_interleave_fn(m, tcfg):
@@ -729,6 +739,8 @@ def make_fixture(case, source, published, positions, seed):
         if rot is not None and hasattr(rot, 'layer_types'):
             # the full-attention layers' rotation (fromConfig's), else the first layer type's (Zaya)
             main_lt = 'full_attention' if 'full_attention' in rot.layer_types else sorted(rot.layer_types)[0]
+            if tmt == 'deepseek_v4':
+                main_lt = 'main'  # its sliding layers' rotation (the compressed layers use 'compress')
         x, outs = run_family(tmt, tcfg, positions, heads, seed, main_lt)
         f64 = outs['f64']
         scale = float(np.max(np.abs(f64))) or 1.0
@@ -751,7 +763,7 @@ def make_fixture(case, source, published, positions, seed):
         }
         if main_lt not in (None, 'full_attention'):
             fx['layer_type'] = main_lt  # the layer type output_f64 is for
-        if layered:
+        if layered and tmt != 'deepseek_v4':  # (DeepSeek-V4's per-layer rotations are keyed main/compress, not by layer type)
             per_layer = attention_layers(tmt, tcfg)
             fx['layers'] = per_layer
             fx['layer_rotary'] = layer_rotary(tmt, tcfg, per_layer)

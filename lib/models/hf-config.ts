@@ -126,6 +126,26 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
         "'interleaved') and its rotary embedding class; or pass { unknownModel: 'llama' } to fromConfig to read it as Llama",
     );
   }
+  if (fam?.ropeTail) {
+    // DeepSeek-V4: [nope | rope] heads, and two rotations keyed by rope kind, not by layer type:
+    // rope_parameters.main in its sliding layers, .compress in its compressed (CSA/HCA) layers
+    const head = optNum('config.head_dim', c.head_dim);
+    const rot = optNum('config.qk_rope_head_dim', c.qk_rope_head_dim);
+    const rp = isObj(c.rope_parameters) ? c.rope_parameters : {};
+    const theta = (k: string): string => {
+      const v = isObj(rp[k]) ? (rp[k] as Obj).rope_theta : undefined;
+      return typeof v === 'number' ? String(v) : `rope_parameters.${k}.rope_theta`;
+    };
+    const hand = (k: string): string =>
+      `new Rope({ headDim: ${head ?? 'head_dim'}, rotaryDim: ${rot ?? 'qk_rope_head_dim'}, base: ${theta(k)}, style: 'interleaved', rotarySlice: 'trailing' })`;
+    throw new TypeError(
+      `config.model_type '${String(t)}' rotates the trailing values of each head (x[..., -rope_dim:]: ${fam.from.split(':')[0]}) ` +
+        "with one rotation per rope kind (rope_parameters.main in its sliding layers, rope_parameters.compress in its " +
+        'compressed layers), which fromConfig does not map to layers. Build the Ropes by hand: ' +
+        `${hand('main')} for the sliding layers and ${hand('compress')} (with rope_parameters.compress's scaling, if any) ` +
+        'for the compressed ones',
+    );
+  }
   // keys inside rope_parameters / rope_scaling (flat, or nested per layer type)
   const blocks: [string, Obj][] = [];
   for (const where of ['rope_scaling', 'rope_parameters']) {
@@ -149,14 +169,6 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
         `what the family's rotary embedding class does with '${key}'; or pass { ignoreKeys: ['${name}'] } if it does not change the rotation`,
       );
     }
-  }
-  if (fam?.ropeTail) {
-    throw new TypeError(
-      `config.model_type '${String(t)}' rotates the trailing values of each head (x[..., -rope_dim:]: ${fam.from.split(':')[0]}), ` +
-        'and a Rope rotates the leading rotaryDim values of each head. Build the Rope by hand for the rotated part ' +
-        `(${byHand(c)} with headDim = rotaryDim = its rope head dim) and pass it the trailing slices gathered into a ` +
-        'contiguous array, then scatter them back',
-    );
   }
   if (fam?.negated) {
     throw new TypeError(
