@@ -92,7 +92,7 @@ export function checkRopeOptions(options: RopeOptions): CheckedRopeOptions {
     const scaling = resolveScaling({ ...options, rotaryDim, base });
     checkFrequencies(scaling.base, base, rotaryDim, options.scaling);
     const pairSection = pairSections(rotaryDim, options.mropeSection, options.mropeInterleaved);
-    const slice = options.rotarySlice ?? 'leading';
+    const slice = options.rotarySlice === undefined ? 'leading' : options.rotarySlice;
     if (slice !== 'leading' && slice !== 'trailing') {
       throw new TypeError(`rotarySlice must be 'leading' or 'trailing', got ${describe(slice)}`);
     }

@@ -52,6 +52,8 @@ const ctorCases: [string, Kind, string, unknown][] = [
   ['mropeInterleaved a string', TE, 'mropeInterleaved', { headDim: 8, mropeSection: [2, 1, 1], mropeInterleaved: 'yes' }],
   ['mropeInterleaved null', TE, 'mropeInterleaved', { headDim: 8, mropeSection: [2, 1, 1], mropeInterleaved: null }],
   ['mropeInterleaved without mropeSection', TE, 'mropeInterleaved', { headDim: 8, mropeInterleaved: true }],
+  ['rotarySlice null', TE, 'rotarySlice', { headDim: 8, rotaryDim: 4, rotarySlice: null }],
+  ['rotarySlice a number', TE, 'rotarySlice', { headDim: 8, rotaryDim: 4, rotarySlice: 4 }],
   ['scaling a string', TE, 'scaling', { headDim: 8, scaling: 'linear' }],
   ['scaling without type', TE, 'scaling.type', { headDim: 8, scaling: {} }],
   ['scaling.factor missing', TE, 'scaling.factor', { headDim: 8, scaling: { type: 'linear' } }],
