@@ -125,7 +125,9 @@ describe('fromConfig and fromGGUF refuse obviously bad objects', () => {
     ['partial_rotary_factor NaN', TE, 'partial_rotary_factor', { head_dim: 8, partial_rotary_factor: NaN }],
     ['max_position_embeddings -1', R, 'maxPositions', { head_dim: 8, max_position_embeddings: -1 }],
   ];
-  it.each(cfg)('fromConfig(%s)', (_n, kind, names, c) => refused(() => Rope.fromConfig(c as never), kind, names));
+  // (objects as a Llama config: a config without model_type is refused before its values are read)
+  const asLlama = (c: unknown): unknown => (typeof c === 'object' && c !== null && !Array.isArray(c) ? { model_type: 'llama', ...c } : c);
+  it.each(cfg)('fromConfig(%s)', (_n, kind, names, c) => refused(() => Rope.fromConfig(asLlama(c) as never), kind, names));
 
   const llama = { 'general.architecture': 'llama', 'llama.attention.key_length': 8 };
   const gguf: [string, Kind, string, unknown, unknown?][] = [

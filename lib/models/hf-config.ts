@@ -67,7 +67,7 @@ const EVERY_KEY: readonly string[] = Object.freeze([]);
 function byHand(c: Obj): string {
   let shown = "new Rope({ headDim, rotaryDim, base, style: 'half' | 'interleaved', scaling })";
   try {
-    const o = ropeOptionsFromConfig({ ...c, model_type: undefined }, 'full_attention', { ignoreKeys: EVERY_KEY });
+    const o = ropeOptionsFromConfig({ ...c, model_type: undefined }, 'full_attention', { ignoreKeys: EVERY_KEY, unknownModel: 'llama' });
     const parts = [`headDim: ${o.headDim}`];
     if (o.rotaryDim !== o.headDim) parts.push(`rotaryDim: ${o.rotaryDim}`);
     parts.push(`base: ${o.base}`, `style: '${o.style}'`);
@@ -117,6 +117,15 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
   const ignored = (key: string): boolean => ignore === EVERY_KEY || ignore.includes(key);
   const t = c.model_type;
   if (t !== undefined && t !== null && typeof t !== 'string') throw new TypeError(`config.model_type must be a string, got ${show(t)}`);
+  if ((t === undefined || t === null) && unknown !== 'llama') {
+    // (transformers' AutoConfig refuses such a config.json too, unless the checkpoint's name holds a model type)
+    throw refused(
+      c,
+      'config has no model_type, so nothing says which family\'s code it is for',
+      "the model's modeling code (its apply_rotary_pos_emb and rotary embedding class); or pass { unknownModel: 'llama' } " +
+        "to fromConfig / layersFromConfig to read it with Llama's rules",
+    );
+  }
   if (typeof t === 'string' && fam === undefined && unknown !== 'llama') {
     throw refused(
       c,

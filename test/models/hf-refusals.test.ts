@@ -21,8 +21,15 @@ describe('fromConfig refuses what it would have to guess', () => {
     expect(Rope.fromConfig({ ...cfg, rotary_interleaved: true }, { unknownModel: 'llama' }).style).toBe('interleaved');
   });
 
-  it('a config without model_type (hand-written) is read with the Llama rules', () => {
-    expect(Rope.fromConfig(base).style).toBe('half');
+  it('a config without model_type: refused with the Rope to build by hand; unknownModel: llama reads it as Llama', () => {
+    const noType = base;
+    const msg = /config has no model_type.*Build the Rope by hand: new Rope\(\{ headDim: 128, base: 1000000, style: 'half' \}\).*\{ unknownModel: 'llama' \}/;
+    expect(() => Rope.fromConfig(noType)).toThrow(msg);
+    expect(() => Rope.fromConfig({ ...noType, model_type: null })).toThrow(msg);
+    expect(() => Rope.layersFromConfig(noType)).toThrow(/config has no model_type/);
+    const r = Rope.fromConfig(noType, { unknownModel: 'llama' });
+    expect([r.headDim, r.base, r.style]).toEqual([128, 1e6, 'half']);
+    expect(Rope.layersFromConfig(noType, { unknownModel: 'llama' }).length).toBe(2);
   });
 
   it('a rope_parameters key no rope code reads is refused by name; ignoreKeys opts out for that key only', () => {
