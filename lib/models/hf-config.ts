@@ -63,6 +63,26 @@ const RP_KEYS = new Set([
 /** (byHand's reading: every key ignored; not reachable from a caller's options) */
 const EVERY_KEY: readonly string[] = Object.freeze([]);
 
+/** Model types whose code (transformers 5.18) does what a Rope from a config does not: found by
+ * running it (scripts/gen-model-vectors.py), not by the generated table, which reads one modeling
+ * file per family. */
+const NOT_BUILT: Record<string, string> = {
+  cohere_compass:
+    'its rotary class reorders the frequencies of the height/width pairs (even ones first, then odd ones: ' +
+    'compute_default_rope_parameters in models/cohere_compass/modeling_cohere_compass.py), so pair j does not ' +
+    'rotate at base^(-2j/d), not even for text',
+  hunyuan_vl:
+    "its XD-RoPE splits the doubled cos/sin into mrope_section * 2 blocks, one position row each " +
+    '(recomposition_frequencies in models/hunyuan_vl/modeling_hunyuan_vl.py), so the two values of a pair read ' +
+    'different rows (and without mrope_section its rotary class does not run); for text tokens, where every row ' +
+    'holds the same position, the rotation is plain rotate_half RoPE',
+  clvp_decoder:
+    'its decoder attention is called without rotary embeddings (only ClvpEncoder builds ClvpRotaryPositionalEmbedding ' +
+    'in models/clvp/modeling_clvp.py), so there is no rotation to build',
+};
+NOT_BUILT.cohere_compass_text = NOT_BUILT.cohere_compass;
+NOT_BUILT.hunyuan_vl_text = NOT_BUILT.hunyuan_vl;
+
 /** A Rope built by hand: the options rope-simd's Llama reading gives, as code to copy and check. */
 function byHand(c: Obj): string {
   let shown = "new Rope({ headDim, rotaryDim, base, style: 'half' | 'interleaved', scaling })";
@@ -133,6 +153,13 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
         `whose transformers ${TRANSFORMERS_VERSION} code has a rotary embedding)`,
       "the family's apply_rotary_pos_emb (rotate_half: style 'half'; rotate_every_two or repeat_interleave(2): " +
         "'interleaved') and its rotary embedding class; or pass { unknownModel: 'llama' } to fromConfig to read it as Llama",
+    );
+  }
+  const notBuilt = typeof t === 'string' ? NOT_BUILT[t] : undefined;
+  if (notBuilt !== undefined) {
+    throw new TypeError(
+      `config.model_type '${t}' is not built from a config: ${notBuilt}. ` +
+        (t === 'clvp_decoder' ? 'Do not rotate its q and k' : `Build the Rope by hand where it applies: ${byHand(c)}`),
     );
   }
   if (fam?.ropeTail) {

@@ -50,6 +50,21 @@ describe('fromConfig refuses what it would have to guess', () => {
     expect(r.scalingType).toBe('default');
   });
 
+  it('families whose code a Rope from a config does not follow are refused by name, for fromConfig and layersFromConfig', () => {
+    const cfg = { ...base, head_dim: 128, num_hidden_layers: 2 };
+    for (const [t, why] of [
+      ['cohere_compass', /reorders the frequencies of the height\/width pairs/],
+      ['cohere_compass_text', /reorders the frequencies/],
+      ['hunyuan_vl', /XD-RoPE .* the two values of a pair read different rows.*Build the Rope by hand where it applies: new Rope\(\{ headDim: 128, base: 1000000, style: 'half' \}\)/],
+      ['hunyuan_vl_text', /XD-RoPE/],
+      ['clvp_decoder', /called without rotary embeddings.*Do not rotate its q and k/],
+    ] as const) {
+      expect(() => Rope.fromConfig({ ...cfg, model_type: t }), t).toThrow(new RegExp(`config\\.model_type '${t}' is not built from a config: .*${why.source}`));
+      expect(() => Rope.layersFromConfig({ ...cfg, model_type: t }), t).toThrow(/is not built from a config/);
+      expect(() => Rope.fromConfig({ ...cfg, model_type: t }, { unknownModel: 'llama' }), t).toThrow(/is not built from a config/);
+    }
+  });
+
   it('a key the generated table marks uninterpreted is refused by name with the line that reads it', () => {
     expect(HF_FAMILY_STYLE.step3p7.uninterpreted).toHaveProperty('partial_rotary_factors');
     const cfg = { ...base, model_type: 'step3p7', partial_rotary_factors: [0.5, 1] };
