@@ -80,6 +80,11 @@ const NOT_BUILT: Record<string, string> = {
     'its decoder attention is called without rotary embeddings (only ClvpEncoder builds ClvpRotaryPositionalEmbedding ' +
     'in models/clvp/modeling_clvp.py), so there is no rotation to build',
 };
+// (only with use_mem_rope: without it Zamba2 applies no RoPE, which fromConfig says as for any family)
+NOT_BUILT.zamba2 =
+  'with use_mem_rope its shared attention blocks rotate heads of attention_head_dim = 2 * hidden_size / ' +
+  "num_attention_heads (the config class recomputes it), in the layers whose layers_block_type is 'hybrid' " +
+  '(models/zamba2/configuration_zamba2.py), which fromConfig does not map';
 NOT_BUILT.cohere_compass_text = NOT_BUILT.cohere_compass;
 NOT_BUILT.hunyuan_vl_text = NOT_BUILT.hunyuan_vl;
 
@@ -97,6 +102,15 @@ function byHand(c: Obj): string {
     // the config is not readable even as Llama's: the generic form above
   }
   return shown;
+}
+
+function zamba2ByHand(c: Obj): string {
+  const h = optNum('config.hidden_size', c.hidden_size);
+  const n = optNum('config.num_attention_heads', c.num_attention_heads);
+  const rp = isObj(c.rope_parameters) ? c.rope_parameters : {};
+  const theta = typeof rp.rope_theta === 'number' ? rp.rope_theta : typeof c.rope_theta === 'number' ? c.rope_theta : 10000;
+  const head = h !== undefined && n ? String((2 * h) / n) : '2 * hidden_size / num_attention_heads';
+  return `new Rope({ headDim: ${head}, base: ${theta}, style: 'half' })`;
 }
 
 function refused(c: Obj, what: string, check: string): TypeError {
@@ -155,11 +169,15 @@ export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: F
         "'interleaved') and its rotary embedding class; or pass { unknownModel: 'llama' } to fromConfig to read it as Llama",
     );
   }
-  const notBuilt = typeof t === 'string' ? NOT_BUILT[t] : undefined;
+  const notBuilt = typeof t === 'string' && (t !== 'zamba2' || ropeSwitchedOff(c, fam) === null) ? NOT_BUILT[t] : undefined;
   if (notBuilt !== undefined) {
     throw new TypeError(
       `config.model_type '${t}' is not built from a config: ${notBuilt}. ` +
-        (t === 'clvp_decoder' ? 'Do not rotate its q and k' : `Build the Rope by hand where it applies: ${byHand(c)}`),
+        (t === 'clvp_decoder'
+          ? 'Do not rotate its q and k'
+          : t === 'zamba2'
+            ? `Build the Rope by hand for its hybrid layers: ${zamba2ByHand(c)}`
+            : `Build the Rope by hand where it applies: ${byHand(c)}`),
     );
   }
   if (fam?.ropeTail) {

@@ -25,7 +25,7 @@ describe('fromConfig refuses what it would have to guess', () => {
     const noType = base;
     const msg = /config has no model_type.*Build the Rope by hand: new Rope\(\{ headDim: 128, base: 1000000, style: 'half' \}\).*\{ unknownModel: 'llama' \}/;
     expect(() => Rope.fromConfig(noType)).toThrow(msg);
-    expect(() => Rope.fromConfig({ ...noType, model_type: null })).toThrow(msg);
+    expect(() => Rope.fromConfig({ ...noType, model_type: null } as never)).toThrow(msg);
     expect(() => Rope.layersFromConfig(noType)).toThrow(/config has no model_type/);
     const r = Rope.fromConfig(noType, { unknownModel: 'llama' });
     expect([r.headDim, r.base, r.style]).toEqual([128, 1e6, 'half']);
@@ -63,6 +63,14 @@ describe('fromConfig refuses what it would have to guess', () => {
       expect(() => Rope.layersFromConfig({ ...cfg, model_type: t }), t).toThrow(/is not built from a config/);
       expect(() => Rope.fromConfig({ ...cfg, model_type: t }, { unknownModel: 'llama' }), t).toThrow(/is not built from a config/);
     }
+    // Zamba2: refused only where its code rotates (use_mem_rope), naming the head size its class computes
+    const zamba = { model_type: 'zamba2', hidden_size: 2560, num_attention_heads: 32, num_hidden_layers: 2, layers_block_type: ['mamba', 'hybrid'] };
+    expect(() => Rope.fromConfig({ ...zamba, use_mem_rope: true })).toThrow(
+      /config\.model_type 'zamba2' is not built from a config: .*Build the Rope by hand for its hybrid layers: new Rope\(\{ headDim: 160, base: 10000, style: 'half' \}\)/,
+    );
+    expect(() => Rope.layersFromConfig({ ...zamba, use_mem_rope: true })).toThrow(/is not built from a config/);
+    expect(() => Rope.fromConfig(zamba)).toThrow(/config\.use_mem_rope is undefined: the 'zamba2' family's code applies RoPE only when it is true/);
+    expect(Rope.layersFromConfig(zamba)).toEqual([null, null]);
   });
 
   it('a key the generated table marks uninterpreted is refused by name with the line that reads it', () => {
