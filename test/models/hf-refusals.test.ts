@@ -187,7 +187,7 @@ describe('the generated review of config reads (docs/hf-config-reads.md)', () =>
     const { join } = await import('node:path');
     const root = join(__dirname, '..', '..');
     const doc = readFileSync(join(root, 'docs', 'hf-config-reads.md'), 'utf8');
-    const src = ['hf-config.ts', 'hf-layers.ts', 'hf-families.ts'].map((f) => readFileSync(join(root, 'lib', 'models', f), 'utf8')).join('\n');
+    const src = ['hf-config.ts', 'hf-refuse.ts', 'hf-layers.ts', 'hf-families.ts'].map((f) => readFileSync(join(root, 'lib', 'models', f), 'utf8')).join('\n');
     const names = new Set([...doc.matchAll(/^\| `([^`]+)` \| interpreted \|/gm)].map((m) => m[1]));
     expect(names.size).toBeGreaterThan(30);
     for (const n of names) {
