@@ -98,6 +98,22 @@ describe.each(ENGINES)('rotarySlice trailing on the %s engine', (engine) => {
     for (let row = 0; row < T * 4; row++) for (let i = 0; i < D - R; i++) expect(qb[row * D + i]).toBe(before[row * D + i]);
   });
 
+  it('applyAsync past the inline size (slices, and the pool on SharedArrayBuffer memory) rotates what apply rotates', async () => {
+    const rope = createRope({ headDim: D, rotaryDim: R, rotarySlice: 'trailing', style: 'half' }, engine);
+    const tokens = 4096;
+    const r = rng(13);
+    const x = new Float32Array(tokens * 8 * D).map(() => r());
+    const want = x.slice();
+    rope.apply(want, { heads: 8, positions: 7 });
+    const shared = new Float32Array(new SharedArrayBuffer(x.byteLength));
+    shared.set(x);
+    const plain = x.slice();
+    await Promise.all([rope.applyAsync(shared, { heads: 8, positions: 7 }), rope.applyAsync(plain, { heads: 8, positions: 7 })]);
+    expect(shared).toEqual(want);
+    expect(plain).toEqual(want);
+    for (let row = 0; row < tokens * 8; row += 997) for (let i = 0; i < D - R; i++) expect(want[row * D + i]).toBe(x[row * D + i]);
+  });
+
   it('applyQK with a cache writes the rotated trailing slice and the unrotated nope part', () => {
     const rope = createRope({ headDim: D, rotaryDim: R, rotarySlice: 'trailing', style: 'interleaved' }, engine);
     const r = rng(9);
