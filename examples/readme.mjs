@@ -35,7 +35,7 @@ console.log(cos.length, sin[128 + 1]); // 384 = 3*128, sin(1 * invFreq[1])
 
 // From a Hugging Face config.json (here Llama 3.1's rope_scaling), off the event loop.
 const llama31 = Rope.fromConfig({
-  hidden_size: 4096, num_attention_heads: 32, rope_theta: 500000, max_position_embeddings: 131072,
+  model_type: 'llama', hidden_size: 4096, num_attention_heads: 32, rope_theta: 500000, max_position_embeddings: 131072,
   rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4,
                   original_max_position_embeddings: 8192 },
 });

@@ -111,6 +111,7 @@ function convert(src: Float32Array | Uint16Array, sd: DType, sBits: Int32Array |
 export class CacheWriter {
   private readonly headDim: number;
   private readonly rotaryDim: number;
+  private readonly rotaryOffset: number;
   private readonly half: number;
   private readonly step: number;
   private readonly po: number;
@@ -125,6 +126,7 @@ export class CacheWriter {
   constructor(g: RopeGeometry) {
     this.headDim = g.headDim;
     this.rotaryDim = g.rotaryDim;
+    this.rotaryOffset = g.rotaryOffset ?? 0;
     this.half = g.rotaryDim / 2;
     const il = g.style === STYLE_INTERLEAVED;
     this.step = il ? 2 : 1;
@@ -157,10 +159,13 @@ export class CacheWriter {
       const dst = slot * c.slotStride;
       for (let h = 0; h < k.heads; h++) {
         const d0 = dst + h * c.headStride;
-        this.rotate(k, k.offset + t * k.tokenStride + h * k.headStride, c, d0);
+        const s0 = k.offset + t * k.tokenStride + h * k.headStride;
+        const ro = this.rotaryOffset;
+        this.rotate(k, s0 + ro, c, d0 + ro);
         if (this.rotaryDim < this.headDim) {
-          const s0 = k.offset + t * k.tokenStride + h * k.headStride + this.rotaryDim;
-          convert(k.data, k.dtype, kSrcBits, s0, c.kData, c.dtype, kDstBits, d0 + this.rotaryDim, this.headDim - this.rotaryDim);
+          // the values that do not rotate: after the rotated ones, or before them ('trailing')
+          const p0 = ro === 0 ? this.rotaryDim : 0;
+          convert(k.data, k.dtype, kSrcBits, s0 + p0, c.kData, c.dtype, kDstBits, d0 + p0, this.headDim - this.rotaryDim);
         }
         if (v !== null) convert(v.data, v.dtype, vSrcBits!, v.offset + t * v.tokenStride + h * v.headStride, c.vData!, c.dtype, vDstBits!, d0, this.headDim);
       }

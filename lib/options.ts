@@ -23,7 +23,7 @@ export const STEP_KV_KEYS: ReadonlySet<string> = new Set(['v', 'cache']);
 export const PREPARE_KEYS: ReadonlySet<string> = new Set(['qHeads', 'kHeads', 'dtype', 'threads', 'inverse']);
 /** new Rope(options). */
 export const ROPE_KEYS: ReadonlySet<string> = new Set([
-  'headDim', 'rotaryDim', 'base', 'style', 'scaling', 'maxPositions', 'mropeSection', 'mropeInterleaved',
+  'headDim', 'rotaryDim', 'base', 'style', 'scaling', 'maxPositions', 'mropeSection', 'mropeInterleaved', 'rotarySlice',
 ]);
 /** scaling objects, per scaling.type. */
 export const SCALING_KEYS: Readonly<Record<string, ReadonlySet<string>>> = {

@@ -72,6 +72,7 @@ export interface CheckedRopeOptions {
   style: RopeStyle;
   scaling: ResolvedScaling;
   pairSection: Uint8Array | null;
+  rotaryOffset: number;
 }
 
 /** Rope's options, checked; throws naming the first bad one. */
@@ -91,5 +92,10 @@ export function checkRopeOptions(options: RopeOptions): CheckedRopeOptions {
     const scaling = resolveScaling({ ...options, rotaryDim, base });
     checkFrequencies(scaling.base, base, rotaryDim, options.scaling);
     const pairSection = pairSections(rotaryDim, options.mropeSection, options.mropeInterleaved);
-  return { headDim, rotaryDim, base, style, scaling, pairSection };
+    const slice = options.rotarySlice === undefined ? 'leading' : options.rotarySlice;
+    if (slice !== 'leading' && slice !== 'trailing') {
+      throw new TypeError(`rotarySlice must be 'leading' or 'trailing', got ${describe(slice)}`);
+    }
+    const rotaryOffset = slice === 'trailing' ? headDim - rotaryDim : 0;
+  return { headDim, rotaryDim, base, style, scaling, pairSection, rotaryOffset };
 }

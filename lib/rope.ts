@@ -52,6 +52,35 @@ function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
   return row * rotaryDim * plan.tokens * plan.batch;
 }
 
+/** The engine rotating each head's trailing slice: q and k start rotaryOffset values further on for
+ * the inner engine (which was built for heads of rotaryDim values), restored once it has read the
+ * plan (the native addon copies its descriptor before applyAsync returns). No prepared steps: those
+ * take whole heads from the start. */
+function trailingView(inner: AsyncEngine, rotaryOffset: number): AsyncEngine {
+  const shifted = <T>(plan: CallPlan, run: () => T): T => {
+    const q = plan.q;
+    const k = plan.k;
+    q.offset += rotaryOffset;
+    if (k !== null) k.offset += rotaryOffset;
+    try {
+      return run();
+    } finally {
+      q.offset -= rotaryOffset;
+      if (k !== null) k.offset -= rotaryOffset;
+    }
+  };
+  const view: AsyncEngine & Pick<SliceEngine, 'ownsMemory' | 'rebind'> = {
+    apply: (plan) => shifted(plan, () => inner.apply(plan)),
+  };
+  if (inner.applyAsync !== undefined) view.applyAsync = (plan) => shifted(plan, () => inner.applyAsync!(plan));
+  const mem = inner as Pick<SliceEngine, 'ownsMemory' | 'rebind'>;
+  if (mem.ownsMemory !== undefined) {
+    view.ownsMemory = (d) => mem.ownsMemory!(d);
+    view.rebind = (d, at, n) => mem.rebind!(d, at, n);
+  }
+  return view;
+}
+
 // createRope() sets this for the duration of one constructor call.
 let forcedEngine: 'js' | 'native' | 'wasm' | null = null;
 
@@ -81,7 +110,7 @@ export class Rope {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Rope options must be an object with headDim, got ${describe(options)}`);
     }
-    const { headDim, rotaryDim, base, style, scaling, pairSection } = checkRopeOptions(options);
+    const { headDim, rotaryDim, base, style, scaling, pairSection, rotaryOffset } = checkRopeOptions(options);
     this.#scaling = scaling;
     this.#style = style;
     this.#geometry = {
@@ -90,20 +119,27 @@ export class Rope {
       style: style === 'half' ? STYLE_HALF : STYLE_INTERLEAVED,
       pairSection,
       sectionRows: pairSection === null ? 1 : options.mropeSection!.length,
+      rotaryOffset,
     };
+    // rotarySlice 'trailing': every engine sees each head's rotated slice as a head of rotaryDim
+    // values starting rotaryOffset further on (a view of the same array). Its bounds checks then
+    // cover exactly the values it touches; the call's own checks use the whole head.
+    const walked = rotaryOffset === 0 ? this.#geometry : { ...this.#geometry, headDim: rotaryDim, rotaryOffset: 0 };
     const freq = this.#scaling.base;
     this.#plan = newCallPlan(freq.invFreq);
     this.#plan.attentionScaling = freq.attentionScaling;
     this.#k = newTensorPlan();
     const which = forcedEngine ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
+    let engine: AsyncEngine;
     if (which === 'native') {
       if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
-      this.#engine = createNativeEngine(nativeAddon, this.#geometry);
+      engine = createNativeEngine(nativeAddon, walked);
     } else if (which === 'wasm') {
-      this.#engine = createWasmEngine(this.#geometry);
+      engine = createWasmEngine(walked);
     } else {
-      this.#engine = createJsEngine(this.#geometry);
+      engine = createJsEngine(walked);
     }
+    this.#engine = rotaryOffset === 0 ? engine : trailingView(engine, rotaryOffset);
     this.#engineChecksOverlap = which === 'native';
     this.#engineName = which;
     this.#base = base;
@@ -162,6 +198,10 @@ export class Rope {
   }
   get rotaryDim(): number {
     return this.#geometry.rotaryDim;
+  }
+  /** Which rotaryDim values of each head rotate: 'leading' or 'trailing'. */
+  get rotarySlice(): 'leading' | 'trailing' {
+    return this.#geometry.rotaryOffset ? 'trailing' : 'leading';
   }
   /** Which engine this Rope runs on (backendInfo says why). */
   get engine(): 'native' | 'wasm' | 'js' {

@@ -68,6 +68,10 @@ export interface RopeOptions {
    * (Ernie 4.5 VL, mropeSection [h, w, t]): the first h + w pairs alternate height and width rows,
    * the last t pairs read the temporal row. */
   mropeInterleaved?: boolean | 'hw';
+  /** Which rotaryDim values of each head rotate when rotaryDim < headDim: 'leading' (default: the
+   * first rotaryDim, `x[..., :rotary_dim]` as GPT-NeoX, Phi and partial_rotary_factor do) or
+   * 'trailing' (the last rotaryDim, `x[..., -rope_dim:]`: heads laid out [nope | rope], DeepSeek-V4). */
+  rotarySlice?: 'leading' | 'trailing';
 }
 
 /**
@@ -212,6 +216,8 @@ export interface RopeGeometry {
   pairSection: Uint8Array | null;
   /** How many positions rows a call carries (1, or the number of M-RoPE sections). */
   sectionRows: number;
+  /** Where the rotated values start in each head: 0, or headDim - rotaryDim for rotarySlice 'trailing'. */
+  rotaryOffset?: number;
 }
 
 export interface TensorPlan {

@@ -78,6 +78,9 @@ def classify(src):
     if apply is None and not rotary:
         return None
     body = (apply or '') + '\n' + rotary
+    # the helpers apply calls (OpenAI privacy filter's _apply_rotary_emb pairs x[..., ::2], x[..., 1::2])
+    for helper in re.findall(r'\b(_\w+)\(', apply or ''):
+        body += '\n' + (func_src(src, helper) or '')
     for pat, why in INTERLEAVED:
         if re.search(pat, body):
             return 'interleaved', why, None
@@ -227,7 +230,7 @@ def default_theta(model_type):
 #   NOT_ROPE    - it does not change which values are rotated by which angle (sizes of other
 #                 projections, dropout, norms, MoE, Mamba, vision/audio parts, ...);
 #   REFUSED     - it changes the rotation and rope-simd does not interpret it: a config carrying it
-#                 (non-null) is refused by name (lib/models/hf-config.ts).
+#                 (non-null) is refused by name (lib/models/hf-refuse.ts).
 # An attribute in none of them stops the script: a new transformers release is reviewed, not guessed.
 INTERPRETED = {
     'hidden_size', 'num_attention_heads', 'head_dim', 'rope_parameters', 'rope_theta', 'max_position_embeddings',

@@ -277,8 +277,36 @@ def cases():
 # Families the generic harness cannot yet drive faithfully: not written, listed in docs/models-hf.md.
 EXCLUDED = {
     'qwen2_5_omni_dit': "the talker's token-to-wave diffusion transformer (audio), not a text attention",
-    'zamba2': 'hybrid layers: the harness finds no attention module per layer',
-    'qwen3_omni_moe_talker_text': 'its rotary dim does not match the mrope_section default the reader applies',
+}
+
+
+# Model types whose config class defaults build no model (Ministral: head_dim None; GLM-4.5V: an
+# mrope_section for a head size it does not have): a published config in their place, same case name.
+# (Qwen3-Omni's text class defaults give an odd head size, 2048 / 28.)
+QWEN3_OMNI_TEXT = dict(model_type='qwen3_omni_moe_text', hidden_size=2048, num_attention_heads=32, num_key_value_heads=4,
+                       head_dim=128, num_hidden_layers=48, max_position_embeddings=65536,
+                       rope_parameters=dict(rope_type='default', rope_theta=1000000.0, mrope_section=[24, 20, 20],
+                                            mrope_interleaved=True))
+PUBLISHED_FOR_DEFAULTS = {
+    'ministral': (PUB.format('mistralai/Ministral-8B-Instruct-2410'),
+                  dict(model_type='ministral', hidden_size=4096, num_attention_heads=32, num_key_value_heads=8,
+                       head_dim=128, max_position_embeddings=32768, rope_theta=100000000.0, num_hidden_layers=36,
+                       sliding_window=32768)),
+    'glm4v_moe': (PUB.format('zai-org/GLM-4.5V (text_config)'),
+                  dict(model_type='glm4v_moe', text_config=dict(
+                      model_type='glm4v_moe_text', hidden_size=4096, num_attention_heads=96, num_key_value_heads=8,
+                      head_dim=128, partial_rotary_factor=0.5, max_position_embeddings=65536, num_hidden_layers=46,
+                      rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[8, 12, 12],
+                                           partial_rotary_factor=0.5)))),
+    'glm4v_moe_text': (PUB.format('zai-org/GLM-4.5V (text_config)'),
+                       dict(model_type='glm4v_moe_text', hidden_size=4096, num_attention_heads=96, num_key_value_heads=8,
+                            head_dim=128, partial_rotary_factor=0.5, max_position_embeddings=65536, num_hidden_layers=46,
+                            rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[8, 12, 12],
+                                                 partial_rotary_factor=0.5))),
+    'qwen3_omni_moe_text': (PUB.format('Qwen/Qwen3-Omni-30B-A3B-Instruct (thinker_config.text_config)'), QWEN3_OMNI_TEXT),
+    'qwen3_omni_moe_thinker': (PUB.format('Qwen/Qwen3-Omni-30B-A3B-Instruct (thinker_config)'),
+                               dict(model_type='qwen3_omni_moe_thinker',
+                                    text_config={k: v for k, v in QWEN3_OMNI_TEXT.items() if k != 'model_type'})),
 }
 
 
@@ -307,6 +335,12 @@ def default_cases(covered):
         if not getattr(tc, 'num_attention_heads', None) or not getattr(tc, 'max_position_embeddings', None):
             NOT_DRIVEN[t] = 'its text config has no num_attention_heads / max_position_embeddings (not a text attention)'
             continue
+        published = {'model_type': t}
+        source = f'transformers {transformers.__version__} {type(cfg).__name__}() defaults'
+        if t in PUBLISHED_FOR_DEFAULTS:  # the class defaults do not build a model: published values instead
+            source, published = PUBLISHED_FOR_DEFAULTS[t]
+            cfg = AutoConfig.for_model(t, **{k: v for k, v in published.items() if k != 'model_type'})
+            tc = text_config(cfg)
         mp = int(tc.max_position_embeddings)
         pos = [0, 3, mp - 1]
         rp = getattr(tc, 'rope_parameters', None) or {}
@@ -316,8 +350,7 @@ def default_cases(covered):
             fwd = ''
         if (isinstance(rp, dict) and rp.get('mrope_section')) or 'position_ids[:, :, None, :]' in fwd:
             pos = [pos, [0, 1, 2], [0, 2, 1]]  # M-RoPE: temporal, height, width rows
-        out.append((f'default-{t}', f'transformers {transformers.__version__} {type(cfg).__name__}() defaults',
-                    {'model_type': t}, pos))
+        out.append((f'default-{t}', source, published, pos))
     return out
 
 
@@ -405,6 +438,8 @@ def gen_input(count, seed):
 
 
 def rope_head_dim(tcfg, layer_type=None):
+    if type(tcfg).__name__ == 'DeepseekV4Config':
+        return tcfg.head_dim  # the whole head: its apply rotates the trailing qk_rope_head_dim itself
     if getattr(tcfg, 'qk_rope_head_dim', None):
         return tcfg.qk_rope_head_dim
     if layer_type is not None and getattr(tcfg, 'per_layer_config', None) is not None:
@@ -448,11 +483,13 @@ def apply(m, model_type, tcfg, q, emb):
         out, _ = m.apply_rotary_emb(q, q, emb)
         return out
     cos, sin = emb
+    if model_type == 'deepseek_v4':
+        return m.apply_rotary_pos_emb(q, cos, sin)  # rotates the trailing slice of the whole head itself
     if uses_interleave_fn(m, tcfg):
         out, _ = m.apply_rotary_pos_emb_interleave(q, q, cos, sin)
         return out
     rd = cos.shape[-1]
-    if model_type == 'gpt_oss':
+    if model_type in ('gpt_oss', 'openai_privacy_filter'):
         rd = q.shape[-1]  # cos/sin hold one value per pair (no cat): the whole head rotates
     q_rot, q_pass = q[..., :rd], q[..., rd:]  # the attention's partial slicing (phi, persimmon, ...)
     fn = m.apply_rotary_pos_emb
@@ -512,6 +549,9 @@ def style_probe(model_type, tcfg):
             rot = rotary_class(m, tcfg)(config=tcfg)
             q = torch.zeros(1, 1, 1, D)
             q[..., 1] = 1.0
+            if model_type == 'deepseek_v4':
+                q[..., 1] = 0.0
+                q[..., D - tcfg.qk_rope_head_dim + 1] = 1.0
             pos = torch.tensor([[1]])
             if (getattr(tcfg, 'rope_parameters', None) and 'mrope_section' in (tcfg.rope_parameters or {})) \
                     or 'position_ids[:, :, None, :]' in inspect.getsource(type(rot).forward):
@@ -522,6 +562,9 @@ def style_probe(model_type, tcfg):
             emb = rot(q, pos) if lt is None else rot(q, pos, lt)
             out = apply(m, model_type, tcfg, q, emb)
     v = out[0, 0, 0]
+    if model_type == 'deepseek_v4':
+        v = v[D - 2 * emb[0].shape[-1]:]  # its rotated slice is the trailing one: probe there
+        D = v.shape[0]
     # Slot 1's partner: 0 when pairs are (2j, 2j+1); 1 + rd/2 when pairs are (j, j + rd/2).
     nz = [i for i in range(D) if i != 1 and abs(float(v[i])) > 1e-12]
     if uses_interleave_fn(m, tcfg):
@@ -541,13 +584,22 @@ def attention_layers(model_type, tcfg):
     if not layer_cls:  # encoders (ModernBERT, ESM): their layer classes
         layer_cls = [c for name, c in vars(m).items() if inspect.isclass(c) and name.endswith(('EncoderLayer', 'Layer'))
                      and c.__module__ == m.__name__ and not re.search(r'Vision|Audio|Norm|Embedding|Head', name)]
-    layer_cls.sort(key=lambda c: (takes_config(c, tcfg), 0 if 'Text' in c.__name__ else 1, len(c.__name__)))
+    # the layer class named after the config class (Qwen3OmniMoeTalkerCodePredictor...), else by annotation
+    stem = type(tcfg).__name__[:-len('Config')]
+    layer_cls = [c for c in layer_cls if not c.__name__.startswith('DiT')]
+    layer_cls.sort(key=lambda c: (0 if c.__name__.startswith(stem) else 1, takes_config(c, tcfg),
+                                  0 if 'Text' in c.__name__ else 1, len(c.__name__)))
     attn_src = None
     out = []
+    filled = None
     with torch.device('meta'):
         for i in range(n):
             lt = tcfg.layer_types[i] if getattr(tcfg, 'layer_types', None) else None
-            layer = layer_cls[0](tcfg, i)
+            try:
+                layer = layer_cls[0](tcfg, i)
+            except (AttributeError, TypeError):
+                filled = filled or with_layer_sizes(tcfg)
+                layer = layer_cls[0](filled, i)
             attn = getattr(layer, 'self_attn', None) or getattr(layer, 'attention', None) or getattr(layer, 'attn', None)
             if attn is None:
                 out.append(None)  # linear attention / mamba: no rotation
@@ -578,6 +630,27 @@ def attention_layers(model_type, tcfg):
     if re.search(r'(if|else) self\.config\.layer_rope_theta\[i\]|theta = self\.config\.layer_rope_theta\[i\]', inspect.getsource(m)):
         out = [None if not tcfg.layer_rope_theta[i] else t for i, t in enumerate(out)]
     return out
+
+
+# Sizes a sub-config leaves to its parent (dropout, expert counts, indexer budgets): a decoder layer
+# built on the meta device needs them, and none of them takes part in the rotation.
+LAYER_SIZES = {'dropout_rate': 0.0, 'dropout': 0.0, 'attention_dropout': 0.0, 'mlp_only_layers': [],
+               'num_experts': 4, 'num_local_experts': 4, 'n_routed_experts': 4, 'num_experts_per_tok': 2,
+               'n_group': 1, 'topk_group': 1, 'moe_intermediate_size': 8, 'indexer_budget': 64,
+               'indexer_compress_ratio': 4, 'n_shared_experts': 1, 'decoder_sparse_step': 1,
+               'cross_attention_hidden_size': None, 'indexer_n_heads': 2, 'indexer_kv_heads': 1, 'indexer_head_dim': 8}
+
+
+def with_layer_sizes(tcfg):
+    c = copy.deepcopy(tcfg)
+    for k, v in LAYER_SIZES.items():
+        try:
+            missing = getattr(c, k, None) is None
+        except Exception:
+            missing = True
+        if missing:
+            setattr(c, k, copy.deepcopy(v) if v is not None else c.hidden_size)
+    return c
 
 
 def layer_rotary(model_type, tcfg, layer_types):
@@ -666,6 +739,8 @@ def make_fixture(case, source, published, positions, seed):
         if rot is not None and hasattr(rot, 'layer_types'):
             # the full-attention layers' rotation (fromConfig's), else the first layer type's (Zaya)
             main_lt = 'full_attention' if 'full_attention' in rot.layer_types else sorted(rot.layer_types)[0]
+            if tmt == 'deepseek_v4':
+                main_lt = 'main'  # its sliding layers' rotation (the compressed layers use 'compress')
         x, outs = run_family(tmt, tcfg, positions, heads, seed, main_lt)
         f64 = outs['f64']
         scale = float(np.max(np.abs(f64))) or 1.0
@@ -688,7 +763,7 @@ def make_fixture(case, source, published, positions, seed):
         }
         if main_lt not in (None, 'full_attention'):
             fx['layer_type'] = main_lt  # the layer type output_f64 is for
-        if layered:
+        if layered and tmt != 'deepseek_v4':  # (DeepSeek-V4's per-layer rotations are keyed main/compress, not by layer type)
             per_layer = attention_layers(tmt, tcfg)
             fx['layers'] = per_layer
             fx['layer_rotary'] = layer_rotary(tmt, tcfg, per_layer)

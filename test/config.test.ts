@@ -131,17 +131,17 @@ describe('Rope.fromConfig on published model configs', () => {
   });
 
   it('v5 rope_parameters, text_config, and config errors', () => {
-    const v5 = { hidden_size: 4096, num_attention_heads: 32, max_position_embeddings: 131072,
+    const v5 = { model_type: 'llama', hidden_size: 4096, num_attention_heads: 32, max_position_embeddings: 131072,
       rope_parameters: { rope_type: 'yarn', rope_theta: 1e6, factor: 4, original_max_position_embeddings: 32768 } };
     expect(ropeOptionsFromConfig(v5)).toMatchObject({ headDim: 128, base: 1e6, scaling: { type: 'yarn', factor: 4, originalMaxPositions: 32768 } });
     const nested = { model_type: 'qwen3_vl', text_config: { head_dim: 128, rope_theta: 5e6,
       rope_scaling: { rope_type: 'default', mrope_section: [24, 20, 20], mrope_interleaved: true } } };
     expect(ropeOptionsFromConfig(nested)).toMatchObject({ headDim: 128, base: 5e6, mropeSection: [24, 20, 20], mropeInterleaved: true });
-    expect(() => ropeOptionsFromConfig({ head_dim: 64, rope_scaling: { type: 'ntk', factor: 2 } })).toThrow(/rope_type must be one of .*got 'ntk'/);
-    expect(() => ropeOptionsFromConfig({ rope_theta: 1e4 })).toThrow(/needs head_dim, or hidden_size and num_attention_heads/);
-    expect(() => ropeOptionsFromConfig({ head_dim: 64, rope_scaling: { rope_type: 'linear' } })).toThrow(/config\.rope_scaling\.factor is required for rope_type 'linear'/);
-    expect(() => ropeOptionsFromConfig({ head_dim: 64, rope_theta: '1e4' })).toThrow(TypeError);
-    expect(() => Rope.fromConfig({ head_dim: 64, rope_scaling: { rope_type: 'linear', factor: -2 } })).toThrow(/scaling\.factor must be > 0, got -2/);
+    expect(() => ropeOptionsFromConfig({ model_type: 'llama', head_dim: 64, rope_scaling: { type: 'ntk', factor: 2 } })).toThrow(/rope_type must be one of .*got 'ntk'/);
+    expect(() => ropeOptionsFromConfig({ model_type: 'llama', rope_theta: 1e4 })).toThrow(/needs head_dim, or hidden_size and num_attention_heads/);
+    expect(() => ropeOptionsFromConfig({ model_type: 'llama', head_dim: 64, rope_scaling: { rope_type: 'linear' } })).toThrow(/config\.rope_scaling\.factor is required for rope_type 'linear'/);
+    expect(() => ropeOptionsFromConfig({ model_type: 'llama', head_dim: 64, rope_theta: '1e4' })).toThrow(TypeError);
+    expect(() => Rope.fromConfig({ model_type: 'llama', head_dim: 64, rope_scaling: { rope_type: 'linear', factor: -2 } })).toThrow(/scaling\.factor must be > 0, got -2/);
   });
 });
 
@@ -217,7 +217,7 @@ describe('Rope.fromGGUF on the matching GGUF metadata', () => {
 
 describe('fromConfig head counts', () => {
   it.each([0, -4, 2.5])('num_attention_heads %s is refused by name', (n) => {
-    expect(() => ropeOptionsFromConfig({ hidden_size: 64, num_attention_heads: n })).toThrow(RangeError);
-    expect(() => ropeOptionsFromConfig({ hidden_size: 64, num_attention_heads: n })).toThrow(/num_attention_heads/);
+    expect(() => ropeOptionsFromConfig({ model_type: 'llama', hidden_size: 64, num_attention_heads: n })).toThrow(RangeError);
+    expect(() => ropeOptionsFromConfig({ model_type: 'llama', hidden_size: 64, num_attention_heads: n })).toThrow(/num_attention_heads/);
   });
 });

@@ -157,6 +157,8 @@ describe('examples/llama matches transformers (float64) on tiny models', () => {
     }
   });
 
+  const ropeTheta = (c: Record<string, unknown>): unknown => (c.rope_parameters as { rope_theta?: unknown } | undefined)?.rope_theta ?? c.rope_theta ?? 10000;
+
   it('the fixtures tell RoPE mistakes apart: default rope on the llama3 model, no sliding window on mistral, interleaved pairs on llama', async () => {
     // Rewritten configs, same weights: if these still matched transformers, the comparison above
     // could not be trusted to catch a wrong scaling or window.
@@ -166,9 +168,9 @@ describe('examples/llama matches transformers (float64) on tiny models', () => {
       for (const [name, edit] of [
         ['llama3-scaled', (c: Record<string, unknown>) => void (c.rope_parameters = { rope_type: 'default', rope_theta: 500000 })],
         ['mistral', (c: Record<string, unknown>) => void (c.sliding_window = null)],
-        // GPT-J pairs: no model_type (a hand-written config is read with Llama's rules, where the
-        // legacy interleave key counts; a known family's pair style comes from its modeling code)
-        ['llama', (c: Record<string, unknown>) => void (delete c.model_type, (c.rope_interleaved = true))],
+        // adjacent pairs: the config named as a family whose code rotates (2j, 2j+1) (Cohere's
+        // repeat_interleave of cos/sin), its rope_theta kept
+        ['llama', (c: Record<string, unknown>) => void (c.rope_parameters = { rope_type: 'default', rope_theta: ropeTheta(c) }, (c.model_type = 'cohere'))],
       ] as const) {
         const d = join(dir, name);
         cpSync(join(fixtures, name), d, { recursive: true });

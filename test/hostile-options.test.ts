@@ -52,6 +52,8 @@ const ctorCases: [string, Kind, string, unknown][] = [
   ['mropeInterleaved a string', TE, 'mropeInterleaved', { headDim: 8, mropeSection: [2, 1, 1], mropeInterleaved: 'yes' }],
   ['mropeInterleaved null', TE, 'mropeInterleaved', { headDim: 8, mropeSection: [2, 1, 1], mropeInterleaved: null }],
   ['mropeInterleaved without mropeSection', TE, 'mropeInterleaved', { headDim: 8, mropeInterleaved: true }],
+  ['rotarySlice null', TE, 'rotarySlice', { headDim: 8, rotaryDim: 4, rotarySlice: null }],
+  ['rotarySlice a number', TE, 'rotarySlice', { headDim: 8, rotaryDim: 4, rotarySlice: 4 }],
   ['scaling a string', TE, 'scaling', { headDim: 8, scaling: 'linear' }],
   ['scaling without type', TE, 'scaling.type', { headDim: 8, scaling: {} }],
   ['scaling.factor missing', TE, 'scaling.factor', { headDim: 8, scaling: { type: 'linear' } }],
@@ -123,7 +125,9 @@ describe('fromConfig and fromGGUF refuse obviously bad objects', () => {
     ['partial_rotary_factor NaN', TE, 'partial_rotary_factor', { head_dim: 8, partial_rotary_factor: NaN }],
     ['max_position_embeddings -1', R, 'maxPositions', { head_dim: 8, max_position_embeddings: -1 }],
   ];
-  it.each(cfg)('fromConfig(%s)', (_n, kind, names, c) => refused(() => Rope.fromConfig(c as never), kind, names));
+  // (objects as a Llama config: a config without model_type is refused before its values are read)
+  const asLlama = (c: unknown): unknown => (typeof c === 'object' && c !== null && !Array.isArray(c) ? { model_type: 'llama', ...c } : c);
+  it.each(cfg)('fromConfig(%s)', (_n, kind, names, c) => refused(() => Rope.fromConfig(asLlama(c) as never), kind, names));
 
   const llama = { 'general.architecture': 'llama', 'llama.attention.key_length': 8 };
   const gguf: [string, Kind, string, unknown, unknown?][] = [

@@ -34,7 +34,7 @@ describe('new Rope refuses unknown option keys by name', () => {
 
   it('a key far from every known one gets no guess, only the list', () => {
     expect(() => new Rope({ headDim: 8, zzzzzzzzzz: 1 } as never)).toThrow(
-      "new Rope does not take the option 'zzzzzzzzzz' (it takes headDim, rotaryDim, base, style, scaling, maxPositions, mropeSection, mropeInterleaved)",
+      "new Rope does not take the option 'zzzzzzzzzz' (it takes headDim, rotaryDim, base, style, scaling, maxPositions, mropeSection, mropeInterleaved, rotarySlice)",
     );
   });
 
@@ -47,7 +47,7 @@ describe('new Rope refuses unknown option keys by name', () => {
   it('every known key is accepted (the list is the options the constructor reads)', () => {
     const r = new Rope({
       headDim: 8, rotaryDim: 8, base: 100, style: 'half', scaling: { type: 'linear', factor: 2 },
-      maxPositions: 64, mropeSection: [2, 1, 1], mropeInterleaved: false,
+      maxPositions: 64, mropeSection: [2, 1, 1], mropeInterleaved: false, rotarySlice: 'leading',
     });
     expect(r.base).toBe(100);
     expect(r.invFreq[1]).toBeCloseTo(100 ** (-2 / 8) / 2, 15);

@@ -70,7 +70,7 @@ export interface FromConfigOptions {
    * rope_parameters / rope_scaling, head_dim or hidden_size / num_attention_heads,
    * partial_rotary_factor) and lets the legacy keys rotary_interleaved / rope_interleaved pick
    * adjacent pairs; check the result against the family's apply_rotary_pos_emb. A config without
-   * model_type (hand-written) is always read that way. */
+   * model_type is refused the same way unless this is 'llama'. */
   unknownModel?: 'refuse' | 'llama';
   /** Keys rope-simd refused because the family's code turns them into the rotation and rope-simd
    * does not interpret them (as the message names them, e.g. 'rope_parameters.alpha'), which you have

@@ -4,8 +4,9 @@
 import type { RopeOptions, RopeStyle, ScalingOptions } from '../types.js';
 import { show } from '../scaling.js';
 import type { FromConfigOptions } from './config-types.js';
-import { HF_FAMILY_STYLE, TRANSFORMERS_VERSION, type HfFamily } from './hf-families.js';
+import { HF_FAMILY_STYLE, type HfFamily } from './hf-families.js';
 import { isObj, optNum, toList, type Obj } from './read.js';
+import { checkInterpretable } from './hf-refuse.js';
 
 const HF_TYPES = ['default', 'mrope', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'su', 'proportional'];
 
@@ -45,127 +46,23 @@ export function familyOf(c: Obj): HfFamily | undefined {
   return Object.prototype.hasOwnProperty.call(HF_FAMILY_STYLE, t) ? HF_FAMILY_STYLE[t] : undefined;
 }
 
-/** The keys of rope_parameters / rope_scaling that transformers' rope code reads (RopeParameters,
- * the legacy 'type', M-RoPE and Phi-3.5-MoE keys) plus the per-layer-type nesting keys. Any other
- * key is a family's own and is refused unless the family table says rope-simd interprets it. */
-const RP_KEYS = new Set([
-  'rope_type', 'type', 'rope_theta', 'partial_rotary_factor', 'factor', 'original_max_position_embeddings',
-  'attention_factor', 'beta_fast', 'beta_slow', 'short_factor', 'long_factor', 'low_freq_factor', 'high_freq_factor',
-  'mscale', 'mscale_all_dim', 'truncate', 'mrope_section', 'mrope_interleaved', 'short_mscale', 'long_mscale',
-  // Ministral 3 / Mistral 4: a position-dependent factor on the query after the rotation (attention
-  // temperature, not a rotation): not rope-simd's to apply, and it does not change cos/sin.
-  'llama_4_scaling_beta',
-  // Ministral 3 / Mistral 4 keep a copy of max_position_embeddings there (their config classes list it in
-  // ignore_keys_at_rope_validation); no rope code reads it
-  'max_position_embeddings',
-]);
-
-/** (byHand's reading: every key ignored; not reachable from a caller's options) */
-const EVERY_KEY: readonly string[] = Object.freeze([]);
-
-/** A Rope built by hand: the options rope-simd's Llama reading gives, as code to copy and check. */
-function byHand(c: Obj): string {
-  let shown = "new Rope({ headDim, rotaryDim, base, style: 'half' | 'interleaved', scaling })";
-  try {
-    const o = ropeOptionsFromConfig({ ...c, model_type: undefined }, 'full_attention', { ignoreKeys: EVERY_KEY });
-    const parts = [`headDim: ${o.headDim}`];
-    if (o.rotaryDim !== o.headDim) parts.push(`rotaryDim: ${o.rotaryDim}`);
-    parts.push(`base: ${o.base}`, `style: '${o.style}'`);
-    if (o.scaling) parts.push(`scaling: { type: '${o.scaling.type}', ... }`);
-    shown = `new Rope({ ${parts.join(', ')} })`;
-  } catch {
-    // the config is not readable even as Llama's: the generic form above
-  }
-  return shown;
-}
-
-function refused(c: Obj, what: string, check: string): TypeError {
-  return new TypeError(
-    `${what}, so rope-simd cannot tell how it rotates. Build the Rope by hand: ${byHand(c)} (what a Llama ` +
-      `config with these values would give), after checking ${check}`,
-  );
-}
-
-/** Refuses what rope-simd would otherwise have to guess: a model_type outside the family table, and
- * keys the family's code turns into the rotation that rope-simd does not interpret. */
-export function checkInterpretable(c: Obj, fam: HfFamily | undefined, options: FromConfigOptions): void {
-  if (!isObj(options)) throw new TypeError(`fromConfig options must be an object ({ unknownModel, ignoreKeys }), got ${show(options)}`);
-  for (const k of Object.keys(options)) {
-    if (k !== 'unknownModel' && k !== 'ignoreKeys') throw new TypeError(`fromConfig does not take the option '${k}' (it takes unknownModel, ignoreKeys)`);
-  }
-  const unknown = options.unknownModel ?? 'refuse';
-  if (unknown !== 'refuse' && unknown !== 'llama') throw new TypeError(`options.unknownModel must be 'refuse' or 'llama', got ${show(unknown)}`);
-  const ignore = options.ignoreKeys ?? [];
-  if (!Array.isArray(ignore) || ignore.some((k) => typeof k !== 'string')) {
-    throw new TypeError(`options.ignoreKeys must be an array of key names (e.g. ['rope_parameters.alpha']), got ${show(ignore)}`);
-  }
-  const ignored = (key: string): boolean => ignore === EVERY_KEY || ignore.includes(key);
-  const t = c.model_type;
-  if (t !== undefined && t !== null && typeof t !== 'string') throw new TypeError(`config.model_type must be a string, got ${show(t)}`);
-  if (typeof t === 'string' && fam === undefined && unknown !== 'llama') {
-    throw refused(
-      c,
-      `config.model_type '${t}' is not in rope-simd's family table (the ${Object.keys(HF_FAMILY_STYLE).length} model types ` +
-        `whose transformers ${TRANSFORMERS_VERSION} code has a rotary embedding)`,
-      "the family's apply_rotary_pos_emb (rotate_half: style 'half'; rotate_every_two or repeat_interleave(2): " +
-        "'interleaved') and its rotary embedding class; or pass { unknownModel: 'llama' } to fromConfig to read it as Llama",
-    );
-  }
-  // keys inside rope_parameters / rope_scaling (flat, or nested per layer type)
-  const blocks: [string, Obj][] = [];
-  for (const where of ['rope_scaling', 'rope_parameters']) {
-    const rs = c[where];
-    if (!isObj(rs)) continue;
-    const nested = NESTED_KEYS.some((k) => isObj(rs[k]));
-    if (nested) {
-      for (const [k, v] of Object.entries(rs)) if (isObj(v)) blocks.push([`${where}.${k}`, v]);
-    } else blocks.push([where, rs]);
-  }
-  for (const [where, rs] of blocks) {
-    for (const key of Object.keys(rs)) {
-      if (RP_KEYS.has(key) || (NESTED_KEYS.includes(key) && isObj(rs[key])) || rs[key] === undefined || rs[key] === null) continue;
-      if (key === 'alpha' && fam?.alphaBase) continue;
-      const name = `${where.replace(/^rope_scaling/, 'rope_parameters').split('.')[0]}.${key}`;
-      if (ignored(name)) continue;
-      throw refused(
-        c,
-        `config.${where}.${key} is not a key transformers' rope code reads, and the ${show(t ?? 'Llama')} family's code ` +
-          `is not known to interpret it`,
-        `what the family's rotary embedding class does with '${key}'; or pass { ignoreKeys: ['${name}'] } if it does not change the rotation`,
-      );
-    }
-  }
-  if (fam?.ropeTail) {
-    throw new TypeError(
-      `config.model_type '${String(t)}' rotates the trailing values of each head (x[..., -rope_dim:]: ${fam.from.split(':')[0]}), ` +
-        'and a Rope rotates the leading rotaryDim values of each head. Build the Rope by hand for the rotated part ' +
-        `(${byHand(c)} with headDim = rotaryDim = its rope head dim) and pass it the trailing slices gathered into a ` +
-        'contiguous array, then scatter them back',
-    );
-  }
-  if (fam?.negated) {
-    throw new TypeError(
-      `config.model_type '${String(t)}' rotates by minus the angle (its rotate_half returns cat((x2, -x1)): ${fam.from.split(':')[0]}), ` +
-        `which a Rope built from a config does not do. Build the Rope by hand and pass inverse: true on every call: ` +
-        `${byHand(c)}, then rope.apply(x, { heads, positions, inverse: true })`,
-    );
-  }
-  // keys the family's own code turns into the rotation that rope-simd does not interpret (generated table)
-  for (const [key, from] of Object.entries(fam?.uninterpreted ?? {})) {
-    const v = c[key];
-    // (an empty per-layer override object or list overrides nothing)
-    const empty = (Array.isArray(v) && v.length === 0) || (isObj(v) && Object.keys(v).length === 0);
-    if (v === undefined || v === null || empty || ignored(key)) continue;
-    throw refused(
-      c,
-      `config.${key} (${show(v)}) changes the rotation in the ${show(t)} family's code (${from}), and rope-simd does not interpret it`,
-      `that code; or pass { ignoreKeys: ['${key}'] } if this value does not change the rotation`,
-    );
-  }
+/**
+ * transformers' interleaved recomposition (Qwen3-VL, Qwen3-Omni, Qwen4) reads row r >= 1 for pair j
+ * when j % n == r and j < n * s_r, whatever the sections sum to: a section longer than the head is
+ * cut where the pairs end (Qwen3-Omni's talker: [24, 20, 20] on 32 pairs) and the pairs past the
+ * sections read row 0 (Qwen4: [11, 11, 10] on 128 pairs). The same pair table with sections that
+ * sum to the pair count: each s_r (r >= 1) cut to the pairs j % n == r below it, s_0 the rest.
+ */
+function interleavedSection(section: number[], pairs: number): number[] {
+  const n = section.length;
+  if (n < 2 || n > 3 || section.some((v) => !Number.isInteger(v) || v < 0)) return section;
+  const out = section.map((v, r) => (r === 0 ? 0 : Math.min(v, Math.ceil((pairs - r) / n))));
+  out[0] = pairs - out.reduce((a, b) => a + b, 0);
+  return out;
 }
 
 /** Layer types whose rope parameters a nested transformers-5 rope_parameters may hold. */
-const NESTED_KEYS = ['full_attention', 'sliding_attention', 'chunked_attention', 'attention', 'hybrid', 'hybrid_sliding'];
+export const NESTED_KEYS = ['full_attention', 'sliding_attention', 'chunked_attention', 'attention', 'hybrid', 'hybrid_sliding'];
 
 interface LayerParams {
   where: string;
@@ -381,6 +278,7 @@ export function ropeOptionsFromConfig(config: object, layerType = 'full_attentio
     if (section !== undefined && section !== null) opts.mropeSection = toList(`${where}.mrope_section`, section);
     const interleaved = fam?.mropeDefault !== undefined ? fam.mropeInterleaved : (rs.mrope_interleaved ?? c.mrope_interleaved);
     if (interleaved === true || interleaved === 'hw') opts.mropeInterleaved = interleaved;
+    if (interleaved === true && opts.mropeSection !== undefined) opts.mropeSection = interleavedSection(opts.mropeSection, rotaryDim / 2);
     if (fam?.alphaBase && rawType === 'dynamic' && rs.alpha !== undefined && rs.alpha !== null && rs.alpha !== 0) {
       // HunYuan's rotary module: dynamic with alpha is a fixed base rope_theta * alpha ** (d / (d - 2)),
       // d = config.head_dim (past max_position_embeddings its dynamic update recomputes without alpha)

@@ -5,7 +5,8 @@
 import type { RopeOptions } from '../types.js';
 import { show } from '../scaling.js';
 import type { FromConfigOptions } from './config-types.js';
-import { checkInterpretable, familyOf, ropeOptionsFromConfig, ropeSwitchedOff, textConfig, withLayerOverride } from './hf-config.js';
+import { familyOf, ropeOptionsFromConfig, ropeSwitchedOff, textConfig, withLayerOverride } from './hf-config.js';
+import { checkInterpretable } from './hf-refuse.js';
 import { isObj, optNum, type Obj } from './read.js';
 
 const ATTENTION = new Set([

@@ -83,10 +83,10 @@ describe('Rope.layersFromConfig', () => {
     expect(() => Rope.layersFromConfig({ ...base, model_type: 'llama' })).toThrow(
       /config\.num_hidden_layers must be a positive integer \(the decoder layer count; also read as n_layer, n_layers, num_layers or the length of layer_types\), got undefined/,
     );
-    expect(() => Rope.layersFromConfig({ ...base, num_hidden_layers: 2, layer_types: ['full_attention', 'banana'] })).toThrow(
+    expect(() => Rope.layersFromConfig({ ...base, model_type: 'llama', num_hidden_layers: 2, layer_types: ['full_attention', 'banana'] })).toThrow(
       /config\.layer_types\[1\] must be one of 'full_attention', .*, got 'banana'/,
     );
-    expect(() => Rope.layersFromConfig({ ...base, num_hidden_layers: 3, layer_types: ['full_attention'] })).toThrow(
+    expect(() => Rope.layersFromConfig({ ...base, model_type: 'llama', num_hidden_layers: 3, layer_types: ['full_attention'] })).toThrow(
       /config\.layer_types must be an array of 3 layer type names \(num_hidden_layers\), got an array of length 1/,
     );
     expect(() => Rope.layersFromConfig({ ...base, model_type: 'llama4_text', num_hidden_layers: 2, no_rope_layers: [1, 'x'] })).toThrow(
@@ -95,10 +95,10 @@ describe('Rope.layersFromConfig', () => {
     expect(() => Rope.layersFromConfig({ ...base, model_type: 'cohere2', num_hidden_layers: 2, sliding_window_pattern: 0 })).toThrow(
       /config\.sliding_window_pattern must be a positive integer, got 0/,
     );
-    expect(() => Rope.fromConfig({ ...base, rope_parameters: { full_attention: 5, sliding_attention: { rope_theta: 1 } } })).toThrow(
+    expect(() => Rope.fromConfig({ ...base, model_type: 'llama', rope_parameters: { full_attention: 5, sliding_attention: { rope_theta: 1 } } })).toThrow(
       /config\.rope_parameters is nested per layer type and needs a 'full_attention' object, got 5 for 'full_attention'/,
     );
-    expect(() => Rope.fromConfig({ ...base, rope_parameters: 'x' as never })).toThrow(/config\.rope_parameters must be an object or null, got 'x'/);
+    expect(() => Rope.fromConfig({ ...base, model_type: 'llama', rope_parameters: 'x' as never })).toThrow(/config\.rope_parameters must be an object or null, got 'x'/);
     expect(() => Rope.layersFromConfig(null as never)).toThrow(/config must be a parsed config\.json object, got null/);
   });
 });

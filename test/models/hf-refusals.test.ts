@@ -21,8 +21,15 @@ describe('fromConfig refuses what it would have to guess', () => {
     expect(Rope.fromConfig({ ...cfg, rotary_interleaved: true }, { unknownModel: 'llama' }).style).toBe('interleaved');
   });
 
-  it('a config without model_type (hand-written) is read with the Llama rules', () => {
-    expect(Rope.fromConfig(base).style).toBe('half');
+  it('a config without model_type: refused with the Rope to build by hand; unknownModel: llama reads it as Llama', () => {
+    const noType = base;
+    const msg = /config has no model_type.*Build the Rope by hand: new Rope\(\{ headDim: 128, base: 1000000, style: 'half' \}\).*\{ unknownModel: 'llama' \}/;
+    expect(() => Rope.fromConfig(noType)).toThrow(msg);
+    expect(() => Rope.fromConfig({ ...noType, model_type: null } as never)).toThrow(msg);
+    expect(() => Rope.layersFromConfig(noType)).toThrow(/config has no model_type/);
+    const r = Rope.fromConfig(noType, { unknownModel: 'llama' });
+    expect([r.headDim, r.base, r.style]).toEqual([128, 1e6, 'half']);
+    expect(Rope.layersFromConfig(noType, { unknownModel: 'llama' }).length).toBe(2);
   });
 
   it('a rope_parameters key no rope code reads is refused by name; ignoreKeys opts out for that key only', () => {
@@ -41,6 +48,29 @@ describe('fromConfig refuses what it would have to guess', () => {
     // HunYuanDenseV1RotaryEmbedding: base = rope_theta * alpha ** (d / (d - 2)), no dynamic scaling
     expect(r.base).toBeCloseTo(1e4 * Math.pow(1000, 128 / 126), 6);
     expect(r.scalingType).toBe('default');
+  });
+
+  it('families whose code a Rope from a config does not follow are refused by name, for fromConfig and layersFromConfig', () => {
+    const cfg = { ...base, head_dim: 128, num_hidden_layers: 2 };
+    for (const [t, why] of [
+      ['cohere_compass', /reorders the frequencies of the height\/width pairs/],
+      ['cohere_compass_text', /reorders the frequencies/],
+      ['hunyuan_vl', /XD-RoPE .* the two values of a pair read different rows.*Build the Rope by hand where it applies: new Rope\(\{ headDim: 128, base: 1000000, style: 'half' \}\)/],
+      ['hunyuan_vl_text', /XD-RoPE/],
+      ['clvp_decoder', /called without rotary embeddings.*Do not rotate its q and k/],
+    ] as const) {
+      expect(() => Rope.fromConfig({ ...cfg, model_type: t }), t).toThrow(new RegExp(`config\\.model_type '${t}' is not built from a config: .*${why.source}`));
+      expect(() => Rope.layersFromConfig({ ...cfg, model_type: t }), t).toThrow(/is not built from a config/);
+      expect(() => Rope.fromConfig({ ...cfg, model_type: t }, { unknownModel: 'llama' }), t).toThrow(/is not built from a config/);
+    }
+    // Zamba2: refused only where its code rotates (use_mem_rope), naming the head size its class computes
+    const zamba = { model_type: 'zamba2', hidden_size: 2560, num_attention_heads: 32, num_hidden_layers: 2, layers_block_type: ['mamba', 'hybrid'] };
+    expect(() => Rope.fromConfig({ ...zamba, use_mem_rope: true })).toThrow(
+      /config\.model_type 'zamba2' is not built from a config: .*Build the Rope by hand for its hybrid layers: new Rope\(\{ headDim: 160, base: 10000, style: 'half' \}\)/,
+    );
+    expect(() => Rope.layersFromConfig({ ...zamba, use_mem_rope: true })).toThrow(/is not built from a config/);
+    expect(() => Rope.fromConfig(zamba)).toThrow(/config\.use_mem_rope is undefined: the 'zamba2' family's code applies RoPE only when it is true/);
+    expect(Rope.layersFromConfig(zamba)).toEqual([null, null]);
   });
 
   it('a key the generated table marks uninterpreted is refused by name with the line that reads it', () => {
@@ -157,7 +187,7 @@ describe('the generated review of config reads (docs/hf-config-reads.md)', () =>
     const { join } = await import('node:path');
     const root = join(__dirname, '..', '..');
     const doc = readFileSync(join(root, 'docs', 'hf-config-reads.md'), 'utf8');
-    const src = ['hf-config.ts', 'hf-layers.ts', 'hf-families.ts'].map((f) => readFileSync(join(root, 'lib', 'models', f), 'utf8')).join('\n');
+    const src = ['hf-config.ts', 'hf-refuse.ts', 'hf-layers.ts', 'hf-families.ts'].map((f) => readFileSync(join(root, 'lib', 'models', f), 'utf8')).join('\n');
     const names = new Set([...doc.matchAll(/^\| `([^`]+)` \| interpreted \|/gm)].map((m) => m[1]));
     expect(names.size).toBeGreaterThan(30);
     for (const n of names) {
