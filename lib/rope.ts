@@ -51,8 +51,25 @@ function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
   return row * rotaryDim * plan.tokens * plan.batch;
 }
 
-// createRope() sets this for the duration of one constructor call.
-let forcedEngine: 'js' | 'native' | 'wasm' | null = null;
+type EngineName = 'js' | 'native' | 'wasm';
+
+// createRope's engine travels to the constructor as an instance of this module-private class (a
+// second argument the public signature does not have): nothing outside this module can make one,
+// so `new Rope(options, anything)` keeps the default engine, and no module state is set around the
+// call.
+class ForcedEngine {
+  constructor(readonly name: EngineName) {}
+}
+
+/** The engine for a Rope: the forced one, else native -> wasm -> js (lib/backend.ts loaded them). */
+function createEngine(geometry: RopeGeometry, forced: EngineName | null): { engine: AsyncEngine; name: EngineName } {
+  const name = forced ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
+  if (name === 'native') {
+    if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
+    return { engine: createNativeEngine(nativeAddon, geometry), name };
+  }
+  return { engine: name === 'wasm' ? createWasmEngine(geometry) : createJsEngine(geometry), name };
+}
 
 export class Rope {
   readonly #geometry: RopeGeometry;
@@ -76,7 +93,8 @@ export class Rope {
   #lastStep: StepFn | null = null;
   #cacheWriter: CacheWriter | null = null;
 
-  constructor(options: RopeOptions) {
+  constructor(options: RopeOptions);
+  constructor(options: RopeOptions, forced?: unknown) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Rope options must be an object with headDim, got ${describe(options)}`);
     }
@@ -94,15 +112,8 @@ export class Rope {
     this.#plan = newCallPlan(freq.invFreq);
     this.#plan.attentionScaling = freq.attentionScaling;
     this.#k = newTensorPlan();
-    const which = forcedEngine ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
-    if (which === 'native') {
-      if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
-      this.#engine = createNativeEngine(nativeAddon, this.#geometry);
-    } else if (which === 'wasm') {
-      this.#engine = createWasmEngine(this.#geometry);
-    } else {
-      this.#engine = createJsEngine(this.#geometry);
-    }
+    const { engine, name: which } = createEngine(this.#geometry, forced instanceof ForcedEngine ? forced.name : null);
+    this.#engine = engine;
     this.#engineChecksOverlap = which === 'native';
     this.#engineName = which;
     this.#base = base;
@@ -465,10 +476,5 @@ export function createRope(options: RopeOptions, engine: 'js' | 'native' | 'wasm
   if (engine !== 'js' && engine !== 'native' && engine !== 'wasm') {
     throw new TypeError(`engine must be 'js', 'native' or 'wasm', got ${describe(engine)}`);
   }
-  forcedEngine = engine;
-  try {
-    return new Rope(options);
-  } finally {
-    forcedEngine = null;
-  }
+  return new (Rope as unknown as new (o: RopeOptions, f: ForcedEngine) => Rope)(options, new ForcedEngine(engine));
 }

@@ -267,6 +267,17 @@ describe('Rope', () => {
     expect(maxAbsDiff(z, ref)).toBeLessThanOrEqual(1e-6);
     expect(() => createRope({ headDim: 16 }, 'gpu' as never)).toThrow(TypeError);
   });
+
+  it('a forced engine reaches only its own Rope: one built inside the call (an options getter) and new Rope(o, x) get the default', () => {
+    const dflt = new Rope({ headDim: 8 }).engine;
+    const forced = dflt === 'js' ? 'wasm' : 'js';
+    let inner: Rope | undefined;
+    const outer = createRope({ get headDim() { inner ??= new Rope({ headDim: 8 }); return 8; } }, forced);
+    expect(outer.engine).toBe(forced);
+    expect(inner!.engine).toBe(dflt);
+    expect(new (Rope as unknown as new (o: object, f: unknown) => Rope)({ headDim: 8 }, { name: forced }).engine).toBe(dflt);
+    expect(new (Rope as unknown as new (o: object, f: unknown) => Rope)({ headDim: 8 }, forced).engine).toBe(dflt);
+  });
 });
 
 describe('errors name the caller\'s parameter on either engine', () => {
