@@ -83,7 +83,7 @@ const MIB = 1 << 20;
  * within each slice). A walk on every core leaves the event loop waiting for the scheduler: on 2
  * cores at S4 its longest gap was 3.4-5 ms where slices keep it under 2 ms; one core fewer must
  * keep at least 2/3 of the threads (on 2 cores, one thread takes ~1.75x as long as two at S4).
- * requested: the call's threads (0 = 'auto': native/threadpool.h's rule, one thread below 2 MiB
+ * requested: the call's threads (0 = 'auto': native/auto_threads.h's rule, one thread below 2 MiB
  * of rows and about one per MiB above, up to 16 and the cores).
  */
 export function offThreadThreads(requested: number, bytes: number, cores: number): number {

@@ -199,7 +199,7 @@ function checkCommon(plan: CallPlan, layoutOpt: unknown, batchOpt: unknown, inve
   plan.inverse = inverse === true;
   if (th === undefined || th === 'auto') {
     // 'auto' is resolved where the call's size is known: 0 tells the native walk to pick (one
-    // thread below a measured size, the machine's cores above; native/threadpool.h).
+    // thread below a measured size, the machine's cores above; native/auto_threads.h).
     plan.threads = THREADS_AUTO;
   } else if (typeof th !== 'number') {
     throw new TypeError(`threads must be 'auto' or a positive integer, got ${describe(th)}`);

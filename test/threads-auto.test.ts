@@ -1,5 +1,5 @@
 // threads: 'auto' above its size floor (2 MiB of rotated rows) times its own calls and picks one
-// thread or several per size class (native/threadpool.cc), re-trying the other choice now and then.
+// thread or several per size class (native/auto_threads.cc), re-trying the other choice now and then.
 // Whatever it picks, each call must give the bytes of threads: 1: checked over enough calls that
 // both choices and the periodic re-try run.
 import { describe, expect, it } from 'vitest';
