@@ -1,5 +1,5 @@
 // The numeric limits a call is held to, stated once for lib/. The native side states the same
-// numbers in native/limits.h (the binding re-checks them: anything may call it directly);
+// numbers in native/call_limits.h (the binding re-checks them: anything may call it directly);
 // test/contracts.test.ts parses both files and fails when a name or a value differs.
 
 /** An explicit `threads` is an integer in [1, MAX_THREADS] ('auto' aside). */

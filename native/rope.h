@@ -6,11 +6,11 @@
 #include <cstdint>
 
 #include "kernels/kernels.h"
-#include "limits.h"
+#include "call_limits.h"
 
 namespace rope {
 
-// rotaryDim/2 is capped (limits.h) so that the walk's per-token scratch (cos, sin: f32; positions:
+// rotaryDim/2 is capped (call_limits.h) so that the walk's per-token scratch (cos, sin: f32; positions:
 // f64) fits on any thread's stack: 4096 pairs = 64 KiB.
 constexpr int64_t kMaxHalf = kMaxRotaryDim / 2;
 // M-RoPE section rows the binding accepts (lib asks for at most 4).

@@ -1,7 +1,7 @@
 // The contracts between lib/ and native/ that no compiler sees: the descriptor's slots (lib/abi.ts
 // <-> native/abi.h), the wasm module's extra slots (lib/engine-wasm.ts <-> native/wasm/entry.cc),
 // dtype and style codes (lib/types.ts <-> native/kernels/kernels.h), the limits (lib/limits.ts <->
-// native/limits.h) and the refusals both sides word alike. Each side is parsed from its source,
+// native/call_limits.h) and the refusals both sides word alike. Each side is parsed from its source,
 // generically: a slot, code or limit added on one side only fails here by name.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,10 +95,10 @@ describe('cross-language contracts', () => {
     expect(kernels.get('kDTypeCount')).toBe(dtypes.length);
   });
 
-  it('limits: lib/limits.ts and native/limits.h state the same numbers under the same names', () => {
+  it('limits: lib/limits.ts and native/call_limits.h state the same numbers under the same names', () => {
     const ts = tsConstants('lib/limits.ts', /./);
     expect(ts.get('MAX_THREADS')).toBe(1024);
-    expect(pair(ts, cppConstants('native/limits.h'), /^$/)).toEqual({ onlyTs: [], onlyCpp: [], differ: [] });
+    expect(pair(ts, cppConstants('native/call_limits.h'), /^$/)).toEqual({ onlyTs: [], onlyCpp: [], differ: [] });
   });
 
   it('the limits are used, not restated: no literal copy of one in lib/ or the binding', () => {
