@@ -1,5 +1,5 @@
 // examples/llama against transformers: for each tiny random-weight model made by
-// scripts/gen-tiny-models.py, the example's CLI must generate transformers' float64 greedy tokens,
+// scripts/gen/gen-tiny-models.py, the example's CLI must generate transformers' float64 greedy tokens,
 // with every step's logits within 1e-4 of the row's largest |logit|. Then the context shift: keys
 // re-rotated in the cache by the inverse rotation equal keys computed fresh at their new positions.
 import { spawnSync } from 'node:child_process';

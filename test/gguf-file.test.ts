@@ -1,4 +1,4 @@
-// From real .gguf files (tiny, written by llama.cpp's `gguf` Python writer: scripts/gen-gguf-fixtures.py)
+// From real .gguf files (tiny, written by llama.cpp's `gguf` Python writer: scripts/gen/gen-gguf-fixtures.py)
 // to Ropes, through @huggingface/gguf and examples/gguf-file.mjs; per-layer reading as llama.cpp's
 // load_hparams does it; the generated architecture table against facts quoted from llama.cpp.
 import { execFileSync } from 'node:child_process';
@@ -287,7 +287,7 @@ describe(`the architecture table generated from llama.cpp ${LLAMA_CPP_TAG} (${LL
   });
 });
 
-describe('scripts/gen-gguf-arches.mjs on a llama.cpp-shaped tree', () => {
+describe('scripts/gen/gen-gguf-arches.mjs on a llama.cpp-shaped tree', () => {
   it('reads names, rope types (with conditions) and per-layer facts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lcpp-'));
     mkdirSync(join(dir, 'src', 'models'), { recursive: true });
@@ -310,7 +310,7 @@ describe('scripts/gen-gguf-arches.mjs on a llama.cpp-shaped tree', () => {
       '        hparams.rope_freq_base_train_swa = hparams.rope_freq_base_train;\n    }\n}\n' +
       'void graph() { const float b = model.get_rope_freq_base(cparams, il); }\n');
     const out = join(dir, 'out.ts');
-    const script = fileURLToPath(new URL('../scripts/gen-gguf-arches.mjs', import.meta.url));
+    const script = fileURLToPath(new URL('../scripts/gen/gen-gguf-arches.mjs', import.meta.url));
     execFileSync(process.execPath, [script, dir, '--commit', 'a'.repeat(40), '--out', out]);
     const text = readFileSync(out, 'utf8');
     expect(text).toContain(`from llama.cpp ${'a'.repeat(40)}`);

@@ -37,7 +37,7 @@ describe('ISA registry', () => {
       expect(src, r.name).toMatch(new RegExp(`const KernelTable& ${r.table}\\(\\) \\{`));
     }
     const files = readdirSync(join(root, 'native/kernels')).filter((f) => f.endsWith('.cc'));
-    // wasm_simd128.cc is the wasm module's kernel file (scripts/build-wasm.sh), not the addon's.
+    // wasm_simd128.cc is the wasm module's kernel file (scripts/build/build-wasm.sh), not the addon's.
     expect(files.filter((f) => f !== 'wasm_simd128.cc').sort()).toEqual(registry.map((r) => `${r.name}.cc`).sort());
   });
 
@@ -72,7 +72,7 @@ describe('ISA registry', () => {
   it('drives the types: lib/generated/isas.ts is the registry, in order', () => {
     expect([...NATIVE_ISAS]).toEqual(registry.map((r) => r.name));
     // The generator's --check: the committed file is exactly what the registry gives.
-    execFileSync(process.execPath, [join(root, 'scripts/gen-isas.mjs'), '--check'], { stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'scripts/gen/gen-isas.mjs'), '--check'], { stdio: 'pipe' });
     expect(read('lib/types.ts')).toMatch(/isa: NativeIsa \| 'wasm-simd128' \| 'js';/);
   });
 
@@ -161,14 +161,23 @@ describe('native source list', () => {
     expect(r.stderr.trim()).toBe(expand('addon').join(';')); // (message() writes to stderr)
   });
 
+  it('no header on the include path (native/) takes a C or C++ standard header\'s name', () => {
+    // libc++'s <climits> includes <limits.h>: a native/limits.h would be found first and break it.
+    const std = new Set(['assert', 'complex', 'ctype', 'errno', 'fenv', 'float', 'inttypes', 'iso646', 'limits', 'locale', 'math',
+      'setjmp', 'signal', 'stdalign', 'stdarg', 'stdatomic', 'stdbool', 'stddef', 'stdint', 'stdio', 'stdlib', 'string', 'tgmath',
+      'threads', 'time', 'uchar', 'wchar', 'wctype', 'pthread', 'sched', 'unistd', 'memory', 'new', 'thread', 'atomic', 'mutex']);
+    const clash = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.h') && std.has(f.slice(0, -2)));
+    expect(clash).toEqual([]);
+  });
+
   it('drives the scripts: kernel tests, fuzzers, wasm, ASan and cross builds read the lists', () => {
     expect(sourcesCjs('kernels')).toEqual(kernelFiles);
     for (const list of ['kernelTests', 'fuzz', 'wasm']) expect(sourcesCjs(list)).toEqual(expand(list));
-    expect(read('scripts/test-kernels.sh')).toContain('node native/sources.cjs kernelTests');
-    expect(read('scripts/fuzz-kernels.sh')).toContain('node native/sources.cjs fuzz');
-    expect(read('scripts/build-wasm.sh')).toContain('node native/sources.cjs wasm');
-    expect(read('scripts/test-asan.sh')).toContain('node native/sources.cjs addon');
-    expect(read('scripts/prebuild-cross.mjs')).toContain("'sources.cjs'), 'addon'");
+    expect(read('scripts/test/test-kernels.sh')).toContain('node native/sources.cjs kernelTests');
+    expect(read('scripts/test/fuzz-kernels.sh')).toContain('node native/sources.cjs fuzz');
+    expect(read('scripts/build/build-wasm.sh')).toContain('node native/sources.cjs wasm');
+    expect(read('scripts/test/test-asan.sh')).toContain('node native/sources.cjs addon');
+    expect(read('scripts/prebuild/prebuild-cross.mjs')).toContain("'sources.cjs'), 'addon'");
   });
 
   it('the lists count in the prebuilds\' source hash (they decide what is built)', () => {

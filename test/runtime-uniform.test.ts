@@ -1,6 +1,6 @@
 // One behaviour on every runtime: what Node itself does differently between
 // versions (ArrayBuffer.prototype.detached from Node 22, resizable buffers from Node 20) must not
-// change what the package does. scripts/test-runtimes.sh runs this suite on Node 18, 22, 24, 26
+// change what the package does. scripts/test/test-runtimes.sh runs this suite on Node 18, 22, 24, 26
 // and compares Bun's and Deno's answers with Node's.
 import { describe, expect, it } from 'vitest';
 import { nativeAddon } from '../lib/backend.js';

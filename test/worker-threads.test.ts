@@ -42,7 +42,7 @@ describe('worker_threads over a SharedArrayBuffer (examples/worker-threads.mjs)'
   beforeAll(() => {
     ensureDist();
     const env = { ...process.env };
-    // The package's own loader, as a user runs it; under scripts/test-asan.sh the sanitized build.
+    // The package's own loader, as a user runs it; under scripts/test/test-asan.sh the sanitized build.
     if (!process.env.ROPE_SIMD_SANITIZED) delete env.ROPE_SIMD_ADDON;
     const r = spawnSync(process.execPath, [join(root, 'examples', 'worker-threads.mjs')], {
       cwd: root,

@@ -11,7 +11,7 @@ export default async function setup(): Promise<void> {
   // The testing addon (test/native/addon: the hooks the production addon does not export), brought
   // up to date once here; a build failure is left for the tests that load it to report.
   if (process.env.ROPE_SIMD_TESTING_ADDON) return;
-  const { buildTestingAddon } = await import(pathToFileURL(join(root, 'scripts', 'build-testing-addon.mjs')).href);
+  const { buildTestingAddon } = await import(pathToFileURL(join(root, 'scripts', 'build', 'build-testing-addon.mjs')).href);
   const r = buildTestingAddon({ quiet: true });
   const errorFile = join(root, 'test', 'native', 'addon', 'build', 'error.txt');
   rmSync(errorFile, { force: true });

@@ -1,4 +1,4 @@
-// Every model family against transformers' own code: fixtures from scripts/gen-model-vectors.py
+// Every model family against transformers' own code: fixtures from scripts/gen/gen-model-vectors.py
 // (the family's config class, rotary module and apply function, run in float64). Each case is
 // checked from the published config.json and from the config as transformers 5 saves it, on the
 // JS and native engines; layered families are checked layer by layer against the attention
