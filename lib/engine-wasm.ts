@@ -7,7 +7,7 @@
 // (the scratch allocation, the cos/sin table) happens before the first row is copied back.
 // Arrays allocated in the module's memory (wasmArray) are rotated where they are, without copies.
 import { DESC_K, DESC_LEN, DESC_POS_OFFSET, DESC_Q, T_OFFSET, packPlan } from './abi.js';
-import { WASM_BASE64 } from './wasm-bytes.js';
+import { WASM_BASE64 } from './generated/wasm-bytes.js';
 import { bufferOf, byteOffsetOf, describe } from './typed-array.js';
 import type { CallPlan, DTypeName, Engine, RopeGeometry, TensorPlan } from './types.js';
 

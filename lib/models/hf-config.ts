@@ -4,7 +4,7 @@
 import type { RopeOptions, RopeStyle, ScalingOptions } from '../types.js';
 import { show } from '../scaling.js';
 import type { FromConfigOptions } from './config-types.js';
-import { HF_FAMILY_STYLE, TRANSFORMERS_VERSION, type HfFamily } from './hf-families.js';
+import { HF_FAMILY_STYLE, TRANSFORMERS_VERSION, type HfFamily } from '../generated/hf-families.js';
 import { isObj, optNum, toList, type Obj } from './read.js';
 
 const HF_TYPES = ['default', 'mrope', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'su', 'proportional'];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds prebuilds/wasm/rope-simd.wasm: native/walk.cc + the SIMD128 kernels + native/wasm/entry.cc,
 # with Debian's clang/lld 16 for wasm32-wasi (apt: clang-16 lld-16 wasi-libc libc++-16-dev-wasm32
-# libc++abi-16-dev-wasm32). Then regenerates lib/wasm-bytes.ts (the module inline, for bundlers)
+# libc++abi-16-dev-wasm32). Then regenerates lib/generated/wasm-bytes.ts (the module inline, for bundlers)
 # and prebuilds/wasm/manifest.json (what `scripts/build/build-wasm.sh --check` compares).
 #   scripts/build/build-wasm.sh          build + write both
 #   scripts/build/build-wasm.sh --check  build into a temp dir and fail if the committed files differ
@@ -32,7 +32,7 @@ done
 node scripts/build/wasm-manifest.mjs "$out/rope-simd.wasm" "$out" "${SOURCES[@]}"
 if [ $check = 1 ]; then
   fail=0
-  for f in prebuilds/wasm/rope-simd.wasm prebuilds/wasm/manifest.json lib/wasm-bytes.ts; do
+  for f in prebuilds/wasm/rope-simd.wasm prebuilds/wasm/manifest.json lib/generated/wasm-bytes.ts; do
     cmp -s "$out/$(basename "$f")" "$f" || { echo "build-wasm --check: $f differs from a fresh build of the sources (run scripts/build/build-wasm.sh and commit)"; fail=1; }
   done
   [ $fail = 0 ] && echo "build-wasm --check: ok (prebuilds/wasm/rope-simd.wasm is a fresh build of the sources)"
@@ -40,5 +40,5 @@ if [ $check = 1 ]; then
 fi
 mkdir -p prebuilds/wasm
 cp "$out/rope-simd.wasm" "$out/manifest.json" prebuilds/wasm/
-cp "$out/wasm-bytes.ts" lib/wasm-bytes.ts
-echo "build-wasm: prebuilds/wasm/rope-simd.wasm ($(wc -c < prebuilds/wasm/rope-simd.wasm) bytes), lib/wasm-bytes.ts"
+cp "$out/wasm-bytes.ts" lib/generated/wasm-bytes.ts
+echo "build-wasm: prebuilds/wasm/rope-simd.wasm ($(wc -c < prebuilds/wasm/rope-simd.wasm) bytes), lib/generated/wasm-bytes.ts"

@@ -286,7 +286,7 @@ def default_cases(covered):
     """Every other model_type of the family table whose config class builds with its defaults and
     whose rotary module runs through the harness: the config class's own defaults are the values."""
     import re as _re
-    table = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'lib', 'models', 'hf-families.ts')).read()
+    table = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'lib', 'generated', 'hf-families.ts')).read()
     types = _re.findall(r"^  '([^']+)': \{", table, _re.M)
     out = []
     for t in types:

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Rope, createRope } from '../../lib/rope.js';
 import { nativeAddon } from '../../lib/backend.js';
 import { ropeOptionsFromConfig } from '../../lib/models/hf-config.js';
-import { HF_FAMILY_STYLE } from '../../lib/models/hf-families.js';
+import { HF_FAMILY_STYLE } from '../../lib/generated/hf-families.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'models');
 

@@ -12,7 +12,7 @@
 // reading; mscaleIsAllDim: llama-context.cpp's mscale = mscale_all_dims for it); unread = something
 // the generator could not read (per-layer reading is refused for that architecture).
 // Architectures with no entry in llama_model_rope_type: none.
-import type { GgufArch } from './gguf-arch-types.js';
+import type { GgufArch } from '../models/gguf-arch-types.js';
 
 export const LLAMA_CPP_COMMIT = '22dc605c4ead20e36f447cc67b55ef87e523bd55';
 export const LLAMA_CPP_TAG = 'b10256';
