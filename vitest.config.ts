@@ -6,7 +6,7 @@ export default defineConfig({
   resolve: { alias: { 'rope-simd': fileURLToPath(new URL('./lib/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
-    // Type-level tests (test/*.test-d.ts) are compiled by `tsc --noEmit` (npm test's `types`
+    // Type-level tests (test/package/types.test-d.ts) are compiled by `tsc --noEmit` (npm test's `types`
     // stage), not by vitest's experimental typecheck mode.
     globalSetup: ['test/helpers/build-dist.ts'],
     testTimeout: 60_000,

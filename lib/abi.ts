@@ -1,6 +1,6 @@
 // The numbers a call hands the native addon, packed into one reused Float64Array so that a decode
 // call allocates nothing and crosses into C++ with six arguments. native/abi.h mirrors these
-// indices (test/contracts.test.ts parses both and fails when they differ). Doubles carry every
+// indices (test/native/contracts.test.ts parses both and fails when they differ). Doubles carry every
 // integer below 2^53 exactly.
 import type { CallPlan, TensorPlan } from './types.js';
 

@@ -272,7 +272,7 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
 }
 
 // The binding (native/binding/native_rope.cc, checkQKDisjoint) throws these words too, its same-array
-// message ending in " (q and k overlap)"; test/contracts.test.ts holds the two sides equal.
+// message ending in " (q and k overlap)"; test/native/contracts.test.ts holds the two sides equal.
 const Q_K_SAME_ARRAY = 'q and k are the same array: each row would be rotated twice';
 const Q_K_OVERLAP =
   'q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)';

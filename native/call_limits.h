@@ -1,5 +1,5 @@
 // The numeric limits the binding re-checks: the same names and values as lib/limits.ts (MAX_THREADS
-// here is kMaxThreads), which test/contracts.test.ts holds equal. (Not limits.h: with native/ on
+// here is kMaxThreads), which test/native/contracts.test.ts holds equal. (Not limits.h: with native/ on
 // the include path that name would hide the C header from libc++'s <climits>.)
 #pragma once
 #include <cstdint>

@@ -26,7 +26,7 @@ const KernelTable& wasmSimd128Kernels();
 namespace {
 
 // desc: doubles, abi.h's first kLen slots (lib/abi.ts's DESC_LEN), then where the data sits in
-// memory (lib/engine-wasm.ts's D_* slots; test/contracts.test.ts holds the two equal).
+// memory (lib/engine-wasm.ts's D_* slots; test/native/contracts.test.ts holds the two equal).
 constexpr int kQPtr = abi::kLen, kKPtr = abi::kLen + 1, kPositionsPtr = abi::kLen + 2, kInvFreqPtr = abi::kLen + 3,
               kQLength = abi::kLen + 4, kKLength = abi::kLen + 5, kHasK = abi::kLen + 6, kSlots = abi::kLen + 7;
 static_assert(kHasK < kSlots, "kSlots counts the descriptor's doubles");

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tiny GGUF files (metadata + the rope tensors, no weights) with llama.cpp's own writer,
-the `gguf` Python package, into test/fixtures/gguf/. test/gguf-file.test.ts reads them back with
+the `gguf` Python package, into test/fixtures/gguf/. test/models/gguf-file.test.ts reads them back with
 @huggingface/gguf. Keys are the ones convert_hf_to_gguf.py writes for each architecture.
 
     python3 scripts/gen/gen-gguf-fixtures.py

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes lib/generated/isas.ts from the ISA registry (native/kernels/isas.def), so that lib's list
 // of native ISAs and its type follow the registry. --check only compares: `build:ts` (so a stale
-// file never ships) and test/registry.test.ts run that.
+// file never ships) and test/native/registry.test.ts run that.
 // Usage: node scripts/gen/gen-isas.mjs [--check]
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';

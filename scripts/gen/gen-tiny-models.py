@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tiny random-weight Llama-family models and transformers' greedy runs of them, as fixtures for
-examples/llama (test/examples-llama.test.ts).
+examples/llama (test/models/examples-llama.test.ts).
 
 For each architecture the decoder example supports, this builds a model with transformers (random
 weights, a seed), saves config.json + model.safetensors (float32), then runs transformers' own

@@ -4,7 +4,7 @@
 // tests failed, grouped by describe block. A plant nothing catches is a gap in the tests.
 //
 //   node scripts/test/plant-bug.mjs <file> <from> <to> <test files...>
-//   node scripts/test/plant-bug.mjs lib/validate.ts 'if (end > length) {' 'if (end > length + 1) {' test/boundaries.test.ts
+//   node scripts/test/plant-bug.mjs lib/validate.ts 'if (end > length) {' 'if (end > length + 1) {' test/engines/boundaries.test.ts
 //
 // The piece is put back by replacing <to> with <from> in the file as it is then, so edits others
 // made to the file meanwhile stay. Environment (ROPE_SIMD_BACKEND, ROPE_SIMD_ADDON) passes through.

@@ -56,14 +56,14 @@ stage() {
 vitest_with() { env "$@" npx vitest run --reporter=dot; }
 # The files that reach the addon's code: what a second build of the same sources must pass (the
 # whole suite already ran on the installed addon in vitest-native).
-native_files=(test/native-binding.test.ts test/parity.test.ts test/hostile.test.ts test/edge-values.test.ts
-  test/async.test.ts test/async-memory.test.ts test/step.test.ts test/threads.test.ts test/conformance.test.ts)
+native_files=(test/safety/native-binding.test.ts test/engines/parity.test.ts test/safety/hostile.test.ts test/engines/edge-values.test.ts
+  test/engines/async.test.ts test/safety/async-memory.test.ts test/unit/step.test.ts test/engines/threads.test.ts test/engines/conformance.test.ts)
 vitest_build() { env "$@" npx vitest run --reporter=dot "${native_files[@]}"; }
 build_gyp() { npx node-gyp rebuild >"$run_tmp/gyp.log" 2>&1 || { tail -30 "$run_tmp/gyp.log"; return 1; }; }
 build_cmake() { npx cmake-js compile -O build-cmake >"$run_tmp/cmake.log" 2>&1 || { tail -30 "$run_tmp/cmake.log"; return 1; }; }
 
 # --- npm test: Node, npm and g++ -----------------------------------------------------------------
-# The type-level tests (test/*.test-d.ts) and every source, compiled by TypeScript 5.
+# The type-level tests (test/package/types.test-d.ts) and every source, compiled by TypeScript 5.
 stage core types "" node node_modules/typescript/bin/tsc --noEmit -p .
 # The TypeScript suite on the backend `npm ci` set up (the prebuild or build/), then on JS and wasm.
 stage core vitest-native "" vitest_with ROPE_SIMD_BACKEND=native

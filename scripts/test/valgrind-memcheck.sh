@@ -19,7 +19,7 @@ out=build-valgrind
 mkdir -p "$out"
 addon=$PWD/$out/rope_simd.node
 cp "$src" "$addon"
-if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/native-binding.test.ts test/edge-values.test.ts test/hostile.test.ts); fi
+if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/safety/native-binding.test.ts test/engines/edge-values.test.ts test/safety/hostile.test.ts); fi
 
 status=0
 for isa in avx2 scalar; do
