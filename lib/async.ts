@@ -392,7 +392,7 @@ export function runSliced(engine: SliceEngine, plan: CallPlan, c: SliceCall): Pr
  * and resolve at once: below it the sync call takes less time than the thread hop alone (~20 us
  * on a 2-vCPU EPYC: an S1 decode call is ~1 us sync, ~22 us through the libuv pool), and less than
  * one slice. 512 KiB is ~16 decode tokens of a Llama-3-8B layer (f32), a sync call of ~10-20 us.
- * Measured: docs/perf.md.
+ * Measured: docs/maintainers/perf.md.
  */
 export const ASYNC_INLINE_BYTES = 512 * 1024;
 

@@ -210,7 +210,7 @@ export class Rope {
 
   /** Rotates q and k in place in one call (each token's cos/sin computed once for both). With
    * `cache` (and `v`): q in place, the rotated k and v written to the cache's slots in its dtype,
-   * rounded once; k and v unchanged (docs/kv-cache.md). */
+   * rounded once; k and v unchanged (docs/guide/kv-cache.md). */
   applyQK<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>): void {
     this.#applyQK(q, k, opts, APPLY_QK_KEYS);
   }

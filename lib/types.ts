@@ -141,7 +141,7 @@ export interface ApplyQKOptionsBase extends CommonApplyOptions {
   qTokenStride?: number;
   kTokenStride?: number;
 }
-/** Where applyQK writes the rotated k and the unrotated v (docs/kv-cache.md): rows of the cache
+/** Where applyQK writes the rotated k and the unrotated v (docs/guide/kv-cache.md): rows of the cache
  * arrays named by slots, in the cache's dtype (required for a Uint16Array cache, as for q and k). */
 export type CacheOptions<C extends RopeArray = Float32Array> = {
   k: C;

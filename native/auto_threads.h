@@ -16,7 +16,7 @@ constexpr int64_t kAutoMaxThreads = 16;
 // tokens, rotaryDim elements each): there a helper's wake-up costs more than it can save. Above
 // it, 'auto' learns per process and size class whether about one thread per kAutoMinBytes/2 (up
 // to the machine's cores) beats one thread, by timing its own calls (auto_threads.cc), so no
-// threshold tuned on one CPU decides for another. docs/perf.md has the measurements.
+// threshold tuned on one CPU decides for another. docs/maintainers/perf.md has the measurements.
 constexpr int64_t kAutoMinBytes = int64_t(2) << 20;
 
 // Bytes of rows a plan rotates (saturating; only compared with thresholds).

@@ -12,7 +12,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
 ROOT = os.path.dirname(transformers.__file__)
 OUT = os.path.join(os.path.dirname(__file__), '..', '..', 'lib', 'generated', 'hf-families.ts')
-DOC = os.path.join(os.path.dirname(__file__), '..', '..', 'docs', 'hf-config-reads.md')
+DOC = os.path.join(os.path.dirname(__file__), '..', '..', 'docs', 'maintainers', 'hf-config-reads.md')
 
 
 def func_src(src, name):

@@ -274,7 +274,7 @@ def cases():
     return out
 
 
-# Families the generic harness cannot yet drive faithfully: not written, listed in docs/models-hf.md.
+# Families the generic harness cannot yet drive faithfully: not written, listed in docs/maintainers/models-hf.md.
 EXCLUDED = {
     'qwen2_5_omni_dit': "the talker's token-to-wave diffusion transformer (audio), not a text attention",
     'zamba2': 'hybrid layers: the harness finds no attention module per layer',

@@ -33,7 +33,7 @@ if (process.argv.includes('--binaries')) {
   for (const f of files) problems.push(...binaryProblems(f));
   for (const f of REQUIRED) if (!files.includes(f)) problems.push(`prebuilds/${f} (a committed target) is missing`);
   if (problems.length) {
-    console.error(`check-prebuilds --binaries: FAILED\n  - ${problems.join('\n  - ')}\nFix: npm run prebuild (docs/prebuilds.md)`);
+    console.error(`check-prebuilds --binaries: FAILED\n  - ${problems.join('\n  - ')}\nFix: npm run prebuild (docs/maintainers/prebuilds.md)`);
     process.exit(1);
   }
   for (const f of files.filter((x) => x.startsWith('linux-') && !x.includes('.musl.'))) {
@@ -86,7 +86,7 @@ if (manifest) {
 
 if (problems.length) {
   console.error(`check-prebuilds: FAILED\n  - ${problems.join('\n  - ')}`);
-  console.error('Fix: run `npm run prebuild` on linux-x64 (linux-x64, linux-arm64, win32-x64; docs/prebuilds.md) and commit prebuilds/;');
+  console.error('Fix: run `npm run prebuild` on linux-x64 (linux-x64, linux-arm64, win32-x64; docs/maintainers/prebuilds.md) and commit prebuilds/;');
   console.error('other platforms come from .github/workflows/prebuild.yml.');
   process.exit(1);
 }

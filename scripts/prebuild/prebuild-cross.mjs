@@ -1,4 +1,4 @@
-// The cross builds behind `npm run prebuild` on a linux-x64 Debian machine (docs/prebuilds.md says
+// The cross builds behind `npm run prebuild` on a linux-x64 Debian machine (docs/maintainers/prebuilds.md says
 // why these toolchains):
 //   linux-x64, linux-arm64: Debian's clang-16 + lld against the glibc 2.17 sysroots of the npm
 //     packages @napi-rs/cross-toolchain-x64-target-{x86_64,aarch64}, with LLVM's libc++, libc++abi

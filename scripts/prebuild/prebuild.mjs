@@ -2,7 +2,7 @@
 // `npm run prebuild`: rebuilds the committed prebuilds and writes prebuilds/manifest.json.
 // On a linux-x64 Debian machine, one command builds linux-x64 and linux-arm64 (glibc <= 2.28, static
 // C++ runtime) and win32-x64 (mingw-w64) with the cross toolchains of scripts/prebuild/prebuild-cross.mjs
-// (fetched or installed on first use; docs/prebuilds.md). Elsewhere (the CI workflow) it builds the
+// (fetched or installed on first use; docs/maintainers/prebuilds.md). Elsewhere (the CI workflow) it builds the
 // host with prebuildify (--napi --strip, node-gyp backend).
 //   node scripts/prebuild/prebuild.mjs [--targets linux-x64,linux-arm64,win32-x64]
 //   node scripts/prebuild/prebuild.mjs --merge DIR...   (CI: add the artifacts of other platforms' jobs)

@@ -151,12 +151,12 @@ describe('layer lists the family code builds', () => {
   });
 });
 
-describe('the generated review of config reads (docs/hf-config-reads.md)', () => {
+describe('the generated review of config reads (docs/maintainers/hf-config-reads.md)', () => {
   it("every attribute marked 'interpreted' is read by lib/models/", async () => {
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const root = join(__dirname, '..', '..');
-    const doc = readFileSync(join(root, 'docs', 'hf-config-reads.md'), 'utf8');
+    const doc = readFileSync(join(root, 'docs', 'maintainers', 'hf-config-reads.md'), 'utf8');
     const src = ['models/hf-config.ts', 'models/hf-layers.ts', 'generated/hf-families.ts'].map((f) => readFileSync(join(root, 'lib', f), 'utf8')).join('\n');
     const names = new Set([...doc.matchAll(/^\| `([^`]+)` \| interpreted \|/gm)].map((m) => m[1]));
     expect(names.size).toBeGreaterThan(30);

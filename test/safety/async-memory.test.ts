@@ -1,7 +1,7 @@
 // The attack classes on memory, one test each (sync and async, every engine where it applies): a
 // buffer resized, transferred or detached while an async call is between two slices; positions
 // and q/k sharing memory through a second SharedArrayBuffer object; options that break invFreq.
-// native/binding/async.h says what an async call may run on and why; docs/async.md. Workers, teardown and
+// native/binding/async.h says what an async call may run on and why; docs/guide/async.md. Workers, teardown and
 // memory growth: test/safety/async-teardown.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { setAsyncSliceTokens } from '../../lib/async.js';
