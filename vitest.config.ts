@@ -5,12 +5,13 @@ import { defineConfig } from 'vitest/config';
 // addon itself) and never use the default one. The native stage of `npm test` runs them on every
 // engine; the js and wasm stages (ROPE_SIMD_DEFAULT_ENGINE_ONLY=1) exist to run the rest of the
 // suite with the default engine forced, so they skip these instead of repeating them.
-// test/test-stages.test.ts checks that each file named here keeps to that.
+// test/unit/test-stages.test.ts checks that each file named here keeps to that.
 export const ENGINE_NAMED_FILES = [
-  'async-slices', 'async-teardown', 'bench-stats', 'boundaries', 'contracts', 'cossin', 'dtype', 'edge-values',
-  'engine-js-rows', 'engine-js', 'engine-wasm', 'exact-angles', 'hostile', 'kv-cache-refusals',
-  'kv-cache', 'native-attacks', 'native-binding', 'native-cache', 'overlap', 'package-files', 'parity',
-  'readme-example', 'readme-snippets', 'registry', 'rope-options', 'runtime-uniform', 'scaling', 'threads-auto',
+  'async-slices', 'async-teardown', 'bench-stats', 'boundaries', 'contracts', 'cossin', 'dtype',
+  'edge-values', 'engine-js', 'engine-js-rows', 'engine-wasm', 'exact-angles', 'hostile',
+  'kv-cache', 'kv-cache-refusals', 'native-attacks', 'native-binding', 'native-cache',
+  'native-kv-binding', 'overlap', 'package-files', 'parity', 'readme-example', 'readme-snippets',
+  'registry', 'rope-options', 'rotary-slice', 'runtime-uniform', 'scaling', 'threads-auto',
   'types-dts', 'wasm-array', 'wasm-kernels',
 ];
 
@@ -22,7 +23,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['**/node_modules/**', ...(defaultEngineOnly ? ENGINE_NAMED_FILES.map((f) => `test/**/${f}.test.ts`) : [])],
-    // Type-level tests (test/*.test-d.ts) are compiled by `tsc --noEmit` (npm test's `types`
+    // Type-level tests (test/package/types.test-d.ts) are compiled by `tsc --noEmit` (npm test's `types`
     // stage), not by vitest's experimental typecheck mode.
     globalSetup: ['test/helpers/build-dist.ts'],
     testTimeout: 60_000,

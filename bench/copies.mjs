@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // How fast this runtime copies a Float32Array into WebAssembly memory and back: the price the
-// wasm engine pays per call for arrays outside its memory (docs/benchmark.md, "WebAssembly >= 4x
+// wasm engine pays per call for arrays outside its memory (docs/maintainers/benchmark.md, "WebAssembly >= 4x
 // JS"). Median of 30 rounds of 200 copies per size, wall time; bytes copied per second.
 //   node bench/copies.mjs [KiB ...]   (default 16 64 128 320 1024)
 const sizes = process.argv.slice(2).map(Number);

@@ -3,7 +3,7 @@
 // applyQK alone and against what a user writes without it: applyQK (k rotated in place), then a
 // JS loop converting k and v to the cache's dtype into their slots. Llama-3-8B shapes (32 q + 8
 // kv heads of 128), f32 q/k/v, f32 and bf16 caches of 4608 slots, S1 and S3. Median CPU time per
-// call over interleaved rounds. Targets (docs/kv-cache.md): fused <= 1.3x applyQK alone (must:
+// call over interleaved rounds. Targets (docs/guide/kv-cache.md): fused <= 1.3x applyQK alone (must:
 // 1.6x) at S1 and S3, and >= 3x faster than the unfused sequence at S3.
 //
 //   node bench/kv-cache.mjs [--quick] [--shapes S1,S3]     (dist/; npm run bench runs it last)

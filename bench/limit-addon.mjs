@@ -1,5 +1,5 @@
 // The memory limit's pass (limitPass, limitPassQK) comes from the testing addon: the published
-// addon exports no bench hooks. Built from source on first use (scripts/build-testing-addon.mjs,
+// addon exports no bench hooks. Built from source on first use (scripts/build/build-testing-addon.mjs,
 // the same sources and flags as the addon; needs a C++ compiler as a source install does), with
 // its kernels set to the ISA the package's own addon runs, so the limit rows measure the same
 // vectors. Without it the bench runs and says why there is no limit row.
@@ -15,7 +15,7 @@ export async function loadLimitAddon(internal) {
   const info = internal.backendInfo;
   if (info?.backend !== 'native') return { addon: null, reason: `native engine unavailable: ${info?.reason ?? 'not loaded'}` };
   if (cache.has(info.isa)) return cache.get(info.isa);
-  const { buildTestingAddon } = await import(pathToFileURL(path.join(root, 'scripts', 'build-testing-addon.mjs')).href);
+  const { buildTestingAddon } = await import(pathToFileURL(path.join(root, 'scripts', 'build', 'build-testing-addon.mjs')).href);
   let out;
   const built = buildTestingAddon({ quiet: true });
   if (built.error) out = { addon: null, reason: `no testing addon for the limit pass: ${built.error}` };

@@ -171,7 +171,7 @@ export function checkTargets(cells, meta, threads = threadsRows(cells, meta)) {
   );
   const shapes = [...new Set(cells.map((c) => c.shape))];
   // The WebAssembly engine, copies included: copying rows in and out at V8's TypedArray.set speed
-  // bounds it near 3x the JS engine (docs/wasm.md), so the bar is 2x.
+  // bounds it near 3x the JS engine (docs/maintainers/wasm.md), so the bar is 2x.
   add(
     'wasm-vs-js',
     'WebAssembly engine (copies included) >= 2x the JS engine at S2, S3, S4 (f32 and bf16)',

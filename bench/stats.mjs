@@ -1,5 +1,5 @@
 // Plain arithmetic for the benchmark: summaries of timing samples, throughput, ratios, formatting.
-// Kept free of I/O so test/bench-stats.test.ts can check it on known inputs.
+// Kept free of I/O so test/unit/bench-stats.test.ts can check it on known inputs.
 
 /** Median of a non-empty list (mean of the two middle values for an even count). */
 export function median(values) {

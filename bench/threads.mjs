@@ -2,7 +2,7 @@
 // The threads rows of the benchmark: applyQK (f32, half style, Llama-3-8B heads) at S3 and S4 with
 // threads = 1, 2, 'auto' on the native engine; speedup over one thread and the fraction of the
 // 2-thread memory limit (the in-place x1.0 pass, addon.limitPass(array, dtype, factor, 2), on
-// the same bytes). Also the crossover sweep behind native/threadpool.h's kAutoMinBytes.
+// the same bytes). Also the crossover sweep behind native/auto_threads.h's kAutoMinBytes.
 //
 //   node bench/threads.mjs [--quick] [--crossover]     (uses the built package, dist/)
 //

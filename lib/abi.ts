@@ -1,6 +1,7 @@
 // The numbers a call hands the native addon, packed into one reused Float64Array so that a decode
 // call allocates nothing and crosses into C++ with six arguments. native/abi.h mirrors these
-// indices; keep the two in step. Doubles carry every integer below 2^53 exactly.
+// indices (test/native/contracts.test.ts parses both and fails when they differ). Doubles carry every
+// integer below 2^53 exactly.
 import type { CallPlan, TensorPlan } from './types.js';
 
 export const DESC_BATCH = 0;
@@ -98,7 +99,7 @@ export interface NativeRopeHandle {
    * before returning (a bad call throws synchronously); holds references to q, k, positions until
    * the promise settles; ArrayBuffer memory is rotated in a native copy (runsInPlace). desc's threads:
    * 0 = auto, else 1..1024, as for apply. */
-  /** apply's first five arguments, then the cache write (docs/kv-cache.md): k is only read; its
+  /** apply's first five arguments, then the cache write (docs/guide/kv-cache.md): k is only read; its
    * rotation and v go to the cache rows; slots: one per token (-1 skips) when cdesc's slot start
    * is -1, else null. Re-checks everything; a refused call writes nothing. */
   applyCache?(

@@ -88,7 +88,7 @@ const MIB = 1 << 20;
  * within each slice). A walk on every core leaves the event loop waiting for the scheduler: on 2
  * cores at S4 its longest gap was 3.4-5 ms where slices keep it under 2 ms; one core fewer must
  * keep at least 2/3 of the threads (on 2 cores, one thread takes ~1.75x as long as two at S4).
- * requested: the call's threads (0 = 'auto': native/threadpool.h's rule, one thread below 2 MiB
+ * requested: the call's threads (0 = 'auto': native/auto_threads.h's rule, one thread below 2 MiB
  * of rows and about one per MiB above, up to 16 and the cores).
  */
 export function offThreadThreads(requested: number, bytes: number, cores: number): number {
@@ -399,7 +399,7 @@ export function runSliced(engine: SliceEngine, plan: CallPlan, c: SliceCall): Pr
  * and resolve at once: below it the sync call takes less time than the thread hop alone (~20 us
  * on a 2-vCPU EPYC: an S1 decode call is ~1 us sync, ~22 us through the libuv pool), and less than
  * one slice. 512 KiB is ~16 decode tokens of a Llama-3-8B layer (f32), a sync call of ~10-20 us.
- * Measured: docs/perf.md.
+ * Measured: docs/maintainers/perf.md.
  */
 export const ASYNC_INLINE_BYTES = 512 * 1024;
 

@@ -1,11 +1,11 @@
-// The cache write of applyQK (docs/kv-cache.md), exact, in JS: the js engine's (the engine rotates
+// The cache write of applyQK (docs/guide/kv-cache.md), exact, in JS: the js engine's (the engine rotates
 // q; this writes the rotated k and the unrotated v into the cache rows), and the fallback of an
 // addon built without the native cache write. The native and wasm kernels compute the same bits.
 //
 // Rounding, per pair with first x, second y and the float32 row values c, s (lib/cossin.ts, the
 // engines' own rows):
 // - f32 cache: round32(x*c - round32(y*s)) and round32(y*c + round32(x*s)), each rounded ONCE
-//   from the exact value: what an FMA kernel computes in place (docs/kernels-rounding.md), for
+//   from the exact value: what an FMA kernel computes in place (docs/maintainers/kernels-rounding.md), for
 //   f32 and 16-bit k alike.
 // - 16-bit cache from 16-bit k: round16(round64(x*c - y*s)), the in-place 16-bit contract.
 // - 16-bit cache from f32 k: round16(x*c - y*s), once, from the exact value (no f32 step).

@@ -1,4 +1,4 @@
-// The wasm engine's cache write (docs/kv-cache.md): after the engine rotated q, pieces of the
+// The wasm engine's cache write (docs/guide/kv-cache.md): after the engine rotated q, pieces of the
 // tokens' k and v rows are copied into the module, rotated and converted there by the same walk and
 // cache row kernels as the addon (native/wasm/entry.cc rope_apply_cache: exact, the rounding of
 // every other engine) into compact rows [tokens, kHeads, headDim] of the cache's dtype, and those

@@ -9,7 +9,7 @@
 import { DESC_K, DESC_LEN, DESC_POS_OFFSET, DESC_Q, T_OFFSET, packPlan } from './abi.js';
 import { applyWithCache } from './engine-js-cache.js';
 import { createWasmCacheWriter } from './engine-wasm-cache.js';
-import { WASM_BASE64 } from './wasm-bytes.js';
+import { WASM_BASE64 } from './generated/wasm-bytes.js';
 import { bufferOf, byteOffsetOf, describe } from './typed-array.js';
 import type { CallPlan, DTypeName, Engine, RopeGeometry, TensorPlan } from './types.js';
 

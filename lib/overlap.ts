@@ -29,7 +29,7 @@ export function isSharedBuffer(buf: ArrayBufferLike): boolean {
  * of one is byte i of the other. Probed at byte `at` (one of the call's rotated bytes, which the
  * call is about to write anyway): flipped with Atomics in `a`, looked for in `b`, restored with a
  * compare-exchange. Undetectable: only a writer on another thread racing this exact byte during
- * the probe (then answered "not shared"); docs/async.md.
+ * the probe (then answered "not shared"); docs/guide/async.md.
  */
 export function sameMemory(a: ArrayBufferLike, b: ArrayBufferLike, at: number): boolean {
   if (a === b) return true;

@@ -81,8 +81,25 @@ function trailingView(inner: AsyncEngine, rotaryOffset: number): AsyncEngine {
   return view;
 }
 
-// createRope() sets this for the duration of one constructor call.
-let forcedEngine: 'js' | 'native' | 'wasm' | null = null;
+type EngineName = 'js' | 'native' | 'wasm';
+
+// createRope's engine travels to the constructor as an instance of this module-private class (a
+// second argument the public signature does not have): nothing outside this module can make one,
+// so `new Rope(options, anything)` keeps the default engine, and no module state is set around the
+// call.
+class ForcedEngine {
+  constructor(readonly name: EngineName) {}
+}
+
+/** The engine for a Rope: the forced one, else native -> wasm -> js (lib/backend.ts loaded them). */
+function createEngine(geometry: RopeGeometry, forced: EngineName | null): { engine: AsyncEngine; name: EngineName } {
+  const name = forced ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
+  if (name === 'native') {
+    if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
+    return { engine: createNativeEngine(nativeAddon, geometry), name };
+  }
+  return { engine: name === 'wasm' ? createWasmEngine(geometry) : createJsEngine(geometry), name };
+}
 
 export class Rope {
   readonly #geometry: RopeGeometry;
@@ -106,7 +123,8 @@ export class Rope {
   #lastStep: StepFn | null = null;
   #cacheWriter: CacheWriter | null = null;
 
-  constructor(options: RopeOptions) {
+  constructor(options: RopeOptions);
+  constructor(options: RopeOptions, forced?: unknown) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Rope options must be an object with headDim, got ${describe(options)}`);
     }
@@ -129,16 +147,7 @@ export class Rope {
     this.#plan = newCallPlan(freq.invFreq);
     this.#plan.attentionScaling = freq.attentionScaling;
     this.#k = newTensorPlan();
-    const which = forcedEngine ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
-    let engine: AsyncEngine;
-    if (which === 'native') {
-      if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
-      engine = createNativeEngine(nativeAddon, walked);
-    } else if (which === 'wasm') {
-      engine = createWasmEngine(walked);
-    } else {
-      engine = createJsEngine(walked);
-    }
+    const { engine, name: which } = createEngine(walked, forced instanceof ForcedEngine ? forced.name : null);
     this.#engine = rotaryOffset === 0 ? engine : trailingView(engine, rotaryOffset);
     this.#engineChecksOverlap = which === 'native';
     this.#engineName = which;
@@ -240,7 +249,7 @@ export class Rope {
 
   /** Rotates q and k in place in one call (each token's cos/sin computed once for both). With
    * `cache` (and `v`): q in place, the rotated k and v written to the cache's slots in its dtype,
-   * rounded once; k and v unchanged (docs/kv-cache.md). */
+   * rounded once; k and v unchanged (docs/guide/kv-cache.md). */
   applyQK<A extends RopeArray>(q: A, k: SameKind<A>, opts: ApplyQKOptions<A>): void {
     this.#applyQK(q, k, opts, APPLY_QK_KEYS);
   }
@@ -518,10 +527,5 @@ export function createRope(options: RopeOptions, engine: 'js' | 'native' | 'wasm
   if (engine !== 'js' && engine !== 'native' && engine !== 'wasm') {
     throw new TypeError(`engine must be 'js', 'native' or 'wasm', got ${describe(engine)}`);
   }
-  forcedEngine = engine;
-  try {
-    return new Rope(options);
-  } finally {
-    forcedEngine = null;
-  }
+  return new (Rope as unknown as new (o: RopeOptions, f: ForcedEngine) => Rope)(options, new ForcedEngine(engine));
 }

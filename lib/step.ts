@@ -101,7 +101,7 @@ export class RopeStep {
 
   /** rope.applyQK(q, k, { ...options, positions }): q and k rotated in place, same results, same
    * refusals. positions: a start offset (number) or one position per token (Int32Array, number[]).
-   * kv: { v, cache } as for applyQK (docs/kv-cache.md): then it is rope.applyQK(q, k, { ...options,
+   * kv: { v, cache } as for applyQK (docs/guide/kv-cache.md): then it is rope.applyQK(q, k, { ...options,
    * positions, v, cache }), the plain call with its checks. */
   applyQK<A extends RopeArray>(q: A, k: SameKind<A>, positions: Positions, kv?: CacheCallOptions<A>): void {
     if (kv !== undefined) {

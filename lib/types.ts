@@ -145,7 +145,7 @@ export interface ApplyQKOptionsBase extends CommonApplyOptions {
   qTokenStride?: number;
   kTokenStride?: number;
 }
-/** Where applyQK writes the rotated k and the unrotated v (docs/kv-cache.md): rows of the cache
+/** Where applyQK writes the rotated k and the unrotated v (docs/guide/kv-cache.md): rows of the cache
  * arrays named by slots, in the cache's dtype (required for a Uint16Array cache, as for q and k). */
 export type CacheOptions<C extends RopeArray = Float32Array> = {
   k: C;
@@ -271,7 +271,7 @@ export interface CallPlan {
 
 export interface Engine {
   apply(plan: CallPlan): void;
-  /** plan with a cache (docs/kv-cache.md): q rotated, k's rotation and v written into the cache
+  /** plan with a cache (docs/guide/kv-cache.md): q rotated, k's rotation and v written into the cache
    * in one walk. Absent: the engine rotates q and lib/engine-js-cache.ts writes the cache. */
   applyCache?(plan: CallPlan): void;
 }

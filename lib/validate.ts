@@ -199,7 +199,7 @@ function checkCommon(plan: CallPlan, layoutOpt: unknown, batchOpt: unknown, inve
   plan.inverse = inverse === true;
   if (th === undefined || th === 'auto') {
     // 'auto' is resolved where the call's size is known: 0 tells the native walk to pick (one
-    // thread below a measured size, the machine's cores above; native/threadpool.h).
+    // thread below a measured size, the machine's cores above; native/auto_threads.h).
     plan.threads = THREADS_AUTO;
   } else if (typeof th !== 'number') {
     throw new TypeError(`threads must be 'auto' or a positive integer, got ${describe(th)}`);
@@ -272,7 +272,7 @@ export function planApply(plan: CallPlan, geometry: RopeGeometry, x: unknown, op
 }
 
 // The binding (native/binding/native_rope.cc, checkQKDisjoint) throws these words too, its same-array
-// message ending in " (q and k overlap)"; test/contracts.test.ts holds the two sides equal.
+// message ending in " (q and k overlap)"; test/native/contracts.test.ts holds the two sides equal.
 const Q_K_SAME_ARRAY = 'q and k are the same array: each row would be rotated twice';
 const Q_K_OVERLAP =
   'q and k overlap: some rotated row of q shares elements with one of k (views into one fused QKV buffer must not overlap)';

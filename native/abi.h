@@ -1,4 +1,5 @@
-// Mirrors lib/abi.ts: the layout of the Float64Array descriptor a call passes. Keep in step.
+// Mirrors lib/abi.ts: the layout of the Float64Array descriptor a call passes (the same names,
+// DESC_POS_OFFSET here kPosOffset; test/native/contracts.test.ts parses both and fails when they differ).
 #pragma once
 
 namespace rope {

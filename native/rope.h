@@ -6,11 +6,11 @@
 #include <cstdint>
 
 #include "kernels/kernels.h"
-#include "limits.h"
+#include "call_limits.h"
 
 namespace rope {
 
-// rotaryDim/2 is capped (limits.h) so that the walk's per-token scratch (cos, sin: f32; positions:
+// rotaryDim/2 is capped (call_limits.h) so that the walk's per-token scratch (cos, sin: f32; positions:
 // f64) fits on any thread's stack: 4096 pairs = 64 KiB.
 constexpr int64_t kMaxHalf = kMaxRotaryDim / 2;
 // M-RoPE section rows the binding accepts (lib asks for at most 4).
@@ -40,7 +40,7 @@ struct TensorRef {
 class CosSinTable;  // cossin_cache.h
 struct CacheKernels;  // kernels/cache_kernels.h
 
-// applyQK's cache write (docs/kv-cache.md): token t's rotated k and its v go to the cache rows of
+// applyQK's cache write (docs/guide/kv-cache.md): token t's rotated k and its v go to the cache rows of
 // slot slots[t] (-1: none) or slotStart + t; k and v are only read. Batch 1 (the binding checks).
 struct CacheWrite {
   const CacheKernels* kernels = nullptr;  // the same ISA as the plan's KernelTable

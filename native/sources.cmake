@@ -1,7 +1,7 @@
 # ROPE_SOURCES: native/sources.json's "addon" list for CMakeLists.txt (an entry naming another list
 # stands for it), where "kernels" is one file per line of the ISA registry (native/kernels/isas.def: `ROPE_ISA(name, table, cpu)` builds
 # native/kernels/<name>.cc). Paths from the package root. `cmake -P` runs it alone and prints the
-# list (test/registry.test.ts).
+# list (test/native/registry.test.ts).
 set(_rope_root ${CMAKE_CURRENT_LIST_DIR}/..)
 file(READ ${_rope_root}/native/sources.json _rope_json)
 file(STRINGS ${_rope_root}/native/kernels/isas.def _rope_isa_lines REGEX "^ROPE_ISA\\(")

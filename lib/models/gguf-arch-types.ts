@@ -1,4 +1,4 @@
-// Shapes of the generated table lib/models/gguf-arches.ts (scripts/gen-gguf-arches.mjs).
+// Shapes of the generated table lib/generated/gguf-arches.ts (scripts/gen/gen-gguf-arches.mjs).
 
 /** llama.cpp's llama_rope_type: NORM = pairs (2j, 2j+1), NEOX = pairs (j, j + n_rot/2). */
 export type GgufRopeType = 'norm' | 'neox' | 'mrope' | 'imrope' | 'none';

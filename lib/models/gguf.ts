@@ -2,15 +2,15 @@
 import type { RopeOptions, ScalingOptions } from '../types.js';
 import { show } from '../scaling.js';
 import { isObj, optNum, toList, type Obj } from './read.js';
-import { GGUF_ARCHES } from './gguf-arches.js';
+import { GGUF_ARCHES } from '../generated/gguf-arches.js';
 import type { GgufArch, GgufRopeType } from './gguf-arch-types.js';
 
 // ------------------------------------------------------------------------------------------------
 // GGUF metadata
 
 // The architecture table is generated from llama.cpp's source (gguf-arches.ts says which commit).
-export { LLAMA_CPP_COMMIT } from './gguf-arches.js';
-import { LLAMA_CPP_TAG } from './gguf-arches.js';
+export { LLAMA_CPP_COMMIT } from '../generated/gguf-arches.js';
+import { LLAMA_CPP_TAG } from '../generated/gguf-arches.js';
 
 /** GGUF architectures llama.cpp rotates (every name in its table but the LLAMA_ROPE_TYPE_NONE ones). */
 export const GGUF_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCHES).filter((a) => GGUF_ARCHES[a].rope !== 'none');

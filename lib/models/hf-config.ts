@@ -4,7 +4,7 @@
 import type { RopeOptions, RopeStyle, ScalingOptions } from '../types.js';
 import { show } from '../scaling.js';
 import type { FromConfigOptions } from './config-types.js';
-import { HF_FAMILY_STYLE, type HfFamily } from './hf-families.js';
+import { HF_FAMILY_STYLE, type HfFamily } from '../generated/hf-families.js';
 import { isObj, optNum, toList, type Obj } from './read.js';
 import { checkInterpretable } from './hf-refuse.js';
 

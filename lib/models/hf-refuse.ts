@@ -5,7 +5,7 @@
 import { show } from '../scaling.js';
 import type { FromConfigOptions } from './config-types.js';
 import { NESTED_KEYS, ropeOptionsFromConfig, ropeSwitchedOff } from './hf-config.js';
-import { HF_FAMILY_STYLE, TRANSFORMERS_VERSION, type HfFamily } from './hf-families.js';
+import { HF_FAMILY_STYLE, TRANSFORMERS_VERSION, type HfFamily } from '../generated/hf-families.js';
 import { isObj, optNum, type Obj } from './read.js';
 
 /** The keys of rope_parameters / rope_scaling that transformers' rope code reads (RopeParameters,
@@ -27,7 +27,7 @@ const RP_KEYS = new Set([
 const EVERY_KEY: readonly string[] = Object.freeze([]);
 
 /** Model types whose code (transformers 5.18) does what a Rope from a config does not: found by
- * running it (scripts/gen-model-vectors.py), not by the generated table, which reads one modeling
+ * running it (scripts/gen/gen-model-vectors.py), not by the generated table, which reads one modeling
  * file per family. */
 const NOT_BUILT: Record<string, string> = {
   cohere_compass:

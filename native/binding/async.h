@@ -1,5 +1,5 @@
 // applyAsync: which memory a walk on the libuv pool may touch, and why no JavaScript can pull it
-// away (docs/async.md has the long form).
+// away (docs/guide/async.md has the long form).
 //
 // - A SharedArrayBuffer-backed tensor is rotated IN PLACE. Its memory cannot be detached,
 //   transferred or shrunk by any JS (the language has no such operation on a SAB; a growable one

@@ -1,4 +1,4 @@
-// The KV-cache write's row operations (applyQK with cache: docs/kv-cache.md), one table per ISA
+// The KV-cache write's row operations (applyQK with cache: docs/guide/kv-cache.md), one table per ISA
 // next to its KernelTable. Written once in cache_rows.h over the same per-ISA ops as loops.h.
 #pragma once
 #include <cstdint>
@@ -9,7 +9,7 @@ namespace rope {
 
 // One head of k into its cache row: the first 2*half elements of src (dtype S) rotated with
 // cos/sin into dst (dtype D), the remaining headDim - 2*half elements converted; src is only read.
-// Rounding (docs/kv-cache.md, lib/engine-js-cache.ts), per pair with first x, second y:
+// Rounding (docs/guide/kv-cache.md, lib/engine-js-cache.ts), per pair with first x, second y:
 //   D f32:            round32(x*c - round32(y*s)) (one f32 FMA after one product), any S
 //   D, S both 16-bit: round16(round64(x*c - y*s))  (the in-place 16-bit contract)
 //   D 16-bit, S f32:  round16(x*c - y*s), once from the exact value

@@ -1,5 +1,5 @@
 // WebAssembly SIMD128: 4 floats per vector, cos/sin in 2 doubles. Only compiled into the wasm
-// module (scripts/build-wasm.sh); the addon gets an empty table.
+// module (scripts/build/build-wasm.sh); the addon gets an empty table.
 //
 // SIMD128 has no fused multiply-add (relaxed-simd's madd may or may not fuse, by machine), so:
 // - f32 (wasm_rows.h) rotates in f32 with separate roundings: round(round(x*c) - round(y*s)),

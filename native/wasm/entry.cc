@@ -29,7 +29,7 @@ const CacheKernels& wasmSimd128CacheKernels();
 namespace {
 
 // desc: doubles, abi.h's first kLen slots (lib/abi.ts's DESC_LEN), then where the data sits in
-// memory (lib/engine-wasm.ts's D_* slots; test/contracts.test.ts holds the two equal).
+// memory (lib/engine-wasm.ts's D_* slots; test/native/contracts.test.ts holds the two equal).
 constexpr int kQPtr = abi::kLen, kKPtr = abi::kLen + 1, kPositionsPtr = abi::kLen + 2, kInvFreqPtr = abi::kLen + 3,
               kQLength = abi::kLen + 4, kKLength = abi::kLen + 5, kHasK = abi::kLen + 6;
 // rope_apply_cache's: the cache rows' dtype and address (k's, v's or 0), v's rows (k's layout).

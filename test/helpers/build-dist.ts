@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const INPUTS = ['lib', 'tsup.config.ts', 'tsconfig.json', 'package.json', 'scripts/strip-dts-private.mjs'];
+const INPUTS = ['lib', 'tsup.config.ts', 'tsconfig.json', 'package.json', 'scripts/build/strip-dts-private.mjs', 'scripts/gen/gen-isas.mjs', 'native/kernels/isas.def'];
 
 function files(path: string): string[] {
   if (!existsSync(path)) return [];
@@ -34,7 +34,7 @@ export default async function setup(): Promise<void> {
   // The testing addon (test/native/addon: the hooks the production addon does not export), brought
   // up to date once here; a build failure is left for the tests that load it to report.
   if (process.env.ROPE_SIMD_TESTING_ADDON) return;
-  const { buildTestingAddon } = await import(pathToFileURL(join(root, 'scripts', 'build-testing-addon.mjs')).href);
+  const { buildTestingAddon } = await import(pathToFileURL(join(root, 'scripts', 'build', 'build-testing-addon.mjs')).href);
   const r = buildTestingAddon({ quiet: true });
   const errorFile = join(root, 'test', 'native', 'addon', 'build', 'error.txt');
   rmSync(errorFile, { force: true });

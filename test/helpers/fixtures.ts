@@ -1,5 +1,5 @@
 // Loads the conformance vectors and maps each one onto rope-simd's own option names, written out
-// per case from the fixture's fields (not derived by lib/config.ts, which is tested against them).
+// per case from the fixture's fields (not derived by lib/models/, which is tested against them).
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,4 @@
-// Every model family against transformers' own code: fixtures from scripts/gen-model-vectors.py
+// Every model family against transformers' own code: fixtures from scripts/gen/gen-model-vectors.py
 // (the family's config class, rotary module and apply function, run in float64). Each case is
 // checked from the published config.json and from the config as transformers 5 saves it, on the
 // JS and native engines; layered families are checked layer by layer against the attention
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Rope, createRope } from '../../lib/rope.js';
 import { nativeAddon } from '../../lib/backend.js';
 import { ropeOptionsFromConfig } from '../../lib/models/hf-config.js';
-import { HF_FAMILY_STYLE } from '../../lib/models/hf-families.js';
+import { HF_FAMILY_STYLE } from '../../lib/generated/hf-families.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'models');
 

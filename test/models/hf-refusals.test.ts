@@ -3,7 +3,7 @@
 // refused by name, with the Rope to build by hand; FromConfigOptions opts in explicitly.
 import { describe, expect, it } from 'vitest';
 import { Rope } from '../../lib/rope.js';
-import { HF_FAMILY_STYLE } from '../../lib/models/hf-families.js';
+import { HF_FAMILY_STYLE } from '../../lib/generated/hf-families.js';
 
 const base = { hidden_size: 512, num_attention_heads: 4, num_hidden_layers: 2, max_position_embeddings: 4096, rope_theta: 1e6 };
 
@@ -181,13 +181,13 @@ describe('layer lists the family code builds', () => {
   });
 });
 
-describe('the generated review of config reads (docs/hf-config-reads.md)', () => {
+describe('the generated review of config reads (docs/maintainers/hf-config-reads.md)', () => {
   it("every attribute marked 'interpreted' is read by lib/models/", async () => {
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const root = join(__dirname, '..', '..');
-    const doc = readFileSync(join(root, 'docs', 'hf-config-reads.md'), 'utf8');
-    const src = ['hf-config.ts', 'hf-refuse.ts', 'hf-layers.ts', 'hf-families.ts'].map((f) => readFileSync(join(root, 'lib', 'models', f), 'utf8')).join('\n');
+    const doc = readFileSync(join(root, 'docs', 'maintainers', 'hf-config-reads.md'), 'utf8');
+    const src = ['models/hf-config.ts', 'models/hf-refuse.ts', 'models/hf-layers.ts', 'generated/hf-families.ts'].map((f) => readFileSync(join(root, 'lib', f), 'utf8')).join('\n');
     const names = new Set([...doc.matchAll(/^\| `([^`]+)` \| interpreted \|/gm)].map((m) => m[1]));
     expect(names.size).toBeGreaterThan(30);
     for (const n of names) {

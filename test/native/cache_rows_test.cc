@@ -100,7 +100,7 @@ void store(DType d, void* p, int64_t i, double v) {
   else static_cast<uint16_t*>(p)[i] = test::encode16(d, v);
 }
 
-// The expected cache element of one output of a pair (docs/kv-cache.md): first x*c - y*s, second
+// The expected cache element of one output of a pair (docs/guide/kv-cache.md): first x*c - y*s, second
 // y*c + x*s. An exact zero takes the sign IEEE addition gives it (both terms are exact doubles).
 double expected(DType src, DType dst, double x, double c, double y, double s, bool first) {
   const double a = first ? x * c : y * c;  // exact in double

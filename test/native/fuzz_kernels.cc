@@ -3,7 +3,7 @@
 // size (heap, so ASan flags any read or write past them). Checks: cosSin within 1 ulp of scalar,
 // rotation within the kernel test's bounds (NaN-aware), scale bit-identical. Any disagreement
 // aborts, which libFuzzer records as a crash with the input.
-//   scripts/fuzz-kernels.sh [seconds]
+//   scripts/test/fuzz-kernels.sh [seconds]
 #include <cfloat>
 #include <cmath>
 #include <cstdint>

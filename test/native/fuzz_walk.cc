@@ -10,7 +10,7 @@
 //     of positions/invFreq unchanged;
 //   - canary regions before and after every buffer unchanged, and poisoned for ASan so even a
 //     read of them is reported.
-// Any disagreement aborts (libFuzzer saves the input).   scripts/fuzz-kernels.sh [seconds]
+// Any disagreement aborts (libFuzzer saves the input).   scripts/test/fuzz-kernels.sh [seconds]
 #include <algorithm>
 #include <atomic>
 #include <cmath>

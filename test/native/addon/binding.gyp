@@ -1,8 +1,8 @@
 {
   # The testing addon: the production addon's exports plus the hooks only tests and the bench use
   # (native/binding/testing.cc), never in the published binary. Built from source into
-  # test/native/addon/build by `npm run build:testing` (scripts/build-testing-addon.mjs; vitest's
-  # global setup and the bench call it). Flags as the root binding.gyp's (test/registry.test.ts
+  # test/native/addon/build by `npm run build:testing` (scripts/build/build-testing-addon.mjs; vitest's
+  # global setup and the bench call it). Flags as the root binding.gyp's (test/native/registry.test.ts
   # holds them equal); sources native/sources.json's "testing" list.
   "targets": [
     {
