@@ -156,7 +156,7 @@ struct Avx512 {
   // The cache write's f32 k -> 16-bit rows (cache_rows.h), half style: r2 = fma(x, c, -p) - ep as
   // rotHalfFast16's f16 branch computes it (p = round32(y*s), ep its exact error), kept where
   // |r| < 2|r2| (r = fma(x, c, -p)): then ulp(r) <= 2 ulp(r2), so |r2 - e| <= ulp(r)/2 + ulp(r2)/2
-  // (+ 2^-150 for an underflowed ep) <= 2 ulp(r2) for the exact e, which is what loops.h's kGuard
+  // (+ 2^-150 for an underflowed ep) for the exact e, which is what loops.h's Grid16
   // bound needs (there x's 16-bit precision proves it; an f32 x needs the test), and where the
   // midpoint test passes. False: the caller redoes the vector exactly.
   template <const loops::Grid16& G>
