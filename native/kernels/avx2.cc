@@ -135,30 +135,13 @@ struct Avx2 {
     __m256d rh = _mm256_fmaddsub_pd(vh, hi(c), _mm256_mul_pd(_mm256_permute_pd(vh, 0x5), hi(s)));
     return join(narrow<N>(rl), narrow<N>(rh));
   }
-  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and the lanes
-  // that must take the exact path (all bits set). bf16 (lo = 2^-126, mask 0xFFFF): one 16-bit add
-  // and a zero test per word, as avx512.cc does it (the low word gets kGuard - mid, its top 12
-  // bits zero within [-kGuard, kGuard) patterns of a midpoint; the high word 1 in the exponent's
-  // lowest bit, its bits 8..14 zero exactly for exponents 0 and 255). f16: as avx512.cc, one and,
-  // one 16-bit add and one word compare (signed: the add also flips each word's top bit, so
-  // "unsigned t >= K" is "signed t' > K' - 1").
+  // Fast exact 16-bit path (loops.h, Grid16): r2 = r -+ the product's exact error, and the lanes
+  // that must take the exact path (all bits set): loops.h's word test, one 16-bit add and a zero
+  // test per word.
   template <const loops::Grid16& G>
   static __m256i bad16(V r2) {
-    const __m256i bits = _mm256_castps_si256(r2);
-    if constexpr (G.lo == 0x00800000 && G.mask == 0xFFFF) {
-      const __m256i t = _mm256_add_epi16(bits, _mm256_set1_epi32(int32_t((0x0080u << 16) | uint16_t(loops::kGuard - G.mid))));
-      const __m256i m = _mm256_set1_epi32(int32_t((0x7F00u << 16) | uint32_t(G.mask & ~(2 * loops::kGuard - 1))));
-      return _mm256_cmpeq_epi16(_mm256_and_si256(t, m), _mm256_setzero_si256());
-    } else {
-      static_assert((G.lo & 0xFFFF) == 0 && G.mask < 0x10000, "the tests split at the word boundary");
-      constexpr uint32_t kHi = uint32_t(G.lo) >> 16;
-      // Per word: the add of avx512.cc's safe16, plus 0x8000; bad where above its bound, flipped.
-      constexpr uint32_t kAddHi = (0x10000u - kHi + 0x8000u) & 0xFFFFu, kAddLo = (0x10000u - loops::kGuard - G.mid + 0x8000u) & 0xFFFFu;
-      constexpr uint32_t kBadHi = (((0x7F80u - kHi) ^ 0x8000u) - 1u) & 0xFFFFu, kBadLo = (((0x10000u - 2 * loops::kGuard) ^ 0x8000u) - 1u) & 0xFFFFu;
-      const __m256i a = _mm256_and_si256(bits, _mm256_set1_epi32(int32_t(0x7FFF0000u | uint32_t(G.mask))));
-      const __m256i t = _mm256_add_epi16(a, _mm256_set1_epi32(int32_t((kAddHi << 16) | kAddLo)));
-      return _mm256_cmpgt_epi16(t, _mm256_set1_epi32(int32_t((kBadHi << 16) | kBadLo)));
-    }
+    const __m256i t = _mm256_add_epi16(_mm256_castps_si256(r2), _mm256_set1_epi32(int32_t(loops::wordAdd(G))));
+    return _mm256_cmpeq_epi16(_mm256_and_si256(t, _mm256_set1_epi32(int32_t(loops::wordTest(G)))), _mm256_setzero_si256());
   }
   static bool noneSet(__m256i m1, __m256i m2) {
     const __m256i m = _mm256_or_si256(m1, m2);
@@ -186,7 +169,7 @@ struct Avx2 {
   // The cache write's f32 k -> 16-bit rows (cache_rows.h), half style: r2 = fma(x, c, -p) - ep as
   // rotHalfFast16's f16 branch computes it (p = round32(y*s), ep its exact error), kept where
   // |r| < 2|r2| (r = fma(x, c, -p)): then ulp(r) <= 2 ulp(r2), so |r2 - e| <= ulp(r)/2 + ulp(r2)/2
-  // (+ 2^-150 for an underflowed ep) <= 2 ulp(r2) for the exact e, which is what loops.h's kGuard
+  // (+ 2^-150 for an underflowed ep) for the exact e, which is what loops.h's Grid16
   // bound needs (there x's 16-bit precision proves it; an f32 x needs the test), and where the
   // midpoint test passes. False: the caller redoes the vector exactly.
   template <const loops::Grid16& G>

@@ -121,41 +121,16 @@ struct Avx512 {
     return join(narrow<N>(rl), narrow<N>(rh));
   }
 
-  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error, and which lanes
+  // Fast exact 16-bit path (loops.h, Grid16): r2 = r -+ the product's exact error, and which lanes
   // are certain to round to 16 bits as the exact value does, as a mask (k: lanes still in the
-  // running, so x's test is the write mask of y's). The midpoint test: the low bits of
-  // bits(r2) + kGuard - mid below 2*kGuard, i.e. r2 within [-kGuard, kGuard) patterns of a
-  // midpoint, fail: one pattern less above than loops.h's +-kGuard, still twice the 3 below and 1
-  // above that the bound there needs.
-  //   bf16 (lo = 2^-126, mask 0xFFFF): both tests in one 16-bit add and one vptestmw, two mask
-  //   bits per lane: the low word gets kGuard - mid (its top 12 bits then say "far"), the high
-  //   word 1 in the exponent's lowest bit (its bits 8..14, the new exponent's top 7, are zero
-  //   exactly for exponents 0 and 255: +-0, subnormals, inf, NaN); no carry crosses the words.
-  //   f16 (lo = 2^-14, mask 0x1FFF): one and, one 16-bit add and one vpcmpuw, two mask bits per
-  //   lane: with the sign and the low word's kept bits cleared, the high word minus lo's lands
-  //   below inf's minus lo's exactly for lo <= |r2| < inf; the low word (the dropped 13 bits)
-  //   minus kGuard + mid lands below 2^16 - 2*kGuard exactly outside [-kGuard, kGuard) of mid.
-  template <const loops::Grid16& G>
-  static constexpr bool kWordTest = G.lo == 0x00800000 && G.mask == 0xFFFF;
+  // running, so x's test is the write mask of y's): loops.h's word test, one vpaddw and one
+  // vptestmw, two mask bits per lane.
   template <const loops::Grid16& G>
   using Mask = __mmask32;  // two bits per lane
   template <const loops::Grid16& G>
   static Mask<G> safe16(Mask<G> k, V r2) {
-    static_assert((loops::kGuard & (loops::kGuard - 1)) == 0, "kGuard: a power of two");
-    const __m512i bits = _mm512_castps_si512(r2);
-    if constexpr (kWordTest<G>) {
-      constexpr uint32_t kFar = uint32_t(G.mask & ~(2 * loops::kGuard - 1));
-      const __m512i t = _mm512_add_epi16(bits, _mm512_set1_epi32(int32_t((0x0080u << 16) | uint16_t(loops::kGuard - G.mid))));
-      return _mm512_mask_test_epi16_mask(k, t, _mm512_set1_epi32(int32_t((0x7F00u << 16) | kFar)));
-    } else {
-      static_assert((G.lo & 0xFFFF) == 0 && G.mask < 0x10000, "the tests split at the word boundary");
-      constexpr uint32_t kHi = uint32_t(G.lo) >> 16;
-      const __m512i a = _mm512_and_si512(bits, _mm512_set1_epi32(int32_t(0x7FFF0000u | uint32_t(G.mask))));
-      const __m512i t = _mm512_add_epi16(a, _mm512_set1_epi32(int32_t((((0x10000u - kHi) & 0xFFFFu) << 16) |
-                                                                      uint16_t(-loops::kGuard - G.mid))));
-      return _mm512_mask_cmplt_epu16_mask(k, t, _mm512_set1_epi32(int32_t(((0x7F80u - kHi) << 16) |
-                                                                          (0x10000u - 2 * loops::kGuard))));
-    }
+    const __m512i t = _mm512_add_epi16(_mm512_castps_si512(r2), _mm512_set1_epi32(int32_t(loops::wordAdd(G))));
+    return _mm512_mask_test_epi16_mask(k, t, _mm512_set1_epi32(int32_t(loops::wordTest(G))));
   }
   template <const loops::Grid16& G>
   static constexpr Mask<G> kAll = Mask<G>(~Mask<G>(0));
@@ -181,7 +156,7 @@ struct Avx512 {
   // The cache write's f32 k -> 16-bit rows (cache_rows.h), half style: r2 = fma(x, c, -p) - ep as
   // rotHalfFast16's f16 branch computes it (p = round32(y*s), ep its exact error), kept where
   // |r| < 2|r2| (r = fma(x, c, -p)): then ulp(r) <= 2 ulp(r2), so |r2 - e| <= ulp(r)/2 + ulp(r2)/2
-  // (+ 2^-150 for an underflowed ep) <= 2 ulp(r2) for the exact e, which is what loops.h's kGuard
+  // (+ 2^-150 for an underflowed ep) for the exact e, which is what loops.h's Grid16
   // bound needs (there x's 16-bit precision proves it; an f32 x needs the test), and where the
   // midpoint test passes. False: the caller redoes the vector exactly.
   template <const loops::Grid16& G>

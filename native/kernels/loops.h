@@ -18,7 +18,7 @@
 //        `static constexpr bool kTinyIsZero = true` for a 16-bit type whose every value below
 //        2^-125 rounds to +-0 (f16): its rows may use the cheaper kOddNormal. Optional for 16-bit
 //        types: `kGrid` (a Grid16, below) and, in the Isa, rotHalfFast16 / rotPairsFast16: the
-//        fast exact path (below, at kGuard); without them the double path runs for every vector.
+//        fast exact path (below, at Grid16); without them the double path runs for every vector.
 //        With the fast path, optionally load2 / store2 / storeSafe2 (and Isa::deinterleave): rows
 //        as packed even/odd elements (HasPacked, below).
 // so a new dtype is one Io, a new ISA one Isa and three Io. Included inside the ISA's target
@@ -102,37 +102,73 @@ struct TinyIsZero<Io, decltype(void(Io::kTinyIsZero))> { static constexpr bool v
 // The 16-bit grid as seen in an f32's bits (Io::kGrid, optional): |r| in [lo, inf) has its 16-bit
 // rounding midpoints exactly where (bits & mask) == mid. f16: lo = 2^-14 (below, f16's grid is
 // coarser), mask 0x1FFF, mid 0x1000 (65520, the overflow threshold, is one of them); bf16: lo =
-// 2^-126, mask 0xFFFF, mid 0x8000.
+// 2^-126, mask 0xFFFF, mid 0x8000. near: the fast path below needs every lane's bits outside
+// [-near, near] patterns of a midpoint (the proof there). hiAdd, hiMask: the ISAs' range test
+// (wordAdd below).
 struct Grid16 {
-  int32_t lo, mask, mid;
+  int32_t lo, mask, mid, near;
+  uint32_t hiAdd, hiMask;
 };
-constexpr Grid16 kGridF16{0x38800000, 0x1FFF, 0x1000};
-constexpr Grid16 kGridBF16{0x00800000, 0xFFFF, 0x8000};
+constexpr Grid16 kGridF16{0x38800000, 0x1FFF, 0x1000, 1, 0x0780, 0x4000};
+constexpr Grid16 kGridBF16{0x00800000, 0xFFFF, 0x8000, 2, 0x0080, 0x7F00};
 
 // Fast exact 16-bit rotation (optional, Isa::rotHalfFast16 / rotPairsFast16 with an Io::kGrid):
 // computes the f32 result r = fma(x, c, -p) (p = f32(y*s)), the product's error ep = fma(y, s, -p)
 // and r2 = r - ep (y': r + eq); returns false unless every lane passes
-//   |r2| in [lo, inf),  ((bits(r2) & 0x7FFFFFFF) + kGuard - mid) & mask > 2*kGuard
+//   |r2| in [lo, inf)  and  d = (bits(r2) & mask) - mid  outside [-near, near]
 // and then r2 rounds to 16 bits exactly as round64(x*c - y*s) does; otherwise the caller redoes the
-// vector with rotHalfExact. Why: with X = x*c and Y = y*s (real), e = X - Y = (X - p) - ep', where
-// ep' = Y - p and |ep - ep'| <= 2^-150 (0 unless y*s is tiny), and |r2 - e| < 2 ulp(r2):
+// vector with rotHalfExact. Why: with X = x*c and Y = y*s (real), e = X - Y and u = ulp(r2),
+//   e - r2 = ((X - p) - r) + ((r - ep) - r2) + (ep - (Y - p)),
+// at most ulp(r)/2, u/2 and 2^-150 (ep is Y - p rounded; exact unless y*s is tiny), and
+// ulp(r) <= 2u, so |e - r2| <= 1.5u + 2^-150:
 //  - if |X - p| >= 2^-21 |X|: |ep| <= 2^-24 |p| <= 2^-24 (2^21 + 1) |X - p| < |X - p| / 7 (or
-//    |ep| <= 2^-150 for a subnormal p: nothing beside |r2| >= 2^-126), so
-//    |r| < 2 |r2|, ulp(r) <= 2 ulp(r2), and |r2 - e| <= ulp(r)/2 + ulp(r2)/2 + 2^-150 < 2 ulp(r2);
+//    |ep| <= 2^-150 for a subnormal p: nothing beside |r2| >= 2^-126), so |r2| > |r| / 2;
 //  - else r is exact: x has at most 11 significant bits and c 24, so X is a multiple of
 //    2^(Ex + Ec - 33) (exponents of x and c), p (within 2^-21 of X) one of ulp(p) >= 2^(Ex + Ec - 24),
 //    and |X - p| < 2^-21 * 2^(Ex + Ec + 2) = 2^(Ex + Ec - 19) is fewer than 2^24 of that step (an
-//    f32 from 2^-149 up; a smaller step makes |r2| < 2^-126 <= lo); then |r2 - e| <= ulp(r2)/2 +
-//    2^-150.
-// The 16-bit midpoints are f32 numbers, f32 bit patterns are monotone in |value|, and 2 ulp(r2)
-// spans at most 2 patterns above r2 and 4 below (one binade down), so a midpoint within reach
-// lies at most 1 pattern above or 3 below (the error is strictly less than 2 ulp(r2)). kGuard = 8
-// keeps every midpoint more than twice that away: e, round64(e) and r2 lie strictly between the
-// same two midpoints (or beyond the overflow one) and round to the same 16-bit value. |r2| >= lo
-// keeps e's sign, so zeros and tiny results (the signed-zero rule) always take the exact path, as
-// do inf and NaN. An ISA may exclude a wider window (avx512.cc: [-kGuard, kGuard) in one test).
-// Tested by kernels_test's midpointCase (results aimed at midpoints, many by cancellation).
-constexpr int32_t kGuard = 8;
+//    f32 from 2^-149 up; a smaller step makes |r2| < 2^-126 <= lo).
+// Every midpoint m is an f32 4096 (f16) or 32768 (bf16) patterns from the nearest power of two, so
+// r2 within a few patterns of m lies in m's binade, where a pattern is u: r2 = m + d*u. For f16,
+// |r2| >= 2^-14 makes u >= 2^-37 and |e - r2| < 1.5u + 2^-100 u, so |d| >= 2 leaves |e - m| >
+// 0.49u; for bf16 (u >= 2^-149, |e - r2| <= 2u) |d| >= 3 leaves |e - m| >= u. Either way e lies
+// strictly on r2's side of m, as does round64(e) (within 2^-29 u of e), and the next midpoints are
+// thousands of patterns away: r2, e and round64(e) round to the same 16-bit value (beyond 65520,
+// f16's overflow midpoint, all to the same infinity). |r2| >= lo keeps e's sign, so zeros and tiny
+// results (the signed-zero rule) always take the exact path, as do inf and NaN. Tested by
+// kernels_test's midpointCase (results aimed at midpoints, many by cancellation).
+//
+// How the SIMD ISAs test it (a lane may fail more than the above, never less): one 16-bit add of
+// wordAdd to each word of bits(r2), then every word must have a bit of wordTest set (vptestmw,
+// vtst; no carry crosses the words). The low word, bits + W - mid, has its top bits within `mask`
+// all zero exactly within [-W, W) patterns of a midpoint (W = wordGuard, the power of two above
+// near). The high word gets hiAdd in the exponent field, so hiMask sees a bit of the new exponent:
+// bf16, exponent + 1 has a bit among its top 7 exactly for exponents 1..254 (not +-0, subnormals,
+// inf, NaN); f16, exponent + 15 has its top bit exactly for exponents 113..240 (2^-14 <= |r2| <
+// 2^114, where 2^16 and up round to infinity anyway). Both checked at compile time below.
+constexpr int32_t wordGuard(const Grid16& g) {
+  int32_t w = 1;
+  while (w <= g.near) w *= 2;
+  return w;
+}
+constexpr uint32_t wordAdd(const Grid16& g) { return (g.hiAdd << 16) | (uint32_t(wordGuard(g) - g.mid) & 0xFFFFu); }
+constexpr uint32_t wordTest(const Grid16& g) { return (g.hiMask << 16) | (uint32_t(g.mask) & ~uint32_t(2 * wordGuard(g) - 1)); }
+// The word test never passes a word it must fail. Carries only go up, so the low word's bits
+// within `mask` depend on (bits & mask) alone (not on the kept bits above), and with hiAdd a
+// multiple of 0x80 and hiMask within bits 7..14 the high word's verdict depends on the exponent
+// alone: the window's 2*near + 1 values and the 256 exponents decide it.
+constexpr bool wordTestSound(const Grid16& g) {
+  if ((g.hiAdd & 0x7Fu) != 0 || (g.hiMask & ~0x7F80u) != 0 || (wordTest(g) & 0xFFFFu & ~uint32_t(g.mask)) != 0) return false;
+  for (int32_t d = -g.near; d <= g.near; d++)
+    if (((uint32_t(g.mid + d) + wordAdd(g)) & wordTest(g) & uint32_t(g.mask)) != 0) return false;
+  const uint32_t loExp = uint32_t(g.lo) >> 23;
+  for (uint32_t e = 0; e < 256; e++) {
+    const bool pass = (((e << 7) + g.hiAdd) & g.hiMask) != 0;
+    if (pass && (e < loExp || e == 0xFFu)) return false;
+    if (!pass && e == loExp) return false;  // (and the range starts at lo)
+  }
+  return true;
+}
+static_assert(wordTestSound(kGridF16) && wordTestSound(kGridBF16), "the word test fails every lane the proof needs");
 // bf16 (8 significant bits) may split s instead: sh = s with its low 8 significand bits cleared
 // (kSplitMask), sl = s - sh (exact), so y*sh (8 + 16 bits) is exact in f32 and
 //   x' = fma(-y, sl, fma(x, c, -f32(y*sh))),   y' = fma(x, sl, fma(y, c, f32(x*sh)))
@@ -181,11 +217,11 @@ struct Op {
   static void rot(V& a, V& b, V c, V s) {
     if constexpr (sizeof(T) < 4) {
       if constexpr (kFast16) {
-        V a0 = a, b0 = b;
+        const V a0 = a, b0 = b;
         if (ROPE_UNLIKELY(!fast16<S>(a, b, c, s))) {
-          exact16<S>(&a0, &b0, c, s);
-          a = a0;
-          b = b0;
+          const Pair r = exact16<S>(a0, b0, c, s);
+          a = r.a;
+          b = r.b;
         }
         return;
       }
@@ -196,7 +232,7 @@ struct Op {
       Isa::rotPairs(a, b, c, s);
     }
   }
-  // The fast exact 16-bit path (kGuard below): false where a lane must take exact16.
+  // The fast exact 16-bit path (Grid16 above): false where a lane must take exact16.
   template <Style S>
   static bool fast16(V& a, V& b, V c, V s) {
     if constexpr (S == kHalf)
@@ -211,12 +247,17 @@ struct Op {
     else
       Isa::template rotPairsExact<kOddMode>(a, b, c, s);
   }
-  // The fast path's fallback, out of line so the loop around the fast path stays small; on copies
-  // (a0, b0), so the caller's vectors never have their address taken (GCC then kept a whole
-  // group's vectors on the stack, stored and reloaded around every fast path).
+  // The fast path's fallback, out of line so the loop around the fast path stays small. The
+  // vectors go in by value (registers) and come back in memory, so only a failing vector pair
+  // touches the stack: with the copies passed by address, GCC stored both to the stack on every
+  // pass of the fast path (f16, AVX-512: 4 64-byte stores per row, ~5% of its time).
+  struct Pair {
+    V a, b;
+  };
   template <Style S>
-  static ROPE_NOINLINE void exact16(V* a0, V* b0, V c, V s) {
-    exactOdd<S>(*a0, *b0, c, s);
+  static ROPE_NOINLINE Pair exact16(V a, V b, V c, V s) {
+    exactOdd<S>(a, b, c, s);
+    return Pair{a, b};
   }
 };
 

@@ -61,7 +61,7 @@ struct Neon {
     b = vzip2q_f32(x, y);
   }
 
-  // Fast exact 16-bit path (loops.h, kGuard): r2 = r -+ the product's exact error (vfmsq gives its
+  // Fast exact 16-bit path (loops.h, Grid16): r2 = r -+ the product's exact error (vfmsq gives its
   // negation), and whether every lane is certain to round to 16 bits as the exact value does.
   template <const loops::Grid16& G>
   static bool rotHalfFast16(V& x, V& y, V c, V s) {
@@ -90,31 +90,12 @@ struct Neon {
     b = vzip2q_f32(x, y);
     return ok;
   }
-  // All ones in the lanes that pass. bf16 (lo = 2^-126, mask 0xFFFF): one 16-bit add and a test
-  // per word, as avx512.cc (the low word gets kGuard - mid, its top 12 bits then zero within
-  // [-kGuard, kGuard) patterns of a midpoint; the high word 1 in the exponent's lowest bit, its
-  // bits 8..14 zero exactly for exponents 0 and 255). f16: one and, one add and one compare per
-  // word, as avx512.cc.
+  // All ones in the lanes that pass: loops.h's word test, one 16-bit add and a test per word.
   template <const loops::Grid16& G>
   static uint32x4_t good16(V r2) {
-    const uint32x4_t bits = vreinterpretq_u32_f32(r2);
-    if constexpr (G.lo == 0x00800000 && G.mask == 0xFFFF) {
-      const uint16x8_t t = vaddq_u16(vreinterpretq_u16_u32(bits),
-                                     vreinterpretq_u16_u32(vdupq_n_u32((0x0080u << 16) | uint16_t(loops::kGuard - G.mid))));
-      const uint16x8_t m = vreinterpretq_u16_u32(vdupq_n_u32((0x7F00u << 16) | uint32_t(G.mask & ~(2 * loops::kGuard - 1))));
-      const uint32x4_t w = vreinterpretq_u32_u16(vtstq_u16(t, m));  // 0xFFFF per word that passed
-      return vceqq_u32(w, vdupq_n_u32(0xFFFFFFFFu));
-    } else {
-      // As avx512.cc: with the sign and the low word's kept bits cleared, one 16-bit add and one
-      // unsigned word compare (the high word against lo..inf, the low one outside the window).
-      static_assert((G.lo & 0xFFFF) == 0 && G.mask < 0x10000, "the tests split at the word boundary");
-      constexpr uint32_t kHi = uint32_t(G.lo) >> 16;
-      const uint16x8_t a = vreinterpretq_u16_u32(vandq_u32(bits, vdupq_n_u32(0x7FFF0000u | uint32_t(G.mask))));
-      const uint16x8_t t = vaddq_u16(a, vreinterpretq_u16_u32(vdupq_n_u32((((0x10000u - kHi) & 0xFFFFu) << 16) |
-                                                                          uint16_t(-loops::kGuard - G.mid))));
-      const uint16x8_t ok = vcltq_u16(t, vreinterpretq_u16_u32(vdupq_n_u32(((0x7F80u - kHi) << 16) | (0x10000u - 2 * loops::kGuard))));
-      return vceqq_u32(vreinterpretq_u32_u16(ok), vdupq_n_u32(0xFFFFFFFFu));
-    }
+    const uint16x8_t t = vaddq_u16(vreinterpretq_u16_f32(r2), vreinterpretq_u16_u32(vdupq_n_u32(loops::wordAdd(G))));
+    const uint32x4_t w = vreinterpretq_u32_u16(vtstq_u16(t, vreinterpretq_u16_u32(vdupq_n_u32(loops::wordTest(G)))));
+    return vceqq_u32(w, vdupq_n_u32(0xFFFFFFFFu));  // both words passed
   }
   // The even and odd lanes of a:b (8 floats) as two vectors (loops.h, rotateGroupPacked).
   static void deinterleave(V a, V b, V& even, V& odd) {

@@ -26,6 +26,9 @@ namespace {
 
 long gPassed = 0, gFailed = 0;
 int64_t gMidAimed = 0, gMidNear = 0;  // midpointCase: pairs aimed, and landed within 4 f32 ulps
+// midpointCase: aimed outputs whose fast-path value (fastR2) lies d f32 patterns from a midpoint,
+// by dtype (f16, bf16) and d + 8 for |d| <= 8.
+int64_t gMidOffset[2][17] = {};
 
 void check(bool ok, const std::string& what) {
   if (ok) { ++gPassed; return; }
@@ -271,6 +274,35 @@ float nextAfterBy(float f, int k) {  // k f32 steps along the bit pattern (k sma
   return f;
 }
 
+// The SIMD fast path's f32 value of one output (native/kernels/loops.h, at Grid16), in the
+// test's own words: f16 r - (y*s's rounding error), bf16 with s split into its top 16 bits sh
+// (y*sh exact) and the rest sl. aimY: y' = y*c + x*s instead of x' = x*c - y*s.
+float fastR2(DType t, float x, float y, float c, float s, bool aimY) {
+  const float sgn = aimY ? 1.0f : -1.0f, a = aimY ? y : x, b = aimY ? x : y;  // a*c + sgn*b*s
+  if (t == kBF16) {
+    uint32_t u;
+    std::memcpy(&u, &s, 4);
+    u &= 0xFFFFFF00u;
+    float sh;
+    std::memcpy(&sh, &u, 4);
+    const float sl = s - sh;
+    return std::fma(sgn * b, sl, std::fma(a, c, sgn * (b * sh)));
+  }
+  const float p = b * s, ep = std::fma(b, s, -p);
+  return std::fma(a, c, sgn * p) + sgn * ep;
+}
+
+// Its distance in f32 bit patterns from the nearest 16-bit midpoint (f16: |r| >= 2^-14; bf16:
+// normal), or 99 outside that range.
+int midpointOffset(DType t, float r) {
+  uint32_t u;
+  std::memcpy(&u, &r, 4);
+  u &= 0x7FFFFFFFu;
+  const uint32_t mask = t == kF16 ? 0x1FFFu : 0xFFFFu, mid = t == kF16 ? 0x1000u : 0x8000u;
+  if (u < (t == kF16 ? 0x38800000u : 0x00800000u) || u >= 0x7F800000u) return 99;
+  return int(u & mask) - int(mid);
+}
+
 void midpointCase(const KernelTable& isa, DType t, Style st, int64_t half, bool viaRows = false) {
   const size_t n = size_t(2 * half);
   const uint16_t maxFinite = t == kF16 ? 0x7BFF : 0x7F7F;
@@ -337,6 +369,8 @@ void midpointCase(const KernelTable& isa, DType t, Style st, int64_t half, bool 
       std::frexp(target[j], &e);
       ++gMidAimed;
       gMidNear += std::fabs((aimY[j] ? ry : rx) - target[j]) <= 4 * std::ldexp(1.0, std::max(e - 24, -149));
+      const int d = midpointOffset(t, fastR2(t, float(x), float(y), c[j], s[j], aimY[j] != 0));
+      if (d >= -8 && d <= 8) ++gMidOffset[t == kF16 ? 0 : 1][d + 8];
     }
     ok = jsBits(t, row, ix, rx) && jsBits(t, row, iy, ry);
     if (!ok)
@@ -697,6 +731,7 @@ int main(int argc, char** argv) {
           f32ZeroCase(*t, Style(st), half, true);
         }
     gMidAimed = gMidNear = 0;
+    std::memset(gMidOffset, 0, sizeof gMidOffset);
     for (int st = 0; st < kStyleCount; ++st)
       for (int64_t half = 1; half <= 40; ++half)
         for (int rep = 0; rep < 24; ++rep) {
@@ -713,6 +748,19 @@ int main(int argc, char** argv) {
         }
     std::printf("%s midpoints: %lld of %lld aimed pairs within 4 f32 ulps of a 16-bit midpoint\n", t->isa,
                 (long long)gMidNear, (long long)gMidAimed);
+    // Both sides of the fast path's windows (loops.h: the proof's [-near, near], the word test's
+    // [-W, W), W = 2 for f16 and 4 for bf16) with results checked there.
+    for (int k = 0; k < 2; k++) {
+      std::printf("%s midpoints, %s aimed outputs whose fast-path value is d = -8..8 f32 patterns from one:", t->isa,
+                  k == 0 ? "f16" : "bf16");
+      bool covered = true;
+      for (int d = 0; d < 17; d++) {
+        std::printf(" %lld", (long long)gMidOffset[k][d]);
+        covered = covered && (d < 2 || d > 14 || gMidOffset[k][d] >= 40);
+      }
+      std::printf("\n");
+      check(covered, std::string(t->isa) + " midpointCase lands " + (k == 0 ? "f16" : "bf16") + " fast-path values at every d in -6..6");
+    }
     check(gMidNear * 4 > gMidAimed * 3, std::string(t->isa) + " midpointCase aims near midpoints");
     {  // 33-66 MiB each: one style per dtype (drawn), so qemu's run stays short
       const int st = int(irand(0, 1));
