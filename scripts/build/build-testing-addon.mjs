@@ -25,7 +25,7 @@ export function buildTestingAddon({ quiet = false } = {}) {
   // Node's own headers when installed with it (as scripts/install.cjs), not a download.
   const prefix = dirname(dirname(process.execPath));
   if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) args.push(`--nodedir=${prefix}`);
-  const run = (cmd) => spawnSync(process.execPath, [nodeGyp, cmd, ...args], { cwd: dir, encoding: 'utf8', stdio: quiet ? 'pipe' : 'inherit' });
+  const run = (cmd, extra = []) => spawnSync(process.execPath, [nodeGyp, cmd, ...extra, ...args], { cwd: dir, encoding: 'utf8', stdio: quiet ? 'pipe' : 'inherit' });
   // Configured again when the source list changed (gyp expands it at configure time only).
   const { sources } = createRequire(import.meta.url)(join(root, 'native', 'sources.cjs'));
   const list = sources('testing').join('\n');
@@ -39,7 +39,7 @@ export function buildTestingAddon({ quiet = false } = {}) {
     if (c.status !== 0) return { error: `node-gyp configure failed in test/native/addon${quiet ? `:\n${c.stdout}${c.stderr}` : ''}` };
     writeFileSync(stamp, list);
   }
-  const b = run('build');
+  const b = run('build', ['--jobs', 'max']); // (every core: a fresh build compiles every kernel)
   if (b.status !== 0) return { error: `node-gyp build failed in test/native/addon${quiet ? `:\n${(b.stdout + b.stderr).slice(-3000)}` : ''}` };
   return { path: testingAddonPath };
 }

@@ -41,10 +41,11 @@ run() {  # label, command...
 }
 
 if [ "$sanitize" = 0 ] && [ "$host" = 1 ]; then
-  echo "== build native (g++)"
+  echo "== build native (g++; both tests at once)"
+  g++ "${flags[@]}" -o "$out/cache_rows_test" "${cache_src[@]}" & cache_build=$!
   g++ "${flags[@]}" -o "$out/kernels_test" "${src[@]}"
+  wait "$cache_build"
   run "run native" "$out/kernels_test" $seed
-  g++ "${flags[@]}" -o "$out/cache_rows_test" "${cache_src[@]}"
   run "run native (cache rows)" "$out/cache_rows_test" $seed
 fi
 
