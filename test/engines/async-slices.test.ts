@@ -75,6 +75,17 @@ function rotatedUnits(message: string, batch: number, tokens: number): number {
   return rows * tokens + t;
 }
 
+/** Aborts after `turns` turns of the event loop (0: now). */
+function abortAfterTurns(ac: AbortController, turns: number): void {
+  if (turns === 0) return ac.abort();
+  let n = 0;
+  const later = (): void => {
+    if (n++ < turns) setImmediate(later);
+    else ac.abort();
+  };
+  setImmediate(later);
+}
+
 /**
  * Token-major arrays ('shd'/'bshd', no stride): the first `units` tokens (batch-row order) of got
  * are want's, the rest are before's, bit for bit.
@@ -248,13 +259,7 @@ describe.each(engines)('%s engine: async calls in slices', (engine) => {
         setAsyncSliceTokens(slice);
         const ac = new AbortController();
         const p = rope.applyQKAsync(q, k, { ...o, signal: ac.signal });
-        let n = 0;
-        const later = (): void => {
-          if (n++ < hops) setImmediate(later);
-          else ac.abort();
-        };
-        if (hops === 0) ac.abort();
-        else setImmediate(later);
+        abortAfterTurns(ac, hops);
         const e = await p.then(() => null, (err: unknown) => err as DOMException);
         const label = `batch ${batch}, slices of ${slice}`;
         expect(e?.name, label).toBe('AbortError');
@@ -501,12 +506,7 @@ describe('native engine, SharedArrayBuffer memory', () => {
         rope.applyQK(q1, k1, o);
         const ac = new AbortController();
         const p = rope.applyQKAsync(q, k, { ...o, signal: ac.signal });
-        let n = 0;
-        const later = (): void => {
-          if (n++ < hops) setImmediate(later);
-          else ac.abort();
-        };
-        setImmediate(later);
+        abortAfterTurns(ac, Math.max(1, hops));
         const e = await p.then(() => null, (err: unknown) => err as DOMException);
         const label = `slices of ${slice}, ${hops} turns`;
         if (e === null) continue; // (finished before the abort: a fast machine, large slices)

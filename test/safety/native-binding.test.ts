@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon } from '../../lib/abi.js';
 import { addonPath, loadTestingAddon } from '../helpers/addon.js';
+import { bytes, refused } from '../helpers/refused.js';
 
 const requireHere = createRequire(import.meta.url);
 const addonFile = addonPath();
@@ -28,21 +29,7 @@ function desc(): Float64Array {
 }
 const tensor = (n = T * H * D) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + 0.1));
 const positions = () => Int32Array.from([5, 70000, 123]);
-const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 
-// Runs fn, expects it to throw errorType with a message matching re, and every view unchanged.
-function refused(fn: () => void, views: ArrayBufferView[], errorType: ErrorConstructor, re: RegExp): void {
-  const before = views.map(bytes);
-  let thrown: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected a throw').toBeInstanceOf(errorType);
-  expect((thrown as Error).message).toMatch(re);
-  views.forEach((v, i) => expect(bytes(v)).toEqual(before[i]));
-}
 
 function reference(x: Float32Array, pos: Int32Array): number[] {
   const out = Array.from(x);

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon } from '../../lib/abi.js';
 import { addonPath } from '../helpers/addon.js';
+import { bytes, refused } from '../helpers/refused.js';
 
 const requireHere = createRequire(import.meta.url);
 const addon = requireHere(addonPath()) as NativeAddon;
@@ -29,20 +30,7 @@ function cdesc(): Float64Array {
   return Float64Array.from([0, 0, -1, 1, 0, H, 0, 0, H * D, D]);
 }
 const data = (n: number, s = 0.37) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * s + 0.1));
-const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 
-function refused(fn: () => void, views: ArrayBufferView[], errorType: ErrorConstructor, re: RegExp): void {
-  const before = views.map(bytes);
-  let thrown: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected a throw').toBeInstanceOf(errorType);
-  expect((thrown as Error).message).toMatch(re);
-  views.forEach((v, i) => expect(bytes(v)).toEqual(before[i]));
-}
 
 describe('NativeRope.applyCache re-checks every argument', () => {
   const setup = () => {
