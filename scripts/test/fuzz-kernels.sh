@@ -29,7 +29,10 @@ common=("$o/dispatch.o")
 for k in "${kernels[@]}"; do common+=("$o/$(basename "$k" .cc).o"); done
 link=(-fsanitize=fuzzer,address,undefined -pthread)
 "$cxx" "${link[@]}" -o "$dir/fuzz_kernels" "$o/fuzz_kernels.o" "${common[@]}"
-"$cxx" "${link[@]}" -o "$dir/fuzz_walk" "$o/fuzz_walk.o" "$o/walk.o" "$o/threadpool.o" "${common[@]}"
+# fuzz_walk: every object of the fuzz list (the walk, the pool and its rule, dispatch, kernels).
+walk_objs=()
+for s in "${native_src[@]}"; do walk_objs+=("$o/$(basename "$s" .cc).o"); done
+"$cxx" "${link[@]}" -o "$dir/fuzz_walk" "$o/fuzz_walk.o" "${walk_objs[@]}"
 
 status=0
 run() {  # name, seconds, corpus dirs...
