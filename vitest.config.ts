@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
 export const ENGINE_NAMED_FILES = [
   'async-slices', 'async-teardown', 'bench-stats', 'boundaries', 'contracts', 'cossin', 'dtype',
   'edge-values', 'engine-js', 'engine-js-rows', 'engine-wasm', 'exact-angles', 'hostile',
-  'kv-cache', 'kv-cache-refusals', 'native-attacks', 'native-binding', 'native-cache',
+  'kv-cache', 'kv-cache-refusals', 'kv-cache-step', 'native-attacks', 'native-binding', 'native-cache',
   'native-kv-binding', 'overlap', 'package-files', 'parity', 'readme-example', 'readme-snippets',
   'registry', 'rope-options', 'rotary-slice', 'runtime-uniform', 'scaling', 'threads-auto',
   'types-dts', 'wasm-array', 'wasm-kernels',

@@ -107,7 +107,12 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       const step = handle.prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse ? 1 : 0);
       if (typeof step !== 'function') return null;
       const site = nextSite++ % STEP_SITES;
-      return (q, k, positions) => callStepAt(site, step, q, k, positions);
+      const fn: StepFn = (q, k, positions) => callStepAt(site, step, q, k, positions);
+      // (an addon built before the step took a cache would ignore the cache's arguments)
+      if ((step as { takesCache?: unknown }).takesCache === true) {
+        fn.cache = (q, k, positions, v, kc, vc, slots, code) => callCacheStepAt(site, step as unknown as CacheStepFn, q, k, positions, v, kc, vc, slots, code);
+      }
+      return fn;
     },
   };
 }
@@ -132,5 +137,20 @@ function callStepAt(site: number, f: StepFn, q: unknown, k: unknown, p: unknown)
     case 5: return f(q, k, p);
     case 6: return f(q, k, p);
     default: return f(q, k, p);
+  }
+}
+
+// The step with a cache write, from its own call sites (as above).
+type CacheStepFn = (q: unknown, k: unknown, p: unknown, v: unknown, kc: unknown, vc: unknown, s: unknown, code: number) => boolean;
+function callCacheStepAt(site: number, f: CacheStepFn, q: unknown, k: unknown, p: unknown, v: unknown, kc: unknown, vc: unknown, s: unknown, code: number): boolean {
+  switch (site) {
+    case 0: return f(q, k, p, v, kc, vc, s, code);
+    case 1: return f(q, k, p, v, kc, vc, s, code);
+    case 2: return f(q, k, p, v, kc, vc, s, code);
+    case 3: return f(q, k, p, v, kc, vc, s, code);
+    case 4: return f(q, k, p, v, kc, vc, s, code);
+    case 5: return f(q, k, p, v, kc, vc, s, code);
+    case 6: return f(q, k, p, v, kc, vc, s, code);
+    default: return f(q, k, p, v, kc, vc, s, code);
   }
 }

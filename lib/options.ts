@@ -67,6 +67,20 @@ export function checkApplyQKKeys(opts: object): void {
   }
 }
 
+/** Whether every key of a cache option is one CACHE_KEYS holds (the decode path; false leaves
+ * the message to the plain call's checkKnownKeys). A test holds the two lists equal. */
+export function knownCacheKeys(cache: object): boolean {
+  for (const key in cache) {
+    switch (key) {
+      case 'k': case 'v': case 'slots': case 'dtype': case 'layout':
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 // Keys that belong to the sibling call: the message says which call takes them.
 const WRONG_CALL: Record<string, string> = {
   heads: "applyQK takes qHeads and kHeads (heads per token in q and in k), not heads (that is apply's option)",

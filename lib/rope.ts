@@ -14,7 +14,7 @@ import { createWasmEngine } from './engine-wasm.js';
 import { type ResolvedScaling } from './scaling.js';
 import { MAX_HEADS, MAX_THREADS } from './limits.js';
 import { checkRopeOptions } from './rope-options.js';
-import { APPLY_ASYNC_KEYS, APPLY_QK_ASYNC_KEYS, APPLY_QK_KEYS, checkApplyQKKeys, checkKnownKeys } from './options.js';
+import { APPLY_ASYNC_KEYS, APPLY_QK_ASYNC_KEYS, APPLY_QK_KEYS, checkApplyQKKeys, checkKnownKeys, knownCacheKeys } from './options.js';
 import {
   DTYPE_BF16,
   DTYPE_F16,
@@ -34,7 +34,7 @@ import {
   type RopeStyle,
   type TensorPlan,
 } from './types.js';
-import { checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
+import { cacheCode, checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
 import { abortedBefore, allShared, asyncCores, type SliceEngine, ASYNC_INLINE_BYTES, inlineSized, offThreadThreads, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
 import { runSplit, splitPoolThreads } from './async-split.js';
 import { describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
@@ -266,11 +266,24 @@ export class Rope {
       const dtype = o.dtype, qHeads = o.qHeads, kHeads = o.kHeads, layout = o.layout, batch = o.batch;
       const inverse = o.inverse, threads = o.threads, tokens = o.tokens, tokenStride = o.tokenStride;
       const qTokenStride = o.qTokenStride, kTokenStride = o.kTokenStride, positions = o.positions, seqLen = o.seqLen;
-      const v = o.v, cache = o.cache;
+      const v = o.v;
+      let cache = o.cache;
       if (layout === undefined && batch === undefined && tokens === undefined && tokenStride === undefined &&
-          qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined && v === undefined && cache === undefined) {
-        const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
-        if (fast !== null && fast(q, k, positions)) return;
+          qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined) {
+        if (cache === undefined) {
+          if (v === undefined) {
+            const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
+            if (fast !== null && fast(q, k, positions)) return;
+          }
+        } else if (typeof cache === 'object' && cache !== null && knownCacheKeys(cache)) {
+          // The cache's fields read once: the plain call gets these values, not the getters again.
+          const c = cache as Record<string, unknown>;
+          const ck = c.k, cv = c.v, slots = c.slots, cdtype = c.dtype, clayout = c.layout;
+          const code = cacheCode(cdtype, clayout);
+          const fast = code < 0 ? null : this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
+          if (fast !== null && fast.cache !== undefined && fast.cache(q, k, positions, v, ck, cv, slots, code)) return;
+          cache = { k: ck, v: cv, slots, dtype: cdtype, layout: clayout };
+        }
       }
       opts = { dtype, qHeads, kHeads, layout, batch, inverse, threads, tokens, tokenStride, qTokenStride, kTokenStride, positions, seqLen, v, cache } as unknown as ApplyQKOptions<A>;
     }

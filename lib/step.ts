@@ -21,7 +21,22 @@ export interface PrepareOptions {
 
 /** The engine's fast call for one prepared configuration: true when it rotated, false (nothing
  * written) when the call is not its fast case. */
-export type StepFn = (q: unknown, k: unknown, positions: unknown) => boolean;
+export interface StepFn {
+  (q: unknown, k: unknown, positions: unknown): boolean;
+  /** The same call with a cache write (applyQK's v and cache, read once: cacheCode from
+   * cacheCode()), where the engine has it: true when it rotated and wrote, false (nothing written)
+   * when the call is not its fast case. */
+  cache?: (q: unknown, k: unknown, positions: unknown, v: unknown, kCache: unknown, vCache: unknown, slots: unknown, cacheCode: number) => boolean;
+}
+
+/** The binding's code for a cache's dtype and layout (dtype | hnd << 2), or -1 when either is not
+ * plainly valid (the plain call then reports it). undefined dtype is f32: a Uint16Array cache
+ * without one fails the binding's kind test and gets the plain call's message. */
+export function cacheCode(dtype: unknown, layout: unknown): number {
+  const d = dtype === undefined || dtype === 'f32' ? 0 : dtype === 'f16' ? 1 : dtype === 'bf16' ? 2 : -1;
+  const l = layout === undefined || layout === 'nhd' ? 0 : layout === 'hnd' ? 4 : -1;
+  return d < 0 || l < 0 ? -1 : d | l;
+}
 
 type PlainApplyQK = (q: RopeArray, k: RopeArray, opts: object) => void;
 type PlainApplyQKAsync = (q: RopeArray, k: RopeArray, opts: object) => Promise<void>;

@@ -154,6 +154,7 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     b.release();
     Napi::Object stepFn(env, fn);
     stepFn.DefineProperty(Napi::PropertyDescriptor::Value("rope", info.This(), napi_default));
+    stepFn.DefineProperty(Napi::PropertyDescriptor::Value("takesCache", Napi::Boolean::New(env, true), napi_default));
     return stepFn;
   }
 
@@ -162,15 +163,17 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
     uint32_t slot;
   };
 
+  // step(q, k, positions) or step(q, k, positions, v, kCache, vCache, slots, cacheCode): the second
+  // form writes the cache as applyCache does (stepCachePlan).
   static napi_value StepCallback(napi_env env, napi_callback_info cbinfo) {
-    size_t argc = 3;
-    napi_value argv[3] = {nullptr, nullptr, nullptr};
+    size_t argc = 8;
+    napi_value argv[8] = {};
     void* data = nullptr;
     napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data);
     const StepBinding* b = static_cast<const StepBinding*>(data);
     bool done = false;
     try {
-      done = argc >= 3 && b->rope->runStep(env, b->slot, argv);
+      done = argc == 3 ? b->rope->runStep(env, b->slot, argv) : argc == 8 && b->rope->runCacheStep(env, b->slot, argv);
     } catch (...) {  // (nothing in runStep throws; a JS error rather than a crash if it ever did)
       napi_throw_error(env, nullptr, "rope-simd: step failed");
       return nullptr;
@@ -183,6 +186,15 @@ class NativeRope : public Napi::ObjectWrap<NativeRope> {
   bool runStep(napi_env env, uint32_t slot, const napi_value* argv) {
     Plan p;
     if (!stepPlan(env, geo_, cache_, *steps_[slot], argv, &p)) return false;
+    walkThreaded(p);
+    reportMemory(env);
+    return true;
+  }
+
+  bool runCacheStep(napi_env env, uint32_t slot, const napi_value* argv) {
+    Plan p;
+    StepCache c;
+    if (!stepPlan(env, geo_, cache_, *steps_[slot], argv, &p) || !stepCachePlan(env, argv, &p, &c)) return false;
     walkThreaded(p);
     reportMemory(env);
     return true;

@@ -2,6 +2,7 @@
 
 #include "binding/args.h"
 #include "dispatch.h"
+#include "kernels/cache_kernels.h"
 
 namespace rope {
 namespace binding {
@@ -61,6 +62,88 @@ bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, StepConfig&
     }
     p.cache = c.table.get();
   }
+  return true;
+}
+
+namespace {
+// Byte spans [a, a + an) and [b, b + bn) share a byte.
+inline bool meet(const void* a, int64_t an, const void* b, int64_t bn) {
+  const char* pa = static_cast<const char*>(a);
+  const char* pb = static_cast<const char*>(b);
+  return an > 0 && bn > 0 && pa < pb + bn && pb < pa + an;
+}
+}  // namespace
+
+bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out) {
+  double cd = -1;  // (napi_get_value_int32 would truncate 0.5 to 0)
+  if (ROPE_UNLIKELY(napi_get_value_double(env, argv[7], &cd) != napi_ok || !(cd >= 0 && cd <= 6) || double(int(cd)) != cd)) return false;
+  const int code = int(cd);
+  if (ROPE_UNLIKELY((code & 3) == 3)) return false;
+  const DType dtype = DType(code & 3);
+  const bool hnd = (code >> 2) == 1;
+  const int64_t headDim = p->geo.headDim, tokens = p->tokens;
+  const int64_t row = p->k.heads * headDim;
+  const ArrayInfo kc = arrayInfo(env, argv[4]);
+  if (ROPE_UNLIKELY(!kc.typed || kc.type != arrayTypeFor(dtype) || kc.data == nullptr || kc.length == 0 || int64_t(kc.length) % row != 0))
+    return false;
+  const int64_t length = int64_t(kc.length), slotCount = length / row;
+  const int64_t cb = length * dtypeSize(dtype);
+  CacheWrite& c = out->write;
+  c.kernels = &cacheKernelsFor(*p->kernels);
+  c.k = kc.data;
+  c.length = length;
+  c.dtype = dtype;
+  c.slotStride = hnd ? headDim : row;
+  c.headStride = hnd ? slotCount * headDim : headDim;
+  // v and its cache: both or neither; v is k's twin (same kind and length, dense).
+  const int64_t ks = dtypeSize(p->k.dtype);
+  const ArrayInfo v = arrayInfo(env, argv[3]);
+  if (!v.typed) {
+    napi_valuetype vt = napi_object, vct = napi_object;
+    if (napi_typeof(env, argv[3], &vt) != napi_ok || vt != napi_undefined || napi_typeof(env, argv[5], &vct) != napi_ok ||
+        vct != napi_undefined)
+      return false;
+    c.v = nullptr;
+  } else {
+    const ArrayInfo vc = arrayInfo(env, argv[5]);
+    if (ROPE_UNLIKELY(v.type != arrayTypeFor(p->k.dtype) || v.data == nullptr || int64_t(v.length) != p->k.length ||
+                      !vc.typed || vc.type != kc.type || vc.data == nullptr || int64_t(vc.length) != length))
+      return false;
+    c.v = vc.data;
+    c.vIn = TensorRef{v.data, int64_t(v.length), p->k.dtype, p->k.heads, 0, 0, row, headDim};
+    // (q is rotated while v is read whole: apart, or the plain call proves the rows apart)
+    if (ROPE_UNLIKELY(meet(p->q.data, p->q.length * dtypeSize(p->q.dtype), v.data, int64_t(v.length) * ks) ||
+                      meet(vc.data, cb, kc.data, cb)))
+      return false;
+  }
+  // Slots: a run that fits, or up to kStepSlots entries in [-1, slotCount), copied, none twice.
+  double start = -1;
+  if (napi_get_value_double(env, argv[6], &start) == napi_ok) {
+    if (ROPE_UNLIKELY(!(start >= 0 && start <= double(slotCount - tokens)) || double(int64_t(start)) != start)) return false;
+    c.slots = nullptr;
+    c.slotStart = int64_t(start);
+  } else {
+    const ArrayInfo sa = arrayInfo(env, argv[6]);
+    if (ROPE_UNLIKELY(!sa.typed || sa.type != napi_int32_array || int64_t(sa.length) != tokens || tokens > kStepSlots ||
+                      (sa.data == nullptr && tokens != 0)))
+      return false;
+    std::memcpy(out->slots, sa.data, size_t(tokens) * sizeof(int32_t));  // checked and read from the copy
+    for (int64_t t = 0; t < tokens; t++) {
+      const int32_t s = out->slots[t];
+      if (ROPE_UNLIKELY(s < -1 || s >= slotCount)) return false;
+      if (s >= 0)
+        for (int64_t u = 0; u < t; u++)
+          if (ROPE_UNLIKELY(out->slots[u] == s)) return false;
+    }
+    c.slots = out->slots;
+  }
+  // The caches are written: no byte shared with q, k, v or positions.
+  const void* spans[4] = {p->q.data, p->k.data, c.v == nullptr ? nullptr : c.vIn.data, p->positions};
+  const int64_t bytes[4] = {p->q.length * dtypeSize(p->q.dtype), p->k.length * ks, c.v == nullptr ? 0 : c.vIn.length * ks,
+                            p->positions == nullptr ? 0 : (p->geo.pairSection ? p->geo.sectionRows : 1) * tokens * 4};
+  for (int i = 0; i < 4; i++)
+    if (ROPE_UNLIKELY(meet(c.k, cb, spans[i], bytes[i]) || (c.v != nullptr && meet(c.v, cb, spans[i], bytes[i])))) return false;
+  p->kv = &c;
   return true;
 }
 

@@ -36,5 +36,20 @@ struct StepConfig {
 // with its own message. Per call: three N-API reads and integer checks.
 bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, StepConfig& c, const napi_value* argv, Plan* out);
 
+// A step call with a cache write: Int32Array slots up to this many tokens are copied here (and
+// checked pairwise); more take the plain call, whose checks sort them.
+constexpr int64_t kStepSlots = 16;
+struct StepCache {
+  CacheWrite write;
+  int32_t slots[kStepSlots];
+};
+
+// The cache part of a step call (argv[3..7]: v, kCache, vCache, slots, cacheCode = dtype | hnd << 2),
+// after stepPlan filled *p: true when it is the fast case (both caches whole rows of one kind,
+// v k's twin or absent with its cache, slots a run that fits or distinct in-range entries, no
+// cache sharing a byte with anything else the call reads or writes); then p->kv points at out.
+// Otherwise false, nothing written: the plain call accepts or refuses with its own message.
+bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out);
+
 }  // namespace binding
 }  // namespace rope

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRope, Rope } from '../../lib/rope.js';
 import { nativeAddon } from '../../lib/backend.js';
-import { APPLY_QK_KEYS, checkApplyQKKeys, nearest, SCALING_KEYS } from '../../lib/options.js';
+import { APPLY_QK_KEYS, CACHE_KEYS, checkApplyQKKeys, knownCacheKeys, nearest, SCALING_KEYS } from '../../lib/options.js';
 
 const engines = (nativeAddon !== null ? ['native', 'wasm', 'js'] : ['wasm', 'js']) as ('native' | 'wasm' | 'js')[];
 const bytes = (a: ArrayBufferView): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
@@ -165,5 +165,11 @@ describe('the decode path\'s key switch', () => {
     for (const key of ['heads', 'signal', 'Positions', 'position', 'qheads', 'slots', 'caches', '']) {
       expect(() => checkApplyQKKeys({ [key]: 1 })).toThrow(TypeError);
     }
+  });
+  it('knows exactly CACHE_KEYS in a cache option', () => {
+    for (const key of CACHE_KEYS) expect(knownCacheKeys({ [key]: 1 })).toBe(true);
+    expect(knownCacheKeys({ k: 1, v: 2, slots: 3, dtype: 4, layout: 5 })).toBe(true);
+    for (const key of ['K', 'slot', 'vCache', 'layouts', 'cache', 'positions', '']) expect(knownCacheKeys({ k: 1, [key]: 1 })).toBe(false);
+    expect(knownCacheKeys(Object.create({ slot: 0 }))).toBe(false); // (inherited enumerable keys are read too)
   });
 });

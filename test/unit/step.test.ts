@@ -210,8 +210,81 @@ describe("the binding's step function, called directly with anything (the addon 
       expect(Buffer.from(q.buffer).equals(before[0])).toBe(true);
       expect(Buffer.from(k.buffer).equals(before[1])).toBe(true);
     }
-    expect(step(q, k, 0, 'extra')).toBe(true);
+    // (4 to 7 arguments are neither form: declined)
+    for (let n = 4; n < 8; n++) expect(step(q, k, 0, ...Array(n - 3).fill(undefined)), `${n} arguments`).toBe(false);
+    expect(step(q, k, 0)).toBe(true);
     expect(step(q, k, new Int32Array([9]))).toBe(true);
+  });
+
+  it('answers false (writing nothing) to every cache call but its fast case, never crashes', () => {
+    const h = new addon.NativeRope(D, D, 0, null, 1);
+    const step = h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0)!;
+    expect((step as unknown as { takesCache: unknown }).takesCache).toBe(true);
+    const buf = new ArrayBuffer(4096);
+    const q = new Float32Array(buf, 0, 16).fill(0.5); // 1 token of 2 heads
+    const k = new Float32Array(buf, 64, 8).fill(0.25);
+    const v = new Float32Array(buf, 96, 8).fill(0.125);
+    const kc = new Float32Array(buf, 1024, 32).fill(-1); // 4 slots
+    const vc = new Float32Array(buf, 2048, 32).fill(-2);
+    const u16 = new Uint16Array(32);
+    const detached = new Float32Array(32);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    const weird: unknown[][] = [
+      [v, kc, vc, 0, 7], // code 7: not a dtype | layout
+      [v, kc, vc, 0, 3],
+      [v, kc, vc, 0, -1],
+      [v, kc, vc, 0, 0.5],
+      [v, kc, vc, 0, '0'],
+      [v, kc, vc, 0, 1], // f16 code, a Float32Array cache
+      [v, u16, u16, 0, 0], // f32 code, Uint16Array caches
+      [v, kc, vc, 4, 0], // the run ends past the cache
+      [v, kc, vc, -1, 0],
+      [v, kc, vc, 0.5, 0],
+      [v, kc, vc, NaN, 0],
+      [v, kc, vc, Int32Array.of(4), 0],
+      [v, kc, vc, Int32Array.of(-2), 0],
+      [v, kc, vc, Int32Array.of(0, 1), 0], // one slot per token
+      [v, kc, vc, [0], 0],
+      [v, kc, vc, Uint32Array.of(0), 0],
+      [v, kc, vc, null, 0],
+      [v, kc, undefined, 0, 0], // v without its cache
+      [undefined, kc, vc, 0, 0], // a v cache without v
+      [v, kc, new Float32Array(40), 0, 0], // caches of two sizes
+      [v, new Float32Array(30), new Float32Array(30), 0, 0], // not whole rows
+      [v, detached, vc, 0, 0],
+      [v, kc, detached, 0, 0],
+      [new Float32Array(buf, 96, 16), kc, vc, 0, 0], // v not k's twin
+      [new Uint16Array(8), kc, vc, 0, 0],
+      [v, kc, kc, 0, 0], // the caches share memory
+      [v, new Float32Array(buf, 0, 32), vc, 0, 0], // cache.k over q
+      [v, new Float32Array(buf, 64, 32), vc, 0, 0], // over k
+      [v, kc, new Float32Array(buf, 96, 32), 0, 0], // cache.v over v
+      [new Float32Array(buf, 32, 8), kc, vc, 0, 0], // v inside q (read while q is rotated)
+      [new Proxy(v, {}), kc, vc, 0, 0],
+      [v, {}, vc, 0, 0],
+    ];
+    const all = new Uint8Array(buf);
+    for (const [i, args] of weird.entries()) {
+      const before = all.slice();
+      expect(step(q, k, 3, ...args), `case ${i}`).toBe(false);
+      expect(Buffer.from(all).equals(Buffer.from(before))).toBe(true);
+    }
+    // positions inside a cache
+    const posInCache = new Int32Array(buf, 1024, 1);
+    const before = all.slice();
+    expect(step(q, k, posInCache, v, kc, vc, 0, 0)).toBe(false);
+    expect(Buffer.from(all).equals(Buffer.from(before))).toBe(true);
+    // the fast case: q rotated, k's rotation and v in slot 2, k and v unchanged, no other cache byte
+    expect(step(q, k, 3, v, kc, vc, 2, 0)).toBe(true);
+    expect(Array.from(k)).toEqual(Array(8).fill(0.25));
+    expect(Array.from(v)).toEqual(Array(8).fill(0.125));
+    expect(Array.from(vc.subarray(16, 24))).toEqual(Array(8).fill(0.125));
+    expect(kc[16]).not.toBe(-1);
+    expect([...kc.subarray(0, 16), ...kc.subarray(24)].every((x) => x === -1)).toBe(true);
+    expect([...vc.subarray(0, 16), ...vc.subarray(24)].every((x) => x === -2)).toBe(true);
+    expect(q[0]).not.toBe(0.5);
+    // k only, and slots as an Int32Array with -1 (q rotated, nothing cached)
+    expect(step(q, k, 3, undefined, kc, undefined, Int32Array.of(-1), 0)).toBe(true);
   });
 
   it('refuses a bad configuration with a clear error', () => {
