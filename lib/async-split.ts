@@ -10,7 +10,7 @@
 // sides' measured speeds), at most OFF_THREAD_SLICE_MS of work with a signal, so that an abort
 // waits for at most one chunk. An abort or an error waits for the chunk in flight, then says
 // which tokens were rotated: a first run and a last run, the middle unchanged.
-import { abortError, asyncCores, fixedSliceUnits, ownPlan, yieldToLoop, type SignalLike, type SliceEngine } from './async.js';
+import { abortError, asyncCores, fixedSliceUnits, nextRate, ownPlan, yieldToLoop, type SignalLike, type SliceEngine } from './async.js';
 import { DTYPE_F32, type CallPlan, type TensorPlan } from './types.js';
 
 /** This thread's slices, in ms; the pool's chunks with a signal, in ms. */
@@ -71,10 +71,7 @@ export function runSplit(engine: SliceEngine, callPlan: CallPlan, poolThreads: n
   const poolKey = `${c.engineName}/${elem}/pool`;
   const rate = (key: string): number => rates.get(key) ?? START_RATE;
   const learn = (key: string, n: number, ms: number): void => {
-    const r = rate(key);
-    // at most 2x up or down at a time (one slice is no proof), and a slice too short to time
-    // says nothing
-    if (ms > 0.02) rates.set(key, Math.max(r / 2, Math.min(n / ms, 2 * r)));
+    rates.set(key, nextRate(rate(key), n, ms));
   };
   const signal = c.signal;
 

@@ -98,6 +98,18 @@ export function offThreadThreads(requested: number, bytes: number, cores: number
   return 3 * (c - 1) >= 2 * want && c > 1 ? c - 1 : 0;
 }
 
+/**
+ * The rate (bytes per ms) after a slice of `bytes` took `ms`. At most 2x up or down per slice: one
+ * slice is no proof, and a slice that stalls (this thread preempted: ~5 ms on a busy 2-core
+ * machine) then costs the next slices half their size, not four fifths. A slice too short to time
+ * (under 20 us) proves only bytes / 0.02 ms: the rate grows to that at most, so slices sized from
+ * the rate still double, and thousands of small fixed ones cannot drive it to Infinity.
+ */
+export function nextRate(rate: number, bytes: number, ms: number): number {
+  const seen = ms > 0.02 ? bytes / ms : Math.max(rate, bytes / 0.02);
+  return Math.max(rate / 2, Math.min(seen, 2 * rate));
+}
+
 let fixedSliceTokens = 0;
 /** Tests: every slice has this many tokens (batch row units), 0 = sized by measurement. */
 export function setAsyncSliceTokens(n: number): void {
@@ -322,11 +334,7 @@ export function runSliced(engine: SliceEngine, plan: CallPlan, c: SliceCall): Pr
   };
   const learn = (units: number, ms: number): void => {
     const rate = rates.get(rateKey) ?? START_RATE[c.engineName] ?? START_RATE.js;
-    const seen = ms > 0.02 ? (units * unitBytes) / ms : 2 * rate;
-    // At most 2x up or down per slice: one slice is no proof. A slice that stalls (this thread
-    // preempted by other work: ~5 ms on a busy 2-core machine, with or without the pool) then
-    // costs the next slices half their size, not four fifths.
-    rates.set(rateKey, Math.max(rate / 2, Math.min(seen, 2 * rate)));
+    rates.set(rateKey, nextRate(rate, units * unitBytes, ms));
   };
 
   const signal = c.signal;
