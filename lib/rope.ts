@@ -1,18 +1,14 @@
 // class Rope: checks its options once, resolves the scaling to invFreq + attentionScaling, and for
 // every call lets validate.ts fill a reused plan that the chosen engine (native or JS) walks.
-import { nativeAddon, backendInfo, hardwareThreads, wasmDefault } from './backend.js';
+import { hardwareThreads } from './backend.js';
 import type { FromConfigOptions, GGUFMetadata, HFConfig } from './models/config-types.js';
 import { ropeOptionsFromConfig } from './models/hf-config.js';
 import { ropeLayerOptionsFromConfig } from './models/hf-layers.js';
 import { ropeOptionsFromGGUF, type GgufRopeTensors } from './models/gguf.js';
 import { ropeLayersFromGGUF } from './models/gguf-layers.js';
 import { cosSinTable } from './cossin.js';
-import { createJsEngine } from './engine-js.js';
 import { applyWithCache, CacheWriter } from './engine-js-cache.js';
-import { createNativeEngine } from './engine-native.js';
-import { createWasmEngine } from './engine-wasm.js';
 import { type ResolvedScaling } from './scaling.js';
-import { MAX_HEADS, MAX_THREADS } from './limits.js';
 import { checkRopeOptions } from './rope-options.js';
 import { APPLY_ASYNC_KEYS, APPLY_QK_ASYNC_KEYS, APPLY_QK_KEYS, checkApplyQKKeys, checkKnownKeys, knownCacheKeys } from './options.js';
 import {
@@ -34,54 +30,13 @@ import {
   type RopeStyle,
   type TensorPlan,
 } from './types.js';
-import { cacheCode, checkPrepare, RopeStep, type PrepareOptions, type StepFn } from './step.js';
+import { cacheCode, checkPrepare, RopeStep, StepTable, type PrepareOptions } from './step.js';
 import { abortedBefore, allShared, asyncCores, type SliceEngine, ASYNC_INLINE_BYTES, inlineSized, offThreadThreads, ownPlan, readSignal, runSliced, type SignalLike } from './async.js';
 import { runSplit, splitPoolThreads } from './async-split.js';
+import { createEngine, rotatedBytes, trailingView, type AsyncEngine, type EngineName } from './rope-engine.js';
 import { describe, newCallPlan, newTensorPlan, planApply, planApplyQK, planCosSin, releasePlan } from './validate.js';
 
-type AsyncEngine = Engine & {
-  applyAsync?(plan: CallPlan): Promise<void>;
-  prepareStep?(invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean): StepFn | null;
-};
-
 export { ASYNC_INLINE_BYTES };
-
-function rotatedBytes(plan: CallPlan, rotaryDim: number): number {
-  const size = (dtype: number): number => (dtype === DTYPE_F32 ? 4 : 2);
-  const row = plan.q.heads * size(plan.q.dtype) + (plan.k === null ? 0 : plan.k.heads * size(plan.k.dtype));
-  return row * rotaryDim * plan.tokens * plan.batch;
-}
-
-/** The engine rotating each head's trailing slice: q and k start rotaryOffset values further on for
- * the inner engine (which was built for heads of rotaryDim values), restored once it has read the
- * plan (the native addon copies its descriptor before applyAsync returns). No prepared steps: those
- * take whole heads from the start. */
-function trailingView(inner: AsyncEngine, rotaryOffset: number): AsyncEngine {
-  const shifted = <T>(plan: CallPlan, run: () => T): T => {
-    const q = plan.q;
-    const k = plan.k;
-    q.offset += rotaryOffset;
-    if (k !== null) k.offset += rotaryOffset;
-    try {
-      return run();
-    } finally {
-      q.offset -= rotaryOffset;
-      if (k !== null) k.offset -= rotaryOffset;
-    }
-  };
-  const view: AsyncEngine & Pick<SliceEngine, 'ownsMemory' | 'rebind'> = {
-    apply: (plan) => shifted(plan, () => inner.apply(plan)),
-  };
-  if (inner.applyAsync !== undefined) view.applyAsync = (plan) => shifted(plan, () => inner.applyAsync!(plan));
-  const mem = inner as Pick<SliceEngine, 'ownsMemory' | 'rebind'>;
-  if (mem.ownsMemory !== undefined) {
-    view.ownsMemory = (d) => mem.ownsMemory!(d);
-    view.rebind = (d, at, n) => mem.rebind!(d, at, n);
-  }
-  return view;
-}
-
-type EngineName = 'js' | 'native' | 'wasm';
 
 // createRope's engine travels to the constructor as an instance of this module-private class (a
 // second argument the public signature does not have): nothing outside this module can make one,
@@ -89,16 +44,6 @@ type EngineName = 'js' | 'native' | 'wasm';
 // call.
 class ForcedEngine {
   constructor(readonly name: EngineName) {}
-}
-
-/** The engine for a Rope: the forced one, else native -> wasm -> js (lib/backend.ts loaded them). */
-function createEngine(geometry: RopeGeometry, forced: EngineName | null): { engine: AsyncEngine; name: EngineName } {
-  const name = forced ?? (nativeAddon ? 'native' : wasmDefault ? 'wasm' : 'js');
-  if (name === 'native') {
-    if (!nativeAddon) throw new Error(`the native engine is not available: ${backendInfo.reason ?? 'not loaded'}`);
-    return { engine: createNativeEngine(nativeAddon, geometry), name };
-  }
-  return { engine: name === 'wasm' ? createWasmEngine(geometry) : createJsEngine(geometry), name };
 }
 
 export class Rope {
@@ -118,9 +63,7 @@ export class Rope {
   #busy = false;
   // applyQK's route to the engine's prepared steps (native, frequencies not sequence-dependent).
   readonly #stepsOk: boolean;
-  readonly #steps = new Map<string, StepFn | null>();
-  #lastKey: unknown[] = [];
-  #lastStep: StepFn | null = null;
+  readonly #steps: StepTable | null;
   #cacheWriter: CacheWriter | null = null;
 
   constructor(options: RopeOptions);
@@ -154,6 +97,7 @@ export class Rope {
     this.#base = base;
     this.#scalingType = options.scaling?.type ?? 'default';
     this.#stepsOk = this.#engine.prepareStep !== undefined && !this.#scaling.dependsOnSeqLen;
+    this.#steps = this.#stepsOk ? new StepTable(this.#engine.prepareStep!.bind(this.#engine), freq.invFreq, freq.attentionScaling) : null;
   }
 
   /** A Rope for a parsed Hugging Face config.json (rope_theta, rope_scaling or rope_parameters,
@@ -272,7 +216,7 @@ export class Rope {
           qTokenStride === undefined && kTokenStride === undefined && seqLen === undefined) {
         if (cache === undefined) {
           if (v === undefined) {
-            const fast = this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
+            const fast = this.#steps!.stepFor(qHeads, kHeads, dtype, threads, inverse);
             if (fast !== null && fast(q, k, positions)) return;
           }
         } else if (typeof cache === 'object' && cache !== null && knownCacheKeys(cache)) {
@@ -280,7 +224,7 @@ export class Rope {
           const c = cache as Record<string, unknown>;
           const ck = c.k, cv = c.v, slots = c.slots, cdtype = c.dtype, clayout = c.layout;
           const code = cacheCode(cdtype, clayout);
-          const fast = code < 0 ? null : this.#stepFor(qHeads, kHeads, dtype, threads, inverse);
+          const fast = code < 0 ? null : this.#steps!.stepFor(qHeads, kHeads, dtype, threads, inverse);
           if (fast !== null && fast.cache !== undefined && fast.cache(q, k, positions, v, ck, cv, slots, code)) return;
           cache = { k: ck, v: cv, slots, dtype: cdtype, layout: clayout };
         }
@@ -315,33 +259,6 @@ export class Rope {
     const plainAsync = (q: RopeArray, k: RopeArray, opts: object): Promise<void> =>
       this.applyQKAsync(q as Float32Array, k as Float32Array, opts as ApplyQKOptions);
     return new RopeStep(fast, plain, c.options, plainAsync);
-  }
-
-  // The engine's step for these (already read) options, or null when they are not plainly valid
-  // (the full checks then report) or the engine has none. The last one is kept at hand.
-  #stepFor(qHeads: unknown, kHeads: unknown, dtype: unknown, threads: unknown, inverse: unknown): StepFn | null {
-    if (qHeads === this.#lastKey[0] && kHeads === this.#lastKey[1] && dtype === this.#lastKey[2] &&
-        threads === this.#lastKey[3] && inverse === this.#lastKey[4]) return this.#lastStep;
-    if (typeof qHeads !== 'number' || typeof kHeads !== 'number' || !Number.isInteger(qHeads) || !Number.isInteger(kHeads) ||
-        qHeads < 1 || kHeads < 1 || qHeads > MAX_HEADS || kHeads > MAX_HEADS) return null;
-    if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') return null;
-    if (inverse !== undefined && typeof inverse !== 'boolean') return null;
-    let t = 0;
-    if (threads !== undefined && threads !== 'auto') {
-      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) return null;
-      t = threads;
-    }
-    const key = `${qHeads},${kHeads},${String(dtype)},${t},${inverse === true}`;
-    let step = this.#steps.get(key);
-    if (step === undefined) {
-      const code = dtype === 'f16' ? DTYPE_F16 : dtype === 'bf16' ? DTYPE_BF16 : DTYPE_F32;
-      const base = this.#scaling.base;
-      step = this.#engine.prepareStep!(base.invFreq, base.attentionScaling, code, qHeads, code, kHeads, t, inverse === true);
-      if (this.#steps.size < 64) this.#steps.set(key, step);
-    }
-    this.#lastKey = [qHeads, kHeads, dtype, threads, inverse];
-    this.#lastStep = step;
-    return step;
   }
 
   /** apply without blocking the event loop for more than about a millisecond (lib/async.ts); a bad

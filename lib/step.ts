@@ -7,7 +7,8 @@
 import type { AsyncOptions, CacheCallOptions, DTypeName, Positions, RopeArray, SameKind, Threads } from './types.js';
 import { checkKnownKeys, nearest, PREPARE_KEYS, STEP_ASYNC_KEYS, STEP_KV_KEYS } from './options.js';
 import { abortedBefore, inlineSized, readSignal } from './async.js';
-import { MAX_THREADS } from './limits.js';
+import { MAX_HEADS, MAX_THREADS } from './limits.js';
+import { DTYPE_BF16, DTYPE_F16, DTYPE_F32 } from './types.js';
 import { checkPositiveInt, describe } from './validate.js';
 
 export interface PrepareOptions {
@@ -92,6 +93,51 @@ function readKv(kv: unknown, call: string): { v: unknown; cache: unknown } {
   checkKnownKeys(kv, STEP_KV_KEYS, call);
   const o = kv as { v?: unknown; cache?: unknown };
   return { v: o.v, cache: o.cache };
+}
+
+type PrepareStep = (invFreq: Float64Array, attentionScaling: number, qDtype: number, qHeads: number, kDtype: number, kHeads: number, threads: number, inverse: boolean) => StepFn | null;
+
+/** A Rope's prepared steps by their options (its applyQK's decode path): up to 64, the last one
+ * at hand. */
+export class StepTable {
+  readonly #steps = new Map<string, StepFn | null>();
+  readonly #prepare: PrepareStep;
+  readonly #invFreq: Float64Array;
+  readonly #attentionScaling: number;
+  #lastKey: unknown[] = [];
+  #lastStep: StepFn | null = null;
+
+  constructor(prepare: PrepareStep, invFreq: Float64Array, attentionScaling: number) {
+    this.#prepare = prepare;
+    this.#invFreq = invFreq;
+    this.#attentionScaling = attentionScaling;
+  }
+
+  /** The engine's step for these (already read) options, or null when they are not plainly valid
+   * (the full checks then report) or the engine has none. */
+  stepFor(qHeads: unknown, kHeads: unknown, dtype: unknown, threads: unknown, inverse: unknown): StepFn | null {
+    const last = this.#lastKey;
+    if (qHeads === last[0] && kHeads === last[1] && dtype === last[2] && threads === last[3] && inverse === last[4]) return this.#lastStep;
+    if (typeof qHeads !== 'number' || typeof kHeads !== 'number' || !Number.isInteger(qHeads) || !Number.isInteger(kHeads) ||
+        qHeads < 1 || kHeads < 1 || qHeads > MAX_HEADS || kHeads > MAX_HEADS) return null;
+    if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') return null;
+    if (inverse !== undefined && typeof inverse !== 'boolean') return null;
+    let t = 0;
+    if (threads !== undefined && threads !== 'auto') {
+      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) return null;
+      t = threads;
+    }
+    const key = `${qHeads},${kHeads},${String(dtype)},${t},${inverse === true}`;
+    let step = this.#steps.get(key);
+    if (step === undefined) {
+      const code = dtype === 'f16' ? DTYPE_F16 : dtype === 'bf16' ? DTYPE_BF16 : DTYPE_F32;
+      step = this.#prepare(this.#invFreq, this.#attentionScaling, code, qHeads, code, kHeads, t, inverse === true);
+      if (this.#steps.size < 64) this.#steps.set(key, step);
+    }
+    this.#lastKey = [qHeads, kHeads, dtype, threads, inverse];
+    this.#lastStep = step;
+    return step;
+  }
 }
 
 /** A prepared decode step of one Rope (rope.prepare). */
