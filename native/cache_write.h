@@ -27,6 +27,10 @@ inline void writeCacheRows(const Plan& p, int64_t t, const float* cos, const flo
   const int64_t vs = dtypeSize(c.vIn.dtype);
   const char* v = static_cast<const char*>(c.vIn.data) + (c.vIn.offset + t * c.vIn.tokenStride) * vs;
   char* vc = static_cast<char*>(c.v) + slot * c.slotStride * cs;
+  if (c.vIn.headStride == headDim && c.headStride == headDim) {
+    convert(v, vc, c.vIn.heads * headDim);  // (heads back to back on both sides: one run)
+    return;
+  }
   for (int64_t h = 0; h < c.vIn.heads; h++) convert(v + h * c.vIn.headStride * vs, vc + h * rowBytes, headDim);
 }
 
