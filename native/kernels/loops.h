@@ -312,8 +312,8 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
 
 // Several rows `strideBytes` apart (the heads of one token) with the same cos/sin, swept once per
 // group of "units" (L pairs: an x and a y vector, or two interleaved vectors) with that group's
-// cos/sin held in registers, so a row costs its own loads and stores only. Units start where the
-// rows' vectors are aligned to the vector size: on AVX2 a decode call on rows 16 bytes off a 32-byte
+// cos/sin held in registers, so a row costs its own loads and stores only. f32 units start where
+// the rows' vectors are aligned to the vector size (16-bit ones at pair 0: rotateRows): on AVX2 a decode call on rows 16 bytes off a 32-byte
 // boundary ran at ~2x the time of aligned rows (every other access split a cache line), while the
 // limit pass barely noticed. The unaligned pairs before the first aligned unit and after the last
 // are covered by one unaligned unit at each end (H at pair 0, T at pair half - L) that overlaps its
