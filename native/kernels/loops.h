@@ -312,8 +312,8 @@ void rotateRow(void* rowPtr, const float* cos, const float* sin, int64_t half) {
 
 // Several rows `strideBytes` apart (the heads of one token) with the same cos/sin, swept once per
 // group of "units" (L pairs: an x and a y vector, or two interleaved vectors) with that group's
-// cos/sin held in registers, so a row costs its own loads and stores only. Units start where the
-// rows' vectors are aligned to the vector size: on AVX2 a decode call on rows 16 bytes off a 32-byte
+// cos/sin held in registers, so a row costs its own loads and stores only. f32 units start where
+// the rows' vectors are aligned to the vector size (16-bit ones at pair 0: rotateRows): on AVX2 a decode call on rows 16 bytes off a 32-byte
 // boundary ran at ~2x the time of aligned rows (every other access split a cache line), while the
 // limit pass barely noticed. The unaligned pairs before the first aligned unit and after the last
 // are covered by one unaligned unit at each end (H at pair 0, T at pair half - L) that overlaps its
@@ -501,11 +501,16 @@ void rotateRows(void* row0, int64_t strideBytes, int64_t count, const float* cos
     return;
   }
   // The first pair whose vector is aligned, when every row's is (same offset in every row; in
-  // half style x and y alike; in interleaved style a whole pair per element offset).
+  // half style x and y alike; in interleaved style a whole pair per element offset). f32 only: a
+  // 16-bit unit (the fast exact path, its converts) costs far more than the split cache lines it
+  // would save: on AVX-512 the extra unit (5 a row of 64 pairs instead of 4) made f16 rows 16
+  // bytes off a 32-byte boundary ~1.25x slower (bench_rows, ns/element, half / interleaved:
+  // decode 0.089 / 0.100 with it, 0.069 / 0.080 without; prefill 0.097 / 0.109, 0.085 / 0.097),
+  // and AVX2 f16 rows 8 bytes off no faster (decode interleaved 0.18 with, 0.16 without).
   constexpr int64_t kVecBytes = L * int64_t(sizeof(typename Io::T));
   int64_t first = 0;
   const int64_t mis = int64_t(reinterpret_cast<uintptr_t>(base) % uintptr_t(kVecBytes));
-  if (mis != 0 && strideBytes % kVecBytes == 0 && mis % int64_t(sizeof(typename Io::T)) == 0) {
+  if (sizeof(typename Io::T) == 4 && mis != 0 && strideBytes % kVecBytes == 0 && mis % int64_t(sizeof(typename Io::T)) == 0) {
     const int64_t elems = (kVecBytes - mis) / int64_t(sizeof(typename Io::T));
     if (S == kHalf && (half * int64_t(sizeof(typename Io::T))) % kVecBytes == 0) first = elems;
     if (S == kInterleaved && elems % 2 == 0) first = elems / 2;
