@@ -2,7 +2,7 @@
 // and style, in two regimes: decode (32 heads x headDim 128, one token, L1-resident, repeated) and
 // prefill (64 MiB of rows, memory-bound). Thread CPU time; median and minimum of `reps` runs. Used to measure what correct
 // f16/bf16 rounding costs: build once against the old kernels, once against the new, compare.
-//   g++ -std=c++17 -O3 -o bench_rows test/native/bench_rows.cc native/dispatch.cc native/kernels/*.cc
+//   g++ -std=c++17 -O3 -o bench_rows test/native/bench_rows.cc $(node native/sources.cjs kernelTests)
 //   ./bench_rows [reps] [isa]
 // Each regime also prints `limit`: f32's scale pass over the same bytes for every dtype (the
 // benchmark's limit call, native/walk.cc limitPass), the floor a rotation is measured against.
