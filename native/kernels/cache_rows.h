@@ -213,8 +213,14 @@ struct Rows {
           if constexpr (kCheck && HasF32To16<Isa>::value) {
             V fx = x, fy = y;
             if (ROPE_LIKELY(Isa::template rotHalfF32To16<D == kF16 ? loops::kGridF16 : loops::kGridBF16>(fx, fy, Isa::loadF(cos + j), Isa::loadF(sin + j)))) {
-              DIo::store(dst + j, fx);
-              DIo::store(dst + half + j, fy);
+              // (proven finite, normal and off every midpoint: the Io's cheaper store where it has one)
+              if constexpr (loops::HasStoreSafe<DIo>::value) {
+                DIo::storeSafe(dst + j, fx);
+                DIo::storeSafe(dst + half + j, fy);
+              } else {
+                DIo::store(dst + j, fx);
+                DIo::store(dst + half + j, fy);
+              }
               continue;
             }
           }
