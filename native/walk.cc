@@ -128,9 +128,10 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
   // A cache write past L2 (cacheStreams): its rows by non-temporal stores, and the tokens in
   // chunks, q's rows then the same tokens' cache rows (their cos/sin rows cached by the q pass;
   // without a cos/sin cache token by token). Measured at S3 (512 tokens, 32 + 8 heads of 128, f32
-  // q/k/v, one thread, AVX-512 on this Zen 5, fused / applyQK, median of 4 bench runs): f32 cache
-  // 2.29x -> 2.08x, bf16 2.24x -> 1.96x; in a C++ harness of the walk, streaming alone 1.66-1.87x
-  // -> 1.70-1.79x and with the chunks 1.58-1.72x (docs/guide/kv-cache.md).
+  // q/k/v, one thread, AVX-512 on this Zen 5; fused / applyQK, medians of 5 runs of
+  // bench/kv-cache.mjs, builds before and after, interleaved): f32 cache 2.32x -> 1.90x, bf16
+  // 2.19x -> 1.94x. In a C++ harness of the walk (same shapes) streaming alone gained ~5%, the
+  // chunks another ~5%; streaming at 256 and 1024 tokens measured even (docs/guide/kv-cache.md).
   if (p.kv != nullptr && p.batch == 1 && cacheStreams(p)) {
     CacheStream stream(p.kv->kernels->stream);
     const int64_t chunk = cache != nullptr ? kChunkTokens : 1;
