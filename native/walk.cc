@@ -130,8 +130,10 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
   // without a cos/sin cache token by token). Measured at S3 (512 tokens, 32 + 8 heads of 128, f32
   // q/k/v, one thread, AVX-512 on this Zen 5; fused / applyQK, medians of 5 runs of
   // bench/kv-cache.mjs, builds before and after, interleaved): f32 cache 2.32x -> 1.90x, bf16
-  // 2.19x -> 1.94x. In a C++ harness of the walk (same shapes) streaming alone gained ~5%, the
-  // chunks another ~5%; streaming at 256 and 1024 tokens measured even (docs/guide/kv-cache.md).
+  // 2.19x -> 1.94x. A C++ harness of the walk, streamed or not in one process (fused / applyQK):
+  // 512 tokens f32 1.77-2.62x -> 1.67-1.87x, bf16 1.79-2.68x -> 1.78-2.03x; 1024 tokens f32 even,
+  // bf16 1.74-1.93x -> 1.48-1.50x; 256 tokens (2 MiB of f32 rows) f32 1.42-1.49x -> 1.45-1.56x,
+  // bf16 even (docs/guide/kv-cache.md).
   if (p.kv != nullptr && p.batch == 1 && cacheStreams(p)) {
     CacheStream stream(p.kv->kernels->stream);
     const int64_t chunk = cache != nullptr ? kChunkTokens : 1;
