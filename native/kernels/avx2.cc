@@ -45,6 +45,12 @@ struct Avx2 {
     }
     return _mm256_testz_si256(k, k) == 0;
   }
+  // The cache write's non-temporal line (cache_rows.h Stream): dst 64-byte aligned.
+  static void stream64(char* dst, const char* src) {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(dst), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(dst + 32), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32)));
+  }
+  static void fence() { _mm_sfence(); }
   using V = __m256;
   static constexpr int kLanes = 8;
   static V zero() { return _mm256_setzero_ps(); }

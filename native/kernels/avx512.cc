@@ -53,6 +53,11 @@ struct Avx512 {
     }
     return k != 0;
   }
+  // The cache write's non-temporal line (cache_rows.h Stream): dst 64-byte aligned.
+  static void stream64(char* dst, const char* src) {
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), _mm512_loadu_si512(src));
+  }
+  static void fence() { _mm_sfence(); }
   using V = __m512;
   static constexpr int kLanes = 16;
   static V zero() { return _mm512_setzero_ps(); }

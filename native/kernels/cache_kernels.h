@@ -20,10 +20,20 @@ using CacheRowKernel = void (*)(const void* src, void* dst, const float* cos, co
 // 16-bit -> f32 exact, the same dtype copied bit for bit.
 using ConvertKernel = void (*)(const void* src, void* dst, int64_t n);
 
+// bytes (a multiple of 64) from src (any alignment) to dst (64-byte aligned) by non-temporal
+// stores: a large call's cache rows go to memory without being read for ownership first and
+// without evicting q, k and v (cache_write.h's StreamWriter makes whole lines of the rows). The
+// stores are ordered only by the `fence` that follows them (the walk's end, on each thread that
+// streamed).
+using StreamKernel = void (*)(void* dst, const void* src, int64_t bytes);
+using FenceKernel = void (*)();
+
 struct CacheKernels {
   const char* isa;  // as its KernelTable's; nullptr: not compiled into this build
   CacheRowKernel rotateInto[kStyleCount][kDTypeCount][kDTypeCount];  // [style][src][dst]
   ConvertKernel convert[kDTypeCount][kDTypeCount];                   // [src][dst]
+  StreamKernel stream = nullptr;  // nullptr: this ISA has no non-temporal store (ordinary stores only)
+  FenceKernel fence = nullptr;    // with stream: makes its stores visible before the walk returns
 };
 
 // One per ISA file (isas.def: NAME's table is NAMECacheKernels()), next to its KernelTable.

@@ -213,8 +213,14 @@ struct Rows {
           if constexpr (kCheck && HasF32To16<Isa>::value) {
             V fx = x, fy = y;
             if (ROPE_LIKELY(Isa::template rotHalfF32To16<D == kF16 ? loops::kGridF16 : loops::kGridBF16>(fx, fy, Isa::loadF(cos + j), Isa::loadF(sin + j)))) {
-              DIo::store(dst + j, fx);
-              DIo::store(dst + half + j, fy);
+              // (proven finite, normal and off every midpoint: the Io's cheaper store where it has one)
+              if constexpr (loops::HasStoreSafe<DIo>::value) {
+                DIo::storeSafe(dst + j, fx);
+                DIo::storeSafe(dst + half + j, fy);
+              } else {
+                DIo::store(dst + j, fx);
+                DIo::store(dst + half + j, fy);
+              }
               continue;
             }
           }
@@ -254,6 +260,24 @@ struct Rows {
   }
 };
 
+// Isa::stream64 and Isa::fence (optional, x86): one 64-byte line stored non-temporally to an
+// aligned dst from any src, and the store fence that orders such stores.
+template <class Isa, class = void>
+struct Stream {
+  static constexpr StreamKernel copy = nullptr;
+  static constexpr FenceKernel fence = nullptr;
+};
+template <class Isa>
+struct Stream<Isa, decltype(void(&Isa::stream64))> {
+  static void lines(void* dstV, const void* srcV, int64_t bytes) {
+    char* dst = static_cast<char*>(dstV);
+    const char* src = static_cast<const char*>(srcV);
+    for (int64_t i = 0; i < bytes; i += 64) Isa::stream64(dst + i, src + i);
+  }
+  static constexpr StreamKernel copy = &lines;
+  static constexpr FenceKernel fence = &Isa::fence;
+};
+
 template <class Isa, class Fam, int S, int D, Style St>
 void rotateInto(const void* src, void* dst, const float* cos, const float* sin, int64_t half, int64_t headDim) {
   Rows<Isa, Fam, S, D, St>::row(src, dst, cos, sin, half, headDim);
@@ -280,5 +304,6 @@ void rotateInto(const void* src, void* dst, const float* cos, const float* sin, 
   {                                                                                                            \
     NAME, {ROPE_CACHE_ROWS(ISA, FAM, kHalf), ROPE_CACHE_ROWS(ISA, FAM, kInterleaved)},                         \
         {ROPE_CACHE_CONVERT_FROM(ISA, FAM, kF32), ROPE_CACHE_CONVERT_FROM(ISA, FAM, kF16),                     \
-         ROPE_CACHE_CONVERT_FROM(ISA, FAM, kBF16)}                                                             \
+         ROPE_CACHE_CONVERT_FROM(ISA, FAM, kBF16)},                                                            \
+        ::rope::cacherows::Stream<ISA>::copy, ::rope::cacherows::Stream<ISA>::fence                            \
   }

@@ -39,6 +39,9 @@ interface Setup {
   positions: Int32Array;
   inverse?: boolean;
   hard?: boolean;
+  /** The caches as views this many elements into larger arrays (guards around them). */
+  cacheOffset?: number;
+  threads?: number;
 }
 
 /** Random finite values of fmt (bits for 16-bit), magnitudes 2^-6..4. */
@@ -83,8 +86,10 @@ function hardPair(c: number, s: number, cFmt: Fmt, r: () => number): [number, nu
 }
 
 interface Ran {
-  q: Arr; k: Arr; v: Arr; kc: Arr; vc: Arr; q0: Arr; k0: Arr; v0: Arr; rope: Rope; opts: Record<string, unknown>;
+  q: Arr; k: Arr; v: Arr; kc: Arr; vc: Arr; kcAll: Arr; vcAll: Arr; q0: Arr; k0: Arr; v0: Arr; rope: Rope; opts: Record<string, unknown>;
 }
+
+const VIEW_PAD = 40; // guard elements after a cache view (cacheOffset: before it)
 
 function prepare(engine: 'js' | 'wasm' | 'native', s: Setup, seed: number): Ran {
   const rope = createRope(s.opts, engine);
@@ -106,19 +111,20 @@ function prepare(engine: 'js' | 'wasm' | 'native', s: Setup, seed: number): Ran 
       k[at + (il ? 2 * j + 1 : half + j)] = y;
     }
   }
-  const kc = make(s.cFmt, s.slotCount * s.kHeads * D).fill(GUARD[s.cFmt]);
-  const vc = make(s.cFmt, s.slotCount * s.kHeads * D).fill(GUARD[s.cFmt]);
-  if (s.cFmt === 'f32') {
-    bitsOf(kc).fill(GUARD.f32);
-    bitsOf(vc).fill(GUARD.f32);
-  }
+  const n = s.slotCount * s.kHeads * D, at = s.cacheOffset ?? 0;
+  const kcAll = make(s.cFmt, at + n + (at > 0 ? VIEW_PAD : 0));
+  const vcAll = make(s.cFmt, at + n + (at > 0 ? VIEW_PAD : 0));
+  bitsOf(kcAll).fill(GUARD[s.cFmt]);
+  bitsOf(vcAll).fill(GUARD[s.cFmt]);
+  const kc = kcAll.subarray(at, at + n), vc = vcAll.subarray(at, at + n);
   const dtype = s.kFmt === 'f32' ? undefined : (s.kFmt as DTypeName);
   const cache: Record<string, unknown> = { k: kc, v: vc, slots: s.slots, layout: s.hnd ? 'hnd' : 'nhd' };
   if (s.cFmt !== 'f32') cache.dtype = s.cFmt;
   const opts: Record<string, unknown> = { qHeads: s.qHeads, kHeads: s.kHeads, positions: s.positions, v, cache };
   if (dtype !== undefined) opts.dtype = dtype;
   if (s.inverse) opts.inverse = true;
-  return { q, k, v, kc, vc, q0: q.slice(), k0: k.slice(), v0: v.slice(), rope, opts };
+  if (s.threads !== undefined) opts.threads = s.threads;
+  return { q, k, v, kc, vc, kcAll, vcAll, q0: q.slice(), k0: k.slice(), v0: v.slice(), rope, opts };
 }
 
 /** The cache as the reference says it must be (guards where nothing is written). */
@@ -167,13 +173,22 @@ function check(engine: 'js' | 'wasm' | 'native', s: Setup, seed = 1): void {
   };
   expect(firstMiss(bitsOf(r.kc), want.k), 'cache.k').toBe('');
   expect(firstMiss(bitsOf(r.vc), want.v), 'cache.v').toBe('');
-  expect(bitsOf(r.k), 'k unchanged').toEqual(bitsOf(r.k0));
-  expect(bitsOf(r.v), 'v unchanged').toEqual(bitsOf(r.v0));
+  if (r.kcAll.length !== r.kc.length) {
+    // around the views: untouched
+    const at = s.cacheOffset ?? 0, n = r.kc.length, guard = GUARD[s.cFmt];
+    for (const [all, name] of [[r.kcAll, 'cache.k'], [r.vcAll, 'cache.v']] as const) {
+      const b = bitsOf(all);
+      const outside = [...b.subarray(0, at), ...b.subarray(at + n)];
+      expect(outside.filter((x) => x !== guard), `${name}: elements around the view`).toEqual([]);
+    }
+  }
+  expect(firstMiss(bitsOf(r.k), Array.from(bitsOf(r.k0))), 'k unchanged').toBe('');
+  expect(firstMiss(bitsOf(r.v), Array.from(bitsOf(r.v0))), 'v unchanged').toBe('');
   // q: exactly as applyQK without a cache rotates it
   const q2 = r.q0.slice(), k2 = r.k0.slice();
   const { v: _v, cache: _c, ...plain } = r.opts;
   r.rope.applyQK(q2 as Float32Array, k2 as Float32Array, plain as never);
-  expect(bitsOf(r.q), 'q').toEqual(bitsOf(q2));
+  expect(firstMiss(bitsOf(r.q), Array.from(bitsOf(q2))), 'q').toBe('');
 }
 
 const FMTS: Fmt[] = ['f32', 'f16', 'bf16'];
@@ -207,6 +222,29 @@ describe.each(ENGINES)('cache write on the %s engine', (engine) => {
         opts: { headDim: 8 }, kFmt, cFmt, hnd: true, tokens: 40, qHeads: 2, kHeads: 1, slotCount: 40, slots: 0,
         positions: Int32Array.from({ length: 40 }, (_, i) => i),
       }, 4);
+    }
+  });
+
+  // Past 1 MiB of cache rows the native walk streams them (non-temporal stores of whole 64-byte
+  // lines, ordinary stores for the partial lines at a piece's ends: native/cache_write.h): cache
+  // views starting at every 4-byte offset within a line class, runs of slots (lines completed
+  // across tokens), scattered and -1 slots, 'hnd' rows, a pass-through tail, two threads.
+  it('large calls (streamed cache rows): views at odd offsets, runs and scattered slots, both layouts, two threads', () => {
+    const tokens = 272, kHeads = 8, headDim = 128, slotCount = 300;
+    const scattered = Int32Array.from({ length: tokens }, (_, t) => (t % 7 === 3 ? -1 : (t * 263) % slotCount));
+    const cases: [Fmt, Fmt, number | Int32Array, boolean, number, number][] = [
+      // k, cache, slots, hnd, cacheOffset (elements), threads
+      ['f32', 'f32', 5, false, 1, 1],
+      ['f32', 'f32', scattered, false, 15, 2],
+      ['f32', 'bf16', 0, true, 7, 2],
+      ['f32', 'bf16', scattered, false, 3, 1],
+      ['bf16', 'bf16', 17, false, 29, 2],
+    ];
+    for (const [i, [kFmt, cFmt, slots, hnd, cacheOffset, threads]] of cases.entries()) {
+      check(engine, {
+        opts: { headDim, rotaryDim: 16 }, kFmt, cFmt, hnd, tokens, qHeads: 1, kHeads, slotCount, slots,
+        positions: Int32Array.from({ length: tokens }, (_, t) => 3 * t + 1), cacheOffset, threads,
+      }, 21 + i);
     }
   });
 
