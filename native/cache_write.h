@@ -126,7 +126,7 @@ inline void writeCacheRows(const Plan& p, int64_t t, const float* cos, const flo
   const char* v = c.v != nullptr ? static_cast<const char*>(c.vIn.data) + (c.vIn.offset + t * c.vIn.tokenStride) * vs : nullptr;
   char* vc = c.v != nullptr ? static_cast<char*>(c.v) + slot * c.slotStride * cs : nullptr;
   if (stream == nullptr) {
-    for (int64_t h = 0; h < p.k.heads; h++) rotate(k + h * p.k.headStride * ks, kc + h * rowBytes, cos, sin, half, headDim);
+    rotate(k, p.k.headStride * ks, kc, rowBytes, p.k.heads, cos, sin, half, headDim);
     if (c.v == nullptr) return;
     const ConvertKernel convert = kernels.convert[c.vIn.dtype][c.dtype];
     if (c.vIn.headStride == headDim && c.headStride == headDim) {
@@ -141,7 +141,7 @@ inline void writeCacheRows(const Plan& p, int64_t t, const float* cos, const flo
   const int64_t per = kStreamBufferBytes / row;
   for (int64_t h0 = 0; h0 < p.k.heads; h0 += per) {
     const int64_t n = p.k.heads - h0 < per ? p.k.heads - h0 : per;
-    for (int64_t h = 0; h < n; h++) rotate(k + (h0 + h) * p.k.headStride * ks, stream->buf + h * row, cos, sin, half, headDim);
+    rotate(k + h0 * p.k.headStride * ks, p.k.headStride * ks, stream->buf, row, n, cos, sin, half, headDim);
     cachewrite::putRows(stream->k, kc + h0 * rowBytes, rowBytes, stream->buf, n, row);
   }
   if (c.v == nullptr) return;

@@ -7,14 +7,16 @@
 
 namespace rope {
 
-// One head of k into its cache row: the first 2*half elements of src (dtype S) rotated with
-// cos/sin into dst (dtype D), the remaining headDim - 2*half elements converted; src is only read.
+// A token's heads of k into their cache rows (head h from src + h * srcHeadBytes to dst + h *
+// dstHeadBytes; one call for all of them, as the in-place rows kernel takes a token's heads): the
+// first 2*half elements of each rotated with cos/sin into dst (dtype D), the remaining
+// headDim - 2*half converted; src is only read.
 // Rounding (docs/guide/kv-cache.md, lib/engine-js-cache.ts), per pair with first x, second y:
 //   D f32:            round32(x*c - round32(y*s)) (one f32 FMA after one product), any S
 //   D, S both 16-bit: round16(round64(x*c - y*s))  (the in-place 16-bit contract)
 //   D 16-bit, S f32:  round16(x*c - y*s), once from the exact value
-using CacheRowKernel = void (*)(const void* src, void* dst, const float* cos, const float* sin, int64_t half,
-                                int64_t headDim);
+using CacheRowKernel = void (*)(const void* src, int64_t srcHeadBytes, void* dst, int64_t dstHeadBytes, int64_t heads,
+                                const float* cos, const float* sin, int64_t half, int64_t headDim);
 
 // n elements from src (dtype S) to dst (dtype D): f32 -> 16-bit rounded once to nearest-even,
 // 16-bit -> f32 exact, the same dtype copied bit for bit.

@@ -279,8 +279,11 @@ struct Stream<Isa, decltype(void(&Isa::stream64))> {
 };
 
 template <class Isa, class Fam, int S, int D, Style St>
-void rotateInto(const void* src, void* dst, const float* cos, const float* sin, int64_t half, int64_t headDim) {
-  Rows<Isa, Fam, S, D, St>::row(src, dst, cos, sin, half, headDim);
+void rotateInto(const void* src, int64_t srcHeadBytes, void* dst, int64_t dstHeadBytes, int64_t heads, const float* cos,
+                const float* sin, int64_t half, int64_t headDim) {
+  const char* s = static_cast<const char*>(src);
+  char* d = static_cast<char*>(dst);
+  for (int64_t h = 0; h < heads; h++) Rows<Isa, Fam, S, D, St>::row(s + h * srcHeadBytes, d + h * dstHeadBytes, cos, sin, half, headDim);
 }
 
 }  // namespace

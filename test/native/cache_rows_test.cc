@@ -173,7 +173,7 @@ void rowCase(const CacheKernels& ck, const char* isa, Style st, DType src, DType
   for (int64_t i = 0; i < headDim; i++) store(src, in, i, vals[size_t(i)]);
   std::vector<uint8_t> before(static_cast<size_t>(headDim) * test::dtypeSize(src));
   std::memcpy(before.data(), in, before.size());
-  ck.rotateInto[st][src][dst](in, out, cos.data(), sin.data(), half, headDim);
+  ck.rotateInto[st][src][dst](in, 0, out, 0, 1, cos.data(), sin.data(), half, headDim);
   const char* names[] = {"f32", "f16", "bf16"};
   auto fail = [&](int64_t i, double got, double want) {
     if (++gFailures <= 20)
