@@ -13,6 +13,13 @@ namespace bounds {
 
 constexpr int64_t kInt64Max = INT64_MAX;
 
+// Byte spans [a, a + an) and [b, b + bn) share a byte (an empty span meets nothing).
+inline bool spansMeet(const void* a, int64_t an, const void* b, int64_t bn) {
+  const char* pa = static_cast<const char*>(a);
+  const char* pb = static_cast<const char*>(b);
+  return an > 0 && bn > 0 && pa < pb + bn && pb < pa + an;
+}
+
 // acc += a * b; false if the result would pass INT64_MAX. a, b, acc >= 0.
 inline bool addMul(int64_t& acc, int64_t a, int64_t b) {
 #if defined(__GNUC__)

@@ -100,54 +100,39 @@ void walkRange(const Plan& p, int64_t tokenBegin, int64_t tokenEnd) {
     }
   };
 
-  // Calls that stream from memory, with k and a cache, q and k each dense per token (not one fused
-  // QKV buffer, where token order already reads one stream): kChunkTokens tokens' q rows, then the
-  // same tokens' k rows (their cos/sin rows cached by the q pass), so each array is read as one
-  // long stream. Alternating q and k every token cost the rotation a third against the limit pass, which
-  // reads them in that order too (C++ harness, 4096 tokens of 32 + 8 f32 rows of 128, one thread,
-  // AVX-512 on this Zen 5: 0.66-0.79 of the limit, 0.89-0.92 chunked; bf16 0.93-1.05 either way).
+  // Tokens in chunks: q's rows, then the same tokens' second rows (k's, or their cache rows), with
+  // each token's cos/sin row read again from the table the first pass filled (chunk 1 when there is
+  // none: the row at hand is the token's). Each array is then read as one long stream.
+  auto chunked = [&](int64_t chunk, auto&& second) {
+    for (int64_t t0 = tokenBegin; t0 < tokenEnd; t0 += chunk) {
+      const int64_t t1 = tokenEnd - t0 < chunk ? tokenEnd : t0 + chunk;
+      for (int64_t t = t0; t < t1; t++)
+        for (int64_t b = 0; b < p.batch; b++) {
+          if (b == 0 || !shared) rowOf(b, t);
+          rotateHeads(p.q, qKernel, b, t, cos, sin, half, rowBlock);
+        }
+      for (int64_t t = t0; t < t1; t++)
+        for (int64_t b = 0; b < p.batch; b++) {
+          if ((chunk > 1 || p.batch > 1) && (b == 0 || !shared)) rowOf(b, t);
+          second(b, t);
+        }
+    }
+  };
+
+  // Calls that stream from memory, with k and a cos/sin table, q and k each dense per token (not
+  // one fused QKV buffer, where token order already reads one stream): alternating q and k every
+  // token cost the rotation a third against the limit pass (docs/maintainers/benchmark.md, f32 S4).
   auto dense = [](const TensorRef& x) { return x.tokenStride == x.heads * x.headStride; };
   if (rowBlock == kStreamRowBlock && kKernel != nullptr && cache != nullptr && dense(p.q) && dense(p.k)) {
-    for (int64_t t0 = tokenBegin; t0 < tokenEnd; t0 += kChunkTokens) {
-      const int64_t t1 = tokenEnd - t0 < kChunkTokens ? tokenEnd : t0 + kChunkTokens;
-      for (int pass = 0; pass < 2; pass++) {
-        for (int64_t t = t0; t < t1; t++) {
-          for (int64_t b = 0; b < p.batch; b++) {
-            if (b == 0 || !shared) rowOf(b, t);
-            if (pass == 0)
-              rotateHeads(p.q, qKernel, b, t, cos, sin, half, rowBlock);
-            else
-              rotateHeads(p.k, kKernel, b, t, cos, sin, half, rowBlock);
-          }
-        }
-      }
-    }
+    chunked(kChunkTokens, [&](int64_t b, int64_t t) { rotateHeads(p.k, kKernel, b, t, cos, sin, half, rowBlock); });
     return;
   }
 
-  // A cache write past L2 (cacheStreams): its rows by non-temporal stores, and the tokens in
-  // chunks, q's rows then the same tokens' cache rows (their cos/sin rows cached by the q pass;
-  // without a cos/sin cache token by token). Measured at S3 (512 tokens, 32 + 8 heads of 128, f32
-  // q/k/v, one thread, AVX-512 on this Zen 5; fused / applyQK, medians of 5 runs of
-  // bench/kv-cache.mjs, builds before and after, interleaved): f32 cache 2.32x -> 1.90x, bf16
-  // 2.19x -> 1.94x. A C++ harness of the walk, streamed or not in one process (fused / applyQK):
-  // 512 tokens f32 1.77-2.62x -> 1.67-1.87x, bf16 1.79-2.68x -> 1.78-2.03x; 1024 tokens f32 even,
-  // bf16 1.74-1.93x -> 1.48-1.50x; 256 tokens (2 MiB of f32 rows) f32 1.42-1.49x -> 1.45-1.56x,
-  // bf16 even (docs/guide/kv-cache.md).
+  // A cache write past L2 (cacheStreams): its rows go by non-temporal stores, so they neither pay
+  // a read for ownership nor push q, k and v out of the cache (docs/guide/kv-cache.md, S3).
   if (p.kv != nullptr && p.batch == 1 && cacheStreams(p)) {
     CacheStream stream(p.kv->kernels->stream);
-    const int64_t chunk = cache != nullptr ? kChunkTokens : 1;
-    for (int64_t t0 = tokenBegin; t0 < tokenEnd; t0 += chunk) {
-      const int64_t t1 = tokenEnd - t0 < chunk ? tokenEnd : t0 + chunk;
-      for (int64_t t = t0; t < t1; t++) {
-        rowOf(0, t);
-        rotateHeads(p.q, qKernel, 0, t, cos, sin, half, rowBlock);
-      }
-      for (int64_t t = t0; t < t1; t++) {
-        if (chunk > 1) rowOf(0, t);
-        writeCacheRows(p, t, cos, sin, half, &stream);
-      }
-    }
+    chunked(cache != nullptr ? kChunkTokens : 1, [&](int64_t, int64_t t) { writeCacheRows(p, t, cos, sin, half, &stream); });
     stream.flush();
     p.kv->kernels->fence();  // this thread's streamed rows, before its part of the call is done
     return;

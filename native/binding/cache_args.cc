@@ -23,13 +23,6 @@ namespace rope {
 namespace binding {
 namespace {
 
-// Byte spans [a, a + an) and [b, b + bn) share a byte.
-inline bool spansMeet(const void* a, int64_t an, const void* b, int64_t bn) {
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return an > 0 && bn > 0 && pa < pb + bn && pb < pa + an;
-}
-
 // q's rows (headDim wide) against x's (read whole): none may share a byte.
 ROPE_COLD void failReadOverlap(Napi::Env env, const char* name) {
   throwRange(env, std::string("q and ") + name + " overlap: with cache, " + name +
@@ -38,7 +31,7 @@ ROPE_COLD void failReadOverlap(Napi::Env env, const char* name) {
 
 inline void checkReadDisjoint(Napi::Env env, const Plan& p, const TensorRef& x, const char* name) {
   const int64_t qs = dtypeSize(p.q.dtype), xs = dtypeSize(x.dtype);
-  if (!spansMeet(p.q.data, p.q.length * qs, x.data, x.length * xs)) return;
+  if (!bounds::spansMeet(p.q.data, p.q.length * qs, x.data, x.length * xs)) return;
   const uintptr_t qa = reinterpret_cast<uintptr_t>(p.q.data), xa = reinterpret_cast<uintptr_t>(x.data);
   const uintptr_t origin = qa < xa ? qa : xa;
   if (bounds::qkRowsOverlap(p.q, int64_t(qa - origin), x, int64_t(xa - origin), p.batch, p.tokens, p.geo.headDim))
@@ -141,11 +134,11 @@ void cacheArgs(const Napi::CallbackInfo& info, const Plan& p, CacheWrite* out, s
     others[3] = {pa.data, pa.typed ? int64_t(pa.length) * 4 : 0, "positions"};
   }
   for (const Span& o : others) {
-    if (spansMeet(c.k, cb, o.at, o.bytes)) throwRange(env, std::string("cache.k shares memory with ") + o.name + ": the cache must be separate from q, k, v and positions");
-    if (c.v != nullptr && spansMeet(c.v, cb, o.at, o.bytes))
+    if (bounds::spansMeet(c.k, cb, o.at, o.bytes)) throwRange(env, std::string("cache.k shares memory with ") + o.name + ": the cache must be separate from q, k, v and positions");
+    if (c.v != nullptr && bounds::spansMeet(c.v, cb, o.at, o.bytes))
       throwRange(env, std::string("cache.v shares memory with ") + o.name + ": the cache must be separate from q, k, v and positions");
   }
-  if (c.v != nullptr && spansMeet(c.k, cb, c.v, cb)) throwRange(env, "cache.k and cache.v share memory: they must be separate arrays");
+  if (c.v != nullptr && bounds::spansMeet(c.k, cb, c.v, cb)) throwRange(env, "cache.k and cache.v share memory: they must be separate arrays");
   checkReadDisjoint(env, p, p.k, "k");
   if (hasV) checkReadDisjoint(env, p, c.vIn, "v");
 }

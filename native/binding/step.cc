@@ -1,6 +1,7 @@
 #include "binding/step.h"
 
 #include "binding/args.h"
+#include "bounds.h"
 #include "dispatch.h"
 #include "kernels/cache_kernels.h"
 
@@ -65,15 +66,6 @@ bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, StepConfig&
   return true;
 }
 
-namespace {
-// Byte spans [a, a + an) and [b, b + bn) share a byte.
-inline bool meet(const void* a, int64_t an, const void* b, int64_t bn) {
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return an > 0 && bn > 0 && pa < pb + bn && pb < pa + an;
-}
-}  // namespace
-
 bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out) {
   double cd = -1;  // (napi_get_value_int32 would truncate 0.5 to 0)
   if (ROPE_UNLIKELY(napi_get_value_double(env, argv[7], &cd) != napi_ok || !(cd >= 0 && cd <= 6) || double(int(cd)) != cd)) return false;
@@ -112,8 +104,8 @@ bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out
     c.v = vc.data;
     c.vIn = TensorRef{v.data, int64_t(v.length), p->k.dtype, p->k.heads, 0, 0, row, headDim};
     // (q is rotated while v is read whole: apart, or the plain call proves the rows apart)
-    if (ROPE_UNLIKELY(meet(p->q.data, p->q.length * dtypeSize(p->q.dtype), v.data, int64_t(v.length) * ks) ||
-                      meet(vc.data, cb, kc.data, cb)))
+    if (ROPE_UNLIKELY(bounds::spansMeet(p->q.data, p->q.length * dtypeSize(p->q.dtype), v.data, int64_t(v.length) * ks) ||
+                      bounds::spansMeet(vc.data, cb, kc.data, cb)))
       return false;
   }
   // Slots: a run that fits, or up to kStepSlots entries in [-1, slotCount), copied, none twice.
@@ -142,7 +134,7 @@ bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out
   const int64_t bytes[4] = {p->q.length * dtypeSize(p->q.dtype), p->k.length * ks, c.v == nullptr ? 0 : c.vIn.length * ks,
                             p->positions == nullptr ? 0 : (p->geo.pairSection ? p->geo.sectionRows : 1) * tokens * 4};
   for (int i = 0; i < 4; i++)
-    if (ROPE_UNLIKELY(meet(c.k, cb, spans[i], bytes[i]) || (c.v != nullptr && meet(c.v, cb, spans[i], bytes[i])))) return false;
+    if (ROPE_UNLIKELY(bounds::spansMeet(c.k, cb, spans[i], bytes[i]) || (c.v != nullptr && bounds::spansMeet(c.v, cb, spans[i], bytes[i])))) return false;
   p->kv = &c;
   return true;
 }
