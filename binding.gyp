@@ -14,9 +14,13 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native"
       ],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a call refused while its worker is terminated
+      # cannot throw into JavaScript any more; without it node-addon-api rethrows in C++, out of
+      # the Node-API callback, and the process aborts.
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
       "cflags!": ["-fno-exceptions"],

@@ -41,7 +41,7 @@ node_inc=${NODE_INCLUDE:-/usr/include/node}
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 # No exceptions: the addon reaches no V8 internals (Node-API only), so every UBSan check applies.
 flags=(-std=c++17 -fexceptions -fPIC -O1 -g -fvisibility=hidden "${san[@]}"
-  -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION
+  -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION
   -I"$addon_inc" -I"$node_inc" -Inative)
 
 echo "== build $out/rope_simd.node ($cxx ${san[*]}) from ${#sources[@]} sources"

@@ -89,6 +89,45 @@ describe('teardown with applyAsync pending', () => {
     expect(r.stdout.trim()).toBe('ok 12');
   });
 
+  // A worker terminated at a random moment of a loop of public calls: sometimes inside a binding
+  // call, whose refusal (or a Node-API call failing as the environment goes) can no longer be
+  // thrown into JavaScript; node-addon-api must drop it, not rethrow it out of the callback.
+  it('worker.terminate() in the middle of sync, refused and async calls: the process lives on', () => {
+    const lib = bundleLib();
+    const r = runChild(`
+      import { Worker } from 'node:worker_threads';
+      const code = \`
+        const { parentPort, workerData } = require('node:worker_threads');
+        import(workerData.lib).then(({ Rope }) => {
+          const rope = new Rope({ headDim: 64 });
+          const x = new Float32Array(64 * 8 * 64), k = new Float32Array(64 * 2 * 64);
+          parentPort.postMessage('running');
+          for (;;) {
+            rope.apply(x, { heads: 8, positions: 3 });
+            try { rope.apply(x, { heads: 9, positions: 3 }); } catch {}
+            rope.applyQK(x, k, { qHeads: 8, kHeads: 2, positions: 5 });
+            rope.applyAsync(x, { heads: 8, positions: 3 }).catch(() => {});
+          }
+        });
+      \`;
+      let runs = 0;
+      for (let i = 0; i < 48; i++) {
+        await new Promise((res, rej) => {
+          const w = new Worker(code, { eval: true, workerData: { lib: ${JSON.stringify(lib)} } });
+          w.once('message', () => setTimeout(() => w.terminate(), (i % 8) * 0.7));
+          w.once('exit', res);
+          w.once('error', rej);
+        });
+        runs++;
+      }
+      console.log('ok ' + runs);
+    `);
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('ok 48');
+  });
+
   it('process.exit() on the main thread with applyAsync pending exits with its code', () => {
     const r = runChild(`
       import { createRequire } from 'node:module';
