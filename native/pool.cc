@@ -12,13 +12,6 @@
 #include <mutex>
 #include <thread>
 
-
-#ifdef _WIN32
-#include <windows.h>
-#else
-#include <dlfcn.h>
-#endif
-
 namespace rope {
 namespace {
 
@@ -47,27 +40,12 @@ void runParts(Job& j) {
   }
 }
 
-// Keeps this shared library mapped for the life of the process: helper threads live in its code,
-// and Node unloads an addon when the last worker_thread that loaded it exits.
-void pinLibrary() {
-#ifdef _WIN32
-  HMODULE self = nullptr;
-  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
-                     reinterpret_cast<LPCWSTR>(&pinLibrary), &self);
-#else
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&pinLibrary), &info) != 0 && info.dli_fname != nullptr)
-    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // handle kept: never closed
-#endif
-}
-
 class Pool {
  public:
   // Makes sure `helpers` threads exist; returns how many do (fewer if the OS refuses).
   int64_t ensure(int64_t helpers) {
     std::lock_guard<std::mutex> lk(m_);
     while (threads_ < helpers) {
-      if (threads_ == 0) pinLibrary();
       try {
         std::thread(&Pool::loop, this).detach();
       } catch (...) {  // std::system_error (no more threads) or bad_alloc: run with fewer

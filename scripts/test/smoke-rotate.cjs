@@ -2,6 +2,9 @@
 // qemu) and test-package.sh. Deterministic inputs, so two runs can be compared:
 //   node smoke-rotate.cjs run  > out.json   (in the consumer project; the env picks the backend)
 //   node smoke-rotate.cjs compare native.json js.json
+//   node smoke-rotate.cjs worker-exit   (workers load the addon, the main thread never does: each
+//     has the binding refuse a call, a C++ exception, then ends; Node then unloads the addon, and
+//     the thread-exit state of the prebuild's static C++ runtime must still be mapped)
 // The comparison applies the parity tests' native-vs-JS bound: f32 within 2 ulp (2^-23 relative) of the row's
 // largest |value|; f16/bf16 within 1 ulp of the element or of that row bound.
 'use strict';
@@ -109,8 +112,29 @@ function compare(a, b) {
   return { failures, worst };
 }
 
+function workerExit() {
+  const { Worker } = require('worker_threads');
+  const code = `
+    const { parentPort } = require('worker_threads');
+    const addon = require('node-gyp-build')(require('path').dirname(require.resolve('rope-simd/package.json')));
+    try { new addon.NativeRope(-1, 0, 0, null, 1); } catch (e) { parentPort.postMessage(e.constructor.name + ': ' + e.message); }
+  `;
+  const said = [];
+  let left = 3;
+  const next = () => {
+    if (left-- === 0) return process.stdout.write(JSON.stringify({ workerExit: 'ok', said: said[0] }));
+    const w = new Worker(code, { eval: true });
+    w.on('message', (m) => said.push(m));
+    w.once('error', (e) => { console.error(e); process.exit(1); });
+    w.once('exit', next);
+  };
+  next();
+}
+
 if (process.argv[2] === 'run') {
   run();
+} else if (process.argv[2] === 'worker-exit') {
+  workerExit();
 } else if (process.argv[2] === 'compare') {
   const fs = require('fs');
   const [a, b] = process.argv.slice(3, 5).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
@@ -121,6 +145,6 @@ if (process.argv[2] === 'run') {
   }
   console.log(`smoke: ${CONFIGS.length} configs agree (${a.backendInfo.backend}/${a.backendInfo.isa} vs ${b.backendInfo.backend}/${b.backendInfo.isa}; largest |diff|/rowMax ${worst.toExponential(2)})`);
 } else {
-  console.error('usage: smoke-rotate.cjs run | compare A.json B.json');
+  console.error('usage: smoke-rotate.cjs run | compare A.json B.json | worker-exit');
   process.exit(2);
 }

@@ -22,12 +22,15 @@ cp "$prebuild" "$pkg/prebuilds/linux-arm64/"
 cp -r "$repo/node_modules/node-gyp-build" "$work/node_modules/"
 cp "$repo/scripts/test/smoke-rotate.cjs" "$work/"
 
-arm64node() {
+arm64node() { # MODE VAR=VALUE...
+  local mode=$1; shift
   (cd "$work" && env -u ROPE_SIMD_ISA -u ROPE_SIMD_ADDON PREBUILDS_ONLY=1 "$@" \
-    qemu-aarch64 -L "$sysroot" "$sysroot/usr/bin/node" smoke-rotate.cjs run)
+    qemu-aarch64 -L "$sysroot" "$sysroot/usr/bin/node" smoke-rotate.cjs "$mode")
 }
-arm64node ROPE_SIMD_BACKEND=native > "$work/native.json"
-arm64node ROPE_SIMD_BACKEND=js > "$work/js.json"
+arm64node run ROPE_SIMD_BACKEND=native > "$work/native.json"
+arm64node run ROPE_SIMD_BACKEND=js > "$work/js.json"
+exit_out=$(arm64node worker-exit) || { echo "test-arm64-prebuild: workers that loaded the addon took the process down at exit"; exit 1; }
+echo "test-arm64-prebuild: worker-exit $exit_out"
 
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

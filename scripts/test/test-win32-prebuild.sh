@@ -33,14 +33,17 @@ cp -r "$repo/node_modules/node-gyp-build" "$work/node_modules/"
 cp "$repo/scripts/test/smoke-rotate.cjs" "$work/"
 
 # Under wine, node.exe's stdout must be a file (a pipe gives EBADF), so each run writes to one.
-winnode() { # OUT VAR=VALUE...
-  local out=$1; shift
+winnode() { # OUT [MODE] VAR=VALUE...
+  local out=$1 mode=run; shift
+  case ${1:-} in run|worker-exit) mode=$1; shift ;; esac
   (cd "$work" && env -u ROPE_SIMD_ISA -u ROPE_SIMD_ADDON PREBUILDS_ONLY=1 "$@" \
-    timeout 300 "$wine" "$cache/package/bin/node.exe" smoke-rotate.cjs run </dev/null >"$out" 2>"$out.err") \
+    timeout 300 "$wine" "$cache/package/bin/node.exe" smoke-rotate.cjs "$mode" </dev/null >"$out" 2>"$out.err") \
     || { cat "$out.err" >&2; echo "test-win32-prebuild: node.exe under wine failed" >&2; exit 1; }
 }
 winnode "$work/native.json" ROPE_SIMD_BACKEND=native
 winnode "$work/js.json" ROPE_SIMD_BACKEND=js
+winnode "$work/exit.json" worker-exit
+echo "test-win32-prebuild: worker-exit $(cat "$work/exit.json")"
 
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

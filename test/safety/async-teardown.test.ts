@@ -1,5 +1,6 @@
 // The attacks that need another thread or process: a worker terminated (or calling
-// process.exit) with applyAsync pending; a SharedArrayBuffer pairSection flipped by another thread
+// process.exit) with applyAsync pending or in the middle of a call; workers that unload the addon
+// after it threw; a SharedArrayBuffer pairSection flipped by another thread
 // while the raw NativeRope constructor reads it; Ropes built and dropped in a loop (native memory
 // V8 must see). Child processes keep a crash or an RSS measurement from touching this one.
 import { spawnSync } from 'node:child_process';
@@ -87,6 +88,34 @@ describe('teardown with applyAsync pending', () => {
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('ok 12');
+  });
+
+  // Node unloads an addon when the last environment that loaded it goes: here only workers load
+  // it. A worker whose binding call threw (a C++ exception: the prebuild's static C++ runtime keeps
+  // its state under a pthread key, destroyed at thread exit) must not leave that destructor
+  // pointing into an unloaded library.
+  it('workers that had the binding refuse a call, then exit, with the main thread never loading the addon', () => {
+    const r = runChild(`
+      import { Worker } from 'node:worker_threads';
+      const code = \`
+        const { parentPort } = require('node:worker_threads');
+        const addon = require(process.env.ROPE_SIMD_ADDON);
+        try { new addon.NativeRope(-1, 0, 0, null, 1); } catch (e) { parentPort.postMessage(e.message); }
+      \`;
+      const said = [];
+      for (let i = 0; i < 4; i++)
+        await new Promise((res, rej) => {
+          const w = new Worker(code, { eval: true });
+          w.on('message', (m) => said.push(m));
+          w.once('exit', res);
+          w.once('error', rej);
+        });
+      console.log(JSON.stringify(said));
+    `);
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(Array(4).fill('headDim -1 is out of range [2, 16777216]'));
   });
 
   // A worker terminated at a random moment of a loop of public calls: sometimes inside a binding
