@@ -43,6 +43,14 @@ function runChild(code: string, env: Record<string, string> = {}, args: string[]
   });
 }
 
+// The child ended by itself (no signal, status 0, nothing on stderr) and printed `out`.
+function expectLived(r: ReturnType<typeof runChild>, out: string) {
+  expect(r.stderr).toBe('');
+  expect(r.signal).toBeNull();
+  expect(r.status).toBe(0);
+  expect(r.stdout.trim()).toBe(out);
+}
+
 // The worker: a NativeRope, three 64 MiB applyAsync calls pending (plain or SharedArrayBuffer
 // memory), then either tells the parent (which terminates it) or calls process.exit itself.
 const WORKER = `
@@ -84,10 +92,7 @@ describe('teardown with applyAsync pending', () => {
           }
       console.log('ok ' + runs);
     `);
-    expect(r.stderr).toBe('');
-    expect(r.signal).toBeNull();
-    expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe('ok 12');
+    expectLived(r, 'ok 12');
   });
 
   // Node unloads an addon when the last environment that loaded it goes: here only workers load
@@ -112,10 +117,7 @@ describe('teardown with applyAsync pending', () => {
         });
       console.log(JSON.stringify(said));
     `);
-    expect(r.stderr).toBe('');
-    expect(r.signal).toBeNull();
-    expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual(Array(4).fill('headDim -1 is out of range [2, 16777216]'));
+    expectLived(r, JSON.stringify(Array(4).fill('headDim -1 is out of range [2, 16777216]')));
   });
 
   // A worker terminated at a random moment of a loop of public calls: sometimes inside a binding
@@ -151,10 +153,7 @@ describe('teardown with applyAsync pending', () => {
       }
       console.log('ok ' + runs);
     `);
-    expect(r.stderr).toBe('');
-    expect(r.signal).toBeNull();
-    expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe('ok 48');
+    expectLived(r, 'ok 48');
   });
 
   it('process.exit() on the main thread with applyAsync pending exits with its code', () => {
