@@ -40,6 +40,8 @@ void runParts(Job& j) {
   }
 }
 
+// Helper threads live in the addon's code: the binding pins the library when it loads
+// (binding/exports.cc), so Node unloading it after a worker's exit never unmaps them.
 class Pool {
  public:
   // Makes sure `helpers` threads exist; returns how many do (fewer if the OS refuses).

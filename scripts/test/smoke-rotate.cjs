@@ -122,7 +122,14 @@ function workerExit() {
   const said = [];
   let left = 3;
   const next = () => {
-    if (left-- === 0) return process.stdout.write(JSON.stringify({ workerExit: 'ok', said: said[0] }));
+    if (left-- === 0) {
+      // (every worker must have had its call refused by the binding, or this proved nothing)
+      if (said.length !== 3 || !said.every((m) => m.startsWith('RangeError: headDim -1'))) {
+        console.error(`smoke: worker-exit: the binding did not refuse in every worker: ${JSON.stringify(said)}`);
+        process.exit(1);
+      }
+      return process.stdout.write(JSON.stringify({ workerExit: 'ok', said: said[0] }));
+    }
     const w = new Worker(code, { eval: true });
     w.on('message', (m) => said.push(m));
     w.once('error', (e) => { console.error(e); process.exit(1); });
