@@ -8,10 +8,15 @@
 // (formatKvCache prints it under the table): the fused call moves 1.2x applyQK's bytes with an f32
 // cache (1.1x bf16); the unfused sequence with an f32 cache is applyQK plus two memcpy, at most
 // ~1.2x the fused call's bytes, so 3x needs the slow JS conversion of a 16-bit cache.
+// At S1, with the testing addon (limit-addon.mjs), the same rounds also time what the fused call
+// cannot avoid beyond applyQK's work: Node-API's reads of its five more arguments (three typed
+// arrays, two numbers; readArgs) and v's row into the cache (convertInto); applyQK plus those is
+// the floor formatKvCache prints.
 //
 //   node bench/kv-cache.mjs [--quick] [--shapes S1,S3]     (dist/; npm run bench runs it last)
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadLimitAddon } from './limit-addon.mjs';
 import { median } from './stats.mjs';
 
 export const KV_SHAPES = [
@@ -35,8 +40,10 @@ function unfusedCopy(src, dst, at, bits, dtype) {
   }
 }
 
-/** Rows { shape, cache, engine, applyQK, fused, unfused } (ns per call, median). */
+/** Rows { shape, cache, engine, applyQK, fused, unfused[, floor] } (ns per call, median; floor at
+ * S1 with the testing addon: { args, vRow } ns, see above). */
 export async function runKvCacheBench({ internal, quick = false, shapes = ['S1', 'S3'], progress = () => {} }) {
+  const testing = engineIsNative(internal) ? (await loadLimitAddon(internal)).addon : null;
   const rows = [];
   const engine = internal.backendInfo.backend;
   process.env.ROPE_SIMD_CACHE_WARNING ??= '0'; // (the table names the engine; the warning says no more)
@@ -66,6 +73,18 @@ export async function runKvCacheBench({ internal, quick = false, shapes = ['S1',
           unfusedCopy(v, vc, s.start * row, vBits, dtype);
         },
       };
+      // The floor's parts (S1): readArgs with the step's arguments (q, k, positions, then v,
+      // kCache, vCache, slots, cacheCode; mask: which are typed arrays), and v's row.
+      const floor = s.tokens === 1 && testing !== null && typeof testing.readArgs === 'function';
+      if (floor) {
+        const code = dtype === 'f32' ? 0 : 2, at = s.start * row;
+        Object.assign(systems, {
+          argsApplyQK: () => testing.readArgs(0b11, q, k, s.start),
+          argsFused: () => testing.readArgs(0b111011, q, k, s.start, v, kc, vc, s.start, code),
+          vRowArgs: () => testing.readArgs(0b11, v, vc, at, code),
+          vRow: () => testing.convertInto(0b11, v, vc, at, code),
+        });
+      }
       const ids = Object.keys(systems);
       // Warm-up (~50 ms each: the JIT), then ~20 ms of calls per sample and system (the process's
       // CPU time is counted in scheduler ticks: shorter samples would read as noise).
@@ -90,7 +109,10 @@ export async function runKvCacheBench({ internal, quick = false, shapes = ['S1',
           samples[id].push(((c.user + c.system) * 1000) / n);
         }
       }
-      rows.push({ shape: s.shape, cache: dtype, engine, ...Object.fromEntries(ids.map((id) => [id, median(samples[id])])) });
+      const m = Object.fromEntries(ids.map((id) => [id, median(samples[id])]));
+      const row_ = { shape: s.shape, cache: dtype, engine, applyQK: m.applyQK, fused: m.fused, unfused: m.unfused };
+      if (floor) row_.floor = { args: m.argsFused - m.argsApplyQK, vRow: m.vRow - m.vRowArgs };
+      rows.push(row_);
     }
   }
   return rows;
@@ -120,11 +142,19 @@ export function formatKvCache(rows) {
   rows.forEach((r, i) => {
     lines.push(`${r.shape.padEnd(5)} ${r.cache.padEnd(5)} ${us(r.applyQK)} ${us(r.fused)} ${us(r.unfused)}  ${t[i].overApplyQK.toFixed(2).padStart(5)}x ${t[i].target.padEnd(27)} ${t[i].speedup.toFixed(2).padStart(5)}x ${t[i].speedupTarget}`);
   });
+  for (const r of rows.filter((x) => x.floor)) {
+    const a = r.floor.args / r.applyQK, w = r.floor.vRow / r.applyQK;
+    lines.push(`${r.shape} ${r.cache} floor ${(1 + a + w).toFixed(2)}x = applyQK + Node-API's reads of 3 more arrays and 2 numbers ${a.toFixed(2)}x + v's row ${w.toFixed(2)}x (testing addon, same rounds)`);
+  }
   if (rows.some((r) => r.shape === 'S3')) {
     lines.push('(S3 by bytes: fused moves 25.2 MB with an f32 cache, 23.1 MB bf16, applyQK 21.0 MB: 1.2x / 1.1x is the floor;');
     lines.push(' unfused with an f32 cache is applyQK + two memcpy, 29.4 MB: at most ~1.2x the fused call. docs/guide/kv-cache.md)');
   }
   return lines.join('\n');
+}
+
+function engineIsNative(internal) {
+  return internal.backendInfo?.backend === 'native';
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

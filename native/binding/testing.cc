@@ -1,6 +1,7 @@
 // The testing addon (rope_simd_testing.node, built for tests and the bench only: test/native/addon):
 // the production addon's exports plus the hooks limitPass, limitPassQK (the memory limit a rotation
-// is measured against), runsInPlace and poolThreads. Being one module, its NativeRope, pool and
+// is measured against), readArgs and convertInto (the KV cache write's floor), runsInPlace and
+// poolThreads. Being one module, its NativeRope, pool and
 // active ISA are the ones the hooks see.
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "binding/args.h"
 #include "binding/async.h"
 #include "binding/module_fns.h"
+#include "kernels/cache_kernels.h"
 #include "dispatch.h"
 #include "threadpool.h"
 #include "walk.h"
@@ -106,6 +108,71 @@ void LimitPassQK(const Napi::CallbackInfo& info) {
   parallelFor(a.threads == 1 ? 1 : std::min(tokens, a.threads * kChunksPerThread), a.threads, limitQKPart, &j);
 }
 
+// readArgs(mask, a0, ..., a7) -> true: reads its arguments as a prepared step does
+// (native_rope.cc StepCallback, step.cc), and nothing else: napi_get_cb_info, then arrayInfo for
+// each argument whose bit is set in mask, napi_get_value_double for the others. Its time with a
+// call's arguments is what Node-API alone costs that call (bench/kv-cache.mjs: the fused step's
+// eight against applyQK's three).
+namespace {
+
+// Reads argv[1..argc) as readArgs says, once each; the first `keep` typed-array infos and numbers
+// go to arrays and numbers (for convertInto).
+uint64_t readArgv(napi_env env, const napi_value* argv, size_t argc, ArrayInfo* arrays = nullptr, double* numbers = nullptr,
+                  size_t keep = 0) {
+  double mask = 0;
+  napi_get_value_double(env, argv[0], &mask);
+  uint64_t seen = 0;
+  size_t na = 0, nn = 0;
+  for (size_t i = 1; i < argc; i++) {
+    if ((int64_t(mask) >> (i - 1)) & 1) {
+      const ArrayInfo a = arrayInfo(env, argv[i]);
+      seen += a.typed ? a.length + 1 : 0;
+      if (na < keep) arrays[na++] = a;
+    } else {
+      double v = -1;
+      seen += napi_get_value_double(env, argv[i], &v) == napi_ok && v >= 0;
+      if (nn < keep) numbers[nn++] = v;
+    }
+  }
+  return seen;
+}
+
+napi_value boolean(napi_env env, bool b) {
+  napi_value out = nullptr;
+  napi_get_boolean(env, b, &out);
+  return out;
+}
+
+}  // namespace
+
+napi_value ReadArgs(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 9;
+  napi_value argv[9] = {};
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  return boolean(env, argc > 0 && readArgv(env, argv, argc) != 0);
+}
+
+// convertInto(0b11, v, cache, at, dtype) -> whether it wrote: readArgs's reads of the same
+// arguments (each read once), then v (f32) converted into cache from element `at` by the active ISA's cache kernel
+// (cache_kernels.h convert[f32][dtype]), as the fused call writes a token's v row. Its time less
+// readArgs's is that row's share of the fused call (bench/kv-cache.mjs).
+napi_value ConvertInto(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 5;
+  napi_value argv[5] = {};
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  ArrayInfo arrays[2];
+  double numbers[2] = {-1, -1};
+  if (argc != 5 || readArgv(env, argv, argc, arrays, numbers, 2) == 0) return boolean(env, false);
+  const ArrayInfo &v = arrays[0], &c = arrays[1];
+  const double at = numbers[0], dtype = numbers[1];
+  const bool ok = v.typed && v.type == napi_float32_array && c.typed && (dtype == 0 || dtype == 1 || dtype == 2) &&
+                  c.type == arrayTypeFor(int64_t(dtype)) && at >= 0 && at == std::floor(at) && at + double(v.length) <= double(c.length);
+  if (!ok) return boolean(env, false);
+  const CacheKernels& ck = cacheKernelsFor(activeKernels());
+  ck.convert[kF32][int(dtype)](v.data, static_cast<char*>(c.data) + int64_t(at) * dtypeSize(DType(int(dtype))), int64_t(v.length));
+  return boolean(env, true);
+}
+
 // Whether applyAsync rotates this typed array in place (SharedArrayBuffer memory) rather than in a
 // native copy (binding/async.h); tests and docs.
 Napi::Value RunsInPlace(const Napi::CallbackInfo& info) {
@@ -126,6 +193,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportAddon(env, exports);
   exports.Set("limitPass", Napi::Function::New<LimitPass>(env, "limitPass"));
   exports.Set("limitPassQK", Napi::Function::New<LimitPassQK>(env, "limitPassQK"));
+  napi_value fn = nullptr;
+  napi_create_function(env, "readArgs", NAPI_AUTO_LENGTH, ReadArgs, nullptr, &fn);
+  exports.Set("readArgs", Napi::Value(env, fn));
+  napi_create_function(env, "convertInto", NAPI_AUTO_LENGTH, ConvertInto, nullptr, &fn);
+  exports.Set("convertInto", Napi::Value(env, fn));
   exports.Set("runsInPlace", Napi::Function::New<RunsInPlace>(env, "runsInPlace"));
   exports.Set("poolThreads", Napi::Function::New<PoolThreads>(env, "poolThreads"));
   return exports;

@@ -200,19 +200,21 @@ struct Rows {
     }
   }
 
-  static void row(const void* srcV, void* dstV, const float* cos, const float* sin, int64_t half, int64_t headDim) {
-    const ST* src = static_cast<const ST*>(srcV);
-    DT* dst = static_cast<DT*>(dstV);
-    if constexpr (D == kF32 && !FusedF32<Isa>::value) {
-      exactPairs<S, D, St>(src, dst, cos, sin, 0, half, half);
-    } else {
-      int64_t j = 0;
+  // One unit of every head: pairs [j, j + L) (a whole vector; n < L: the row's last n pairs),
+  // with that unit's cos and sin loaded once for all heads.
+  static void unit(const char* s, int64_t srcHeadBytes, char* d, int64_t dstHeadBytes, int64_t heads, const float* cos,
+                   const float* sin, int64_t j, int64_t n, int64_t half) {
+    const V c = n == L ? Isa::loadF(cos + j) : Isa::loadFN(cos + j, n);
+    const V sn = n == L ? Isa::loadF(sin + j) : Isa::loadFN(sin + j, n);
+    for (int64_t h = 0; h < heads; h++) {
+      const ST* src = reinterpret_cast<const ST*>(s + h * srcHeadBytes);
+      DT* dst = reinterpret_cast<DT*>(d + h * dstHeadBytes);
       if constexpr (St == kHalf) {
-        for (; j + L <= half; j += L) {
+        if (n == L) {
           V x = SIo::load(src + j), y = SIo::load(src + half + j);
           if constexpr (kCheck && HasF32To16<Isa>::value) {
             V fx = x, fy = y;
-            if (ROPE_LIKELY(Isa::template rotHalfF32To16<D == kF16 ? loops::kGridF16 : loops::kGridBF16>(fx, fy, Isa::loadF(cos + j), Isa::loadF(sin + j)))) {
+            if (ROPE_LIKELY(Isa::template rotHalfF32To16<D == kF16 ? loops::kGridF16 : loops::kGridBF16>(fx, fy, c, sn))) {
               // (proven finite, normal and off every midpoint: the Io's cheaper store where it has one)
               if constexpr (loops::HasStoreSafe<DIo>::value) {
                 DIo::storeSafe(dst + j, fx);
@@ -224,39 +226,71 @@ struct Rows {
               continue;
             }
           }
-          rot(x, y, Isa::loadF(cos + j), Isa::loadF(sin + j));
+          rot(x, y, c, sn);
           DIo::store(dst + j, x);
           DIo::store(dst + half + j, y);
           if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + L, half);
-        }
-        if (j < half) {
-          const int64_t n = half - j;
+        } else {
           V x = SIo::loadN(src + j, n), y = SIo::loadN(src + half + j, n);
-          rot(x, y, Isa::loadFN(cos + j, n), Isa::loadFN(sin + j, n));
+          rot(x, y, c, sn);
           DIo::storeN(dst + j, x, n);
           DIo::storeN(dst + half + j, y, n);
-          if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, half, half);
+          if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + n, half);
         }
+      } else if (n == L) {
+        V a = SIo::load(src + 2 * j), b = SIo::load(src + 2 * j + L);
+        rot(a, b, c, sn);
+        DIo::store(dst + 2 * j, a);
+        DIo::store(dst + 2 * j + L, b);
+        if (needsExact(a, b)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + L, half);
       } else {
-        for (; j + L <= half; j += L) {
-          V a = SIo::load(src + 2 * j), b = SIo::load(src + 2 * j + L);
-          rot(a, b, Isa::loadF(cos + j), Isa::loadF(sin + j));
-          DIo::store(dst + 2 * j, a);
-          DIo::store(dst + 2 * j + L, b);
-          if (needsExact(a, b)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + L, half);
-        }
-        if (j < half) {
-          const int64_t m = half - j, na = 2 * m < L ? 2 * m : L, nb = 2 * m - na;
-          V a = SIo::loadN(src + 2 * j, na);
-          V b = nb > 0 ? SIo::loadN(src + 2 * j + L, nb) : Isa::zero();
-          rot(a, b, Isa::loadFN(cos + j, m), Isa::loadFN(sin + j, m));
-          DIo::storeN(dst + 2 * j, a, na);
-          if (nb > 0) DIo::storeN(dst + 2 * j + L, b, nb);
-          if (needsExact(a, b)) exactPairs<S, D, St>(src, dst, cos, sin, j, half, half);
-        }
+        const int64_t na = 2 * n < L ? 2 * n : L, nb = 2 * n - na;
+        V a = SIo::loadN(src + 2 * j, na);
+        V b = nb > 0 ? SIo::loadN(src + 2 * j + L, nb) : Isa::zero();
+        rot(a, b, c, sn);
+        DIo::storeN(dst + 2 * j, a, na);
+        if (nb > 0) DIo::storeN(dst + 2 * j + L, b, nb);
+        if (needsExact(a, b)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + n, half);
       }
     }
-    convertRow<Isa, Fam, S, D>(src + 2 * half, dst + 2 * half, headDim - 2 * half);
+  }
+
+  // Every head's row: unit by unit over all heads (cos and sin stay in registers across heads),
+  // then the unrotated tail past 2 * half.
+  static void rows(const void* srcV, int64_t srcHeadBytes, void* dstV, int64_t dstHeadBytes, int64_t heads,
+                   const float* cos, const float* sin, int64_t half, int64_t headDim) {
+    const char* s = static_cast<const char*>(srcV);
+    char* d = static_cast<char*>(dstV);
+    if constexpr (D == kF32 && !FusedF32<Isa>::value) {
+      for (int64_t h = 0; h < heads; h++)
+        exactPairs<S, D, St>(s + h * srcHeadBytes, d + h * dstHeadBytes, cos, sin, 0, half, half);
+    } else {
+      // An f32 cache: units start where the cache rows' vectors are aligned (as loops.h
+      // rotateRows does for rows rotated in place; a cache's memory is usually 16 bytes off a
+      // line), with one unaligned unit at each end overlapping its neighbour. Every unit reads
+      // src and writes dst only, so a pair done twice is stored twice with the same bits.
+      int64_t j = 0;
+      if constexpr (D == kF32) {
+        constexpr int64_t kVecBytes = L * 4;
+        const int64_t mis = int64_t(reinterpret_cast<uintptr_t>(d) % uintptr_t(kVecBytes));
+        if (half >= L && mis != 0 && mis % 4 == 0 && dstHeadBytes % kVecBytes == 0) {
+          const int64_t elems = (kVecBytes - mis) / 4;
+          const int64_t first = St == kHalf ? ((half * 4) % kVecBytes == 0 ? elems : 0) : (elems % 2 == 0 ? elems / 2 : 0);
+          if (first > 0) {
+            unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, 0, L, half);
+            for (j = first; j + L <= half; j += L) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, L, half);
+            if (j < half) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, half - L, L, half);
+            j = half;
+          }
+        }
+      }
+      for (; j + L <= half; j += L) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, L, half);
+      if (j < half) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, half - j, half);
+    }
+    if (headDim > 2 * half)
+      for (int64_t h = 0; h < heads; h++)
+        convertRow<Isa, Fam, S, D>(reinterpret_cast<const ST*>(s + h * srcHeadBytes) + 2 * half,
+                                   reinterpret_cast<DT*>(d + h * dstHeadBytes) + 2 * half, headDim - 2 * half);
   }
 };
 
@@ -281,9 +315,7 @@ struct Stream<Isa, decltype(void(&Isa::stream64))> {
 template <class Isa, class Fam, int S, int D, Style St>
 void rotateInto(const void* src, int64_t srcHeadBytes, void* dst, int64_t dstHeadBytes, int64_t heads, const float* cos,
                 const float* sin, int64_t half, int64_t headDim) {
-  const char* s = static_cast<const char*>(src);
-  char* d = static_cast<char*>(dst);
-  for (int64_t h = 0; h < heads; h++) Rows<Isa, Fam, S, D, St>::row(s + h * srcHeadBytes, d + h * dstHeadBytes, cos, sin, half, headDim);
+  Rows<Isa, Fam, S, D, St>::rows(src, srcHeadBytes, dst, dstHeadBytes, heads, cos, sin, half, headDim);
 }
 
 }  // namespace

@@ -140,57 +140,81 @@ double midpoint16(DType dst) {
   return irand(0, 1) ? -m : m;
 }
 
-void rowCase(const CacheKernels& ck, const char* isa, Style st, DType src, DType dst, int64_t half, int64_t extra, bool hard) {
-  const int64_t headDim = 2 * half + extra;
-  test::Guarded gs(size_t(headDim) * 4 + 64), gd(size_t(headDim) * 4 + 64);
-  void* in = src == kF32 ? static_cast<void*>(gs.place<float>(size_t(headDim))) : gs.place<uint16_t>(size_t(headDim));
-  void* out = dst == kF32 ? static_cast<void*>(gd.place<float>(size_t(headDim))) : gd.place<uint16_t>(size_t(headDim));
+// heads rows (each headDim elements, rows `stride` elements apart: a padded stride moves the
+// cache rows' alignment from head to head) rotated in one call.
+void rowCase(const CacheKernels& ck, const char* isa, Style st, DType src, DType dst, int64_t half, int64_t extra, bool hard,
+             int64_t heads, int64_t pad) {
+  const int64_t headDim = 2 * half + extra, stride = headDim + pad, n = (heads - 1) * stride + headDim;
+  test::Guarded gs(size_t(n) * 4 + 64), gd(size_t(n) * 4 + 64);
+  void* in = src == kF32 ? static_cast<void*>(gs.place<float>(size_t(n))) : gs.place<uint16_t>(size_t(n));
+  void* out = dst == kF32 ? static_cast<void*>(gd.place<float>(size_t(n))) : gd.place<uint16_t>(size_t(n));
   std::vector<float> cos(static_cast<size_t>(half)), sin(static_cast<size_t>(half));
-  std::vector<double> vals(static_cast<size_t>(headDim));
+  std::vector<double> vals(static_cast<size_t>(n));
   for (int64_t j = 0; j < half; j++) {
-    const int64_t ix = st == kHalf ? j : 2 * j, iy = st == kHalf ? j + half : 2 * j + 1;
-    double x = randomValue(src), y = randomValue(src);
-    float c = float(uniform(-1, 1)), s = float(uniform(-1, 1));
-    if (hard && src == kF32 && irand(0, 1) == 0) {
-      // x*c a midpoint of dst (c a power of two), y*s far below double's half ulp of it.
-      c = float(std::ldexp(irand(0, 1) ? 1.0 : -1.0, int(-irand(0, 3))));
-      x = (dst == kF32 ? double(float(uniform(-1, 1))) : midpoint16(dst)) / double(c);
-      if (dst == kF32) {  // an f32 midpoint as a product of two 24-bit numbers: (2^24 + 1) = (97*257) * 673
-        x = double(97 * 257) * std::ldexp(1.0, int(-irand(14, 16))) * (irand(0, 1) ? 1 : -1);
-        c = float(673 * std::ldexp(1.0, -10));
-      }
-      // |y*s| below 2^-54 |x*c|: below half a double ulp of it (y a power of two keeps the
-      // exact sum within the reference's 128 bits)
-      y = std::ldexp(1.0, int(-irand(20, 26)));
-      s = float(uniform(0.5, 1) * std::fabs(x * double(c)) * std::ldexp(1.0, -int(irand(34, 44))) * (irand(0, 1) ? 1 : -1));
-    }
-    vals[size_t(ix)] = x;
-    vals[size_t(iy)] = y;
-    cos[size_t(j)] = c;
-    sin[size_t(j)] = s;
+    cos[size_t(j)] = float(uniform(-1, 1));
+    sin[size_t(j)] = float(uniform(-1, 1));
   }
-  for (int64_t i = 2 * half; i < headDim; i++) vals[size_t(i)] = src == kF32 ? double(float(uniform(-3, 3))) : randomValue(src);
-  for (int64_t i = 0; i < headDim; i++) store(src, in, i, vals[size_t(i)]);
-  std::vector<uint8_t> before(static_cast<size_t>(headDim) * test::dtypeSize(src));
+  for (int64_t h = 0; h < heads; h++) {
+    double* hv = vals.data() + h * stride;
+    for (int64_t j = 0; j < half; j++) {
+      const int64_t ix = st == kHalf ? j : 2 * j, iy = st == kHalf ? j + half : 2 * j + 1;
+      double x = randomValue(src), y = randomValue(src);
+      float& c = cos[size_t(j)];
+      float& s = sin[size_t(j)];
+      if (h == 0 && hard && src == kF32 && irand(0, 1) == 0) {
+        // x*c a midpoint of dst (c a power of two), y*s far below double's half ulp of it.
+        c = float(std::ldexp(irand(0, 1) ? 1.0 : -1.0, int(-irand(0, 3))));
+        x = (dst == kF32 ? double(float(uniform(-1, 1))) : midpoint16(dst)) / double(c);
+        if (dst == kF32) {  // an f32 midpoint as a product of two 24-bit numbers: (2^24 + 1) = (97*257) * 673
+          x = double(97 * 257) * std::ldexp(1.0, int(-irand(14, 16))) * (irand(0, 1) ? 1 : -1);
+          c = float(673 * std::ldexp(1.0, -10));
+        }
+        // |y*s| below 2^-54 |x*c|: below half a double ulp of it (y a power of two keeps the
+        // exact sum within the reference's 128 bits)
+        y = std::ldexp(1.0, int(-irand(20, 26)));
+        s = float(uniform(0.5, 1) * std::fabs(x * double(c)) * std::ldexp(1.0, -int(irand(34, 44))) * (irand(0, 1) ? 1 : -1));
+      }
+      hv[ix] = x;
+      hv[iy] = y;
+    }
+    for (int64_t i = 2 * half; i < headDim; i++) hv[i] = src == kF32 ? double(float(uniform(-3, 3))) : randomValue(src);
+  }
+  for (int64_t i = 0; i < n; i++) store(src, in, i, vals[size_t(i)]);
+  std::vector<uint8_t> before(static_cast<size_t>(n) * test::dtypeSize(src));
   std::memcpy(before.data(), in, before.size());
-  ck.rotateInto[st][src][dst](in, 0, out, 0, 1, cos.data(), sin.data(), half, headDim);
+  // The gaps between rows are the cache's other slots: they must keep their bytes.
+  std::vector<uint8_t> outBefore(static_cast<size_t>(n) * test::dtypeSize(dst));
+  for (size_t i = 0; i < outBefore.size(); i++) outBefore[i] = uint8_t(irand(0, 255));
+  std::memcpy(out, outBefore.data(), outBefore.size());
+  ck.rotateInto[st][src][dst](in, stride * test::dtypeSize(src), out, stride * test::dtypeSize(dst), heads, cos.data(), sin.data(),
+                              half, headDim);
   const char* names[] = {"f32", "f16", "bf16"};
   auto fail = [&](int64_t i, double got, double want) {
     if (++gFailures <= 20)
       std::printf("FAIL %s %s %s->%s half %lld headDim %lld [%lld]: got %a want %a\n", isa, st == kHalf ? "half" : "interleaved",
                   names[src], names[dst], (long long)half, (long long)headDim, (long long)i, got, want);
   };
-  for (int64_t j = 0; j < half; j++) {
-    const int64_t ix = st == kHalf ? j : 2 * j, iy = st == kHalf ? j + half : 2 * j + 1;
-    const double x = vals[size_t(ix)], y = vals[size_t(iy)], c = cos[size_t(j)], s = sin[size_t(j)];
-    const double wx = expected(src, dst, x, c, y, s, true), wy = expected(src, dst, x, c, y, s, false);
-    const double gx = test::decode(dst, out, size_t(ix)), gy = test::decode(dst, out, size_t(iy));
-    if (!(gx == wx && std::signbit(gx) == std::signbit(wx))) fail(ix, gx, wx);
-    if (!(gy == wy && std::signbit(gy) == std::signbit(wy))) fail(iy, gy, wy);
-  }
-  for (int64_t i = 2 * half; i < headDim; i++) {
-    const double want = roundTo(exactOf(vals[size_t(i)]), fmtOf(dst)), got = test::decode(dst, out, size_t(i));
-    if (got != want) fail(i, got, want);
+  for (int64_t h = 0; h < heads; h++) {
+    const double* hv = vals.data() + h * stride;
+    const int64_t at = h * stride;
+    for (int64_t j = 0; j < half; j++) {
+      const int64_t ix = st == kHalf ? j : 2 * j, iy = st == kHalf ? j + half : 2 * j + 1;
+      const double x = hv[ix], y = hv[iy], c = cos[size_t(j)], s = sin[size_t(j)];
+      const double wx = expected(src, dst, x, c, y, s, true), wy = expected(src, dst, x, c, y, s, false);
+      const double gx = test::decode(dst, out, size_t(at + ix)), gy = test::decode(dst, out, size_t(at + iy));
+      if (!(gx == wx && std::signbit(gx) == std::signbit(wx))) fail(at + ix, gx, wx);
+      if (!(gy == wy && std::signbit(gy) == std::signbit(wy))) fail(at + iy, gy, wy);
+    }
+    for (int64_t i = 2 * half; i < headDim; i++) {
+      const double want = roundTo(exactOf(hv[i]), fmtOf(dst)), got = test::decode(dst, out, size_t(at + i));
+      if (got != want) fail(at + i, got, want);
+    }
+    const size_t ds = test::dtypeSize(dst);
+    if (h + 1 < heads && std::memcmp(static_cast<const uint8_t*>(out) + size_t(at + headDim) * ds,
+                                     outBefore.data() + size_t(at + headDim) * ds, size_t(pad) * ds) != 0) {
+      gFailures++;
+      std::printf("FAIL %s: bytes between rows %lld and %lld changed\n", isa, (long long)h, (long long)h + 1);
+    }
   }
   if (std::memcmp(before.data(), in, before.size()) != 0) {
     gFailures++;
@@ -236,7 +260,14 @@ int main(int argc, char** argv) {
       for (int s = 0; s < kDTypeCount; s++)
         for (int d = 0; d < kDTypeCount; d++)
           for (int64_t half = 1; half <= 40; half++)
-            for (int rep = 0; rep < 3; rep++) rowCase(ck, ck.isa, Style(st), DType(s), DType(d), half, irand(0, 5), rep > 0);
+            for (int rep = 0; rep < 3; rep++) {
+              // One row, or several: stride a multiple of 64 bytes (every row equally aligned, the
+              // cache's case) or padded by a few elements.
+              const int64_t heads = rep == 0 ? 1 : irand(2, 4), dsz = d == kF32 ? 4 : 2;
+              const int64_t headDim = 2 * half + irand(0, 5);
+              const int64_t pad = irand(0, 1) ? (64 / dsz - headDim % (64 / dsz)) % (64 / dsz) : irand(1, 5);
+              rowCase(ck, ck.isa, Style(st), DType(s), DType(d), half, headDim - 2 * half, rep > 0, heads, pad);
+            }
     for (int s = 0; s < kDTypeCount; s++)
       for (int d = 0; d < kDTypeCount; d++)
         for (int64_t n = 1; n <= 70; n++) convertCase(ck, ck.isa, DType(s), DType(d), n);

@@ -263,7 +263,7 @@ describe('native binding: hostile arguments throw and write nothing', () => {
   it('the production addon exports NativeRope and ISA selection, no test or bench hook', () => {
     expect(Object.keys(addon).sort()).toEqual(['NativeRope', 'isa', 'selectIsa', 'supportedIsas']);
     // The testing addon: the same exports plus the hooks.
-    expect(Object.keys(testing).sort()).toEqual(['NativeRope', 'isa', 'limitPass', 'limitPassQK', 'poolThreads', 'runsInPlace', 'selectIsa', 'supportedIsas']);
+    expect(Object.keys(testing).sort()).toEqual(['NativeRope', 'convertInto', 'isa', 'limitPass', 'limitPassQK', 'poolThreads', 'readArgs', 'runsInPlace', 'selectIsa', 'supportedIsas']);
   });
 
   it('limitPass and selectIsa', () => {
@@ -289,6 +289,23 @@ describe('native binding: hostile arguments throw and write nothing', () => {
     const q = new Float32Array(10), k = new Float32Array(4);
     refused(() => testing.limitPassQK(q, k, 0, 1, 1, 3), [q, k], RangeError, /q.length 10 and k.length 4 must both be multiples of tokens 3/);
     refused(() => testing.limitPassQK(q, k, 0, 1, 1, 0), [q, k], RangeError, /tokens 0 is out of range/);
+    // The KV cache bench's floor (bench/kv-cache.mjs): readArgs only reads; convertInto writes v
+    // from element `at`, rounded once (bf16 nearest-even on the bits), and refuses anything else
+    // without a write.
+    const v = new Float32Array([1.5, -2.25, 3.140625, 1 + 2 ** -8, 1 + 3 * 2 ** -8, NaN, -0, 65504]);
+    const f = new Float32Array(12).fill(7), b = new Uint16Array(12).fill(7);
+    expect(testing.readArgs(0b11, v, f, 4, 0)).toBe(true);
+    expect(Array.from(f)).toEqual(new Array(12).fill(7));
+    expect(testing.convertInto(0b11, v, f, 4, 0)).toBe(true);
+    expect(Array.from(f)).toEqual([7, 7, 7, 7, ...Array.from(v)]);
+    expect(testing.convertInto(0b11, v, b, 3, 2)).toBe(true);
+    // 1 + 2^-8 ties to even (1.0); 1 + 3*2^-8 ties up (1 + 2^-6); NaN keeps its top half, quiet.
+    expect(Array.from(b, (x) => x.toString(16))).toEqual(['7', '7', '7', '3fc0', 'c010', '4049', '3f80', '3f82', '7fc0', '8000', '4780', '7']);
+    for (const [at, dtype, into] of [[5, 0, f], [-1, 0, f], [0.5, 0, f], [0, 2, f], [0, 0, b], [0, 3, b]] as const) {
+      const before = Array.from(into);
+      expect(testing.convertInto(0b11, v, into, at, dtype), `at ${at} dtype ${dtype}`).toBe(false);
+      expect(Array.from(into)).toEqual(before);
+    }
     refused(() => addon.selectIsa('bogus'), [], Error, /bogus/);
     refused(() => addon.selectIsa(42 as never), [], TypeError, /name must be a string, got number 42/);
     expect(addon.supportedIsas()).toContain(addon.isa());
