@@ -43,7 +43,7 @@ function unfusedCopy(src, dst, at, bits, dtype) {
 /** Rows { shape, cache, engine, applyQK, fused, unfused[, floor] } (ns per call, median; floor at
  * S1 with the testing addon: { args, vRow } ns, see above). */
 export async function runKvCacheBench({ internal, quick = false, shapes = ['S1', 'S3'], progress = () => {} }) {
-  const testing = engineIsNative(internal) ? (await loadLimitAddon(internal)).addon : null;
+  const testing = internal.backendInfo?.backend === 'native' ? (await loadLimitAddon(internal)).addon : null;
   const rows = [];
   const engine = internal.backendInfo.backend;
   process.env.ROPE_SIMD_CACHE_WARNING ??= '0'; // (the table names the engine; the warning says no more)
@@ -110,9 +110,9 @@ export async function runKvCacheBench({ internal, quick = false, shapes = ['S1',
         }
       }
       const m = Object.fromEntries(ids.map((id) => [id, median(samples[id])]));
-      const row_ = { shape: s.shape, cache: dtype, engine, applyQK: m.applyQK, fused: m.fused, unfused: m.unfused };
-      if (floor) row_.floor = { args: m.argsFused - m.argsApplyQK, vRow: m.vRow - m.vRowArgs };
-      rows.push(row_);
+      const out = { shape: s.shape, cache: dtype, engine, applyQK: m.applyQK, fused: m.fused, unfused: m.unfused };
+      if (floor) out.floor = { args: m.argsFused - m.argsApplyQK, vRow: m.vRow - m.vRowArgs };
+      rows.push(out);
     }
   }
   return rows;
@@ -151,10 +151,6 @@ export function formatKvCache(rows) {
     lines.push(' unfused with an f32 cache is applyQK + two memcpy, 29.4 MB: at most ~1.2x the fused call. docs/guide/kv-cache.md)');
   }
   return lines.join('\n');
-}
-
-function engineIsNative(internal) {
-  return internal.backendInfo?.backend === 'native';
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

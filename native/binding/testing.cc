@@ -1,8 +1,7 @@
 // The testing addon (rope_simd_testing.node, built for tests and the bench only: test/native/addon):
 // the production addon's exports plus the hooks limitPass, limitPassQK (the memory limit a rotation
 // is measured against), readArgs and convertInto (the KV cache write's floor), runsInPlace and
-// poolThreads. Being one module, its NativeRope, pool and
-// active ISA are the ones the hooks see.
+// poolThreads. Being one module, its NativeRope, pool and active ISA are the ones the hooks see.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -108,11 +107,6 @@ void LimitPassQK(const Napi::CallbackInfo& info) {
   parallelFor(a.threads == 1 ? 1 : std::min(tokens, a.threads * kChunksPerThread), a.threads, limitQKPart, &j);
 }
 
-// readArgs(mask, a0, ..., a7) -> true: reads its arguments as a prepared step does
-// (native_rope.cc StepCallback, step.cc), and nothing else: napi_get_cb_info, then arrayInfo for
-// each argument whose bit is set in mask, napi_get_value_double for the others. Its time with a
-// call's arguments is what Node-API alone costs that call (bench/kv-cache.mjs: the fused step's
-// eight against applyQK's three).
 namespace {
 
 // Reads argv[1..argc) as readArgs says, once each; the first `keep` typed-array infos and numbers
@@ -145,6 +139,11 @@ napi_value boolean(napi_env env, bool b) {
 
 }  // namespace
 
+// readArgs(mask, a0, ..., a7) -> true: reads its arguments as a prepared step does
+// (native_rope.cc StepCallback, step.cc), and nothing else: napi_get_cb_info, then arrayInfo for
+// each argument whose bit is set in mask, napi_get_value_double for the others. Its time with a
+// call's arguments is what Node-API alone costs that call (bench/kv-cache.mjs: the fused step's
+// eight against applyQK's three).
 napi_value ReadArgs(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 9;
   napi_value argv[9] = {};
@@ -153,9 +152,9 @@ napi_value ReadArgs(napi_env env, napi_callback_info cbinfo) {
 }
 
 // convertInto(0b11, v, cache, at, dtype) -> whether it wrote: readArgs's reads of the same
-// arguments (each read once), then v (f32) converted into cache from element `at` by the active ISA's cache kernel
-// (cache_kernels.h convert[f32][dtype]), as the fused call writes a token's v row. Its time less
-// readArgs's is that row's share of the fused call (bench/kv-cache.mjs).
+// arguments (each read once), then v (f32) converted into cache from element `at` by the active
+// ISA's cache kernel (cache_kernels.h convert[f32][dtype]), as the fused call writes a token's v
+// row. Its time less readArgs's is that row's share of the fused call (bench/kv-cache.mjs).
 napi_value ConvertInto(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 5;
   napi_value argv[5] = {};

@@ -269,23 +269,22 @@ struct Rows {
       // rotateRows does for rows rotated in place; a cache's memory is usually 16 bytes off a
       // line), with one unaligned unit at each end overlapping its neighbour. Every unit reads
       // src and writes dst only, so a pair done twice is stored twice with the same bits.
-      int64_t j = 0;
+      int64_t first = 0;
       if constexpr (D == kF32) {
         constexpr int64_t kVecBytes = L * 4;
         const int64_t mis = int64_t(reinterpret_cast<uintptr_t>(d) % uintptr_t(kVecBytes));
         if (half >= L && mis != 0 && mis % 4 == 0 && dstHeadBytes % kVecBytes == 0) {
           const int64_t elems = (kVecBytes - mis) / 4;
-          const int64_t first = St == kHalf ? ((half * 4) % kVecBytes == 0 ? elems : 0) : (elems % 2 == 0 ? elems / 2 : 0);
-          if (first > 0) {
-            unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, 0, L, half);
-            for (j = first; j + L <= half; j += L) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, L, half);
-            if (j < half) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, half - L, L, half);
-            j = half;
-          }
+          first = St == kHalf ? ((half * 4) % kVecBytes == 0 ? elems : 0) : (elems % 2 == 0 ? elems / 2 : 0);
         }
       }
+      if (first > 0) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, 0, L, half);
+      int64_t j = first;
       for (; j + L <= half; j += L) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, L, half);
-      if (j < half) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, half - j, half);
+      if (j < half) {
+        if (first > 0) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, half - L, L, half);
+        else unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, half - j, half);
+      }
     }
     if (headDim > 2 * half)
       for (int64_t h = 0; h < heads; h++)
