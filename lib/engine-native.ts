@@ -3,7 +3,8 @@
 // arguments (lib/abi.ts). The binding re-checks every bound itself.
 import { DESC_CACHE_LEN, DESC_LEN, packCache, packPlan, type NativeAddon, type NativeRopeHandle } from './abi.js';
 import type { StepFn } from './step.js';
-import type { CallPlan, Engine, RopeGeometry } from './types.js';
+import { DTYPE_F32, type CallPlan, type Engine, type RopeGeometry } from './types.js';
+import { typedArrayTag } from './typed-array.js';
 
 export type NativeEngine = Engine & {
   applyAsync(plan: CallPlan): Promise<void>;
@@ -107,15 +108,30 @@ export function createNativeEngine(addon: NativeAddon, geometry: RopeGeometry): 
       const step = handle.prepareStep(invFreq, attentionScaling, qDtype, qHeads, kDtype, kHeads, threads, inverse ? 1 : 0);
       if (typeof step !== 'function') return null;
       const site = nextSite++ % STEP_SITES;
-      const fn: StepFn = (q, k, positions) => callStepAt(site, step, q, k, positions);
+      // The arrays' kinds are tested here: the binding's step proves memory by bytes (whole
+      // aligned elements, native/binding/args.h bytesView) and skips Node-API's type query.
+      const qKind = kindOf(qDtype), kKind = kindOf(kDtype);
+      const fn: StepFn = (q, k, positions) =>
+        typedArrayTag(q) === qKind && typedArrayTag(k) === kKind && isPositions(positions) && callStepAt(site, step, q, k, positions);
       // (an addon built before the step took a cache would ignore the cache's arguments)
       if ((step as { takesCache?: unknown }).takesCache === true) {
-        fn.cache = (q, k, positions, v, kc, vc, slots, code) => callCacheStepAt(site, step as unknown as CacheStepFn, q, k, positions, v, kc, vc, slots, code);
+        fn.cache = (q, k, positions, v, kc, vc, slots, code) => {
+          const cKind = kindOf(code & 3);
+          return typedArrayTag(q) === qKind && typedArrayTag(k) === kKind && isPositions(positions) &&
+            (v === undefined ? vc === undefined : typedArrayTag(v) === kKind && typedArrayTag(vc) === cKind) &&
+            typedArrayTag(kc) === cKind && isPositions(slots) &&
+            callCacheStepAt(site, step as unknown as CacheStepFn, q, k, positions, v, kc, vc, slots, code);
+        };
       }
       return fn;
     },
   };
 }
+
+// The typed array kind of a dtype code's arrays (f16 and bf16 as Uint16Array bits).
+const kindOf = (dtype: number): string => (dtype === DTYPE_F32 ? 'Float32Array' : 'Uint16Array');
+// A step's positions or slots: a number, or an Int32Array (the binding checks the values).
+const isPositions = (p: unknown): boolean => typeof p === 'number' || typedArrayTag(p) === 'Int32Array';
 
 // V8 calls a native function at full speed (its fast API call) only from a call site that has
 // seen that one function; a site that has seen two goes through the generic API call, ~40 ns more

@@ -1,6 +1,7 @@
 // rope.prepare(): a decode step. Everything but the arrays and positions is fixed once, so a call
 // crosses into C++ with (slot, q, k, positions) and the binding re-checks only what can change:
-// the arrays' types, lengths and memory, and the positions. Whatever is not that fast case
+// the arrays' lengths and memory, and the positions (the arrays' kinds are tested just before, in
+// lib/engine-native.ts: the binding reads them by their bytes). Whatever is not that fast case
 // (a Float16Array, number[] positions, overlapping views, a bad argument, the JS engine, a scaling
 // that depends on the sequence length) is the plain applyQK call, with its checks and messages,
 // so a step rotates and refuses exactly as rope.applyQK(q, k, { ...options, positions }) does.

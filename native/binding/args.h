@@ -55,6 +55,22 @@ inline ArrayInfo arrayInfo(Napi::Env env, napi_value v) {
   return a;
 }
 
+// An array's memory by its bytes, for the prepared step: napi_get_buffer_info takes any
+// ArrayBufferView and skips napi_get_typedarray_info's type query, a chain of up to eleven type
+// tests (~20 ns per array, most of a decode step's reads). What memory needs is proved here: whole
+// elements of `size` bytes, aligned, not detached (length 0 is refused). The element kind is the
+// JS layer's test (lib/engine-native.ts stepKinds); without it a wrong kind is misread values in
+// the caller's own memory, never a byte outside it.
+inline bool bytesView(napi_env env, napi_value v, int64_t size, View* out) {
+  void* data = nullptr;
+  size_t bytes = 0;
+  if (napi_get_buffer_info(env, v, &data, &bytes) != napi_ok || data == nullptr || bytes == 0) return false;
+  if (ROPE_UNLIKELY(bytes % size_t(size) != 0 || reinterpret_cast<uintptr_t>(data) % uintptr_t(size) != 0)) return false;
+  out->data = data;
+  out->length = int64_t(bytes / size_t(size));
+  return true;
+}
+
 // A typed array of exactly type `want` (dtype >= 0: named in the message); detached buffers are
 // refused with a clear message. One N-API call on success (it fails on anything not a typed array).
 inline View typedArg(Napi::Env env, napi_value v, const ArrayInfo& a, const char* name, napi_typedarray_type want,

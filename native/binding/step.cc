@@ -10,16 +10,15 @@ namespace binding {
 
 bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, StepConfig& c, const napi_value* argv, Plan* out) {
   const int64_t headDim = geo.headDim;
-  const ArrayInfo qa = arrayInfo(env, argv[0]);
-  const ArrayInfo ka = arrayInfo(env, argv[1]);
+  View qa, ka;
   const int64_t qRow = c.qHeads * headDim, kRow = c.kHeads * headDim;
-  if (ROPE_UNLIKELY(!qa.typed || !ka.typed || qa.type != arrayTypeFor(c.qDtype) || ka.type != arrayTypeFor(c.kDtype) ||
-                    qa.data == nullptr || ka.data == nullptr || qa.length == 0 || int64_t(qa.length) % qRow != 0))
+  if (ROPE_UNLIKELY(!bytesView(env, argv[0], dtypeSize(c.qDtype), &qa) || !bytesView(env, argv[1], dtypeSize(c.kDtype), &ka) ||
+                    qa.length % qRow != 0))
     return false;
-  const int64_t tokens = int64_t(qa.length) / qRow;
-  if (ROPE_UNLIKELY(int64_t(ka.length) != tokens * kRow)) return false;
+  const int64_t tokens = qa.length / qRow;
+  if (ROPE_UNLIKELY(ka.length != tokens * kRow)) return false;
   const uintptr_t q0 = reinterpret_cast<uintptr_t>(qa.data), k0 = reinterpret_cast<uintptr_t>(ka.data);
-  const uintptr_t q1 = q0 + qa.length * size_t(dtypeSize(c.qDtype)), k1 = k0 + ka.length * size_t(dtypeSize(c.kDtype));
+  const uintptr_t q1 = q0 + size_t(qa.length * dtypeSize(c.qDtype)), k1 = k0 + size_t(ka.length * dtypeSize(c.kDtype));
   if (ROPE_UNLIKELY(q0 < k1 && k0 < q1)) return false;  // fused QKV views: the plain call proves rows apart
 
   Plan& p = *out;
@@ -31,19 +30,18 @@ bool stepPlan(napi_env env, const Geometry& geo, CosSinCache& cache, StepConfig&
   p.attentionScaling = c.attentionScaling;
   p.invFreq = c.invFreq.data();
   p.hasK = true;
-  p.q = TensorRef{qa.data, int64_t(qa.length), c.qDtype, c.qHeads, 0, 0, qRow, headDim};
-  p.k = TensorRef{ka.data, int64_t(ka.length), c.kDtype, c.kHeads, 0, 0, kRow, headDim};
+  p.q = TensorRef{qa.data, qa.length, c.qDtype, c.qHeads, 0, 0, qRow, headDim};
+  p.k = TensorRef{ka.data, ka.length, c.kDtype, c.kHeads, 0, 0, kRow, headDim};
   double v = -1;
   if (napi_get_value_double(env, argv[2], &v) == napi_ok) {  // a number (one N-API call, not two)
     if (ROPE_UNLIKELY(!(v >= 0 && v + double(tokens - 1) < double(kPos31)) || double(int64_t(v)) != v))
       return false;
     p.positionOffset = int64_t(v);
   } else {
-    const ArrayInfo pa = arrayInfo(env, argv[2]);
+    View pa;
     const int64_t rows = geo.pairSection ? geo.sectionRows : 1;
-    if (ROPE_UNLIKELY(!pa.typed || pa.type != napi_int32_array || pa.data == nullptr || int64_t(pa.length) != rows * tokens))
-      return false;
-    const uintptr_t p0 = reinterpret_cast<uintptr_t>(pa.data), p1 = p0 + pa.length * sizeof(int32_t);
+    if (ROPE_UNLIKELY(!bytesView(env, argv[2], 4, &pa) || pa.length != rows * tokens)) return false;
+    const uintptr_t p0 = reinterpret_cast<uintptr_t>(pa.data), p1 = p0 + size_t(pa.length) * sizeof(int32_t);
     if (ROPE_UNLIKELY((p0 < q1 && q0 < p1) || (p0 < k1 && k0 < p1))) return false;
     const int32_t* pos = static_cast<const int32_t*>(pa.data);
     int32_t low = 0;
@@ -75,10 +73,9 @@ bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out
   const bool hnd = (code >> 2) == 1;
   const int64_t headDim = p->geo.headDim, tokens = p->tokens;
   const int64_t row = p->k.heads * headDim;
-  const ArrayInfo kc = arrayInfo(env, argv[4]);
-  if (ROPE_UNLIKELY(!kc.typed || kc.type != arrayTypeFor(dtype) || kc.data == nullptr || kc.length == 0 || int64_t(kc.length) % row != 0))
-    return false;
-  const int64_t length = int64_t(kc.length), slotCount = length / row;
+  View kc;
+  if (ROPE_UNLIKELY(!bytesView(env, argv[4], dtypeSize(dtype), &kc) || kc.length % row != 0)) return false;
+  const int64_t length = kc.length, slotCount = length / row;
   const int64_t cb = length * dtypeSize(dtype);
   CacheWrite& c = out->write;
   c.kernels = &cacheKernelsFor(*p->kernels);
@@ -89,22 +86,21 @@ bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out
   c.headStride = hnd ? slotCount * headDim : headDim;
   // v and its cache: both or neither; v is k's twin (same kind and length, dense).
   const int64_t ks = dtypeSize(p->k.dtype);
-  const ArrayInfo v = arrayInfo(env, argv[3]);
-  if (!v.typed) {
+  View v;
+  if (!bytesView(env, argv[3], ks, &v)) {
     napi_valuetype vt = napi_object, vct = napi_object;
     if (napi_typeof(env, argv[3], &vt) != napi_ok || vt != napi_undefined || napi_typeof(env, argv[5], &vct) != napi_ok ||
         vct != napi_undefined)
       return false;
     c.v = nullptr;
   } else {
-    const ArrayInfo vc = arrayInfo(env, argv[5]);
-    if (ROPE_UNLIKELY(v.type != arrayTypeFor(p->k.dtype) || v.data == nullptr || int64_t(v.length) != p->k.length ||
-                      !vc.typed || vc.type != kc.type || vc.data == nullptr || int64_t(vc.length) != length))
+    View vc;
+    if (ROPE_UNLIKELY(v.length != p->k.length || !bytesView(env, argv[5], dtypeSize(dtype), &vc) || vc.length != length))
       return false;
     c.v = vc.data;
-    c.vIn = TensorRef{v.data, int64_t(v.length), p->k.dtype, p->k.heads, 0, 0, row, headDim};
+    c.vIn = TensorRef{v.data, v.length, p->k.dtype, p->k.heads, 0, 0, row, headDim};
     // (q is rotated while v is read whole: apart, or the plain call proves the rows apart)
-    if (ROPE_UNLIKELY(bounds::spansMeet(p->q.data, p->q.length * dtypeSize(p->q.dtype), v.data, int64_t(v.length) * ks) ||
+    if (ROPE_UNLIKELY(bounds::spansMeet(p->q.data, p->q.length * dtypeSize(p->q.dtype), v.data, v.length * ks) ||
                       bounds::spansMeet(vc.data, cb, kc.data, cb)))
       return false;
   }
@@ -115,10 +111,8 @@ bool stepCachePlan(napi_env env, const napi_value* argv, Plan* p, StepCache* out
     c.slots = nullptr;
     c.slotStart = int64_t(start);
   } else {
-    const ArrayInfo sa = arrayInfo(env, argv[6]);
-    if (ROPE_UNLIKELY(!sa.typed || sa.type != napi_int32_array || int64_t(sa.length) != tokens || tokens > kStepSlots ||
-                      (sa.data == nullptr && tokens != 0)))
-      return false;
+    View sa;
+    if (ROPE_UNLIKELY(!bytesView(env, argv[6], 4, &sa) || sa.length != tokens || tokens > kStepSlots)) return false;
     std::memcpy(out->slots, sa.data, size_t(tokens) * sizeof(int32_t));  // checked and read from the copy
     for (int64_t t = 0; t < tokens; t++) {
       const int32_t s = out->slots[t];

@@ -30,7 +30,8 @@ struct StepConfig {
 };
 
 // A step's call (q, k, positions): fills *out and returns true when the call is the step's fast
-// case: q, k typed arrays of its dtypes, layout 'shd' without strides, whole-array memory apart,
+// case: q, k whole aligned elements of its dtypes (args.h bytesView: their memory by bytes; the
+// kinds are the JS layer's test), layout 'shd' without strides, whole-array memory apart,
 // positions a start offset (number) or an Int32Array of one position per token (per section row).
 // Otherwise false, nothing written: the facade then makes the plain call, which accepts or refuses
 // with its own message. Per call: three N-API reads and integer checks.

@@ -109,9 +109,13 @@ void LimitPassQK(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// Reads argv[1..argc) as readArgs says, once each; the first `keep` typed-array infos and numbers
-// go to arrays and numbers (for convertInto).
-uint64_t readArgv(napi_env env, const napi_value* argv, size_t argc, ArrayInfo* arrays = nullptr, double* numbers = nullptr,
+// Reads argv[1..argc) as readArgs says, once each; the first `keep` arrays (data and bytes) and
+// numbers go to arrays and numbers (for convertInto).
+struct Bytes {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
+uint64_t readArgv(napi_env env, const napi_value* argv, size_t argc, Bytes* arrays = nullptr, double* numbers = nullptr,
                   size_t keep = 0) {
   double mask = 0;
   napi_get_value_double(env, argv[0], &mask);
@@ -119,8 +123,8 @@ uint64_t readArgv(napi_env env, const napi_value* argv, size_t argc, ArrayInfo* 
   size_t na = 0, nn = 0;
   for (size_t i = 1; i < argc; i++) {
     if ((int64_t(mask) >> (i - 1)) & 1) {
-      const ArrayInfo a = arrayInfo(env, argv[i]);
-      seen += a.typed ? a.length + 1 : 0;
+      Bytes a;
+      seen += napi_get_buffer_info(env, argv[i], &a.data, &a.bytes) == napi_ok ? a.bytes + 1 : 0;
       if (na < keep) arrays[na++] = a;
     } else {
       double v = -1;
@@ -140,8 +144,9 @@ napi_value boolean(napi_env env, bool b) {
 }  // namespace
 
 // readArgs(mask, a0, ..., a7) -> true: reads its arguments as a prepared step does
-// (native_rope.cc StepCallback, step.cc), and nothing else: napi_get_cb_info, then arrayInfo for
-// each argument whose bit is set in mask, napi_get_value_double for the others. Its time with a
+// (native_rope.cc StepCallback, step.cc), and nothing else: napi_get_cb_info, then
+// napi_get_buffer_info (args.h bytesView) for each argument whose bit is set in mask,
+// napi_get_value_double for the others. Its time with a
 // call's arguments is what Node-API alone costs that call (bench/kv-cache.mjs: the fused step's
 // eight against applyQK's three).
 napi_value ReadArgs(napi_env env, napi_callback_info cbinfo) {
@@ -154,21 +159,25 @@ napi_value ReadArgs(napi_env env, napi_callback_info cbinfo) {
 // convertInto(0b11, v, cache, at, dtype) -> whether it wrote: readArgs's reads of the same
 // arguments (each read once), then v (f32) converted into cache from element `at` by the active
 // ISA's cache kernel (cache_kernels.h convert[f32][dtype]), as the fused call writes a token's v
-// row. Its time less readArgs's is that row's share of the fused call (bench/kv-cache.mjs).
+// row. Its time less readArgs's is that row's share of the fused call (bench/kv-cache.mjs). As
+// the step, it proves memory by bytes: whole aligned elements of v's and the cache's dtypes.
 napi_value ConvertInto(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 5;
   napi_value argv[5] = {};
   napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
-  ArrayInfo arrays[2];
+  Bytes arrays[2];
   double numbers[2] = {-1, -1};
   if (argc != 5 || readArgv(env, argv, argc, arrays, numbers, 2) == 0) return boolean(env, false);
-  const ArrayInfo &v = arrays[0], &c = arrays[1];
+  const Bytes &v = arrays[0], &c = arrays[1];
   const double at = numbers[0], dtype = numbers[1];
-  const bool ok = v.typed && v.type == napi_float32_array && c.typed && (dtype == 0 || dtype == 1 || dtype == 2) &&
-                  c.type == arrayTypeFor(int64_t(dtype)) && at >= 0 && at == std::floor(at) && at + double(v.length) <= double(c.length);
+  if (!(dtype == 0 || dtype == 1 || dtype == 2) || v.data == nullptr || c.data == nullptr) return boolean(env, false);
+  const size_t cs = size_t(dtypeSize(DType(int(dtype))));
+  const double vn = double(v.bytes / 4), cn = double(c.bytes / cs);
+  const bool ok = v.bytes % 4 == 0 && reinterpret_cast<uintptr_t>(v.data) % 4 == 0 && c.bytes % cs == 0 &&
+                  reinterpret_cast<uintptr_t>(c.data) % cs == 0 && at >= 0 && at == std::floor(at) && at + vn <= cn;
   if (!ok) return boolean(env, false);
   const CacheKernels& ck = cacheKernelsFor(activeKernels());
-  ck.convert[kF32][int(dtype)](v.data, static_cast<char*>(c.data) + int64_t(at) * dtypeSize(DType(int(dtype))), int64_t(v.length));
+  ck.convert[kF32][int(dtype)](v.data, static_cast<char*>(c.data) + int64_t(at) * int64_t(cs), int64_t(vn));
   return boolean(env, true);
 }
 

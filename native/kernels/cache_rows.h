@@ -156,6 +156,8 @@ void convertRow(const void* srcV, void* dstV, int64_t n) {
     const ST* src = static_cast<const ST*>(srcV);
     typename DIo::T* dst = static_cast<typename DIo::T*>(dstV);
     int64_t i = 0;
+    if constexpr (loops::HasStoreWide<DIo>::value)
+      for (; i + 2 * L <= n; i += 2 * L) DIo::storeWide(dst + i, SIo::load(src + i), SIo::load(src + i + L));
     for (; i + L <= n; i += L) DIo::store(dst + i, SIo::load(src + i));
     if (i < n) DIo::storeN(dst + i, SIo::loadN(src + i, n - i), n - i);
   }

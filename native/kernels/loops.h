@@ -190,6 +190,13 @@ struct HasStoreSafe { static constexpr bool value = false; };
 template <class Io>
 struct HasStoreSafe<Io, decltype(void(&Io::storeSafe))> { static constexpr bool value = true; };
 
+// Io::storeWide(p, a, b) (optional): 2 * kLanes elements, a's then b's, rounded as store rounds
+// each, in one narrowing step (cache_rows.h convertRow).
+template <class Io, class = void>
+struct HasStoreWide { static constexpr bool value = false; };
+template <class Io>
+struct HasStoreWide<Io, decltype(void(&Io::storeWide))> { static constexpr bool value = true; };
+
 template <class Isa, class = void>
 struct HasFast16 { static constexpr bool value = false; };
 template <class Isa>

@@ -54,6 +54,13 @@ describe.each(ENGINES)('refusals on the %s engine: a clear error, nothing writte
     ['positions in the cache\'s memory', (b) => ({ positions: new Int32Array(b.buf, 1024, 3), v: b.v, cache: { k: new Float32Array(b.buf, 1000, 64), v: b.vc, slots: 0 } }), /cache\.k shares memory with positions/],
     ['v overlapping q\'s rotated rows', (b) => ({ q: new Float32Array(b.buf, 0, 96), v: new Float32Array(b.buf, 320, 48), cache: { k: b.kc, v: b.vc, slots: 0 } }), /q and v overlap/],
     ['v of another dtype', (b) => ({ v: new Uint16Array(48), cache: { k: b.kc, v: b.vc, slots: 0 } }), /dtype is required for a Uint16Array v/],
+    // Other kinds with the right bytes (the binding's decode step reads bytes; the JS layer tests kinds)
+    ['cache arrays of another kind', (b) => ({ v: b.v, cache: { k: new Int32Array(64), v: new Int32Array(64), slots: 0 } }), /cache\.k must be a Float32Array \(f32\), a Uint16Array \(f16\/bf16 bits, with cache\.dtype\) or a Float16Array, got a Int32Array/],
+    ['cache.v of another kind, same bytes', (b) => ({ v: b.v, cache: { k: b.kc, v: new Int32Array(64), slots: 0 } }), /cache\.v must be a Float32Array .*, got a Int32Array/],
+    ['cache arrays as bytes', (b) => ({ v: b.v, cache: { k: new Uint8Array(256), v: new Uint8Array(256), slots: 0 } }), /cache\.k must be a Float32Array .*, got a Uint8Array/],
+    ['v of another kind, same bytes', (b) => ({ v: new Int32Array(48), cache: { k: b.kc, v: b.vc, slots: 0 } }), /v must be a Float32Array \(f32\), a Uint16Array \(f16\/bf16 bits\) or a Float16Array, got a Int32Array/],
+    ['v as a DataView', (b) => ({ v: new DataView(new ArrayBuffer(192)), cache: { k: b.kc, v: b.vc, slots: 0 } }), /v must be a Float32Array .*, got a DataView/],
+    ['slots as a Uint32Array', (b) => ({ v: b.v, cache: { k: b.kc, v: b.vc, slots: Uint32Array.from([0, 1, 2]) } }), /cache\.slots must be an Int32Array .* or a number .*, got a Uint32Array/],
     ['cache.k in k\'s SharedArrayBuffer', (b) => {
       const sab = new SharedArrayBuffer(1024);
       return { k: new Float32Array(sab, 0, 48), v: b.v, cache: { k: new Float32Array(sab, 128, 64), v: b.vc, slots: 1 } };

@@ -26,7 +26,7 @@ export interface TestingHooks {
   /** Reads its arguments as a prepared step does (mask bit i: argument i + 1 is a typed array), nothing else. */
   readArgs(mask: number, ...args: unknown[]): boolean;
   /** readArgs's reads of (v, cache, at, dtype), then v converted into cache from element at; false: nothing written. */
-  convertInto(mask: number, v: Float32Array, cache: Float32Array | Uint16Array, at: number, dtype: number): boolean;
+  convertInto(mask: number, v: Float32Array, cache: ArrayBufferView, at: number, dtype: number): boolean;
   /** Whether applyAsync rotates this array in place (SharedArrayBuffer memory). */
   runsInPlace(array: ArrayBufferView): boolean;
   /** Helper threads the native pool has created so far. */

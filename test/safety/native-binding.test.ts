@@ -291,7 +291,8 @@ describe('native binding: hostile arguments throw and write nothing', () => {
     refused(() => testing.limitPassQK(q, k, 0, 1, 1, 0), [q, k], RangeError, /tokens 0 is out of range/);
     // The KV cache bench's floor (bench/kv-cache.mjs): readArgs only reads; convertInto writes v
     // from element `at`, rounded once (bf16 nearest-even on the bits), and refuses anything else
-    // without a write.
+    // without a write. Like the step it reads memory by bytes: the cache must hold whole aligned
+    // elements of the dtype, and v whole aligned floats.
     const v = new Float32Array([1.5, -2.25, 3.140625, 1 + 2 ** -8, 1 + 3 * 2 ** -8, NaN, -0, 65504]);
     const f = new Float32Array(12).fill(7), b = new Uint16Array(12).fill(7);
     expect(testing.readArgs(0b11, v, f, 4, 0)).toBe(true);
@@ -301,7 +302,8 @@ describe('native binding: hostile arguments throw and write nothing', () => {
     expect(testing.convertInto(0b11, v, b, 3, 2)).toBe(true);
     // 1 + 2^-8 ties to even (1.0); 1 + 3*2^-8 ties up (1 + 2^-6); NaN keeps its top half, quiet.
     expect(Array.from(b, (x) => x.toString(16))).toEqual(['7', '7', '7', '3fc0', 'c010', '4049', '3f80', '3f82', '7fc0', '8000', '4780', '7']);
-    for (const [at, dtype, into] of [[5, 0, f], [-1, 0, f], [0.5, 0, f], [0, 2, f], [0, 0, b], [0, 3, b]] as const) {
+    const odd = new Uint8Array(new ArrayBuffer(40), 1, 32).fill(7), ragged = new Uint8Array(35).fill(7);
+    for (const [at, dtype, into] of [[5, 0, f], [-1, 0, f], [0.5, 0, f], [0, 0, b], [0, 3, b], [0, 2, odd], [0, 0, ragged]] as const) {
       const before = Array.from(into);
       expect(testing.convertInto(0b11, v, into, at, dtype), `at ${at} dtype ${dtype}`).toBe(false);
       expect(Array.from(into)).toEqual(before);

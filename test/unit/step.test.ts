@@ -93,6 +93,13 @@ describe.each(engines)('rope.prepare (%s engine)', (engine) => {
       [shared.subarray(0, 16), shared.subarray(8, 16), 0], // overlapping views
       [shared.subarray(0, 16), shared.subarray(0, 8), 0],
       [shared.subarray(32, 48), new Float32Array(8), new Int32Array(shared.buffer, 36 * 4, 1)], // positions inside q
+      // Other kinds with the bytes of the right ones (the binding's step reads bytes, the JS layer tests kinds)
+      [new Int32Array(16), new Float32Array(8), 0],
+      [new Float32Array(16), new Uint32Array(8), 0],
+      [new Float32Array(16), new DataView(new ArrayBuffer(32)), 0],
+      [new Uint8Array(64), new Float32Array(8), 0],
+      [new Float32Array(16), new Float32Array(8), new Uint32Array([1])],
+      [new Float32Array(16), new Float32Array(8), new Float32Array([1])],
     ];
     for (const [q, k, p] of cases) {
       const before = [q, k, p].map((a) => (ArrayBuffer.isView(a) ? Buffer.from(bytes(a)) : null));
@@ -193,7 +200,6 @@ describe("the binding's step function, called directly with anything (the addon 
       [q, k, 2 ** 31 - 1 + 0.5],
       [q, k, 2 ** 31],
       [q, k, new Int32Array(0)],
-      [q, k, new Uint32Array([1])],
       [q, k, new Int32Array([-1])],
       [q, k, { length: 1, 0: 1 }],
       [k, q, 0], // q holds half a token of 2 heads
@@ -203,6 +209,9 @@ describe("the binding's step function, called directly with anything (the addon 
       [new Proxy(q, {}), k, 0],
       [{}, k, 0],
       [null, null, null],
+      [new Uint8Array(new ArrayBuffer(68), 1, 64), k, 0], // not 4-byte aligned
+      [new Uint8Array(63), k, 0], // not whole floats
+      [q, new DataView(new ArrayBuffer(30)), 0],
     ];
     for (const args of weird) {
       const before = [Buffer.from(q.buffer.slice(0)), Buffer.from(k.buffer.slice(0))];
@@ -214,6 +223,30 @@ describe("the binding's step function, called directly with anything (the addon 
     for (let n = 4; n < 8; n++) expect(step(q, k, 0, ...Array(n - 3).fill(undefined)), `${n} arguments`).toBe(false);
     expect(step(q, k, 0)).toBe(true);
     expect(step(q, k, new Int32Array([9]))).toBe(true);
+  });
+
+  // The step proves memory by bytes (native/binding/args.h bytesView: whole aligned elements of
+  // the step's dtypes), not by the arrays' kinds, which the JS layer tests before calling it (the
+  // next test). An array of another kind with such bytes is rotated as its bytes, and no byte
+  // outside the arrays it was given changes.
+  it('writes only inside the arrays it is given, whatever their kind', () => {
+    const h = new addon.NativeRope(D, D, 0, null, 1);
+    const step = h.prepareStep(invFreq, 1, 0, 2, 0, 1, 1, 0)!;
+    const buf = new ArrayBuffer(4096);
+    const all = new Uint8Array(buf).fill(0x3e);
+    const cases: Array<[string, unknown[], Array<[number, number]>]> = [
+      ['Uint32Array positions', [new Float32Array(buf, 64, 16), new Float32Array(buf, 256, 8), new Uint32Array(buf, 512, 1)], [[64, 128], [256, 288]]],
+      ['Uint8Array q', [new Uint8Array(buf, 64, 64), new Float32Array(buf, 256, 8), 5], [[64, 128], [256, 288]]],
+      ['DataView k', [new Float32Array(buf, 64, 16), new DataView(buf, 256, 32), 5], [[64, 128], [256, 288]]],
+      ['Int32Array k', [new Float32Array(buf, 64, 16), new Int32Array(buf, 256, 8), 5], [[64, 128], [256, 288]]],
+    ];
+    for (const [name, args, spans] of cases) {
+      all.fill(0x3e);
+      expect(step(...args), name).toBe(true);
+      const outside = Array.from(all).filter((_, i) => !spans.some(([a, b]) => i >= a && i < b));
+      expect(outside.every((x) => x === 0x3e), name).toBe(true);
+      expect(spans.every(([a, b]) => all.subarray(a, b).some((x) => x !== 0x3e)), name).toBe(true);
+    }
   });
 
   it('answers false (writing nothing) to every cache call but its fast case, never crashes', () => {
@@ -235,7 +268,6 @@ describe("the binding's step function, called directly with anything (the addon 
       [v, kc, vc, 0, -1],
       [v, kc, vc, 0, 0.5],
       [v, kc, vc, 0, '0'],
-      [v, kc, vc, 0, 1], // f16 code, a Float32Array cache
       [v, u16, u16, 0, 0], // f32 code, Uint16Array caches
       [v, kc, vc, 4, 0], // the run ends past the cache
       [v, kc, vc, -1, 0],
@@ -245,7 +277,6 @@ describe("the binding's step function, called directly with anything (the addon 
       [v, kc, vc, Int32Array.of(-2), 0],
       [v, kc, vc, Int32Array.of(0, 1), 0], // one slot per token
       [v, kc, vc, [0], 0],
-      [v, kc, vc, Uint32Array.of(0), 0],
       [v, kc, vc, null, 0],
       [v, kc, undefined, 0, 0], // v without its cache
       [undefined, kc, vc, 0, 0], // a v cache without v
@@ -262,6 +293,9 @@ describe("the binding's step function, called directly with anything (the addon 
       [new Float32Array(buf, 32, 8), kc, vc, 0, 0], // v inside q (read while q is rotated)
       [new Proxy(v, {}), kc, vc, 0, 0],
       [v, {}, vc, 0, 0],
+      [v, new Float32Array(buf, 1024, 31), vc, 0, 0], // not whole rows (odd f16 elements are whole)
+      [v, new Uint8Array(buf, 1025, 128), new Uint8Array(buf, 2049, 128), 0, 1], // f16 rows not 2-byte aligned
+      [new Uint8Array(buf, 97, 32), kc, vc, 0, 0], // v not 4-byte aligned
     ];
     const all = new Uint8Array(buf);
     for (const [i, args] of weird.entries()) {
