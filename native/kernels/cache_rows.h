@@ -202,49 +202,19 @@ struct Rows {
     }
   }
 
-  // One unit of every head: pairs [j, j + L) (a whole vector; n < L: the row's last n pairs),
-  // with that unit's cos and sin loaded once for all heads.
-  static void unit(const char* s, int64_t srcHeadBytes, char* d, int64_t dstHeadBytes, int64_t heads, const float* cos,
-                   const float* sin, int64_t j, int64_t n, int64_t half) {
-    const V c = n == L ? Isa::loadF(cos + j) : Isa::loadFN(cos + j, n);
-    const V sn = n == L ? Isa::loadF(sin + j) : Isa::loadFN(sin + j, n);
+  // The row's last n < L pairs [j, j + n) of every head.
+  static void partial(const char* s, int64_t srcHeadBytes, char* d, int64_t dstHeadBytes, int64_t heads, const float* cos,
+                      const float* sin, int64_t j, int64_t n, int64_t half) {
+    const V c = Isa::loadFN(cos + j, n), sn = Isa::loadFN(sin + j, n);
     for (int64_t h = 0; h < heads; h++) {
       const ST* src = reinterpret_cast<const ST*>(s + h * srcHeadBytes);
       DT* dst = reinterpret_cast<DT*>(d + h * dstHeadBytes);
       if constexpr (St == kHalf) {
-        if (n == L) {
-          V x = SIo::load(src + j), y = SIo::load(src + half + j);
-          if constexpr (kCheck && HasF32To16<Isa>::value) {
-            V fx = x, fy = y;
-            if (ROPE_LIKELY(Isa::template rotHalfF32To16<D == kF16 ? loops::kGridF16 : loops::kGridBF16>(fx, fy, c, sn))) {
-              // (proven finite, normal and off every midpoint: the Io's cheaper store where it has one)
-              if constexpr (loops::HasStoreSafe<DIo>::value) {
-                DIo::storeSafe(dst + j, fx);
-                DIo::storeSafe(dst + half + j, fy);
-              } else {
-                DIo::store(dst + j, fx);
-                DIo::store(dst + half + j, fy);
-              }
-              continue;
-            }
-          }
-          rot(x, y, c, sn);
-          DIo::store(dst + j, x);
-          DIo::store(dst + half + j, y);
-          if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + L, half);
-        } else {
-          V x = SIo::loadN(src + j, n), y = SIo::loadN(src + half + j, n);
-          rot(x, y, c, sn);
-          DIo::storeN(dst + j, x, n);
-          DIo::storeN(dst + half + j, y, n);
-          if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + n, half);
-        }
-      } else if (n == L) {
-        V a = SIo::load(src + 2 * j), b = SIo::load(src + 2 * j + L);
-        rot(a, b, c, sn);
-        DIo::store(dst + 2 * j, a);
-        DIo::store(dst + 2 * j + L, b);
-        if (needsExact(a, b)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + L, half);
+        V x = SIo::loadN(src + j, n), y = SIo::loadN(src + half + j, n);
+        rot(x, y, c, sn);
+        DIo::storeN(dst + j, x, n);
+        DIo::storeN(dst + half + j, y, n);
+        if (needsExact(x, y)) exactPairs<S, D, St>(src, dst, cos, sin, j, j + n, half);
       } else {
         const int64_t na = 2 * n < L ? 2 * n : L, nb = 2 * n - na;
         V a = SIo::loadN(src + 2 * j, na);
@@ -257,8 +227,72 @@ struct Rows {
     }
   }
 
-  // Every head's row: unit by unit over all heads (cos and sin stay in registers across heads),
-  // then the unrotated tail past 2 * half.
+  // G whole units (pairs [u, u + L) for u in units) of every head, as loops.h rotateGroup: their
+  // cos and sin loaded once, and each head's G vector pairs loaded before any is stored. Heads go
+  // downwards when `down`. An f32 -> 16-bit vector that misses the fast path has the group redone
+  // by rot: both paths round exactly, so they give the same bits.
+  template <int G>
+  static void group(const char* s, int64_t srcHeadBytes, char* d, int64_t dstHeadBytes, int64_t heads, const float* cos,
+                    const float* sin, const int64_t* units, int64_t half, bool down) {
+    V c[G], sn[G];
+    int64_t offA[G], offB[G];
+#pragma GCC unroll 4
+    for (int i = 0; i < G; i++) {
+      c[i] = Isa::loadF(cos + units[i]);
+      sn[i] = Isa::loadF(sin + units[i]);
+      offA[i] = St == kHalf ? units[i] : 2 * units[i];
+      offB[i] = St == kHalf ? offA[i] + half : offA[i] + L;
+    }
+    for (int64_t n = 0; n < heads; n++) {
+      const int64_t h = down ? heads - 1 - n : n;
+      const ST* src = reinterpret_cast<const ST*>(s + h * srcHeadBytes);
+      DT* dst = reinterpret_cast<DT*>(d + h * dstHeadBytes);
+      V a[G], b[G];
+      // (the loops unrolled, so the arrays stay in registers: GCC kept a loop's in memory)
+#pragma GCC unroll 4
+      for (int i = 0; i < G; i++) {
+        a[i] = SIo::load(src + offA[i]);
+        b[i] = SIo::load(src + offB[i]);
+        loops::inRegister(a[i]);
+        loops::inRegister(b[i]);
+      }
+      if constexpr (kCheck && HasF32To16<Isa>::value && St == kHalf) {
+        V fa[G], fb[G];
+        bool safe = true;
+#pragma GCC unroll 4
+        for (int i = 0; i < G; i++) {
+          fa[i] = a[i];
+          fb[i] = b[i];
+          safe &= Isa::template rotHalfF32To16<D == kF16 ? loops::kGridF16 : loops::kGridBF16>(fa[i], fb[i], c[i], sn[i]);
+        }
+        if (ROPE_LIKELY(safe)) {
+          // (proven finite, normal and off every midpoint: the Io's cheaper store where it has one)
+#pragma GCC unroll 4
+          for (int i = 0; i < G; i++) {
+            if constexpr (loops::HasStoreSafe<DIo>::value) {
+              DIo::storeSafe(dst + offA[i], fa[i]);
+              DIo::storeSafe(dst + offB[i], fb[i]);
+            } else {
+              DIo::store(dst + offA[i], fa[i]);
+              DIo::store(dst + offB[i], fb[i]);
+            }
+          }
+          continue;
+        }
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < G; i++) {
+        rot(a[i], b[i], c[i], sn[i]);
+        DIo::store(dst + offA[i], a[i]);
+        DIo::store(dst + offB[i], b[i]);
+        if (needsExact(a[i], b[i])) exactPairs<S, D, St>(src, dst, cos, sin, units[i], units[i] + L, half);
+      }
+    }
+  }
+
+  // Every head's row: whole units two at a time over all heads (rotateRows' grouping: the cos,
+  // sin and data of two fit AVX2's registers), a last partial unit, then the unrotated tail past
+  // 2 * half.
   static void rows(const void* srcV, int64_t srcHeadBytes, void* dstV, int64_t dstHeadBytes, int64_t heads,
                    const float* cos, const float* sin, int64_t half, int64_t headDim) {
     const char* s = static_cast<const char*>(srcV);
@@ -280,13 +314,26 @@ struct Rows {
           first = St == kHalf ? ((half * 4) % kVecBytes == 0 ? elems : 0) : (elems % 2 == 0 ? elems / 2 : 0);
         }
       }
-      if (first > 0) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, 0, L, half);
+      // A load whose address matches an in-flight store's in bits 11:0 waits for that store (4K
+      // aliasing: a decode call's k and cache rows took up to 2x as long at some distances). With
+      // rows as far apart in src as in dst, heads go upwards when src is 0-2 KiB past dst modulo
+      // 4 KiB and downwards otherwise, so the next head's loads move away from the stores just made.
+      const bool down = srcHeadBytes == dstHeadBytes && ((reinterpret_cast<uintptr_t>(s) - reinterpret_cast<uintptr_t>(d)) & 4095) >= 2048;
+      int64_t units[2];
+      int n = 0;
+      auto add = [&](int64_t u) {
+        units[n++] = u;
+        if (n == 2) {
+          group<2>(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, units, half, down);
+          n = 0;
+        }
+      };
+      if (first > 0) add(0);
       int64_t j = first;
-      for (; j + L <= half; j += L) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, L, half);
-      if (j < half) {
-        if (first > 0) unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, half - L, L, half);
-        else unit(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, half - j, half);
-      }
+      for (; j + L <= half; j += L) add(j);
+      if (j < half && first > 0) add(half - L);
+      if (n == 1) group<1>(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, units, half, down);
+      if (j < half && first == 0) partial(s, srcHeadBytes, d, dstHeadBytes, heads, cos, sin, j, half - j, half);
     }
     if (headDim > 2 * half)
       for (int64_t h = 0; h < heads; h++)
