@@ -285,9 +285,7 @@ struct BF16Io {
   // (nearest-even by the bias; NaN not rounded, its quiet bit set), then one vpermt2w takes the
   // top halves of both vectors (narrow's two vpmovdw cost ~40% more per element).
   static void storeWide(T* p, __m512 a, __m512 b) {
-    const __m512i odd = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27, 25,
-                                         23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    _mm512_storeu_si512(p, _mm512_permutex2var_epi16(roundedHigh(a), odd, roundedHigh(b)));
+    _mm512_storeu_si512(p, _mm512_permutex2var_epi16(roundedHigh(a), oddWords(), roundedHigh(b)));
   }
   static __m512i roundedHigh(__m512 v) {
     const __m512i bits = _mm512_castps_si512(v);
@@ -300,6 +298,16 @@ struct BF16Io {
   static void storeSafe(T* p, __m512 v) {
     __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x8000)), 16);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  }
+  // storeSafe of a's 16 elements then b's: both rounded in their words' top halves, one vpermt2w.
+  static void storeSafeWide(T* p, __m512 a, __m512 b) {
+    const __m512i half = _mm512_set1_epi32(0x8000);
+    _mm512_storeu_si512(p, _mm512_permutex2var_epi16(_mm512_add_epi32(_mm512_castps_si512(a), half), oddWords(),
+                                                     _mm512_add_epi32(_mm512_castps_si512(b), half)));
+  }
+  static __m512i oddWords() {
+    return _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27, 25, 23, 21, 19, 17,
+                            15, 13, 11, 9, 7, 5, 3, 1);
   }
   // 32 elements as their even and odd ones (loops.h, HasPacked): a bf16 is the top half of its
   // f32, so each 32-bit word holds an even element in its low half (shift it up) and an odd one

@@ -243,6 +243,7 @@ struct Rows {
       offA[i] = St == kHalf ? units[i] : 2 * units[i];
       offB[i] = St == kHalf ? offA[i] + half : offA[i] + L;
     }
+    const bool adjacent = G == 2 && units[G - 1] == units[0] + L;  // (one wide store per half)
     for (int64_t n = 0; n < heads; n++) {
       const int64_t h = down ? heads - 1 - n : n;
       const ST* src = reinterpret_cast<const ST*>(s + h * srcHeadBytes);
@@ -267,6 +268,13 @@ struct Rows {
         }
         if (ROPE_LIKELY(safe)) {
           // (proven finite, normal and off every midpoint: the Io's cheaper store where it has one)
+          if constexpr (G == 2 && loops::HasStoreSafeWide<DIo>::value) {
+            if (adjacent) {
+              DIo::storeSafeWide(dst + offA[0], fa[0], fa[1]);
+              DIo::storeSafeWide(dst + offB[0], fb[0], fb[1]);
+              continue;
+            }
+          }
 #pragma GCC unroll 4
           for (int i = 0; i < G; i++) {
             if constexpr (loops::HasStoreSafe<DIo>::value) {

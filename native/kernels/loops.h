@@ -197,6 +197,13 @@ struct HasStoreWide { static constexpr bool value = false; };
 template <class Io>
 struct HasStoreWide<Io, decltype(void(&Io::storeWide))> { static constexpr bool value = true; };
 
+// Io::storeSafeWide(p, a, b) (optional): storeSafe of 2 * kLanes elements, a's then b's, in one
+// narrowing step (cache_rows.h).
+template <class Io, class = void>
+struct HasStoreSafeWide { static constexpr bool value = false; };
+template <class Io>
+struct HasStoreSafeWide<Io, decltype(void(&Io::storeSafeWide))> { static constexpr bool value = true; };
+
 template <class Isa, class = void>
 struct HasFast16 { static constexpr bool value = false; };
 template <class Isa>
