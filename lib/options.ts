@@ -57,9 +57,10 @@ export function checkKnownKeys(opts: object, known: ReadonlySet<string>, what: s
 export function checkApplyQKKeys(opts: object): void {
   for (const key in opts) {
     switch (key) {
-      case 'positions': case 'layout': case 'batch': case 'tokens': case 'inverse': case 'seqLen':
-      case 'threads': case 'dtype': case 'tokenStride': case 'qHeads': case 'kHeads':
-      case 'qTokenStride': case 'kTokenStride': case 'v': case 'cache':
+      // (the keys of a decode call first: the cases are tested in order)
+      case 'qHeads': case 'kHeads': case 'positions': case 'v': case 'cache': case 'threads': case 'dtype':
+      case 'layout': case 'batch': case 'tokens': case 'inverse': case 'seqLen': case 'tokenStride':
+      case 'qTokenStride': case 'kTokenStride':
         break;
       default:
         throw unknownKey(key, APPLY_QK_KEYS, 'applyQK');
