@@ -107,17 +107,11 @@ template <class Isa>
 struct FusedF32<Isa, decltype(void(Isa::kFusedF32))> { static constexpr bool value = Isa::kFusedF32; };
 
 // Isa::onGrid (optional): onMidpoint's test on two vectors at once.
-template <class Isa, class = void>
-struct HasOnGrid { static constexpr bool value = false; };
-template <class Isa>
-struct HasOnGrid<Isa, decltype(void(&Isa::onGrid))> { static constexpr bool value = true; };
+ROPE_HAS_MEMBER(HasOnGrid, &X::onGrid);
 
 // Isa::rotHalfF32To16<Grid> (optional): the fast f32 k -> 16-bit rotation, false where a lane
 // must be redone exactly.
-template <class Isa, class = void>
-struct HasF32To16 { static constexpr bool value = false; };
-template <class Isa>
-struct HasF32To16<Isa, decltype(void(&Isa::template rotHalfF32To16<loops::kGridF16>))> { static constexpr bool value = true; };
+ROPE_HAS_MEMBER(HasF32To16, &X::template rotHalfF32To16<loops::kGridF16>);
 
 template <class F32Io, class F16Io, class BF16Io>
 struct Family {

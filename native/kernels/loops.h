@@ -178,46 +178,40 @@ static_assert(wordTestSound(kGridF16) && wordTestSound(kGridBF16), "the word tes
 // 2^(Ex + Ec - 30) and |x*c - p| < 2^(Ex + Ec - 10). (f16's 11 bits leave too little of s to sh.)
 constexpr uint32_t kSplitMask = 0xFFFFFF00u;
 
-template <class Io, class = void>
-struct HasGrid { static constexpr bool value = false; };
-template <class Io>
-struct HasGrid<Io, decltype(void(Io::kGrid))> { static constexpr bool value = true; };
+// NAME<X>::value: whether EXPR (naming X) is well formed, i.e. whether an Io or Isa X has the
+// optional member EXPR names (the detection idiom).
+#define ROPE_HAS_MEMBER(NAME, EXPR)           \
+  template <class X, class = void>            \
+  struct NAME {                               \
+    static constexpr bool value = false;      \
+  };                                          \
+  template <class X>                          \
+  struct NAME<X, decltype(void(EXPR))> {      \
+    static constexpr bool value = true;       \
+  }
+
+ROPE_HAS_MEMBER(HasGrid, X::kGrid);
 // Io::storeSafe (optional, 16-bit types with kGrid): store for a vector the fast path has proven
 // finite, normal and away from every rounding midpoint, where nearest-even needs no tie or NaN
 // handling (rotateGroup).
-template <class Io, class = void>
-struct HasStoreSafe { static constexpr bool value = false; };
-template <class Io>
-struct HasStoreSafe<Io, decltype(void(&Io::storeSafe))> { static constexpr bool value = true; };
+ROPE_HAS_MEMBER(HasStoreSafe, &X::storeSafe);
 
 // Io::storeWide(p, a, b) (optional): 2 * kLanes elements, a's then b's, rounded as store rounds
 // each, in one narrowing step (cache_rows.h convertRow).
-template <class Io, class = void>
-struct HasStoreWide { static constexpr bool value = false; };
-template <class Io>
-struct HasStoreWide<Io, decltype(void(&Io::storeWide))> { static constexpr bool value = true; };
+ROPE_HAS_MEMBER(HasStoreWide, &X::storeWide);
 
 // Io::storeSafeWide(p, a, b) (optional): storeSafe of 2 * kLanes elements, a's then b's, in one
 // narrowing step (cache_rows.h).
-template <class Io, class = void>
-struct HasStoreSafeWide { static constexpr bool value = false; };
-template <class Io>
-struct HasStoreSafeWide<Io, decltype(void(&Io::storeSafeWide))> { static constexpr bool value = true; };
+ROPE_HAS_MEMBER(HasStoreSafeWide, &X::storeSafeWide);
 
-template <class Isa, class = void>
-struct HasFast16 { static constexpr bool value = false; };
-template <class Isa>
-struct HasFast16<Isa, decltype(void(&Isa::template rotHalfFast16<kGridF16>))> { static constexpr bool value = true; };
+ROPE_HAS_MEMBER(HasFast16, &X::template rotHalfFast16<kGridF16>);
 
 // Io::load2 / store2 / storeSafe2 (optional, 16-bit types with the fast path): 2*kLanes elements
 // in one vector's bytes, as the f32 vectors of the even and the odd ones (each element is one
 // 32-bit lane's half: a shift or a mask, where widening 16 elements to 16 lanes is a shuffle);
 // the Isa then provides deinterleave(a, b, even, odd) for the cos/sin of the half style. Rows of
 // such an Io run rotateRowsPacked (below).
-template <class Io, class = void>
-struct HasPacked { static constexpr bool value = false; };
-template <class Io>
-struct HasPacked<Io, decltype(void(&Io::load2))> { static constexpr bool value = true; };
+ROPE_HAS_MEMBER(HasPacked, &X::load2);
 
 // The row op by storage type (see the rounding contract above).
 template <class Isa, class Io>
