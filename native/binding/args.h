@@ -55,13 +55,16 @@ inline ArrayInfo arrayInfo(Napi::Env env, napi_value v) {
   return a;
 }
 
-// An array's memory by its bytes, for the prepared step: napi_get_buffer_info takes any
-// ArrayBufferView and skips napi_get_typedarray_info's type query, a chain of up to eleven type
-// tests (~20 ns per array, most of a decode step's reads). What memory needs is proved here: whole
-// elements of `size` bytes, aligned, not detached (length 0 is refused). The element kind is the
-// JS layer's test (lib/engine-native.ts stepKinds); without it a wrong kind is misread values in
-// the caller's own memory, never a byte outside it.
+// A typed array's memory by its bytes, for the prepared step: napi_get_buffer_info skips
+// napi_get_typedarray_info's type query, a chain of up to eleven type tests (~20 ns per array,
+// most of a decode step's reads). What memory needs is proved here: whole elements of `size`
+// bytes, aligned, not detached (length 0 is refused). The element kind is the JS layer's test
+// (lib/engine-native.ts, typedArrayTag); without it a wrong kind is misread values in the
+// caller's own memory, never a byte outside it.
 inline bool bytesView(napi_env env, napi_value v, int64_t size, View* out) {
+  // (a typed array first: Node 18's napi_get_buffer_info aborts the process on anything else)
+  bool typed = false;
+  if (napi_is_typedarray(env, v, &typed) != napi_ok || !typed) return false;
   void* data = nullptr;
   size_t bytes = 0;
   if (napi_get_buffer_info(env, v, &data, &bytes) != napi_ok || data == nullptr || bytes == 0) return false;

@@ -123,8 +123,12 @@ uint64_t readArgv(napi_env env, const napi_value* argv, size_t argc, Bytes* arra
   size_t na = 0, nn = 0;
   for (size_t i = 1; i < argc; i++) {
     if ((int64_t(mask) >> (i - 1)) & 1) {
-      Bytes a;
-      seen += napi_get_buffer_info(env, argv[i], &a.data, &a.bytes) == napi_ok ? a.bytes + 1 : 0;
+      Bytes a;  // (as args.h bytesView: a typed array, then its bytes)
+      bool typed = false;
+      seen += napi_is_typedarray(env, argv[i], &typed) == napi_ok && typed &&
+                      napi_get_buffer_info(env, argv[i], &a.data, &a.bytes) == napi_ok
+                  ? a.bytes + 1
+                  : 0;
       if (na < keep) arrays[na++] = a;
     } else {
       double v = -1;
