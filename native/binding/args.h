@@ -61,13 +61,17 @@ inline ArrayInfo arrayInfo(Napi::Env env, napi_value v) {
 // bytes, aligned, not detached (length 0 is refused). The element kind is the JS layer's test
 // (lib/engine-native.ts, typedArrayTag); without it a wrong kind is misread values in the
 // caller's own memory, never a byte outside it.
-inline bool bytesView(napi_env env, napi_value v, int64_t size, View* out) {
-  // (a typed array first: Node 18's napi_get_buffer_info aborts the process on anything else)
+// A typed array's data and byte length; false for anything else (asked first: Node 18's
+// napi_get_buffer_info aborts the process on anything but an ArrayBufferView).
+inline bool typedBytes(napi_env env, napi_value v, void** data, size_t* bytes) {
   bool typed = false;
-  if (napi_is_typedarray(env, v, &typed) != napi_ok || !typed) return false;
+  return napi_is_typedarray(env, v, &typed) == napi_ok && typed && napi_get_buffer_info(env, v, data, bytes) == napi_ok;
+}
+
+inline bool bytesView(napi_env env, napi_value v, int64_t size, View* out) {
   void* data = nullptr;
   size_t bytes = 0;
-  if (napi_get_buffer_info(env, v, &data, &bytes) != napi_ok || data == nullptr || bytes == 0) return false;
+  if (!typedBytes(env, v, &data, &bytes) || data == nullptr || bytes == 0) return false;
   if (ROPE_UNLIKELY(bytes % size_t(size) != 0 || reinterpret_cast<uintptr_t>(data) % uintptr_t(size) != 0)) return false;
   out->data = data;
   out->length = int64_t(bytes / size_t(size));

@@ -123,12 +123,8 @@ uint64_t readArgv(napi_env env, const napi_value* argv, size_t argc, Bytes* arra
   size_t na = 0, nn = 0;
   for (size_t i = 1; i < argc; i++) {
     if ((int64_t(mask) >> (i - 1)) & 1) {
-      Bytes a;  // (as args.h bytesView: a typed array, then its bytes)
-      bool typed = false;
-      seen += napi_is_typedarray(env, argv[i], &typed) == napi_ok && typed &&
-                      napi_get_buffer_info(env, argv[i], &a.data, &a.bytes) == napi_ok
-                  ? a.bytes + 1
-                  : 0;
+      Bytes a;
+      seen += typedBytes(env, argv[i], &a.data, &a.bytes) ? a.bytes + 1 : 0;
       if (na < keep) arrays[na++] = a;
     } else {
       double v = -1;
@@ -148,11 +144,10 @@ napi_value boolean(napi_env env, bool b) {
 }  // namespace
 
 // readArgs(mask, a0, ..., a7) -> true: reads its arguments as a prepared step does
-// (native_rope.cc StepCallback, step.cc), and nothing else: napi_get_cb_info, then
-// napi_get_buffer_info (args.h bytesView) for each argument whose bit is set in mask,
-// napi_get_value_double for the others. Its time with a
-// call's arguments is what Node-API alone costs that call (bench/kv-cache.mjs: the fused step's
-// eight against applyQK's three).
+// (native_rope.cc StepCallback, step.cc), and nothing else: napi_get_cb_info, then args.h
+// typedBytes for each argument whose bit is set in mask, napi_get_value_double for the others.
+// Its time with a call's arguments is what Node-API alone costs that call (bench/kv-cache.mjs:
+// the fused step's eight against applyQK's three).
 napi_value ReadArgs(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 9;
   napi_value argv[9] = {};

@@ -271,22 +271,13 @@ struct BF16Io {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
   // Round to nearest even on the bits (as dtype.h); NaN: top half with the quiet bit set.
-  static __m256i narrow(__m512 v) {
-    __m512i bits = _mm512_castps_si512(v);
-    __m512i top = _mm512_srli_epi32(bits, 16);
-    __m512i bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
-                                    _mm512_and_si512(top, _mm512_set1_epi32(1)));
-    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, bias), 16);
-    __m512i quiet = _mm512_or_si512(top, _mm512_set1_epi32(0x40));
-    __mmask16 isNan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(isNan, rounded, quiet));
-  }
-  // 32 elements, a's then b's, rounded as narrow rounds: each word's bf16 in its top half
-  // (nearest-even by the bias; NaN not rounded, its quiet bit set), then one vpermt2w takes the
-  // top halves of both vectors (narrow's two vpmovdw cost ~40% more per element).
+  static __m256i narrow(__m512 v) { return _mm512_cvtepi32_epi16(_mm512_srli_epi32(roundedHigh(v), 16)); }
+  // 32 elements, a's then b's, rounded as narrow rounds: one vpermt2w takes the top halves of both
+  // vectors (two vpmovdw cost ~40% more per element).
   static void storeWide(T* p, __m512 a, __m512 b) {
     _mm512_storeu_si512(p, _mm512_permutex2var_epi16(roundedHigh(a), oddWords(), roundedHigh(b)));
   }
+  // Each word's bf16 in its top half: nearest-even by the bias; a NaN not rounded, its quiet bit set.
   static __m512i roundedHigh(__m512 v) {
     const __m512i bits = _mm512_castps_si512(v);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
